@@ -1,0 +1,133 @@
+//! Fault injection for the test SC, switchable at runtime from a test.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fluvio_protocol::link::ErrorCode;
+use fluvio_sc_schema::AdminPublicDecodedRequest;
+
+/// Kind of admin API request, as keyed by the SC (`AdminPublicApiKey`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiKind {
+    ApiVersions,
+    Create,
+    Delete,
+    List,
+    Watch,
+    Mirroring,
+    Update,
+}
+
+impl ApiKind {
+    pub(crate) fn of(req: &AdminPublicDecodedRequest) -> Self {
+        match req {
+            AdminPublicDecodedRequest::ApiVersionsRequest(_) => Self::ApiVersions,
+            AdminPublicDecodedRequest::CreateRequest(_) => Self::Create,
+            AdminPublicDecodedRequest::DeleteRequest(_) => Self::Delete,
+            AdminPublicDecodedRequest::ListRequest(_) => Self::List,
+            AdminPublicDecodedRequest::WatchRequest(_) => Self::Watch,
+            AdminPublicDecodedRequest::MirroringRequest(_) => Self::Mirroring,
+            AdminPublicDecodedRequest::UpdateRequest(_) => Self::Update,
+        }
+    }
+}
+
+#[derive(Default)]
+struct FaultState {
+    /// countdown: close the connection after answering the n-th next request of the kind
+    drop_after: HashMap<ApiKind, usize>,
+    /// countdown: close the connection instead of processing the n-th next request of the kind
+    drop_before: HashMap<ApiKind, usize>,
+    fail_next_create: Option<(ErrorCode, Option<String>)>,
+    delays: HashMap<ApiKind, Duration>,
+    seen: HashMap<ApiKind, usize>,
+}
+
+/// What the connection loop must do with one request.
+#[derive(Debug, Default)]
+pub(crate) struct Decision {
+    pub drop_before: bool,
+    pub drop_after: bool,
+    pub delay: Option<Duration>,
+}
+
+/// Fault injection handle; cheap to clone (all clones share the same state), and it
+/// survives `TestSc::restart`.
+#[derive(Clone, Default)]
+pub struct Faults {
+    inner: Arc<Mutex<FaultState>>,
+}
+
+fn countdown(map: &mut HashMap<ApiKind, usize>, kind: ApiKind) -> bool {
+    if let Some(left) = map.get_mut(&kind) {
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            map.remove(&kind);
+            return true;
+        }
+    }
+    false
+}
+
+impl Faults {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After sending the answer to the `n`-th next request of `kind` (n >= 1), close that
+    /// client's connection. The request IS applied.
+    pub fn drop_connection_after(&self, kind: ApiKind, n: usize) {
+        self.lock().drop_after.insert(kind, n.max(1));
+    }
+
+    /// Close the connection instead of processing the `n`-th next request of `kind`
+    /// (n >= 1). The request is NOT applied and gets no answer.
+    pub fn drop_connection_before(&self, kind: ApiKind, n: usize) {
+        self.lock().drop_before.insert(kind, n.max(1));
+    }
+
+    /// Refuse the next create request (of any object type) with this error; nothing is stored.
+    pub fn fail_next_create(&self, code: ErrorCode, message: Option<String>) {
+        self.lock().fail_next_create = Some((code, message));
+    }
+
+    /// Delay the answers of `kind` by `delay` (for watches: every push).
+    pub fn delay(&self, kind: ApiKind, delay: Duration) {
+        self.lock().delays.insert(kind, delay);
+    }
+
+    /// Remove every armed fault (the request counters are kept).
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.drop_after.clear();
+        state.drop_before.clear();
+        state.fail_next_create = None;
+        state.delays.clear();
+    }
+
+    /// Number of requests of `kind` received so far (over all connections and restarts).
+    pub fn requests(&self, kind: ApiKind) -> usize {
+        self.lock().seen.get(&kind).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn on_request(&self, kind: ApiKind) -> Decision {
+        let mut state = self.lock();
+        *state.seen.entry(kind).or_default() += 1;
+        let drop_before = countdown(&mut state.drop_before, kind);
+        let drop_after = !drop_before && countdown(&mut state.drop_after, kind);
+        Decision {
+            drop_before,
+            drop_after,
+            delay: state.delays.get(&kind).copied(),
+        }
+    }
+
+    pub(crate) fn delay_of(&self, kind: ApiKind) -> Option<Duration> {
+        self.lock().delays.get(&kind).copied()
+    }
+
+    pub(crate) fn take_create_failure(&self) -> Option<(ErrorCode, Option<String>)> {
+        self.lock().fail_next_create.take()
+    }
+}

@@ -1,0 +1,320 @@
+//! A protocol-faithful test Fluvio Streaming Controller (SC).
+//!
+//! Built only from Fluvio's published 0.50.1 crates: requests are framed by `fluvio-socket`
+//! and decoded by `fluvio_sc_schema::AdminPublicDecodedRequest`, answers use the schema's
+//! own response types, and the metadata lives in a
+//! `fluvio_stream_dispatcher::metadata::local::LocalMetadataStorage` (so the files on disk
+//! are exactly a local SC's `<dir>/SPU/<name>.yaml`), fed into the stores by Fluvio's own
+//! `MetadataDispatcher`. See `FIDELITY.md` beside this file for the rules it reproduces.
+//!
+//! The server runs on Fluvio's executor threads (`fluvio_future::task`, async-io based), not
+//! on the caller's runtime: a test may block its own thread (e.g. waiting for a child
+//! process) while the SC keeps serving.
+
+#![allow(dead_code, unused_imports)]
+
+mod api;
+mod faults;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use fluvio_future::net::TcpListener;
+use fluvio_future::task::spawn_task;
+use fluvio_future::timer::sleep;
+use fluvio_types::event::StickyEvent;
+
+pub use fluvio_controlplane_metadata::spu::{
+    CustomSpuSpec, Endpoint, EncryptionEnum, IngressAddr, IngressPort, SpuSpec, SpuStatus,
+    SpuStatusResolution, SpuType,
+};
+pub use fluvio_protocol::link::ErrorCode;
+
+pub use faults::{ApiKind, Faults};
+
+use state::{ScState, Shared};
+
+/// Health of the simulated SPU process behind an SPU id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Online,
+    Offline,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestScConfig {
+    /// address to bind; default `127.0.0.1:0` (ephemeral port)
+    pub bind: SocketAddr,
+    /// metadata dir; `None` => a temp dir owned (and kept alive) by the `TestSc`
+    pub metadata_dir: Option<PathBuf>,
+    /// platform version reported by ApiVersions; default "0.18.1"
+    pub platform_version: String,
+}
+
+impl Default for TestScConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metadata_dir: None,
+            platform_version: "0.18.1".to_owned(),
+        }
+    }
+}
+
+struct Running {
+    state: Arc<ScState>,
+    stop: Arc<StickyEvent>,
+    server: async_task::Task<()>,
+    status: async_task::Task<()>,
+}
+
+pub struct TestSc {
+    addr: SocketAddr,
+    dir: PathBuf,
+    _tempdir: Option<tempfile::TempDir>,
+    platform_version: semver::Version,
+    shared: Arc<Shared>,
+    running: Option<Running>,
+}
+
+/// Name of a `fluvio cluster start --local` SPU.
+pub fn local_spu_name(id: i32) -> String {
+    format!("custom-spu-{id}")
+}
+
+/// The custom SPU `fluvio cluster start --local` registers as the `index`-th (0-based):
+/// id 5001 + i, public `localhost:9010+10*i`, private public+1, no local endpoint.
+pub fn local_custom_spu(index: usize) -> CustomSpuSpec {
+    let id = 5001 + index as i32;
+    let public = 9010 + 10 * index as u32;
+    let public = u16::try_from(public).unwrap_or(u16::MAX);
+    CustomSpuSpec {
+        id,
+        public_endpoint: IngressPort {
+            port: public,
+            ingress: vec![IngressAddr::from_host("localhost".to_owned())],
+            encryption: EncryptionEnum::PLAINTEXT,
+        },
+        private_endpoint: Endpoint {
+            port: public.saturating_add(1),
+            host: "localhost".to_owned(),
+            encryption: EncryptionEnum::PLAINTEXT,
+        },
+        rack: None,
+        public_endpoint_local: None,
+    }
+}
+
+/// A managed SPU as the SC's SPU-group controller generates it for group `main` in
+/// namespace `default` (upstream `k8/objects/spg_group.rs`): name `main-<i>`, id min_id(0)+i,
+/// public port 9005 (no ingress yet), private `fluvio-spg-main-<i>.fluvio-spg-main...:9006`,
+/// local endpoint `fluvio-spu-main-<i>.default.svc.cluster.local:9005`.
+pub fn managed_spu(index: usize) -> (String, SpuSpec) {
+    let name = format!("main-{index}");
+    let spec = SpuSpec {
+        id: index as i32,
+        spu_type: SpuType::Managed,
+        public_endpoint: IngressPort {
+            port: 9005,
+            ingress: vec![],
+            encryption: EncryptionEnum::PLAINTEXT,
+        },
+        private_endpoint: Endpoint {
+            host: format!("fluvio-spg-main-{index}.fluvio-spg-main.default.svc.cluster.local"),
+            port: 9006,
+            encryption: EncryptionEnum::PLAINTEXT,
+        },
+        rack: None,
+        public_endpoint_local: Some(Endpoint {
+            host: format!("fluvio-spu-{name}.default.svc.cluster.local"),
+            port: 9005,
+            encryption: EncryptionEnum::PLAINTEXT,
+        }),
+    };
+    (name, spec)
+}
+
+impl TestSc {
+    /// Bind, load the metadata dir (creating it if needed) and serve.
+    pub async fn start(config: TestScConfig) -> Result<TestSc> {
+        let platform_version = semver::Version::parse(&config.platform_version)
+            .with_context(|| format!("platform version {}", config.platform_version))?;
+        let (dir, tempdir) = match config.metadata_dir {
+            Some(dir) => (dir, None),
+            None => {
+                let tmp = tempfile::Builder::new().prefix("test-sc-").tempdir()?;
+                (tmp.path().to_path_buf(), Some(tmp))
+            }
+        };
+        let mut sc = TestSc {
+            addr: config.bind,
+            dir,
+            _tempdir: tempdir,
+            platform_version,
+            shared: Arc::new(Shared::default()),
+            running: None,
+        };
+        sc.launch(Duration::ZERO).await?;
+        Ok(sc)
+    }
+
+    async fn launch(&mut self, bind_retry: Duration) -> Result<()> {
+        let deadline = Instant::now() + bind_retry;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(err) if Instant::now() < deadline => {
+                    tracing::debug!(%err, "test sc: re-bind, retrying");
+                    sleep(Duration::from_millis(20)).await;
+                }
+                Err(err) => return Err(err).context(format!("binding {}", self.addr)),
+            }
+        };
+        self.addr = listener.local_addr()?;
+        let state = ScState::start(&self.dir, self.platform_version.clone(), self.shared.clone())
+            .await?;
+        let stop = StickyEvent::shared();
+        let status = spawn_task(state::status_controller(state.clone()));
+        let server = spawn_task(server::accept_loop(listener, state.clone(), stop.clone()));
+        self.running = Some(Running {
+            state,
+            stop,
+            server,
+            status,
+        });
+        Ok(())
+    }
+
+    async fn halt(&mut self) -> Result<()> {
+        if let Some(running) = self.running.take() {
+            running.stop.notify();
+            running.server.await;
+            running.state.close_connections();
+            // cancels the status controller
+            drop(running.status);
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> Result<&Arc<ScState>> {
+        self.running
+            .as_ref()
+            .map(|r| &r.state)
+            .ok_or_else(|| anyhow!("test sc is not running"))
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `127.0.0.1:PORT`, what a Fluvio profile's `endpoint` takes.
+    pub fn endpoint(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn metadata_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Register a custom SPU named `custom-spu-<id>` whose SPU process has `health`.
+    pub async fn seed_custom(&self, spec: CustomSpuSpec, health: Health) -> Result<()> {
+        let name = local_spu_name(spec.id);
+        self.seed_spus(vec![(name, spec.into(), health)]).await
+    }
+
+    /// Register a managed SPU (type forced to Managed) named `main-<id>`.
+    pub async fn seed_managed(&self, mut spec: SpuSpec, health: Health) -> Result<()> {
+        spec.spu_type = SpuType::Managed;
+        let name = format!("main-{}", spec.id);
+        self.seed_spus(vec![(name, spec, health)]).await
+    }
+
+    /// Seed SPUs with explicit names, in bulk: they are written through the local storage
+    /// with their status already matching `health` (as an SC that ran before would have
+    /// persisted them), and this returns once all are in the store.
+    pub async fn seed_spus(&self, spus: Vec<(String, SpuSpec, Health)>) -> Result<()> {
+        self.state()?.seed(spus).await
+    }
+
+    /// `custom` SPUs like `fluvio cluster start --local` (custom-spu-5001.., all Online) and
+    /// `managed` SPUs like a Kubernetes SPU group `main` (main-0.., all Online).
+    pub async fn seed_local_cluster(&self, custom: usize, managed: usize) -> Result<()> {
+        let mut spus = Vec::with_capacity(custom + managed);
+        for i in 0..custom {
+            let spec = local_custom_spu(i);
+            spus.push((local_spu_name(spec.id), spec.into(), Health::Online));
+        }
+        for i in 0..managed {
+            let (name, spec) = managed_spu(i);
+            spus.push((name, spec, Health::Online));
+        }
+        self.seed_spus(spus).await
+    }
+
+    /// Change the health of the simulated SPU process `id` (applied on the next status pass).
+    pub fn set_health(&self, id: i32, health: Health) {
+        self.shared.set_health(id, health);
+    }
+
+    /// Wait until a complete status pass has run after this call.
+    pub async fn wait_status_pass(&self) -> Result<()> {
+        let start = self.shared.status_passes.load(Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.shared.status_passes.load(Ordering::SeqCst) < start + 2 {
+            if Instant::now() > deadline {
+                return Err(anyhow!("no status pass within 10s"));
+            }
+            sleep(Duration::from_millis(2)).await;
+        }
+        Ok(())
+    }
+
+    /// Direct view of the SC's SPU store, sorted by id.
+    pub async fn spus(&self) -> Vec<(String, SpuSpec, SpuStatus)> {
+        match self.state() {
+            Ok(state) => state.spus().await,
+            Err(_) => vec![],
+        }
+    }
+
+    /// Number of client connections currently open.
+    pub fn open_connections(&self) -> usize {
+        self.state()
+            .map(|s| s.connections.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .unwrap_or(0)
+    }
+
+    /// Stop serving and close every client connection.
+    pub async fn shutdown(mut self) -> Result<()> {
+        self.halt().await
+    }
+
+    /// Stop, then start again on the same dir and the same address, reloading from disk.
+    /// Fault settings, request counters and SPU health survive.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.halt().await?;
+        self.launch(Duration::from_secs(5)).await
+    }
+}
+
+impl Drop for TestSc {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop.notify();
+            running.state.close_connections();
+            // the accept loop ends by itself on `stop`; detach it instead of cancelling it
+            // mid-poll, and cancel the status controller
+            running.server.detach();
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! TCP side of the test SC: accept loop and per-connection request loop, framed with
+//! `fluvio-socket` and decoded with `AdminPublicDecodedRequest` (as upstream
+//! `public_server.rs`: requests of one connection are served in order; watches run in their
+//! own tasks and stop when the connection ends).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fluvio_future::net::{TcpListener, TcpStream};
+use fluvio_future::task::spawn;
+use fluvio_future::timer::sleep;
+use fluvio_sc_schema::{AdminPublicApiKey, AdminPublicDecodedRequest};
+use fluvio_socket::FluvioSocket;
+use fluvio_types::event::StickyEvent;
+use futures_util::StreamExt;
+
+use super::api;
+use super::faults::ApiKind;
+use super::state::ScState;
+
+pub(crate) async fn accept_loop(listener: TcpListener, state: Arc<ScState>, stop: Arc<StickyEvent>) {
+    loop {
+        tokio::select! {
+            _ = stop.listen() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let id = state.next_conn.fetch_add(1, Ordering::SeqCst);
+                    state
+                        .connections
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id, stream.clone());
+                    spawn(serve_connection(state.clone(), id, stream));
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "test sc: accept failed");
+                    sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+}
+
+async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
+    let socket = FluvioSocket::from(tcp.clone());
+    let (sink, mut stream) = socket.split();
+    let sink = sink.as_shared();
+    let end = StickyEvent::shared();
+    let mut requests = stream.api_stream::<AdminPublicDecodedRequest, AdminPublicApiKey>();
+
+    while let Some(next) = requests.next().await {
+        let request = match next {
+            Ok(request) => request,
+            Err(err) => {
+                tracing::debug!(%err, "test sc: bad request, closing");
+                break;
+            }
+        };
+        let kind = ApiKind::of(&request);
+        let decision = state.shared.faults.on_request(kind);
+        if decision.drop_before {
+            break;
+        }
+        if kind != ApiKind::Watch {
+            if let Some(delay) = decision.delay {
+                sleep(delay).await;
+            }
+        }
+        let served = match request {
+            AdminPublicDecodedRequest::ApiVersionsRequest(r) => {
+                api::api_versions(&state, &sink, r).await
+            }
+            AdminPublicDecodedRequest::CreateRequest(r) => api::create(&state, &sink, r).await,
+            AdminPublicDecodedRequest::DeleteRequest(r) => api::delete(&state, &sink, r).await,
+            AdminPublicDecodedRequest::ListRequest(r) => api::list(&state, &sink, r).await,
+            AdminPublicDecodedRequest::UpdateRequest(r) => api::update(&state, &sink, r).await,
+            AdminPublicDecodedRequest::WatchRequest(r) => {
+                api::watch(&state, &sink, r, end.clone())
+            }
+            AdminPublicDecodedRequest::MirroringRequest(_) => {
+                Err(anyhow::anyhow!("mirroring is not served by the test SC"))
+            }
+        };
+        if let Err(err) = served {
+            tracing::debug!(%err, "test sc: request failed, closing connection");
+            break;
+        }
+        if decision.drop_after {
+            break;
+        }
+    }
+    end.notify();
+    let _ = tcp.shutdown(std::net::Shutdown::Both);
+    state
+        .connections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
+}

@@ -1,0 +1,271 @@
+//! The SC's metadata: one `StoreContext` per object kind, each fed by Fluvio's own
+//! `MetadataDispatcher` over a `LocalMetadataStorage` (exactly what `fluvio-run sc --local`
+//! uses), plus the SPU status controller.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use fluvio_controlplane_metadata::mirror::MirrorSpec;
+use fluvio_controlplane_metadata::partition::PartitionSpec;
+use fluvio_controlplane_metadata::smartmodule::SmartModuleSpec;
+use fluvio_controlplane_metadata::spg::SpuGroupSpec;
+use fluvio_controlplane_metadata::spu::{SpuSpec, SpuStatus, SpuStatusResolution};
+use fluvio_controlplane_metadata::tableformat::TableFormatSpec;
+use fluvio_controlplane_metadata::topic::TopicSpec;
+use fluvio_future::net::TcpStream;
+use fluvio_future::timer::sleep;
+use fluvio_stream_dispatcher::dispatcher::MetadataDispatcher;
+use fluvio_stream_dispatcher::metadata::local::{LocalMetadataItem, LocalMetadataStorage};
+use fluvio_stream_dispatcher::metadata::MetadataClient;
+use fluvio_stream_dispatcher::store::k8::K8ExtendedSpec;
+use fluvio_stream_dispatcher::store::{MetadataStoreObject, NameSpace, StoreContext};
+use fluvio_stream_model::core::{MetadataContext, Spec};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::faults::Faults;
+use super::Health;
+
+pub(crate) type Ctx<S> = StoreContext<S, LocalMetadataItem>;
+pub(crate) type SpuObj = MetadataStoreObject<SpuSpec, LocalMetadataItem>;
+
+/// State shared by every incarnation of one `TestSc` (survives restarts).
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub faults: Faults,
+    /// simulated SPU processes: id -> health (a registered SPU without an entry stays `Init`)
+    pub health: Mutex<HashMap<i32, Health>>,
+    pub health_version: AtomicU64,
+    /// number of completed status passes
+    pub status_passes: AtomicU64,
+}
+
+impl Shared {
+    pub fn health_snapshot(&self) -> HashMap<i32, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_health(&self, id: i32, health: Health) {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, health);
+        self.health_version.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// One running SC's metadata.
+pub(crate) struct ScState {
+    pub storage: Arc<LocalMetadataStorage>,
+    pub spus: Ctx<SpuSpec>,
+    pub topics: Ctx<TopicSpec>,
+    pub partitions: Ctx<PartitionSpec>,
+    pub spgs: Ctx<SpuGroupSpec>,
+    pub smartmodules: Ctx<SmartModuleSpec>,
+    pub tableformats: Ctx<TableFormatSpec>,
+    pub mirrors: Ctx<MirrorSpec>,
+    pub platform_version: semver::Version,
+    pub shared: Arc<Shared>,
+    /// open client connections (a clone of each TCP stream, to close them on demand)
+    pub connections: Mutex<HashMap<u64, TcpStream>>,
+    pub next_conn: AtomicU64,
+}
+
+async fn start_kind<S>(storage: &Arc<LocalMetadataStorage>) -> Result<Ctx<S>>
+where
+    S: K8ExtendedSpec + DeserializeOwned + Serialize,
+    <S as Spec>::Owner: K8ExtendedSpec,
+    <S as K8ExtendedSpec>::K8Spec: DeserializeOwned + Serialize,
+{
+    // load the folder ourselves first, so that a bad file fails `start` loudly
+    // instead of making the dispatcher retry in the background
+    let _loaded = storage
+        .retrieve_items::<S>(&NameSpace::All)
+        .await
+        .with_context(|| format!("loading {} metadata", S::LABEL))?;
+    let ctx: Ctx<S> = StoreContext::new();
+    MetadataDispatcher::<S, LocalMetadataStorage, LocalMetadataItem>::start(
+        NameSpace::All,
+        storage.clone(),
+        ctx.clone(),
+    );
+    // wait for the dispatcher's initial sync_all (epoch > 0)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ctx.store().epoch().await <= 0 {
+        if Instant::now() > deadline {
+            return Err(anyhow!("{} store did not sync", S::LABEL));
+        }
+        sleep(Duration::from_millis(2)).await;
+    }
+    Ok(ctx)
+}
+
+impl ScState {
+    pub async fn start(
+        dir: &Path,
+        platform_version: semver::Version,
+        shared: Arc<Shared>,
+    ) -> Result<Arc<Self>> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating metadata dir {}", dir.display()))?;
+        let storage = Arc::new(LocalMetadataStorage::new(dir));
+        Ok(Arc::new(Self {
+            spus: start_kind::<SpuSpec>(&storage).await?,
+            topics: start_kind::<TopicSpec>(&storage).await?,
+            partitions: start_kind::<PartitionSpec>(&storage).await?,
+            spgs: start_kind::<SpuGroupSpec>(&storage).await?,
+            smartmodules: start_kind::<SmartModuleSpec>(&storage).await?,
+            tableformats: start_kind::<TableFormatSpec>(&storage).await?,
+            mirrors: start_kind::<MirrorSpec>(&storage).await?,
+            storage,
+            platform_version,
+            shared,
+            connections: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+        }))
+    }
+
+    /// Look an SPU up by id (what upstream's `SpuLocalStorePolicy::get_by_id` does).
+    pub async fn spu_by_id(&self, id: i32) -> Option<SpuObj> {
+        let read = self.spus.store().read().await;
+        read.values()
+            .find(|spu| spu.spec.id == id)
+            .map(|spu| spu.inner().clone())
+    }
+
+    /// Write SPUs straight through the local storage (like files left by an earlier SC run),
+    /// then wait until the dispatcher has loaded them all into the store.
+    pub async fn seed(&self, spus: Vec<(String, SpuSpec, Health)>) -> Result<()> {
+        {
+            let read = self.spus.store().read().await;
+            let mut names = std::collections::HashSet::new();
+            let mut ids = std::collections::HashSet::new();
+            for spu in read.values() {
+                names.insert(spu.key().clone());
+                ids.insert(spu.spec.id);
+            }
+            for (name, spec, _) in &spus {
+                if !names.insert(name.clone()) || !ids.insert(spec.id) {
+                    return Err(anyhow!(
+                        "seed: spu '{name}({})' already defined",
+                        spec.id
+                    ));
+                }
+            }
+        }
+        let names: Vec<String> = spus.iter().map(|(n, _, _)| n.clone()).collect();
+        for (name, spec, health) in spus {
+            self.shared.set_health(spec.id, health);
+            let mut status = SpuStatus::default();
+            match health {
+                Health::Online => status.set_online(),
+                Health::Offline => status.set_offline(),
+            }
+            let mut obj: SpuObj = MetadataStoreObject::new_with_context(
+                name.clone(),
+                spec,
+                MetadataContext::new(LocalMetadataItem::new(name.clone())),
+            );
+            obj.set_status(status);
+            self.storage
+                .apply(obj)
+                .await
+                .with_context(|| format!("seeding spu {name}"))?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for name in names {
+            while !self.spus.store().contains_key(&name).await {
+                if Instant::now() > deadline {
+                    return Err(anyhow!("seeded spu {name} never reached the store"));
+                }
+                sleep(Duration::from_millis(2)).await;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn spus(&self) -> Vec<(String, SpuSpec, SpuStatus)> {
+        let mut all: Vec<_> = self
+            .spus
+            .store()
+            .clone_values()
+            .await
+            .into_iter()
+            .map(|spu| (spu.key, spu.spec, spu.status))
+            .collect();
+        all.sort_by_key(|(_, spec, _)| spec.id);
+        all
+    }
+
+    /// Close every open client connection.
+    pub fn close_connections(&self) {
+        let conns: Vec<TcpStream> = self
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
+        for conn in conns {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// The SPU status controller: as upstream's `controllers/spus/controller.rs`, it moves an
+/// SPU whose process reported health from `Init` to Online/Offline and follows health
+/// changes; SPUs with no health report are left alone. A pass runs on every SPU store change,
+/// every health change, and is re-checked every 50 ms.
+pub(crate) async fn status_controller(state: Arc<ScState>) {
+    let mut listener = state.spus.change_listener();
+    let mut seen_health = u64::MAX;
+    loop {
+        let health_version = state.shared.health_version.load(Ordering::SeqCst);
+        if listener.has_change() || health_version != seen_health {
+            listener.load_last();
+            seen_health = health_version;
+            status_pass(&state).await;
+        }
+        state.shared.status_passes.fetch_add(1, Ordering::SeqCst);
+        tokio::select! {
+            _ = listener.listen() => {},
+            _ = sleep(Duration::from_millis(50)) => {},
+        }
+    }
+}
+
+async fn status_pass(state: &ScState) {
+    let health = state.shared.health_snapshot();
+    if health.is_empty() {
+        return;
+    }
+    let mut changes = vec![];
+    {
+        let read = state.spus.store().read().await;
+        for spu in read.values() {
+            let Some(h) = health.get(&spu.spec.id) else {
+                continue;
+            };
+            let want_online = matches!(h, Health::Online);
+            let status = &spu.status;
+            if status.is_init() || status.is_online() != want_online {
+                let mut next = status.clone();
+                next.resolution = if want_online {
+                    SpuStatusResolution::Online
+                } else {
+                    SpuStatusResolution::Offline
+                };
+                changes.push((spu.key().clone(), next));
+            }
+        }
+    }
+    for (name, status) in changes {
+        if let Err(err) = state.spus.update_status(name.clone(), status).await {
+            tracing::warn!(%name, %err, "test sc: status update failed");
+        }
+    }
+}
