@@ -1,0 +1,176 @@
+//! Command-line arguments (clap derive only). Cluster and output options are global, so
+//! they work before or after the subcommand, as with the fluvio CLI.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::ColorChoice;
+use crate::render::annotations::Annotations;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fluvio-endpoints",
+    version,
+    about = "Declarative local endpoints for Fluvio SPUs: validate, plan, apply, verify",
+    long_about = "Declarative local endpoints for Fluvio SPUs.\n\nA TOML file per environment or network zone declares each SPU's local endpoint \
+(`public_endpoint_local`, used by clients whose profile sets use_spu_local_address = true). \
+`plan` diffs it against the live SC, `apply` changes only local endpoints (delete + create, \
+journaled, verified), `drift` audits read-only.",
+    after_help = crate::error::exit::TABLE,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options that apply to every command.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Fluvio profile to use (from ~/.fluvio/config or $FLV_PROFILE_PATH)
+    #[arg(short = 'P', long, global = true, value_name = "PROFILE", conflicts_with_all = ["cluster", "metadata_dir"])]
+    pub profile: Option<String>,
+
+    /// SC public address, HOST:PORT (overrides the file's [cluster] and the profile)
+    #[arg(short = 'c', long, global = true, value_name = "HOST:PORT", conflicts_with = "metadata_dir")]
+    pub cluster: Option<String>,
+
+    /// Work on a stopped local cluster's metadata directory instead of a running SC
+    #[arg(long, global = true, value_name = "DIR")]
+    pub metadata_dir: Option<PathBuf>,
+
+    /// Output format [plan, apply, drift: text|json|yaml|markdown; list: table|json|yaml]
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Text, short_alias = 'O')]
+    pub output: Format,
+
+    /// When to use colors (NO_COLOR is honoured)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// CI annotations at the file's lines (auto: under GitHub Actions)
+    #[arg(long, global = true, value_enum, default_value_t = Annotations::Auto, value_name = "KIND")]
+    pub annotations: Annotations,
+
+    /// Where apply journals live
+    #[arg(long, global = true, env = "FLUVIO_ENDPOINTS_JOURNAL_DIR", value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+
+    /// Seconds one request to the SC may take before it counts as failed
+    #[arg(long, global = true, default_value_t = 15.0, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: f64,
+}
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err("expected seconds between 0 and 3600".to_string()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[value(alias = "table")]
+    Text,
+    Json,
+    Yaml,
+    Markdown,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check zone files offline: every problem at once, with its place in the file
+    Validate(FilesArgs),
+    /// Show what apply would change (reads the cluster, writes nothing)
+    Plan(PlanArgs),
+    /// Change local endpoints to match a file (or a saved plan), then verify
+    Apply(ApplyArgs),
+    /// Read-only audit: exit 2 when the cluster differs from the file
+    Drift(FilesArgs),
+    /// List SPUs: ID NAME STATUS TYPE RACK PUBLIC PRIVATE LOCAL
+    List,
+    /// Set (or clear) one SPU's local endpoint
+    UpdateLocal(UpdateLocalArgs),
+    /// Finish or undo an interrupted apply so that every SPU exists
+    Recover,
+    /// Write a zone file from the live cluster
+    Export(ExportArgs),
+    /// Print the zone file's JSON Schema
+    #[command(hide = true)]
+    Schema,
+    /// Extension metadata for `fluvio help`
+    #[command(hide = true)]
+    Metadata,
+}
+
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    /// Zone file(s); several are handled concurrently, each against its own cluster
+    #[arg(short = 'f', long = "file", required = true, num_args = 1.., value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct Safety {
+    /// Refuse plans with more changes than this (overrides [policy] max_changes)
+    #[arg(long, value_name = "N")]
+    pub max_changes: Option<usize>,
+    /// Ignore max_changes
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub files: FilesArgs,
+    /// Exit 2 when there are changes (0: none, 1+: errors), as Terraform
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan (JSON) for `apply PLAN`; one file only
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub safety: Safety,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `plan --out`; refused if the cluster moved since
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// Zone file to plan and apply (with PLAN: refuse if the file changed since)
+    #[arg(short = 'f', long = "file", value_name = "FILE", required_unless_present = "plan")]
+    pub file: Option<PathBuf>,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[command(flatten)]
+    pub safety: Safety,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateLocalArgs {
+    /// SPU id
+    pub id: i32,
+    /// Local host: a DNS name, IPv4, [IPv6], HOST:PORT, or `none` to clear it
+    pub host: String,
+    /// Port (default: the SPU's public port)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// PLAINTEXT or SSL (default: the SPU's public encryption)
+    #[arg(long, value_parser = ["PLAINTEXT", "SSL", "plaintext", "ssl"])]
+    pub encryption: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The `#:schema` path to put at the top
+    #[arg(long, value_name = "PATH", default_value = "../schemas/fluvio-endpoints.schema.json")]
+    pub schema: String,
+}

@@ -1,0 +1,240 @@
+//! `apply -f FILE` / `apply PLAN`: plan (or check a saved plan), approve, replace, verify.
+
+use std::io::{BufRead, IsTerminal};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::apply::{ApplyOptions, ApplyReport, Recovered};
+use crate::cli::{ApplyArgs, Format};
+use crate::commands::{load_file, refused, Ctx, Outcome};
+use crate::error::{Error, Result};
+use crate::journal::Journal;
+use crate::model::ClusterSel;
+use crate::output;
+use crate::report::{ApplyDoc, ApplySummary, ConfigRef, PlanDoc};
+use crate::target::{AnyTarget, Target};
+
+/// Opens the journal for `target` (taking its lock) and resolves anything left unfinished.
+pub async fn journal_and_recover(ctx: &Ctx, target: &mut AnyTarget) -> Result<(Journal, Vec<Recovered>)> {
+    let mut journal = Journal::open(&ctx.journal_dir(), &target.identity())?;
+    let mut recovered = Vec::new();
+    if !journal.pending().is_empty() {
+        output::stderr(&format!(
+            "Found {} unfinished change(s) from an interrupted apply; recovering first.\n",
+            journal.pending().len()
+        ));
+        recovered = crate::apply::recover(target, &mut journal, &ApplyOptions::default()).await?;
+        output::stderr(&crate::render::text::recovered(&recovered, &ctx.style));
+        if recovered.iter().any(|r| r.state == crate::apply::RecoveryState::Unresolved) {
+            return Err(Error::RecoveryNeeded(format!(
+                "an interrupted apply on {} could not be recovered yet",
+                target.identity()
+            )));
+        }
+    }
+    Ok((journal, recovered))
+}
+
+fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let doc: PlanDoc = serde_json::from_str(&text).map_err(|e| Error::BadSavedPlan {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if doc.format_version != crate::report::FORMAT_VERSION {
+        return Err(Error::BadSavedPlan {
+            path: path.to_path_buf(),
+            message: format!("format_version {} is not supported", doc.format_version),
+        });
+    }
+    Ok(doc)
+}
+
+/// Refuses a saved plan if anything it would touch moved since it was made.
+fn check_saved(doc: &PlanDoc, target: &str, live: &crate::model::Live, file: Option<&ConfigRef>) -> Result<()> {
+    if doc.target != target {
+        return Err(Error::Stale(format!(
+            "the plan was made for {}, not {target}",
+            doc.target
+        )));
+    }
+    if let (Some(now), Some(then)) = (file, &doc.config) {
+        if now.sha256 != then.sha256 {
+            return Err(Error::Stale(format!("{} changed since the plan was made", now.path)));
+        }
+    }
+    let moved: Vec<String> = doc
+        .changes
+        .iter()
+        .filter(|c| {
+            live.spus
+                .get(&c.id)
+                .is_none_or(|l| l.spec.fingerprint() != c.live_fingerprint || l.spec != c.live)
+        })
+        .map(|c| format!("{} ({})", c.id, c.name))
+        .collect();
+    if !moved.is_empty() {
+        return Err(Error::Stale(format!(
+            "the cluster changed since the plan was made: SPU {} no longer match{} it",
+            moved.join(", "),
+            if moved.len() == 1 { "es" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+fn approve(doc: &PlanDoc) -> Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::NoApproval);
+    }
+    output::stderr(&format!(
+        "\nApply {} local-endpoint change(s) to {}?\nEach one deletes and re-creates its SPU. Only 'yes' will be accepted: ",
+        doc.changes.len(),
+        doc.target
+    ));
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer).map_err(|_| Error::Cancelled)?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::Cancelled)
+    }
+}
+
+/// Carries out a reviewed plan and reports; shared by `apply` and `update-local`.
+pub async fn execute(
+    ctx: &Ctx,
+    target: &mut AnyTarget,
+    journal: &mut Journal,
+    doc: &PlanDoc,
+    recovered: Vec<Recovered>,
+) -> Result<Outcome> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let style = ctx.style;
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            output::stderr(&style.warn(
+                "\nInterrupted: finishing the SPU in flight, skipping the rest (Ctrl-C again is ignored until then).\n",
+            ));
+        }
+    });
+    let changes = doc.to_changes();
+    output::stderr(&format!("Applying {} change(s) to {}:\n", changes.len(), doc.target));
+    let mut report: ApplyReport = crate::apply::apply(
+        &changes,
+        target,
+        journal,
+        &ApplyOptions::default(),
+        &stop,
+        &mut |r| output::stderr(&crate::render::text::result_line(r, &style)),
+    )
+    .await?;
+    watcher.abort();
+    let mut all = recovered;
+    all.append(&mut report.recovered);
+    report.recovered = all;
+    let text = match ctx.global.output {
+        Format::Text => crate::render::text::apply_report(&report, &ctx.style),
+        Format::Json => crate::render::json(&ApplyDoc {
+            format_version: crate::report::FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            target: &doc.target,
+            plan: doc,
+            report: &report,
+            summary: ApplySummary::of(&report),
+        }),
+        Format::Yaml => serde_yaml::to_string(&ApplyDoc {
+            format_version: crate::report::FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            target: &doc.target,
+            plan: doc,
+            report: &report,
+            summary: ApplySummary::of(&report),
+        })
+        .expect("reports serialize"),
+        Format::Markdown => crate::render::markdown::apply_report(doc, &report),
+    };
+    output::stdout(&text);
+    let summary = ApplySummary::of(&report);
+    if summary.unresolved > 0 {
+        return Err(Error::RecoveryNeeded(format!(
+            "{} change(s) on {} are unresolved; every SPU named is kept in the journal",
+            summary.unresolved, doc.target
+        )));
+    }
+    if !summary.verified {
+        return Err(Error::Partial(format!(
+            "{} of {} change(s) were not applied; see the report above",
+            report.results.len() - summary.applied,
+            report.results.len()
+        )));
+    }
+    Ok(Outcome { changes: true })
+}
+
+pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
+    let saved = args.plan.as_deref().map(read_saved).transpose()?;
+    let loaded = args.file.as_deref().map(load_file).transpose()?;
+    let cluster = match (&loaded, &saved) {
+        (Some((_, desired)), _) => desired.cluster.clone(),
+        (None, Some(doc)) => ClusterSel {
+            endpoint: doc.target.strip_prefix("sc://").map(str::to_string),
+            profile: None,
+        },
+        (None, None) => unreachable!("clap requires a file or a plan"),
+    };
+    let mut ctx_for_plan = Ctx {
+        global: ctx.global.clone(),
+        style: ctx.style,
+    };
+    if let Some(dir) = saved.as_ref().and_then(|d| d.target.strip_prefix("dir:")) {
+        if ctx.global.metadata_dir.is_none() && ctx.global.cluster.is_none() && ctx.global.profile.is_none() {
+            ctx_for_plan.global.metadata_dir = Some(dir.into());
+        }
+    }
+    let ctx = &ctx_for_plan;
+    let mut target = ctx.open_target(&cluster, true).await?;
+    let (mut journal, recovered) = journal_and_recover(ctx, &mut target).await?;
+    let live = target.read().await.map_err(Error::from_target)?;
+
+    let doc = match (saved, &loaded) {
+        (Some(doc), _) => {
+            let file = loaded.as_ref().map(|(f, _)| ConfigRef::of(f));
+            check_saved(&doc, &target.identity(), &live, file.as_ref())?;
+            doc
+        }
+        (None, Some((file, desired))) => {
+            let mut plan = crate::plan::plan(desired, &live);
+            if !args.safety.force {
+                plan.enforce_max_changes(args.safety.max_changes.or(desired.policy.max_changes));
+            }
+            PlanDoc::new(&plan, &target.identity(), live.platform_version.clone(), Some((file, desired)))
+        }
+        (None, None) => unreachable!("clap requires a file or a plan"),
+    };
+    if ctx.global.output == Format::Text {
+        output::stdout(&crate::render::text::plan(&doc, &ctx.style));
+    }
+    if !doc.blockers.is_empty() {
+        if ctx.global.output != Format::Text {
+            ctx.print_plan(&doc);
+        }
+        return Err(refused(&doc));
+    }
+    if !doc.has_changes() {
+        if ctx.global.output != Format::Text {
+            ctx.print_plan(&doc);
+        }
+        return Ok(Outcome::default());
+    }
+    if !args.auto_approve && args.plan.is_none() {
+        approve(&doc)?;
+    }
+    execute(ctx, &mut target, &mut journal, &doc, recovered).await
+}

@@ -1,0 +1,88 @@
+//! `plan -f FILE...`: read the cluster, diff, print. Writes nothing to the cluster.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{PlanArgs, Safety};
+use crate::commands::{load_file, refused, Ctx, Outcome};
+use crate::error::{Error, Result};
+use crate::report::PlanDoc;
+use crate::target::Target;
+
+/// Plans one file against its cluster.
+pub async fn plan_file(ctx: &Ctx, path: &Path, safety: &Safety) -> Result<PlanDoc> {
+    let (file, desired) = load_file(path)?;
+    let mut target = ctx.open_target(&desired.cluster, false).await?;
+    ctx.warn_pending(&target);
+    let live = target.read().await.map_err(Error::from_target)?;
+    let mut plan = crate::plan::plan(&desired, &live);
+    if !safety.force {
+        plan.enforce_max_changes(safety.max_changes.or(desired.policy.max_changes));
+    }
+    Ok(PlanDoc::new(
+        &plan,
+        &target.identity(),
+        live.platform_version.clone(),
+        Some((&file, &desired)),
+    ))
+}
+
+/// Plans every file concurrently, prints each in the order given, aggregates the outcome:
+/// any error -> that error (the first), else changes if any file has some.
+pub async fn plan_many(
+    ctx: &Ctx,
+    files: &[PathBuf],
+    safety: &Safety,
+    mut each: impl FnMut(&PlanDoc) -> Result<()>,
+) -> Result<Outcome> {
+    let results = futures_util::future::join_all(files.iter().map(|f| plan_file(ctx, f, safety))).await;
+    let single = files.len() == 1;
+    let mut outcome = Outcome::default();
+    let mut errors: Vec<Error> = Vec::new();
+    for result in results {
+        let checked = result.and_then(|doc| {
+            ctx.print_plan(&doc);
+            each(&doc)?;
+            outcome.changes |= doc.has_changes();
+            if doc.blockers.is_empty() {
+                Ok(())
+            } else {
+                Err(refused(&doc))
+            }
+        });
+        if let Err(e) = checked {
+            if single {
+                return Err(e);
+            }
+            crate::output::diagnostic(&e, &ctx.style);
+            errors.push(e);
+        }
+    }
+    match errors.first() {
+        None => Ok(outcome),
+        Some(first) => Err(Error::Reported {
+            count: errors.len(),
+            code: first.exit_code(),
+        }),
+    }
+}
+
+pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Outcome> {
+    if args.out.is_some() && args.files.files.len() != 1 {
+        return Err(Error::Usage("--out saves the plan of one file; give a single -f".into()));
+    }
+    plan_many(ctx, &args.files.files, &args.safety, |doc| {
+        if let Some(out) = &args.out {
+            std::fs::write(out, crate::render::json(doc)).map_err(|source| Error::WriteFile {
+                path: out.clone(),
+                source,
+            })?;
+            crate::output::stderr(&format!(
+                "Saved the plan to {}. Apply exactly this plan with `fluvio-endpoints apply {}`.\n",
+                out.display(),
+                out.display()
+            ));
+        }
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,161 @@
+//! The zone file: parse (`raw`) then validate (`validate`) into a [`Desired`].
+//!
+//! Every problem in a file is collected and reported at once, each with its span in the
+//! file, so one run of `validate` shows all there is to fix.
+
+pub mod raw;
+pub mod schema;
+pub mod validate;
+
+use std::ops::Range;
+use std::path::Path;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+
+use crate::model::Desired;
+
+/// One problem in a file, located by byte range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub message: String,
+    pub span: Range<usize>,
+    pub label: String,
+    pub help: Option<String>,
+    /// A second place that takes part in the problem (e.g. "first defined here").
+    pub related: Option<(Range<usize>, String)>,
+}
+
+impl Problem {
+    pub fn new(message: impl Into<String>, span: Range<usize>, label: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            span,
+            label: label.into(),
+            help: None,
+            related: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_related(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
+        self.related = Some((span, label.into()));
+        self
+    }
+}
+
+/// A file whose text is kept for diagnostics and for annotations by line.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn read(path: &Path) -> Result<Self, crate::error::Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| crate::error::Error::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(SourceFile {
+            name: path.display().to_string(),
+            text,
+        })
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        (line, col)
+    }
+}
+
+/// Every problem found in one file, rendered by miette with the file's text.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{name}: {} in the configuration", plural(self.problems.len()))]
+#[diagnostic(
+    code(endpoints::config::invalid),
+    help("fix the problems above; `fluvio-endpoints validate -f FILE` checks a file offline")
+)]
+pub struct ConfigErrors {
+    pub name: String,
+    #[source_code]
+    pub src: NamedSource<String>,
+    #[related]
+    pub problems: Vec<ProblemDiagnostic>,
+    /// The same problems, located by line, for annotations and JSON.
+    pub located: Vec<(Problem, usize, usize)>,
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 {
+        "1 problem".to_string()
+    } else {
+        format!("{n} problems")
+    }
+}
+
+/// One problem as a miette diagnostic.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{message}")]
+pub struct ProblemDiagnostic {
+    message: String,
+    #[source_code]
+    src: NamedSource<String>,
+    #[label(primary, "{label}")]
+    span: SourceSpan,
+    label: String,
+    #[label("{related_label}")]
+    related: Option<SourceSpan>,
+    related_label: String,
+    #[help]
+    help: Option<String>,
+}
+
+impl ConfigErrors {
+    pub fn new(file: &SourceFile, mut problems: Vec<Problem>) -> Self {
+        problems.sort_by_key(|p| p.span.start);
+        let src = NamedSource::new(&file.name, file.text.clone()).with_language("TOML");
+        let located = problems
+            .iter()
+            .map(|p| {
+                let (line, col) = file.line_col(p.span.start);
+                (p.clone(), line, col)
+            })
+            .collect();
+        let problems = problems
+            .into_iter()
+            .map(|p| ProblemDiagnostic {
+                message: p.message,
+                src: src.clone(),
+                span: p.span.into(),
+                label: p.label,
+                related: p.related.as_ref().map(|(s, _)| s.clone().into()),
+                related_label: p.related.map(|(_, l)| l).unwrap_or_default(),
+                help: p.help,
+            })
+            .collect();
+        ConfigErrors {
+            name: file.name.clone(),
+            src,
+            problems,
+            located,
+        }
+    }
+}
+
+/// Parses and validates a file's text.
+pub fn load(file: &SourceFile) -> Result<Desired, Box<ConfigErrors>> {
+    let (raw, mut problems) = raw::parse(&file.text);
+    let desired = raw.map(|raw| validate::validate(&raw, &mut problems));
+    match desired {
+        Some(desired) if problems.is_empty() => Ok(desired),
+        _ => Err(Box::new(ConfigErrors::new(file, problems))),
+    }
+}

@@ -1,0 +1,430 @@
+//! Semantic checks on a parsed file: hosts, ports, encryption, duplicate ids, conflicting
+//! cluster settings. Produces a clean [`Desired`]; problems are appended, never thrown, so
+//! the caller reports them all at once.
+
+use std::collections::BTreeMap;
+
+use super::raw::{RawConfig, RawLocal, RawSpu, Sp};
+use super::Problem;
+use crate::address::{self, AddressError};
+use crate::model::{
+    ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuId, SpuSpans, Unmanaged,
+};
+
+/// Validates `raw`, pushing every problem found into `problems`.
+pub fn validate(raw: &RawConfig, problems: &mut Vec<Problem>) -> Desired {
+    let mut desired = Desired::default();
+    if let Some(cluster) = &raw.cluster {
+        desired.cluster = cluster_sel(cluster, problems);
+    }
+    if let Some(policy) = &raw.policy {
+        desired.policy = self::policy(policy, problems);
+    }
+    let mut first_seen: BTreeMap<SpuId, std::ops::Range<usize>> = BTreeMap::new();
+    for spu in &raw.spus {
+        let Some(entry) = self::spu(spu, problems) else {
+            continue;
+        };
+        let id_span = spu.id.as_ref().map(|id| id.span.clone()).unwrap_or_default();
+        if let Some(first) = first_seen.get(&entry.id) {
+            problems.push(
+                Problem::new(
+                    format!("SPU {} is declared more than once", entry.id),
+                    id_span,
+                    "declared again here",
+                )
+                .with_related(first.clone(), "first defined here")
+                .with_help("each SPU id may appear in one [[spu]] entry only"),
+            );
+            continue;
+        }
+        first_seen.insert(entry.id, id_span);
+        desired.spus.insert(entry.id, entry);
+    }
+    desired
+}
+
+fn address_problem(err: AddressError, span: std::ops::Range<usize>, what: &str) -> Problem {
+    let problem = Problem::new(format!("invalid {what}: {err}"), span, err.to_string());
+    match err.help() {
+        Some(help) => problem.with_help(help),
+        None => problem,
+    }
+}
+
+fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> ClusterSel {
+    if let (Some(profile), Some(endpoint)) = (&raw.profile, &raw.endpoint) {
+        problems.push(
+            Problem::new(
+                "[cluster] sets both `profile` and `endpoint`",
+                endpoint.span.clone(),
+                "endpoint set here",
+            )
+            .with_related(profile.span.clone(), "profile set here")
+            .with_help("keep one: a profile from the fluvio config, or the SC address"),
+        );
+    }
+    if let Some(profile) = &raw.profile {
+        if profile.value.trim().is_empty() {
+            problems.push(Problem::new("empty profile name", profile.span.clone(), "empty"));
+        }
+    }
+    if let Some(endpoint) = &raw.endpoint {
+        match address::parse_host_port(&endpoint.value) {
+            Ok((_, Some(_))) => {}
+            Ok((_, None)) => problems.push(
+                Problem::new(
+                    "the cluster endpoint needs a port",
+                    endpoint.span.clone(),
+                    "no port",
+                )
+                .with_help("the SC's public port is usually 9003, e.g. \"127.0.0.1:9003\""),
+            ),
+            Err(err) => problems.push(address_problem(err, endpoint.span.clone(), "cluster endpoint")),
+        }
+    }
+    ClusterSel {
+        profile: raw.profile.as_ref().map(|p| p.value.clone()),
+        endpoint: raw.endpoint.as_ref().map(|e| e.value.trim().to_string()),
+    }
+}
+
+fn policy(raw: &super::raw::RawPolicy, problems: &mut Vec<Problem>) -> Policy {
+    let mut policy = Policy::default();
+    if let Some(unmanaged) = &raw.unmanaged {
+        policy.unmanaged = match unmanaged.value.as_str() {
+            "ignore" => Unmanaged::Ignore,
+            "warn" => Unmanaged::Warn,
+            "error" => Unmanaged::Error,
+            _ => {
+                problems.push(
+                    Problem::new(
+                        format!("unknown unmanaged policy `{}`", unmanaged.value),
+                        unmanaged.span.clone(),
+                        "expected ignore, warn or error",
+                    )
+                    .with_help("`unmanaged` says what to do with SPUs in the cluster but not in the file"),
+                );
+                Unmanaged::default()
+            }
+        };
+    }
+    if let Some(max) = &raw.max_changes {
+        match usize::try_from(max.value) {
+            Ok(n) => policy.max_changes = Some(n),
+            Err(_) => problems.push(Problem::new(
+                "`max_changes` must not be negative",
+                max.span.clone(),
+                "negative",
+            )),
+        }
+    }
+    policy
+}
+
+fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
+    let before = problems.len();
+    let present = |key: &str| raw.keys.iter().any(|k| k == key);
+    let id = match &raw.id {
+        None if present("id") => None,
+        None => {
+            problems.push(
+                Problem::new("[[spu]] entry has no `id`", raw.span.clone(), "no id")
+                    .with_help("add the SPU's id, e.g. `id = 5001`"),
+            );
+            None
+        }
+        Some(Sp { value, span }) => match SpuId::try_from(*value) {
+            Ok(id) if id >= 0 => Some(id),
+            _ => {
+                problems.push(Problem::new(
+                    format!("SPU id {value} is out of range"),
+                    span.clone(),
+                    "expected 0 to 2147483647",
+                ));
+                None
+            }
+        },
+    };
+    let (local, local_span) = match &raw.local {
+        None if present("local") => (None, 0..0),
+        None => {
+            problems.push(
+                Problem::new(
+                    format!(
+                        "SPU {} does not say its local endpoint",
+                        id.map_or("entry".to_string(), |i| i.to_string())
+                    ),
+                    raw.id.as_ref().map_or(raw.span.clone(), |i| i.span.clone()),
+                    "no `local` key",
+                )
+                .with_help("add `local = \"host[:port]\"`, or `local = \"none\"` for no local endpoint"),
+            );
+            (None, 0..0)
+        }
+        Some(RawLocal::Text(text)) => (local_text(text, problems), text.span.clone()),
+        Some(RawLocal::Table {
+            span,
+            host,
+            port,
+            encryption,
+        }) => (
+            local_table(span, host, port, encryption, problems),
+            span.clone(),
+        ),
+    };
+    if let Some(name) = &raw.name {
+        if name.value.trim().is_empty() {
+            problems.push(Problem::new("empty SPU name", name.span.clone(), "empty"));
+        }
+    }
+    let public = raw.public.as_ref().and_then(|p| asserted_address(p, "public", problems));
+    let private = raw.private.as_ref().and_then(|p| asserted_address(p, "private", problems));
+    if problems.len() != before {
+        return None;
+    }
+    Some(DesiredSpu {
+        id: id?,
+        local: local?,
+        name: raw.name.as_ref().map(|n| n.value.clone()),
+        public,
+        private,
+        rack: raw.rack.as_ref().map(|r| r.value.clone()),
+        spans: SpuSpans {
+            entry: raw.span.clone(),
+            local: local_span,
+            name: raw.name.as_ref().map(|s| s.span.clone()),
+            public: raw.public.as_ref().map(|s| s.span.clone()),
+            private: raw.private.as_ref().map(|s| s.span.clone()),
+            rack: raw.rack.as_ref().map(|s| s.span.clone()),
+        },
+    })
+}
+
+fn local_text(text: &Sp<String>, problems: &mut Vec<Problem>) -> Option<LocalDecl> {
+    if text.value == "none" {
+        return Some(LocalDecl::None);
+    }
+    match address::parse_host_port(&text.value) {
+        Ok((host, port)) => Some(LocalDecl::Set {
+            host,
+            port,
+            encryption: None,
+        }),
+        Err(err) => {
+            problems.push(address_problem(err, text.span.clone(), "local endpoint"));
+            None
+        }
+    }
+}
+
+fn local_table(
+    span: &std::ops::Range<usize>,
+    host: &Option<Sp<String>>,
+    port: &Option<Sp<i64>>,
+    encryption: &Option<Sp<String>>,
+    problems: &mut Vec<Problem>,
+) -> Option<LocalDecl> {
+    let host = match host {
+        None => {
+            problems.push(
+                Problem::new("`local` table has no `host`", span.clone(), "no host")
+                    .with_help("e.g. local = { host = \"host.docker.internal\", port = 9010 }"),
+            );
+            None
+        }
+        Some(h) => match address::parse_host(&h.value) {
+            Ok(host) => Some(host),
+            Err(err) => {
+                problems.push(address_problem(err, h.span.clone(), "local host"));
+                None
+            }
+        },
+    };
+    let port = match port {
+        None => Some(None),
+        Some(p) => match address::check_port(p.value) {
+            Ok(port) => Some(Some(port)),
+            Err(err) => {
+                problems.push(address_problem(err, p.span.clone(), "local port"));
+                None
+            }
+        },
+    };
+    let encryption = match encryption {
+        None => Some(None),
+        Some(e) => match Encryption::parse(&e.value) {
+            Some(enc) => Some(Some(enc)),
+            None => {
+                problems.push(
+                    Problem::new(
+                        format!("unknown encryption `{}`", e.value),
+                        e.span.clone(),
+                        "expected PLAINTEXT or SSL",
+                    )
+                    .with_help("omit it to use the SPU's public encryption"),
+                );
+                None
+            }
+        },
+    };
+    Some(LocalDecl::Set {
+        host: host?,
+        port: port?,
+        encryption: encryption?,
+    })
+}
+
+fn asserted_address(raw: &Sp<String>, what: &str, problems: &mut Vec<Problem>) -> Option<String> {
+    match address::parse_host_port(&raw.value) {
+        Ok((host, Some(port))) => Some(format!("{host}:{port}")),
+        Ok((_, None)) => {
+            problems.push(
+                Problem::new(
+                    format!("the asserted {what} endpoint needs a port"),
+                    raw.span.clone(),
+                    "no port",
+                )
+                .with_help(format!("write it as Fluvio shows it, e.g. {what} = \"localhost:9010\"")),
+            );
+            None
+        }
+        Err(err) => {
+            problems.push(address_problem(err, raw.span.clone(), &format!("{what} endpoint")));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{load, SourceFile};
+    use crate::model::{LocalDecl, Unmanaged};
+
+    fn file(text: &str) -> SourceFile {
+        SourceFile {
+            name: "zone.toml".into(),
+            text: text.into(),
+        }
+    }
+
+    fn messages(text: &str) -> Vec<String> {
+        match load(&file(text)) {
+            Ok(_) => vec![],
+            Err(errors) => errors.located.iter().map(|(p, _, _)| p.message.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_full_file_validates() {
+        let desired = load(&file(
+            r#"
+[cluster]
+profile = "docker"
+[policy]
+unmanaged = "error"
+max_changes = 3
+[[spu]]
+id = 5001
+local = "host.docker.internal:9010"
+public = "localhost:9010"
+private = "localhost:9011"
+name = "custom-spu-5001"
+rack = "r1"
+[[spu]]
+id = 5002
+local = "none"
+[[spu]]
+id = 5003
+local = { host = "::1", encryption = "ssl" }
+"#,
+        ))
+        .expect("valid");
+        assert_eq!(desired.cluster.profile.as_deref(), Some("docker"));
+        assert_eq!(desired.policy.unmanaged, Unmanaged::Error);
+        assert_eq!(desired.policy.max_changes, Some(3));
+        assert_eq!(desired.spus.len(), 3);
+        assert_eq!(desired.spus[&5002].local, LocalDecl::None);
+        assert_eq!(
+            desired.spus[&5003].local,
+            LocalDecl::Set {
+                host: "[::1]".into(),
+                port: None,
+                encryption: Some(crate::model::Encryption::Ssl)
+            }
+        );
+        assert_eq!(desired.spus[&5001].public.as_deref(), Some("localhost:9010"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let found = messages(
+            r#"
+colour = "blue"
+[cluster]
+profile = "a"
+endpoint = "b:1"
+[[spu]]
+id = 1
+local = "bad host:1"
+typo = 3
+[[spu]]
+id = 1
+local = "x:70000"
+[[spu]]
+id = 2
+[[spu]]
+id = 3
+local = { host = "h", encryption = "tls" }
+"#,
+        );
+        let expected = [
+            "unknown key `colour` in the top level",
+            "[cluster] sets both `profile` and `endpoint`",
+            "invalid local endpoint: `bad host` is not a valid host name",
+            "unknown key `typo` in [[spu]]",
+            "invalid local endpoint: `70000` is not a valid port",
+            "SPU 2 does not say its local endpoint",
+            "unknown encryption `tls`",
+        ];
+        for e in expected {
+            assert!(found.iter().any(|m| m.starts_with(e)), "missing {e:?} in {found:#?}");
+        }
+        assert_eq!(found.len(), expected.len(), "{found:#?}");
+    }
+
+    #[test]
+    fn duplicate_ids_label_both_places() {
+        let text = "[[spu]]\nid = 7\nlocal = \"none\"\n[[spu]]\nid = 7\nlocal = \"none\"\n";
+        let errors = load(&file(text)).expect_err("duplicate");
+        let (problem, line, _) = &errors.located[0];
+        assert_eq!(problem.message, "SPU 7 is declared more than once");
+        assert_eq!(*line, 5);
+        let (related, label) = problem.related.clone().expect("first place");
+        assert_eq!(&text[related], "7");
+        assert_eq!(label, "first defined here");
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_place() {
+        let errors = load(&file("[[spu]]\nid = = 3\n")).expect_err("syntax");
+        assert_eq!(errors.located.len(), 1);
+        assert!(errors.located[0].0.message.starts_with("invalid TOML"));
+        assert_eq!(errors.located[0].1, 2);
+    }
+
+    #[test]
+    fn wrong_types_are_problems_not_panics() {
+        let found = messages("cluster = 3\n[[spu]]\nid = \"x\"\nlocal = 5\n");
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found[0].starts_with("`cluster` must be a table"));
+        assert!(found[1].starts_with("`id` must be an integer"));
+        assert!(found[2].starts_with("`local` must be a string or a table"));
+    }
+
+    #[test]
+    fn an_empty_file_is_an_empty_desire() {
+        let desired = load(&file("")).expect("empty is valid");
+        assert!(desired.spus.is_empty());
+    }
+}

@@ -1,0 +1,194 @@
+//! The tool's errors and the exit code each one maps to. Printed once, at the edge.
+
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+
+use crate::config::ConfigErrors;
+use crate::target::TargetError;
+
+/// Documented exit codes (README "Exit codes", `--help`).
+pub mod exit {
+    /// Success; no changes (or changes, without `--detailed-exitcode`).
+    pub const OK: u8 = 0;
+    /// An error not covered below.
+    pub const ERROR: u8 = 1;
+    /// Success with changes present (`--detailed-exitcode`), or drift found (`drift`).
+    pub const CHANGES: u8 = 2;
+    /// Invalid configuration: unreadable file, syntax, validation, unknown profile.
+    pub const INVALID_CONFIG: u8 = 3;
+    /// Cluster unreachable or incompatible, or its metadata directory is in use.
+    pub const UNREACHABLE: u8 = 4;
+    /// A saved plan is stale: the cluster or the file moved since it was made.
+    pub const STALE_PLAN: u8 = 5;
+    /// The plan is refused: unknown or managed SPU, SC too old, unmanaged SPUs under
+    /// `unmanaged = "error"`, or more changes than `max_changes`.
+    pub const UNSAFE_PLAN: u8 = 6;
+    /// Partial apply: some changes failed or were skipped; no SPU was lost.
+    pub const PARTIAL_APPLY: u8 = 7;
+    /// An interrupted apply could not be fully recovered; run `recover`.
+    pub const RECOVERY_NEEDED: u8 = 8;
+    /// Bad command-line usage.
+    pub const USAGE: u8 = 64;
+
+    /// The table printed in `--help`.
+    pub const TABLE: &str = "Exit codes:
+  0   success; no changes (or changes, without --detailed-exitcode)
+  1   error
+  2   changes present (--detailed-exitcode), or drift found (drift)
+  3   invalid configuration (file, syntax, validation, unknown profile)
+  4   cluster unreachable or incompatible, or metadata directory in use
+  5   stale plan: the cluster or file changed since `plan --out`
+  6   plan refused: unknown/managed SPU, SC too old, unmanaged policy, max_changes
+  7   partial apply: some changes failed or were skipped; no SPU lost
+  8   an interrupted apply needs `recover`
+  64  command-line usage error";
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum Error {
+    #[error("cannot read {}", path.display())]
+    #[diagnostic(code(endpoints::io::read), help("check the path; -f takes the zone file"))]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {}", path.display())]
+    #[diagnostic(code(endpoints::io::write))]
+    WriteFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(Box<ConfigErrors>),
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(endpoints::cluster::profile),
+        help("list profiles with `fluvio profile list`, or pass the SC address with --cluster HOST:PORT")
+    )]
+    Profile(String),
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(endpoints::cluster::unreachable),
+        help("check that the SC is running and the address is right (--cluster HOST:PORT or --profile NAME)")
+    )]
+    Unreachable(TargetError),
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(endpoints::cluster::incompatible),
+        help("fluvio-endpoints uses the Fluvio 0.50.1 client, which needs an SC of platform 0.11.10 or later")
+    )]
+    Incompatible(TargetError),
+
+    #[error("{0}")]
+    #[diagnostic(code(endpoints::target::dir))]
+    Store(TargetError),
+
+    #[error("{0}")]
+    #[diagnostic(code(endpoints::cluster::request))]
+    Request(TargetError),
+
+    #[error("the plan is refused")]
+    #[diagnostic(code(endpoints::plan::refused), help("{help}"))]
+    Refused { count: usize, help: String, #[source] first: RefusedReason },
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(endpoints::plan::stale),
+        help("run `plan --out` again, review it, then apply the new plan")
+    )]
+    Stale(String),
+
+    #[error("invalid saved plan {}: {message}", path.display())]
+    #[diagnostic(code(endpoints::plan::invalid))]
+    BadSavedPlan { path: PathBuf, message: String },
+
+    #[error("{0}")]
+    #[diagnostic(code(endpoints::apply::partial))]
+    Partial(String),
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(endpoints::apply::recovery_needed),
+        help("run `fluvio-endpoints recover` for this cluster when it is reachable again")
+    )]
+    RecoveryNeeded(String),
+
+    #[error("{0}")]
+    #[diagnostic(code(endpoints::journal))]
+    Journal(String),
+
+    #[error("apply needs approval")]
+    #[diagnostic(
+        code(endpoints::apply::approval),
+        help("run it on a terminal and answer `yes`, or pass --auto-approve (e.g. in CD)")
+    )]
+    NoApproval,
+
+    #[error("apply cancelled")]
+    #[diagnostic(code(endpoints::apply::cancelled))]
+    Cancelled,
+
+    #[error("{0}")]
+    #[diagnostic(code(endpoints::usage))]
+    Usage(String),
+
+    /// Errors already printed (one per zone file); carries the aggregated exit code.
+    #[error("{count} of the files failed")]
+    Reported { count: usize, code: u8 },
+}
+
+/// The first reason of a refused plan, kept as the error's source.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RefusedReason(pub String);
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        use exit::*;
+        match self {
+            Error::ReadFile { .. }
+            | Error::Config(_)
+            | Error::Profile(_)
+            | Error::BadSavedPlan { .. } => INVALID_CONFIG,
+            Error::Unreachable(_) | Error::Incompatible(_) | Error::Store(_) => UNREACHABLE,
+            Error::Refused { .. } => UNSAFE_PLAN,
+            Error::Stale(_) => STALE_PLAN,
+            Error::Partial(_) => PARTIAL_APPLY,
+            Error::RecoveryNeeded(_) => RECOVERY_NEEDED,
+            Error::Usage(_) => USAGE,
+            Error::Reported { code, .. } => *code,
+            Error::WriteFile { .. }
+            | Error::Request(_)
+            | Error::Journal(_)
+            | Error::NoApproval
+            | Error::Cancelled => ERROR,
+        }
+    }
+
+    /// Maps a target failure met while reading or connecting.
+    pub fn from_target(err: TargetError) -> Self {
+        match err {
+            TargetError::Unreachable { .. } => Error::Unreachable(err),
+            TargetError::Incompatible { .. } => Error::Incompatible(err),
+            TargetError::Store(_) => Error::Store(err),
+            _ => Error::Request(err),
+        }
+    }
+}
+
+impl From<Box<ConfigErrors>> for Error {
+    fn from(e: Box<ConfigErrors>) -> Self {
+        Error::Config(e)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

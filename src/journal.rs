@@ -1,0 +1,295 @@
+//! The write-ahead journal: the durable record of every replace in flight.
+//!
+//! One append-only JSON-lines file per cluster. Before an SPU is deleted (or rewritten),
+//! a `begin` line with its full old and new spec is written and fsynced; an `end` line is
+//! written once the outcome is known and verified. A `begin` without an `end` is a change
+//! that may have been interrupted between delete and create: `recover` (and every `apply`,
+//! first) resolves it. The file also carries the per-cluster lock, so two runs on one
+//! machine never interleave their replaces.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use fs4::fs_std::FileExt;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::SpuSpec;
+
+/// Where journals live unless `--journal-dir` or `FLUVIO_ENDPOINTS_JOURNAL_DIR` says otherwise.
+pub fn default_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".fluvio").join("endpoints").join("journal")
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Record {
+    Begin {
+        seq: u64,
+        target: String,
+        old: SpuSpec,
+        new: SpuSpec,
+        pid: u32,
+        unix_ms: u128,
+    },
+    End {
+        seq: u64,
+        outcome: String,
+    },
+}
+
+/// An unfinished change: begun, never ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub seq: u64,
+    pub old: SpuSpec,
+    pub new: SpuSpec,
+}
+
+/// An open, locked journal for one cluster.
+pub struct Journal {
+    path: PathBuf,
+    /// Opened on first append, so a run that changes nothing leaves no file behind.
+    file: Option<File>,
+    _lock: File,
+    next_seq: u64,
+    pending: Vec<Pending>,
+}
+
+fn file_key(identity: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let readable: String = identity
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(60)
+        .collect();
+    let digest = Sha256::digest(identity.as_bytes());
+    format!("{readable}-{}", hex::encode(&digest[..6]))
+}
+
+fn journal_err(path: &Path, what: &str, err: impl std::fmt::Display) -> Error {
+    Error::Journal(format!("journal {}: {what}: {err}", path.display()))
+}
+
+/// Reads the unfinished changes of a journal file without locking it.
+pub fn read_pending(path: &Path) -> Result<(Vec<Pending>, u64)> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(journal_err(path, "cannot open", e)),
+    };
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut max_seq = 0;
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| journal_err(path, "cannot read", e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        // A torn last line is a write that never completed: its change never started.
+        let record: Record = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!("{}: ignoring unreadable line {}", path.display(), n + 1);
+                continue;
+            }
+        };
+        match record {
+            Record::Begin { seq, old, new, .. } => {
+                max_seq = max_seq.max(seq);
+                pending.push(Pending { seq, old, new });
+            }
+            Record::End { seq, .. } => pending.retain(|p| p.seq != seq),
+        }
+    }
+    Ok((pending, max_seq))
+}
+
+impl Journal {
+    /// The journal file for a target identity under `dir`.
+    pub fn path_for(dir: &Path, identity: &str) -> PathBuf {
+        dir.join(format!("{}.jsonl", file_key(identity)))
+    }
+
+    /// Opens and locks the journal. Fails at once if another run holds the lock.
+    pub fn open(dir: &Path, identity: &str) -> Result<Journal> {
+        std::fs::create_dir_all(dir).map_err(|e| journal_err(dir, "cannot create", e))?;
+        let path = Self::path_for(dir, identity);
+        let lock_path = path.with_extension("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| journal_err(&lock_path, "cannot open", e))?;
+        match lock.try_lock_exclusive() {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Error::Journal(format!(
+                    "another fluvio-endpoints run is changing {identity} (lock {} is held); wait for it to finish",
+                    lock_path.display()
+                )))
+            }
+            Err(e) => return Err(journal_err(&lock_path, "cannot lock", e)),
+        }
+        let (pending, max_seq) = read_pending(&path)?;
+        Ok(Journal {
+            path,
+            file: None,
+            _lock: lock,
+            next_seq: max_seq + 1,
+            pending,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Changes begun by an earlier run and never ended.
+    pub fn pending(&self) -> &[Pending] {
+        &self.pending
+    }
+
+    fn append(&mut self, record: &Record) -> Result<()> {
+        let mut line = serde_json::to_vec(record).expect("records serialize");
+        line.push(b'\n');
+        if self.file.is_none() {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|e| journal_err(&self.path, "cannot open", e))?;
+            self.file = Some(file);
+        }
+        let file = self.file.as_mut().expect("opened above");
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| journal_err(&self.path, "cannot write", e))
+    }
+
+    /// Durably records a change about to start; returns its sequence number.
+    pub fn begin(&mut self, target: &str, old: &SpuSpec, new: &SpuSpec) -> Result<u64> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.append(&Record::Begin {
+            seq,
+            target: target.to_string(),
+            old: old.clone(),
+            new: new.clone(),
+            pid: std::process::id(),
+            unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+        })?;
+        self.pending.push(Pending {
+            seq,
+            old: old.clone(),
+            new: new.clone(),
+        });
+        Ok(seq)
+    }
+
+    /// Records that a change is finished (applied and verified, rolled back, or skipped).
+    pub fn end(&mut self, seq: u64, outcome: &str) -> Result<()> {
+        self.append(&Record::End {
+            seq,
+            outcome: outcome.to_string(),
+        })?;
+        self.pending.retain(|p| p.seq != seq);
+        Ok(())
+    }
+
+    /// Removes the file once nothing is pending, so a clean cluster has no journal.
+    pub fn compact(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            self.file = None;
+            match std::fs::remove_file(&self.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(journal_err(&self.path, "cannot remove", e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn spec(local: Option<&str>) -> SpuSpec {
+        SpuSpec {
+            name: "custom-spu-1".into(),
+            id: 1,
+            kind: SpuKind::Custom,
+            public: Ingress {
+                port: 9010,
+                addrs: vec![],
+                encryption: Encryption::Plaintext,
+            },
+            private: Endpoint {
+                host: "p".into(),
+                port: 9011,
+                encryption: Encryption::Plaintext,
+            },
+            rack: None,
+            local: local.map(|h| Endpoint {
+                host: h.into(),
+                port: 1,
+                encryption: Encryption::Plaintext,
+            }),
+        }
+    }
+
+    #[test]
+    fn begun_and_not_ended_is_pending_across_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut j = Journal::open(dir.path(), "sc://a:1").unwrap();
+            let s1 = j.begin("sc://a:1", &spec(None), &spec(Some("x"))).unwrap();
+            let _s2 = j.begin("sc://a:1", &spec(Some("x")), &spec(Some("y"))).unwrap();
+            j.end(s1, "applied").unwrap();
+        }
+        let j = Journal::open(dir.path(), "sc://a:1").unwrap();
+        assert_eq!(j.pending().len(), 1);
+        assert_eq!(j.pending()[0].new.local.as_ref().unwrap().host, "y");
+        assert_eq!(j.next_seq, 3);
+    }
+
+    #[test]
+    fn a_second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Journal::open(dir.path(), "sc://a:1").unwrap();
+        let second = Journal::open(dir.path(), "sc://a:1");
+        assert!(matches!(second, Err(Error::Journal(m)) if m.contains("another fluvio-endpoints run")));
+        assert!(Journal::open(dir.path(), "sc://b:1").is_ok(), "other clusters are independent");
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = {
+            let mut j = Journal::open(dir.path(), "t").unwrap();
+            j.begin("t", &spec(None), &spec(Some("x"))).unwrap();
+            j.path().to_path_buf()
+        };
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"op\":\"end\",\"se").unwrap();
+        let (pending, _) = read_pending(&path).unwrap();
+        assert_eq!(pending.len(), 1);
+    }
+
+    #[test]
+    fn compact_removes_a_finished_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), "t").unwrap();
+        let s = j.begin("t", &spec(None), &spec(Some("x"))).unwrap();
+        j.end(s, "applied").unwrap();
+        j.compact().unwrap();
+        assert!(!j.path().exists());
+    }
+}

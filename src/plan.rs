@@ -1,0 +1,495 @@
+//! `plan(&Desired, &Live) -> Plan`: the pure heart of the tool. No I/O, no async.
+//!
+//! Only local endpoints are ever changed; everything else the file says is an assertion,
+//! reported as drift. Anything that makes the plan unsafe or impossible is a blocker, and a
+//! plan with blockers is never applied.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Desired, Endpoint, Live, SpuId, SpuKind, SpuSpec, Unmanaged};
+
+/// Oldest SC platform that carries `public_endpoint_local` on create (v0.11.11).
+pub const MIN_LOCAL_ENDPOINT_PLATFORM: (u64, u64, u64) = (0, 11, 11);
+
+/// What happens to one SPU's local endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// none -> endpoint
+    Set,
+    /// endpoint -> another endpoint
+    Change,
+    /// endpoint -> none
+    Clear,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Set => "+",
+            Action::Change => "~",
+            Action::Clear => "-",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Set => "set",
+            Action::Change => "change",
+            Action::Clear => "clear",
+        }
+    }
+}
+
+/// One local-endpoint change, carried out as a replace of the SPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub id: SpuId,
+    pub name: String,
+    pub action: Action,
+    pub before: Option<Endpoint>,
+    pub after: Option<Endpoint>,
+    /// The live spec the plan was made from (every field is copied from it).
+    pub live: SpuSpec,
+    /// `live` with the new local endpoint: what the replace creates.
+    pub target: SpuSpec,
+}
+
+/// An asserted field of the file that the cluster does not match. Never applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub id: SpuId,
+    pub name: String,
+    pub field: DriftField,
+    pub expected: String,
+    pub actual: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftField {
+    Name,
+    Public,
+    Private,
+    Rack,
+}
+
+impl DriftField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftField::Name => "name",
+            DriftField::Public => "public",
+            DriftField::Private => "private",
+            DriftField::Rack => "rack",
+        }
+    }
+}
+
+/// An SPU in the cluster that the file does not mention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmanagedSpu {
+    pub id: SpuId,
+    pub name: String,
+    pub kind: SpuKind,
+}
+
+/// Why a plan must not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Blocker {
+    /// The file names an SPU id the cluster does not have.
+    UnknownSpu { id: SpuId },
+    /// The file asks to change a Managed SPU, whose local endpoint its SPU group owns.
+    ManagedSpu {
+        id: SpuId,
+        name: String,
+        live: Option<Endpoint>,
+        wanted: Option<Endpoint>,
+    },
+    /// The SC is older than v0.11.11 and cannot store a local endpoint.
+    ScTooOld { version: String },
+    /// `[policy] unmanaged = "error"` and the cluster has SPUs the file does not list.
+    Unmanaged { ids: Vec<SpuId> },
+    /// More changes than `max_changes` allows.
+    TooManyChanges { changes: usize, max: usize },
+}
+
+impl Blocker {
+    pub fn message(&self) -> String {
+        match self {
+            Blocker::UnknownSpu { id } => format!("SPU {id} is not in the cluster"),
+            Blocker::ManagedSpu { id, name, live, wanted } => format!(
+                "SPU {id} ({name}) is managed by its SPU group; its local endpoint ({}) is set by the SC, not by this tool (the file wants {})",
+                opt(live),
+                opt(wanted)
+            ),
+            Blocker::ScTooOld { version } => format!(
+                "the SC runs platform {version}, older than 0.11.11, and cannot store local endpoints"
+            ),
+            Blocker::Unmanaged { ids } => format!(
+                "the cluster has {} SPU(s) not in the file ({}), and [policy] unmanaged = \"error\"",
+                ids.len(),
+                ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            Blocker::TooManyChanges { changes, max } => format!(
+                "the plan has {changes} changes, more than the allowed {max}"
+            ),
+        }
+    }
+
+    pub fn help(&self) -> &'static str {
+        match self {
+            Blocker::UnknownSpu { .. } => "check the id with `fluvio-endpoints list`, or remove the entry",
+            Blocker::ManagedSpu { .. } => "set the local endpoint the SC generates, or remove the entry",
+            Blocker::ScTooOld { .. } => "upgrade the cluster to Fluvio 0.11.11 or later",
+            Blocker::Unmanaged { .. } => "add the SPUs to the file, or set [policy] unmanaged to \"warn\"",
+            Blocker::TooManyChanges { .. } => "split the change, raise --max-changes, or pass --force",
+        }
+    }
+
+    /// The SPU this blocker is about, for annotations at its entry.
+    pub fn spu(&self) -> Option<SpuId> {
+        match self {
+            Blocker::UnknownSpu { id } | Blocker::ManagedSpu { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn opt(endpoint: &Option<Endpoint>) -> String {
+    endpoint.as_ref().map_or("none".to_string(), |e| e.describe())
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// SPUs in the file whose local endpoint is already as declared.
+    pub unchanged: Vec<SpuId>,
+    pub drift: Vec<Drift>,
+    pub unmanaged: Vec<UnmanagedSpu>,
+    pub unmanaged_policy: Unmanaged,
+    pub blockers: Vec<Blocker>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        !self.blockers.is_empty()
+    }
+
+    /// Refuses the plan when it has more changes than `max` (`--force` skips this call).
+    pub fn enforce_max_changes(&mut self, max: Option<usize>) {
+        if let Some(max) = max {
+            if self.changes.len() > max {
+                self.blockers.push(Blocker::TooManyChanges {
+                    changes: self.changes.len(),
+                    max,
+                });
+            }
+        }
+    }
+}
+
+/// Diffs the file against the cluster.
+pub fn plan(desired: &Desired, live: &Live) -> Plan {
+    let mut plan = Plan {
+        unmanaged_policy: desired.policy.unmanaged,
+        ..Plan::default()
+    };
+    for (id, want) in &desired.spus {
+        let Some(spu) = live.spus.get(id) else {
+            plan.blockers.push(Blocker::UnknownSpu { id: *id });
+            continue;
+        };
+        let spec = &spu.spec;
+        drift(&mut plan, want, spec);
+        let wanted = want.local.resolve(spec);
+        if wanted == spec.local {
+            plan.unchanged.push(*id);
+            continue;
+        }
+        if spec.kind == SpuKind::Managed {
+            plan.blockers.push(Blocker::ManagedSpu {
+                id: *id,
+                name: spec.name.clone(),
+                live: spec.local.clone(),
+                wanted,
+            });
+            continue;
+        }
+        let action = match (&spec.local, &wanted) {
+            (None, Some(_)) => Action::Set,
+            (Some(_), None) => Action::Clear,
+            _ => Action::Change,
+        };
+        plan.changes.push(Change {
+            id: *id,
+            name: spec.name.clone(),
+            action,
+            before: spec.local.clone(),
+            target: spec.with_local(wanted.clone()),
+            after: wanted,
+            live: spec.clone(),
+        });
+    }
+    let unmanaged: Vec<UnmanagedSpu> = live
+        .spus
+        .values()
+        .filter(|s| !desired.spus.contains_key(&s.spec.id))
+        .map(|s| UnmanagedSpu {
+            id: s.spec.id,
+            name: s.spec.name.clone(),
+            kind: s.spec.kind,
+        })
+        .collect();
+    match desired.policy.unmanaged {
+        Unmanaged::Ignore => {}
+        Unmanaged::Warn => plan.unmanaged = unmanaged,
+        Unmanaged::Error => {
+            if !unmanaged.is_empty() {
+                plan.blockers.push(Blocker::Unmanaged {
+                    ids: unmanaged.iter().map(|u| u.id).collect(),
+                });
+            }
+            plan.unmanaged = unmanaged;
+        }
+    }
+    if plan.has_changes() {
+        if let Some(version) = &live.platform_version {
+            if !platform_supports_local(version) {
+                plan.blockers.push(Blocker::ScTooOld {
+                    version: version.clone(),
+                });
+            }
+        }
+    }
+    plan
+}
+
+fn drift(plan: &mut Plan, want: &crate::model::DesiredSpu, spec: &SpuSpec) {
+    let mut check = |field, expected: &Option<String>, actual: String| {
+        if let Some(expected) = expected {
+            if *expected != actual {
+                plan.drift.push(Drift {
+                    id: spec.id,
+                    name: spec.name.clone(),
+                    field,
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+        }
+    };
+    check(DriftField::Name, &want.name, spec.name.clone());
+    check(DriftField::Public, &want.public, spec.public.to_string());
+    check(DriftField::Private, &want.private, spec.private.to_string());
+    check(
+        DriftField::Rack,
+        &want.rack,
+        spec.rack.clone().unwrap_or_else(|| "-".to_string()),
+    );
+}
+
+/// True when a platform version is at least 0.11.11. An unparsable version is given the
+/// benefit of the doubt: the client's own version check has already accepted it.
+pub fn platform_supports_local(version: &str) -> bool {
+    let core = version.split(['-', '+']).next().unwrap_or(version);
+    let parts: Vec<Option<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
+    match parts.as_slice() {
+        [Some(a), Some(b), Some(c)] => (*a, *b, *c) >= MIN_LOCAL_ENDPOINT_PLATFORM,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn spec(id: SpuId, kind: SpuKind, local: Option<&str>) -> LiveSpu {
+        LiveSpu {
+            spec: SpuSpec {
+                name: format!("custom-spu-{id}"),
+                id,
+                kind,
+                public: Ingress {
+                    port: 9010,
+                    addrs: vec![IngressAddr {
+                        hostname: Some("localhost".into()),
+                        ip: None,
+                    }],
+                    encryption: Encryption::Plaintext,
+                },
+                private: Endpoint {
+                    host: "localhost".into(),
+                    port: 9011,
+                    encryption: Encryption::Plaintext,
+                },
+                rack: None,
+                local: local.map(|h| Endpoint {
+                    host: h.into(),
+                    port: 9010,
+                    encryption: Encryption::Plaintext,
+                }),
+            },
+            status: SpuState::Online,
+        }
+    }
+
+    fn want(id: SpuId, local: Option<&str>) -> DesiredSpu {
+        DesiredSpu {
+            id,
+            local: match local {
+                None => LocalDecl::None,
+                Some(h) => LocalDecl::Set {
+                    host: h.into(),
+                    port: None,
+                    encryption: None,
+                },
+            },
+            name: None,
+            public: None,
+            private: None,
+            rack: None,
+            spans: SpuSpans::default(),
+        }
+    }
+
+    fn desired(spus: Vec<DesiredSpu>) -> Desired {
+        Desired {
+            spus: spus.into_iter().map(|s| (s.id, s)).collect(),
+            ..Desired::default()
+        }
+    }
+
+    #[test]
+    fn actions_table() {
+        let cases = [
+            (None, Some("h"), Some(Action::Set)),
+            (Some("a"), Some("b"), Some(Action::Change)),
+            (Some("a"), None, Some(Action::Clear)),
+            (Some("a"), Some("a"), None),
+            (None, None, None),
+        ];
+        for (live_local, wanted, action) in cases {
+            let live = Live::from_specs([spec(1, SpuKind::Custom, live_local)]);
+            let plan = plan(&desired(vec![want(1, wanted)]), &live);
+            assert_eq!(
+                plan.changes.first().map(|c| c.action),
+                action,
+                "{live_local:?} -> {wanted:?}"
+            );
+            assert!(plan.blockers.is_empty());
+            if let Some(change) = plan.changes.first() {
+                assert_eq!(change.target.local, change.after);
+                assert_eq!(change.target.with_local(None), change.live.with_local(None));
+            } else {
+                assert_eq!(plan.unchanged, vec![1]);
+            }
+        }
+    }
+
+    #[test]
+    fn omitted_port_and_encryption_come_from_public() {
+        let mut live = spec(1, SpuKind::Custom, None);
+        live.spec.public.port = 9333;
+        live.spec.public.encryption = Encryption::Ssl;
+        let plan = plan(&desired(vec![want(1, Some("h"))]), &Live::from_specs([live]));
+        let after = plan.changes[0].after.clone().unwrap();
+        assert_eq!((after.port, after.encryption), (9333, Encryption::Ssl));
+    }
+
+    #[test]
+    fn live_against_itself_is_empty() {
+        let live = Live::from_specs((1..=50).map(|i| {
+            spec(i, SpuKind::Custom, (i % 3 != 0).then_some("h.example"))
+        }));
+        let exported = desired(
+            live.spus
+                .values()
+                .map(|s| want(s.spec.id, s.spec.local.as_ref().map(|e| e.host.as_str())))
+                .collect(),
+        );
+        let plan = plan(&exported, &live);
+        assert!(plan.changes.is_empty() && plan.blockers.is_empty() && plan.drift.is_empty());
+        assert_eq!(plan.unchanged.len(), 50);
+    }
+
+    #[test]
+    fn unknown_and_managed_spus_block() {
+        let live = Live::from_specs([spec(1, SpuKind::Managed, Some("gen.svc"))]);
+        let plan = plan(&desired(vec![want(1, Some("other")), want(9, None)]), &live);
+        assert!(plan.changes.is_empty());
+        assert!(matches!(plan.blockers[0], Blocker::ManagedSpu { id: 1, .. }));
+        assert_eq!(plan.blockers[1], Blocker::UnknownSpu { id: 9 });
+    }
+
+    #[test]
+    fn managed_spu_already_matching_is_fine() {
+        let live = Live::from_specs([spec(1, SpuKind::Managed, Some("gen.svc"))]);
+        let plan = plan(&desired(vec![want(1, Some("gen.svc"))]), &live);
+        assert!(plan.blockers.is_empty() && plan.changes.is_empty());
+    }
+
+    #[test]
+    fn drift_is_reported_not_applied() {
+        let mut w = want(1, None);
+        w.public = Some("localhost:9999".into());
+        w.rack = Some("r1".into());
+        w.name = Some("custom-spu-1".into());
+        let plan = plan(&desired(vec![w]), &Live::from_specs([spec(1, SpuKind::Custom, None)]));
+        assert!(plan.changes.is_empty());
+        let fields: Vec<_> = plan.drift.iter().map(|d| (d.field, d.actual.as_str())).collect();
+        assert_eq!(fields, vec![(DriftField::Public, "localhost:9010"), (DriftField::Rack, "-")]);
+    }
+
+    #[test]
+    fn unmanaged_policy() {
+        let live = Live::from_specs([spec(1, SpuKind::Custom, None), spec(2, SpuKind::Custom, None)]);
+        let mut d = desired(vec![want(1, None)]);
+        for (policy, listed, blocked) in [
+            (Unmanaged::Ignore, 0, false),
+            (Unmanaged::Warn, 1, false),
+            (Unmanaged::Error, 1, true),
+        ] {
+            d.policy.unmanaged = policy;
+            let plan = plan(&d, &live);
+            assert_eq!(plan.unmanaged.len(), listed, "{policy:?}");
+            assert_eq!(plan.is_blocked(), blocked, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn old_sc_blocks_only_when_something_would_change() {
+        let mut live = Live::from_specs([spec(1, SpuKind::Custom, None)]);
+        live.platform_version = Some("0.11.10".into());
+        assert!(plan(&desired(vec![want(1, Some("h"))]), &live).is_blocked());
+        assert!(!plan(&desired(vec![want(1, None)]), &live).is_blocked());
+        live.platform_version = Some("0.11.11".into());
+        assert!(!plan(&desired(vec![want(1, Some("h"))]), &live).is_blocked());
+    }
+
+    #[test]
+    fn platform_versions() {
+        for (v, ok) in [("0.11.11", true), ("0.18.1", true), ("1.0.0-dev", true), ("0.11.9", false), ("0.10.99", false)] {
+            assert_eq!(platform_supports_local(v), ok, "{v}");
+        }
+    }
+
+    #[test]
+    fn max_changes() {
+        let live = Live::from_specs((1..=3).map(|i| spec(i, SpuKind::Custom, None)));
+        let mut d = desired((1..=3).map(|i| want(i, Some("h"))).collect());
+        d.policy.max_changes = Some(2);
+        let mut plan = plan(&d, &live);
+        assert!(plan.blockers.is_empty());
+        plan.enforce_max_changes(Some(3));
+        assert!(plan.blockers.is_empty());
+        plan.enforce_max_changes(d.policy.max_changes);
+        assert_eq!(plan.blockers, vec![Blocker::TooManyChanges { changes: 3, max: 2 }]);
+    }
+}

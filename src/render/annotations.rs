@@ -1,0 +1,88 @@
+//! GitHub Actions workflow commands (`::warning file=..,line=..::`) at the TOML line of each
+//! change, drift finding and blocker. Printed on stdout, where the runner reads them.
+
+use std::fmt::Write;
+
+use crate::plan::opt;
+use crate::report::PlanDoc;
+
+/// `--annotations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Annotations {
+    /// Under GitHub Actions (`GITHUB_ACTIONS=true`), else none.
+    #[default]
+    Auto,
+    Github,
+    None,
+}
+
+impl Annotations {
+    pub fn enabled(self) -> bool {
+        match self {
+            Annotations::Auto => std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            Annotations::Github => true,
+            Annotations::None => false,
+        }
+    }
+}
+
+/// Escapes a workflow-command property or message, as the runner expects.
+fn escape(text: &str, property: bool) -> String {
+    let mut s = text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    if property {
+        s = s.replace(':', "%3A").replace(',', "%2C");
+    }
+    s
+}
+
+fn command(out: &mut String, level: &str, file: Option<&str>, line: Option<usize>, title: &str, message: &str) {
+    let mut props = Vec::new();
+    if let Some(file) = file {
+        props.push(format!("file={}", escape(file, true)));
+        if let Some(line) = line {
+            props.push(format!("line={line}"));
+        }
+    }
+    props.push(format!("title={}", escape(title, true)));
+    let _ = writeln!(out, "::{level} {}::{}", props.join(","), escape(message, false));
+}
+
+pub fn plan(doc: &PlanDoc) -> String {
+    let mut out = String::new();
+    let file = doc.config.as_ref().map(|c| c.path.as_str());
+    for c in &doc.changes {
+        command(
+            &mut out,
+            "notice",
+            file,
+            c.line,
+            &format!("local endpoint {} for SPU {}", c.action.verb(), c.id),
+            &format!("{} {}: {} -> {}", c.action.symbol(), c.name, opt(&c.before), opt(&c.after)),
+        );
+    }
+    for d in &doc.drift {
+        command(
+            &mut out,
+            "warning",
+            file,
+            d.line,
+            &format!("drift on SPU {}", d.id),
+            &format!("{}: expected {}, found {} (not applied)", d.field.as_str(), d.expected, d.actual),
+        );
+    }
+    for b in &doc.blockers {
+        command(&mut out, "error", file, b.line, "plan refused", &format!("{} (hint: {})", b.message, b.help));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escapes_as_the_runner_expects() {
+        assert_eq!(escape("a:b,c%\n", true), "a%3Ab%2Cc%25%0A");
+        assert_eq!(escape("a:b,c", false), "a:b,c");
+    }
+}

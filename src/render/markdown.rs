@@ -1,0 +1,113 @@
+//! Plans and apply reports as Markdown for pull-request comments: a hidden marker a bot can
+//! find to update its comment, the summary line, a table, long parts in `<details>`.
+
+use std::fmt::Write;
+
+use crate::apply::ApplyReport;
+use crate::plan::opt;
+use crate::report::PlanDoc;
+
+/// The marker that identifies the comment of one file and target.
+pub fn marker(doc: &PlanDoc) -> String {
+    let file = doc.config.as_ref().map_or("-", |c| c.path.as_str());
+    format!("<!-- fluvio-endpoints plan file={file} target={} -->", doc.target)
+}
+
+fn code(text: &str) -> String {
+    format!("`{}`", text.replace('`', "'"))
+}
+
+pub fn plan(doc: &PlanDoc) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", marker(doc));
+    let file = doc.config.as_ref().map_or(String::new(), |c| format!("{} → ", code(&c.path)));
+    let _ = writeln!(out, "### fluvio-endpoints: {file}{}\n", code(&doc.target));
+    let _ = writeln!(out, "**{}**\n", super::text::summary_line(&doc.summary));
+    if !doc.blockers.is_empty() {
+        let _ = writeln!(out, "> [!CAUTION]\n> This plan is refused and will not be applied:");
+        for b in &doc.blockers {
+            let _ = writeln!(out, "> - {} (hint: {})", b.message, b.help);
+        }
+        out.push('\n');
+    }
+    if !doc.changes.is_empty() {
+        let _ = writeln!(out, "| | SPU | Name | Local endpoint before | Local endpoint after |");
+        let _ = writeln!(out, "|---|---:|---|---|---|");
+        for c in &doc.changes {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                c.action.symbol(),
+                c.id,
+                code(&c.name),
+                code(&opt(&c.before)),
+                code(&opt(&c.after)),
+            );
+        }
+        out.push('\n');
+    }
+    if !doc.drift.is_empty() {
+        let _ = writeln!(out, "<details><summary>Drift, not applied ({})</summary>\n", doc.drift.len());
+        let _ = writeln!(out, "| SPU | Name | Field | Expected (file) | Found (cluster) |");
+        let _ = writeln!(out, "|---:|---|---|---|---|");
+        for d in &doc.drift {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                d.id,
+                code(&d.name),
+                d.field.as_str(),
+                code(&d.expected),
+                code(&d.actual)
+            );
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+    if !doc.unmanaged.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details><summary>SPUs in the cluster but not in the file ({})</summary>\n",
+            doc.unmanaged.len()
+        );
+        for u in &doc.unmanaged {
+            let _ = writeln!(out, "- {} {} ({})", u.id, code(&u.name), u.kind.label());
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+    out
+}
+
+pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", marker(doc).replace("plan file=", "apply file="));
+    let s = crate::report::ApplySummary::of(report);
+    let _ = writeln!(out, "### fluvio-endpoints apply: {}\n", code(&doc.target));
+    let _ = writeln!(
+        out,
+        "**{} applied, {} skipped, {} rolled back, {} failed, {} unresolved; {}**\n",
+        s.applied,
+        s.skipped,
+        s.rolled_back,
+        s.failed,
+        s.unresolved,
+        if s.verified { "verified" } else { "NOT fully applied" }
+    );
+    if !report.results.is_empty() {
+        let _ = writeln!(out, "| SPU | Name | Local endpoint | Outcome | Unavailable (ms) |");
+        let _ = writeln!(out, "|---:|---|---|---|---:|");
+        for r in &report.results {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} → {} | {}{} | {} |",
+                r.id,
+                code(&r.name),
+                code(&opt(&r.before)),
+                code(&opt(&r.after)),
+                r.outcome.as_str(),
+                r.reason.as_ref().map_or(String::new(), |w| format!(": {w}")),
+                r.unavailable_ms.map_or("-".to_string(), |w| format!("{w:.1}")),
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,174 @@
+//! Human-readable plans and apply reports, Terraform-style: `+` set, `~` change, `-` clear.
+
+use std::fmt::Write;
+
+use crate::apply::{ApplyReport, Outcome, Recovered, RecoveryState};
+use crate::output::Style;
+use crate::plan::{opt, Action};
+use crate::report::{PlanDoc, Summary};
+
+fn symbol(style: &Style, action: Action) -> String {
+    match action {
+        Action::Set => style.added("+"),
+        Action::Change => style.changed("~"),
+        Action::Clear => style.removed("-"),
+    }
+}
+
+/// The one-line summary.
+pub fn summary_line(s: &Summary) -> String {
+    let mut extra = vec![format!("{} unchanged", s.unchanged)];
+    if s.drift > 0 {
+        extra.push(format!("{} drift finding{}", s.drift, if s.drift == 1 { "" } else { "s" }));
+    }
+    if s.unmanaged > 0 {
+        extra.push(format!("{} unmanaged", s.unmanaged));
+    }
+    if s.blocked > 0 {
+        extra.push(format!("{} blocking problem{}", s.blocked, if s.blocked == 1 { "" } else { "s" }));
+    }
+    if s.set + s.change + s.clear == 0 {
+        format!("No changes. {}.", extra.join(", "))
+    } else {
+        format!(
+            "Plan: {} to set, {} to change, {} to clear; {}.",
+            s.set,
+            s.change,
+            s.clear,
+            extra.join(", ")
+        )
+    }
+}
+
+pub fn plan(doc: &PlanDoc, style: &Style) -> String {
+    let mut out = String::new();
+    let source = doc
+        .config
+        .as_ref()
+        .map_or(String::new(), |c| format!(" from {}", c.path));
+    let _ = writeln!(out, "{}", style.bold(&format!("Local endpoints for {}{source}", doc.target)));
+    if !doc.changes.is_empty() {
+        let _ = writeln!(out);
+        let width = doc.changes.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        for c in &doc.changes {
+            let _ = writeln!(
+                out,
+                "  {} {:>5} {:<width$}  local: {} -> {}",
+                symbol(style, c.action),
+                c.id,
+                c.name,
+                opt(&c.before),
+                opt(&c.after),
+            );
+        }
+    }
+    if !doc.drift.is_empty() {
+        let _ = writeln!(out, "\n{}", style.warn("Drift (not applied):"));
+        for d in &doc.drift {
+            let _ = writeln!(
+                out,
+                "  ! {:>5} {}  {}: expected {}, found {}",
+                d.id,
+                d.name,
+                d.field.as_str(),
+                d.expected,
+                d.actual
+            );
+        }
+    }
+    if !doc.unmanaged.is_empty() {
+        let _ = writeln!(out, "\n{}", style.warn("Unmanaged (in the cluster, not in the file):"));
+        for u in &doc.unmanaged {
+            let _ = writeln!(out, "  ? {:>5} {} ({})", u.id, u.name, u.kind.label());
+        }
+    }
+    if !doc.blockers.is_empty() {
+        let _ = writeln!(out, "\n{}", style.error("Refused:"));
+        for b in &doc.blockers {
+            let _ = writeln!(out, "  x {}", b.message);
+            let _ = writeln!(out, "    {}", style.hint(&format!("hint: {}", b.help)));
+        }
+    }
+    let _ = writeln!(out, "\n{}", style.bold(&summary_line(&doc.summary)));
+    out
+}
+
+/// One line per SPU as apply goes (stderr), and the final report (stdout).
+pub fn result_line(r: &crate::apply::SpuResult, style: &Style) -> String {
+    let outcome = match r.outcome {
+        Outcome::Applied => style.added(r.outcome.as_str()),
+        Outcome::Skipped => style.warn(r.outcome.as_str()),
+        _ => style.error(r.outcome.as_str()),
+    };
+    let window = r
+        .unavailable_ms
+        .map_or(String::new(), |w| format!(" (unavailable {w:.1} ms)"));
+    let reason = r.reason.as_ref().map_or(String::new(), |why| format!(": {why}"));
+    format!(
+        "  {} {:>5} {}  local: {} -> {}  {outcome}{window}{reason}\n",
+        symbol(style, r.action),
+        r.id,
+        r.name,
+        opt(&r.before),
+        opt(&r.after),
+    )
+}
+
+pub fn recovered(items: &[Recovered], style: &Style) -> String {
+    let mut out = String::new();
+    for r in items {
+        let state = match r.state {
+            RecoveryState::AtNew => "was already at its new spec",
+            RecoveryState::AtOld => "was still at its old spec",
+            RecoveryState::Other => "exists, changed by someone else; left alone",
+            RecoveryState::RestoredNew => "was missing; re-created with its new spec",
+            RecoveryState::RestoredOld => "was missing; re-created with its old spec",
+            RecoveryState::Unresolved => "could not be resolved now",
+        };
+        let detail = r.detail.as_ref().map_or(String::new(), |d| format!(" ({d})"));
+        let line = format!("  recover {:>5} {}: {state}{detail}", r.id, r.name);
+        let line = if r.state == RecoveryState::Unresolved {
+            style.error(&line)
+        } else {
+            line
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+pub fn apply_report(report: &ApplyReport, style: &Style) -> String {
+    let mut out = String::new();
+    if !report.recovered.is_empty() {
+        let _ = writeln!(out, "{}", style.bold("Recovered an interrupted apply:"));
+        out.push_str(&recovered(&report.recovered, style));
+        out.push('\n');
+    }
+    if !report.results.is_empty() {
+        let _ = writeln!(out, "{}", style.bold("Apply report:"));
+        for r in &report.results {
+            out.push_str(&result_line(r, style));
+        }
+    }
+    if let Some(e) = &report.verification_error {
+        let _ = writeln!(out, "{}", style.error(&format!("Verification failed: {e}")));
+    }
+    let s = crate::report::ApplySummary::of(report);
+    let window = s
+        .max_unavailable_ms
+        .map_or(String::new(), |w| format!("; longest unavailability {w:.1} ms"));
+    let verdict = if s.verified {
+        "verified"
+    } else {
+        "NOT fully applied"
+    };
+    let _ = writeln!(
+        out,
+        "\n{}",
+        style.bold(&format!(
+            "Apply: {} applied, {} skipped, {} rolled back, {} failed, {} unresolved; {verdict}{window}.",
+            s.applied, s.skipped, s.rolled_back, s.failed, s.unresolved
+        ))
+    );
+    out
+}

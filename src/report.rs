@@ -1,0 +1,236 @@
+//! The machine-readable contract: the JSON documents for plans (also the saved-plan
+//! format of `plan --out` / `apply PLAN`) and apply reports. `format_version` changes only
+//! when a field changes meaning or goes away; new fields may be added.
+
+use serde::{Deserialize, Serialize};
+
+use crate::apply::{ApplyReport, Outcome};
+use crate::config::SourceFile;
+use crate::model::{Desired, Endpoint, SpuId, SpuSpec};
+use crate::plan::{Action, DriftField, Plan, UnmanagedSpu};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Where a plan's file came from, and its hash (a saved plan refuses a changed file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+impl ConfigRef {
+    pub fn of(file: &SourceFile) -> Self {
+        use sha2::{Digest, Sha256};
+        ConfigRef {
+            path: file.name.clone(),
+            sha256: hex::encode(Sha256::digest(file.text.as_bytes())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub set: usize,
+    pub change: usize,
+    pub clear: usize,
+    pub unchanged: usize,
+    pub drift: usize,
+    pub unmanaged: usize,
+    pub blocked: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeDoc {
+    pub id: SpuId,
+    pub name: String,
+    pub action: Action,
+    pub before: Option<Endpoint>,
+    pub after: Option<Endpoint>,
+    /// 1-based line of the SPU's `local` in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Fingerprint of `live`: apply refuses if the SPU no longer matches it.
+    pub live_fingerprint: String,
+    pub live: SpuSpec,
+    pub target: SpuSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftDoc {
+    pub id: SpuId,
+    pub name: String,
+    pub field: DriftField,
+    pub expected: String,
+    pub actual: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockerDoc {
+    pub message: String,
+    pub help: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spu: Option<SpuId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+/// A plan as printed with `-o json` and saved with `--out`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDoc {
+    pub format_version: u32,
+    pub tool_version: String,
+    /// The cluster the plan was made against (`sc://host:port` or `dir:/path`).
+    pub target: String,
+    #[serde(default)]
+    pub platform_version: Option<String>,
+    #[serde(default)]
+    pub config: Option<ConfigRef>,
+    pub summary: Summary,
+    pub changes: Vec<ChangeDoc>,
+    pub drift: Vec<DriftDoc>,
+    pub unmanaged: Vec<UnmanagedSpu>,
+    pub blockers: Vec<BlockerDoc>,
+}
+
+impl PlanDoc {
+    pub fn new(
+        plan: &Plan,
+        target: &str,
+        platform_version: Option<String>,
+        file: Option<(&SourceFile, &Desired)>,
+    ) -> Self {
+        let line = |id: SpuId, pick: &dyn Fn(&crate::model::SpuSpans) -> Option<std::ops::Range<usize>>| {
+            file.and_then(|(f, d)| {
+                d.spus
+                    .get(&id)
+                    .and_then(|s| pick(&s.spans))
+                    .map(|span| f.line_col(span.start).0)
+            })
+        };
+        let count = |a| plan.changes.iter().filter(|c| c.action == a).count();
+        PlanDoc {
+            format_version: FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            target: target.to_string(),
+            platform_version,
+            config: file.map(|(f, _)| ConfigRef::of(f)),
+            summary: Summary {
+                set: count(Action::Set),
+                change: count(Action::Change),
+                clear: count(Action::Clear),
+                unchanged: plan.unchanged.len(),
+                drift: plan.drift.len(),
+                unmanaged: plan.unmanaged.len(),
+                blocked: plan.blockers.len(),
+            },
+            changes: plan
+                .changes
+                .iter()
+                .map(|c| ChangeDoc {
+                    id: c.id,
+                    name: c.name.clone(),
+                    action: c.action,
+                    before: c.before.clone(),
+                    after: c.after.clone(),
+                    line: line(c.id, &|s| Some(s.local.clone())),
+                    live_fingerprint: c.live.fingerprint(),
+                    live: c.live.clone(),
+                    target: c.target.clone(),
+                })
+                .collect(),
+            drift: plan
+                .drift
+                .iter()
+                .map(|d| DriftDoc {
+                    id: d.id,
+                    name: d.name.clone(),
+                    field: d.field,
+                    expected: d.expected.clone(),
+                    actual: d.actual.clone(),
+                    line: line(d.id, &|s| match d.field {
+                        DriftField::Name => s.name.clone(),
+                        DriftField::Public => s.public.clone(),
+                        DriftField::Private => s.private.clone(),
+                        DriftField::Rack => s.rack.clone(),
+                    }),
+                })
+                .collect(),
+            unmanaged: plan.unmanaged.clone(),
+            blockers: plan
+                .blockers
+                .iter()
+                .map(|b| BlockerDoc {
+                    message: b.message(),
+                    help: b.help().to_string(),
+                    spu: b.spu(),
+                    line: b.spu().and_then(|id| line(id, &|s| Some(s.entry.clone()))),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// The changes as the apply engine takes them.
+    pub fn to_changes(&self) -> Vec<crate::plan::Change> {
+        self.changes
+            .iter()
+            .map(|c| crate::plan::Change {
+                id: c.id,
+                name: c.name.clone(),
+                action: c.action,
+                before: c.before.clone(),
+                after: c.after.clone(),
+                live: c.live.clone(),
+                target: c.target.clone(),
+            })
+            .collect()
+    }
+}
+
+/// An apply run as printed with `-o json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApplyDoc<'a> {
+    pub format_version: u32,
+    pub tool_version: &'static str,
+    pub target: &'a str,
+    pub plan: &'a PlanDoc,
+    pub report: &'a ApplyReport,
+    pub summary: ApplySummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApplySummary {
+    pub applied: usize,
+    pub skipped: usize,
+    pub rolled_back: usize,
+    pub failed: usize,
+    pub unresolved: usize,
+    pub recovered: usize,
+    pub verified: bool,
+    /// Largest unavailability window of the run, in milliseconds.
+    pub max_unavailable_ms: Option<f64>,
+}
+
+impl ApplySummary {
+    pub fn of(report: &ApplyReport) -> Self {
+        ApplySummary {
+            applied: report.count(Outcome::Applied),
+            skipped: report.count(Outcome::Skipped),
+            rolled_back: report.count(Outcome::RolledBack),
+            failed: report.count(Outcome::Failed),
+            unresolved: report.unresolved(),
+            recovered: report.recovered.len(),
+            verified: report.all_applied(),
+            max_unavailable_ms: report
+                .results
+                .iter()
+                .filter_map(|r| r.unavailable_ms)
+                .fold(None, |m: Option<f64>, w| Some(m.map_or(w, |m| m.max(w)))),
+        }
+    }
+}

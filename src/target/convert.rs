@@ -1,0 +1,183 @@
+//! Lossless conversion between Fluvio's SPU types and the tool's model.
+
+use fluvio_controlplane_metadata::spu::{
+    CustomSpuSpec, EncryptionEnum, Endpoint as FlvEndpoint, IngressAddr as FlvIngressAddr,
+    IngressPort, SpuSpec as FlvSpuSpec, SpuStatus, SpuStatusResolution, SpuType,
+};
+
+use crate::model::{Encryption, Endpoint, Ingress, IngressAddr, LiveSpu, SpuKind, SpuSpec, SpuState};
+
+fn encryption(e: &EncryptionEnum) -> Encryption {
+    match e {
+        EncryptionEnum::PLAINTEXT => Encryption::Plaintext,
+        EncryptionEnum::SSL => Encryption::Ssl,
+    }
+}
+
+fn flv_encryption(e: Encryption) -> EncryptionEnum {
+    match e {
+        Encryption::Plaintext => EncryptionEnum::PLAINTEXT,
+        Encryption::Ssl => EncryptionEnum::SSL,
+    }
+}
+
+fn endpoint(e: &FlvEndpoint) -> Endpoint {
+    Endpoint {
+        host: e.host.clone(),
+        port: e.port,
+        encryption: encryption(&e.encryption),
+    }
+}
+
+fn flv_endpoint(e: &Endpoint) -> FlvEndpoint {
+    FlvEndpoint {
+        host: e.host.clone(),
+        port: e.port,
+        encryption: flv_encryption(e.encryption),
+    }
+}
+
+/// A Fluvio spec (of either kind) as the model's spec.
+pub fn spec_from_fluvio(name: &str, spec: &FlvSpuSpec) -> SpuSpec {
+    SpuSpec {
+        name: name.to_string(),
+        id: spec.id,
+        kind: match spec.spu_type {
+            SpuType::Custom => SpuKind::Custom,
+            SpuType::Managed => SpuKind::Managed,
+        },
+        public: Ingress {
+            port: spec.public_endpoint.port,
+            addrs: spec
+                .public_endpoint
+                .ingress
+                .iter()
+                .map(|a| IngressAddr {
+                    hostname: a.hostname.clone(),
+                    ip: a.ip.clone(),
+                })
+                .collect(),
+            encryption: encryption(&spec.public_endpoint.encryption),
+        },
+        private: endpoint(&spec.private_endpoint),
+        rack: spec.rack.clone(),
+        local: spec.public_endpoint_local.as_ref().map(endpoint),
+    }
+}
+
+pub fn state_from_fluvio(status: &SpuStatus) -> SpuState {
+    match status.resolution {
+        SpuStatusResolution::Online => SpuState::Online,
+        SpuStatusResolution::Offline => SpuState::Offline,
+        SpuStatusResolution::Init => SpuState::Init,
+    }
+}
+
+pub fn live_from_fluvio(name: &str, spec: &FlvSpuSpec, status: &SpuStatus) -> LiveSpu {
+    LiveSpu {
+        spec: spec_from_fluvio(name, spec),
+        status: state_from_fluvio(status),
+    }
+}
+
+/// The model's spec as Fluvio's full `SpuSpec` (for the metadata store).
+pub fn spec_to_fluvio(spec: &SpuSpec) -> FlvSpuSpec {
+    FlvSpuSpec {
+        id: spec.id,
+        spu_type: match spec.kind {
+            SpuKind::Custom => SpuType::Custom,
+            SpuKind::Managed => SpuType::Managed,
+        },
+        public_endpoint: IngressPort {
+            port: spec.public.port,
+            ingress: spec
+                .public
+                .addrs
+                .iter()
+                .map(|a| FlvIngressAddr {
+                    hostname: a.hostname.clone(),
+                    ip: a.ip.clone(),
+                })
+                .collect(),
+            encryption: flv_encryption(spec.public.encryption),
+        },
+        private_endpoint: flv_endpoint(&spec.private),
+        rack: spec.rack.clone(),
+        public_endpoint_local: spec.local.as_ref().map(flv_endpoint),
+    }
+}
+
+/// The model's spec as the `CustomSpuSpec` that create takes. Built from the model, never
+/// from a Fluvio `SpuSpec` of unknown kind, whose conversion panics for Managed SPUs.
+pub fn custom_spec(spec: &SpuSpec) -> CustomSpuSpec {
+    let full = spec_to_fluvio(spec);
+    CustomSpuSpec {
+        id: full.id,
+        public_endpoint: full.public_endpoint,
+        private_endpoint: full.private_endpoint,
+        rack: full.rack,
+        public_endpoint_local: full.public_endpoint_local,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_every_field() {
+        let flv = FlvSpuSpec {
+            id: 5001,
+            spu_type: SpuType::Custom,
+            public_endpoint: IngressPort {
+                port: 9010,
+                ingress: vec![
+                    FlvIngressAddr {
+                        hostname: Some("a.example".into()),
+                        ip: None,
+                    },
+                    FlvIngressAddr {
+                        hostname: None,
+                        ip: Some("10.1.2.3".into()),
+                    },
+                    FlvIngressAddr {
+                        hostname: Some("both".into()),
+                        ip: Some("10.1.2.4".into()),
+                    },
+                ],
+                encryption: EncryptionEnum::SSL,
+            },
+            private_endpoint: FlvEndpoint {
+                host: "p".into(),
+                port: 9011,
+                encryption: EncryptionEnum::SSL,
+            },
+            rack: Some("r1".into()),
+            public_endpoint_local: Some(FlvEndpoint {
+                host: "[::1]".into(),
+                port: 1,
+                encryption: EncryptionEnum::PLAINTEXT,
+            }),
+        };
+        let model = spec_from_fluvio("n", &flv);
+        assert_eq!(spec_to_fluvio(&model), flv);
+        assert_eq!(FlvSpuSpec::from(custom_spec(&model)), flv);
+    }
+}
+
+/// An SPU as Fluvio's own `spu list -O json` shows it: `{name, spec, status}` with Fluvio's
+/// field names (`spuId`, `publicEndpoint`, `publicEndpointLocal`, ...).
+pub fn fluvio_json(spu: &LiveSpu) -> serde_json::Value {
+    let status = SpuStatus {
+        resolution: match spu.status {
+            SpuState::Online => SpuStatusResolution::Online,
+            SpuState::Offline => SpuStatusResolution::Offline,
+            SpuState::Init => SpuStatusResolution::Init,
+        },
+    };
+    serde_json::json!({
+        "name": spu.spec.name,
+        "spec": spec_to_fluvio(&spu.spec),
+        "status": status,
+    })
+}

@@ -1,0 +1,206 @@
+//! A running SC, through the real `fluvio` client. The only module that imports `fluvio`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use fluvio::config::ConfigFile;
+use fluvio::metadata::customspu::CustomSpuSpec;
+use fluvio::{Fluvio, FluvioAdmin, FluvioClusterConfig};
+use fluvio_controlplane_metadata::spu::{CustomSpuKey, SpuSpec as FlvSpuSpec};
+use fluvio_sc_schema::errors::ErrorCode;
+use fluvio_sc_schema::ApiError;
+
+use super::convert::{custom_spec, live_from_fluvio};
+use super::{Target, TargetError};
+use crate::model::{Live, LiveSpu, SpuSpec};
+
+/// How the user picked the cluster; the first that is set wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterChoice {
+    /// `-c/--cluster ADDR` or `[cluster] endpoint`.
+    Endpoint(String),
+    /// `-P/--profile NAME` or `[cluster] profile`.
+    Profile(String),
+    /// The current profile of the fluvio config.
+    Current,
+}
+
+/// Why a cluster choice could not be turned into a client configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read the fluvio config: {0}")]
+    ConfigFile(String),
+    #[error("profile `{0}` is not in the fluvio config")]
+    UnknownProfile(String),
+    #[error("the fluvio config has no current profile: {0}")]
+    NoCurrent(String),
+}
+
+/// Resolves a choice into the client's cluster config.
+pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileError> {
+    let load = || ConfigFile::load(None).map_err(|e| ProfileError::ConfigFile(e.to_string()));
+    match choice {
+        ClusterChoice::Endpoint(addr) => Ok(FluvioClusterConfig::new(addr.clone())),
+        ClusterChoice::Profile(name) => load()?
+            .config()
+            .cluster_with_profile(name)
+            .cloned()
+            .ok_or_else(|| ProfileError::UnknownProfile(name.clone())),
+        ClusterChoice::Current => load()?
+            .config()
+            .current_cluster()
+            .cloned()
+            .map_err(|e| ProfileError::NoCurrent(e.to_string())),
+    }
+}
+
+/// A connected SC.
+pub struct ScTarget {
+    config: FluvioClusterConfig,
+    timeout: Duration,
+    client: Fluvio,
+    admin: FluvioAdmin,
+}
+
+fn chain(err: &anyhow::Error) -> String {
+    format!("{err:#}")
+}
+
+/// Sorts a client error: SC answers by code, anything else as a connection problem.
+fn classify(op: String, err: anyhow::Error) -> TargetError {
+    match err.downcast_ref::<ApiError>() {
+        Some(ApiError::Code(code, message)) => {
+            let message = message
+                .clone()
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| code.to_sentence());
+            match code {
+                ErrorCode::SpuAlreadyExists => TargetError::AlreadyExists { op, message },
+                ErrorCode::SpuNotFound => TargetError::NotFound { op, message },
+                _ => TargetError::Refused { op, message },
+            }
+        }
+        Some(other) => TargetError::Refused {
+            op,
+            message: other.to_string(),
+        },
+        None => TargetError::Transient {
+            op,
+            cause: chain(&err),
+        },
+    }
+}
+
+impl ScTarget {
+    /// Connects, checking the client's own version compatibility.
+    pub async fn connect(config: FluvioClusterConfig, timeout: Duration) -> Result<Self, TargetError> {
+        let endpoint = config.endpoint.clone();
+        let client = match tokio::time::timeout(timeout, Fluvio::connect_with_config(&config)).await {
+            Err(_) => {
+                return Err(TargetError::Unreachable {
+                    endpoint,
+                    cause: format!("no answer within {}s", timeout.as_secs_f32()),
+                })
+            }
+            Ok(Err(err)) => {
+                let cause = chain(&err);
+                return Err(if cause.contains("not compatible") || cause.contains("minimum") {
+                    TargetError::Incompatible { endpoint, cause }
+                } else {
+                    TargetError::Unreachable { endpoint, cause }
+                });
+            }
+            Ok(Ok(client)) => client,
+        };
+        let admin = client.admin().await;
+        Ok(ScTarget {
+            config,
+            timeout,
+            client,
+            admin,
+        })
+    }
+
+    pub fn platform_version(&self) -> String {
+        self.client.platform_version().to_string()
+    }
+
+    async fn timed<T>(
+        &self,
+        op: impl Fn() -> String,
+        fut: impl Future<Output = anyhow::Result<T>>,
+    ) -> Result<T, TargetError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Err(_) => Err(TargetError::Transient {
+                op: op(),
+                cause: format!("no answer within {}s", self.timeout.as_secs_f32()),
+            }),
+            Ok(result) => result.map_err(|err| classify(op(), err)),
+        }
+    }
+}
+
+impl Target for ScTarget {
+    fn identity(&self) -> String {
+        format!("sc://{}", self.config.endpoint)
+    }
+
+    async fn read(&mut self) -> Result<Live, TargetError> {
+        let spus = self
+            .timed(|| "listing SPUs".to_string(), self.admin.all::<FlvSpuSpec>())
+            .await?;
+        let mut live = Live::from_specs(
+            spus.iter()
+                .map(|m| live_from_fluvio(&m.name, &m.spec, &m.status)),
+        );
+        live.platform_version = Some(self.platform_version());
+        Ok(live)
+    }
+
+    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, TargetError> {
+        let spus = self
+            .timed(
+                || format!("reading SPU {name}"),
+                self.admin.list::<FlvSpuSpec, String>(vec![name.to_string()]),
+            )
+            .await?;
+        Ok(spus
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| live_from_fluvio(&m.name, &m.spec, &m.status)))
+    }
+
+    fn updates_in_place(&self) -> bool {
+        false
+    }
+
+    async fn update(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+        Err(TargetError::Refused {
+            op: format!("updating SPU {}", spec.name),
+            message: "the SC has no in-place update for SPUs".to_string(),
+        })
+    }
+
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+        let key = CustomSpuKey::Name(spec.name.clone());
+        self.timed(
+            || format!("deleting SPU {} ({})", spec.id, spec.name),
+            self.admin.delete::<CustomSpuSpec>(key),
+        )
+        .await
+    }
+
+    async fn create(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+        let custom = custom_spec(spec);
+        self.timed(
+            || format!("creating SPU {} ({})", spec.id, spec.name),
+            self.admin.create(spec.name.clone(), false, custom),
+        )
+        .await
+    }
+
+    async fn reconnect(&mut self) -> Result<(), TargetError> {
+        *self = ScTarget::connect(self.config.clone(), self.timeout).await?;
+        Ok(())
+    }
+}
