@@ -33,7 +33,7 @@ pub enum Record {
         old: SpuSpec,
         new: SpuSpec,
         pid: u32,
-        unix_ms: u128,
+        unix_ms: u64,
     },
     End {
         seq: u64,
@@ -182,7 +182,7 @@ impl Journal {
             pid: std::process::id(),
             unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis()),
+                .map_or(0, |d| d.as_millis() as u64),
         })?;
         self.pending.push(Pending {
             seq,

@@ -1,3 +1,4 @@
 #[path = "../support/mod.rs"]
 mod support;
 mod test_sc;
+mod reconcile;

@@ -1,2 +1,3 @@
 #![allow(dead_code)]
 pub mod test_sc;
+pub mod cli;
