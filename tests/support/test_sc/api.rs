@@ -36,12 +36,23 @@ use super::state::{Ctx, ScState, SpuObj};
 
 type Sink = ExclusiveFlvSink;
 
-async fn send<P>(sink: &Sink, header: &RequestHeader, response: P) -> Result<()>
+/// Where a handler's answer goes. `mute` (fault injection): process the request but send
+/// no answer.
+pub(crate) struct Out {
+    pub sink: Sink,
+    pub mute: bool,
+}
+
+async fn send<P>(out: &Out, header: &RequestHeader, response: P) -> Result<()>
 where
     ResponseMessage<P>: Encoder + Debug,
 {
+    if out.mute {
+        return Ok(());
+    }
     let msg = ResponseMessage::from_header(header, response);
-    sink.lock()
+    out.sink
+        .lock()
         .await
         .send_response(&msg, header.api_version())
         .await?;
@@ -118,7 +129,7 @@ fn api_keys(platform: &semver::Version) -> Vec<ApiVersionKey> {
 
 pub(crate) async fn api_versions(
     state: &ScState,
-    sink: &Sink,
+    out: &Out,
     request: RequestMessage<ApiVersionsRequest>,
 ) -> Result<()> {
     // upstream parses the client version and fails the connection if it is not semver
@@ -128,8 +139,12 @@ pub(crate) async fn api_versions(
         api_keys: api_keys(&state.platform_version),
         ..Default::default()
     };
+    if out.mute {
+        return Ok(());
+    }
     let msg = request.new_response(response);
-    sink.lock()
+    out.sink
+        .lock()
         .await
         .send_response(&msg, request.header.api_version())
         .await?;
@@ -169,7 +184,7 @@ where
 
 pub(crate) async fn list(
     state: &ScState,
-    sink: &Sink,
+    out: &Out,
     request: RequestMessage<ObjectApiListRequest>,
 ) -> Result<()> {
     use fluvio_controlplane_metadata::mirror::MirrorSpec;
@@ -246,14 +261,14 @@ pub(crate) async fn list(
         // upstream: the handler fails, which ends the connection
         return Err(anyhow!("unsupported list request: {req:?}"));
     };
-    send(sink, &header, response).await
+    send(out, &header, response).await
 }
 
 // ---------------------------------------------------------------- create
 
 pub(crate) async fn create(
     state: &ScState,
-    sink: &Sink,
+    out: &Out,
     request: Box<RequestMessage<ObjectApiCreateRequest>>,
 ) -> Result<()> {
     let (header, req) = request.get_header_request();
@@ -273,7 +288,7 @@ pub(crate) async fn create(
             None,
         )
     };
-    send(sink, &header, status).await
+    send(out, &header, status).await
 }
 
 /// upstream `spu/register_custom_spus_req.rs`
@@ -305,7 +320,7 @@ async fn register_custom_spu(state: &ScState, create: CreateRequest<CustomSpuSpe
 
 pub(crate) async fn delete(
     state: &ScState,
-    sink: &Sink,
+    out: &Out,
     request: RequestMessage<ObjectApiDeleteRequest>,
 ) -> Result<()> {
     let (header, req) = request.get_header_request();
@@ -319,7 +334,7 @@ pub(crate) async fn delete(
             None,
         )
     };
-    send(sink, &header, status).await
+    send(out, &header, status).await
 }
 
 /// upstream `spu/unregister_custom_spus_req.rs`
@@ -363,7 +378,7 @@ async fn unregister_custom_spu(state: &ScState, key: CustomSpuKey) -> Status {
 
 pub(crate) async fn update(
     _state: &ScState,
-    sink: &Sink,
+    out: &Out,
     request: RequestMessage<ObjectApiUpdateRequest>,
 ) -> Result<()> {
     let (header, req) = request.get_header_request();
@@ -382,7 +397,7 @@ pub(crate) async fn update(
             None,
         )
     };
-    send(sink, &header, status).await
+    send(out, &header, status).await
 }
 
 // ---------------------------------------------------------------- watch
@@ -391,7 +406,7 @@ pub(crate) async fn update(
 /// changes of the store, until the connection ends.
 pub(crate) fn watch(
     state: &Arc<ScState>,
-    sink: &Sink,
+    out: &Out,
     request: RequestMessage<ObjectApiWatchRequest>,
     end: Arc<StickyEvent>,
 ) -> Result<()> {
@@ -400,7 +415,7 @@ pub(crate) fn watch(
     use fluvio_controlplane_metadata::tableformat::TableFormatSpec;
 
     let (header, req) = request.get_header_request();
-    let sink = sink.clone();
+    let sink = out.sink.clone();
     let s = state.clone();
     if (req.downcast()? as Option<WatchRequest<TopicSpec>>).is_some() {
         spawn(watch_loop(s.clone(), s.topics.clone(), sink, header, false, end));
@@ -481,7 +496,11 @@ async fn watch_loop<S>(
                 break;
             }
         };
-        if send(&sink, &header, response).await.is_err() {
+        let out = Out {
+            sink: sink.clone(),
+            mute: false,
+        };
+        if send(&out, &header, response).await.is_err() {
             end.notify();
             break;
         }

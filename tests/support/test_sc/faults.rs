@@ -37,6 +37,9 @@ impl ApiKind {
 struct FaultState {
     /// countdown: close the connection after answering the n-th next request of the kind
     drop_after: HashMap<ApiKind, usize>,
+    /// countdown: process the n-th next request of the kind, then close the connection
+    /// without answering it
+    drop_response: HashMap<ApiKind, usize>,
     /// countdown: close the connection instead of processing the n-th next request of the kind
     drop_before: HashMap<ApiKind, usize>,
     fail_next_create: Option<(ErrorCode, Option<String>)>,
@@ -49,6 +52,7 @@ struct FaultState {
 pub(crate) struct Decision {
     pub drop_before: bool,
     pub drop_after: bool,
+    pub drop_response: bool,
     pub delay: Option<Duration>,
 }
 
@@ -81,6 +85,13 @@ impl Faults {
         self.lock().drop_after.insert(kind, n.max(1));
     }
 
+    /// Process (apply) the `n`-th next request of `kind` (n >= 1), then close the connection
+    /// WITHOUT sending its answer: the client gets an error although the change was made
+    /// (e.g. the SC crashed right after committing a delete).
+    pub fn drop_connection_instead_of_answer(&self, kind: ApiKind, n: usize) {
+        self.lock().drop_response.insert(kind, n.max(1));
+    }
+
     /// Close the connection instead of processing the `n`-th next request of `kind`
     /// (n >= 1). The request is NOT applied and gets no answer.
     pub fn drop_connection_before(&self, kind: ApiKind, n: usize) {
@@ -102,6 +113,7 @@ impl Faults {
         let mut state = self.lock();
         state.drop_after.clear();
         state.drop_before.clear();
+        state.drop_response.clear();
         state.fail_next_create = None;
         state.delays.clear();
     }
@@ -115,10 +127,13 @@ impl Faults {
         let mut state = self.lock();
         *state.seen.entry(kind).or_default() += 1;
         let drop_before = countdown(&mut state.drop_before, kind);
-        let drop_after = !drop_before && countdown(&mut state.drop_after, kind);
+        let drop_response = !drop_before && countdown(&mut state.drop_response, kind);
+        let drop_after =
+            !drop_before && !drop_response && countdown(&mut state.drop_after, kind);
         Decision {
             drop_before,
             drop_after,
+            drop_response,
             delay: state.delays.get(&kind).copied(),
         }
     }

@@ -90,10 +90,10 @@ pub fn local_spu_name(id: i32) -> String {
 
 /// The custom SPU `fluvio cluster start --local` registers as the `index`-th (0-based):
 /// id 5001 + i, public `localhost:9010+10*i`, private public+1, no local endpoint.
+/// (Past ~5,650 SPUs the ports would overflow u16; they wrap within 9010..=65521.)
 pub fn local_custom_spu(index: usize) -> CustomSpuSpec {
     let id = 5001 + index as i32;
-    let public = 9010 + 10 * index as u32;
-    let public = u16::try_from(public).unwrap_or(u16::MAX);
+    let public = 9010 + ((10 * index) % 56_520) as u16;
     CustomSpuSpec {
         id,
         public_endpoint: IngressPort {
@@ -102,7 +102,7 @@ pub fn local_custom_spu(index: usize) -> CustomSpuSpec {
             encryption: EncryptionEnum::PLAINTEXT,
         },
         private_endpoint: Endpoint {
-            port: public.saturating_add(1),
+            port: public + 1,
             host: "localhost".to_owned(),
             encryption: EncryptionEnum::PLAINTEXT,
         },

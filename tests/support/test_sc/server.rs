@@ -19,6 +19,8 @@ use super::api;
 use super::faults::ApiKind;
 use super::state::ScState;
 
+const AFTER_ANSWER_GRACE: Duration = Duration::from_millis(100);
+
 pub(crate) async fn accept_loop(listener: TcpListener, state: Arc<ScState>, stop: Arc<StickyEvent>) {
     loop {
         tokio::select! {
@@ -69,16 +71,20 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
                 sleep(delay).await;
             }
         }
+        let out = api::Out {
+            sink: sink.clone(),
+            mute: decision.drop_response,
+        };
         let served = match request {
             AdminPublicDecodedRequest::ApiVersionsRequest(r) => {
-                api::api_versions(&state, &sink, r).await
+                api::api_versions(&state, &out, r).await
             }
-            AdminPublicDecodedRequest::CreateRequest(r) => api::create(&state, &sink, r).await,
-            AdminPublicDecodedRequest::DeleteRequest(r) => api::delete(&state, &sink, r).await,
-            AdminPublicDecodedRequest::ListRequest(r) => api::list(&state, &sink, r).await,
-            AdminPublicDecodedRequest::UpdateRequest(r) => api::update(&state, &sink, r).await,
+            AdminPublicDecodedRequest::CreateRequest(r) => api::create(&state, &out, r).await,
+            AdminPublicDecodedRequest::DeleteRequest(r) => api::delete(&state, &out, r).await,
+            AdminPublicDecodedRequest::ListRequest(r) => api::list(&state, &out, r).await,
+            AdminPublicDecodedRequest::UpdateRequest(r) => api::update(&state, &out, r).await,
             AdminPublicDecodedRequest::WatchRequest(r) => {
-                api::watch(&state, &sink, r, end.clone())
+                api::watch(&state, &out, r, end.clone())
             }
             AdminPublicDecodedRequest::MirroringRequest(_) => {
                 Err(anyhow::anyhow!("mirroring is not served by the test SC"))
@@ -89,6 +95,13 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
             break;
         }
         if decision.drop_after {
+            // The 0.50.1 client's multiplexer drops an answer that is followed at once by
+            // EOF (its close() overwrites the not-yet-consumed reply): give the client a
+            // moment to take the answer, so that "after" means "after it was received".
+            sleep(AFTER_ANSWER_GRACE).await;
+            break;
+        }
+        if decision.drop_response {
             break;
         }
     }
