@@ -2,3 +2,4 @@
 mod support;
 mod test_sc;
 mod reconcile;
+mod faults;

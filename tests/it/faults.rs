@@ -1,0 +1,599 @@
+//! Apply never loses an SPU: the real binary against the test SC with injected faults
+//! (dropped connections, refused creates, SC restarts, a SIGKILLed tool, concurrent runs,
+//! stale plans). Every test ends with: no SPU missing, every non-local field as before, a
+//! clear report and exit code, and a re-run that converges to an empty plan.
+
+use std::future::Future;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::cli::{Env, Run};
+use crate::support::test_sc::{ApiKind, EncryptionEnum, Endpoint, ErrorCode, SpuSpec, TestSc, TestScConfig};
+
+const DEADLINE: Duration = Duration::from_secs(15);
+
+async fn sc_with(custom: usize) -> TestSc {
+    let sc = TestSc::start(TestScConfig::default()).await.expect("test SC starts");
+    sc.seed_local_cluster(custom, 0).await.expect("seeded");
+    sc
+}
+
+/// Every SPU in the SC, by id.
+async fn snapshot(sc: &TestSc) -> Vec<SpuSpec> {
+    sc.spus().await.into_iter().map(|(_, spec, _)| spec).collect()
+}
+
+async fn spec_of(sc: &TestSc, id: i32) -> Option<SpuSpec> {
+    sc.spus().await.into_iter().find(|(_, s, _)| s.id == id).map(|(_, s, _)| s)
+}
+
+fn local(host: &str, port: u16) -> Option<Endpoint> {
+    Some(Endpoint {
+        host: host.into(),
+        port,
+        encryption: EncryptionEnum::PLAINTEXT,
+    })
+}
+
+/// No SPU lost, and nothing but `public_endpoint_local` differs from `before`.
+#[track_caller]
+fn assert_intact(before: &[SpuSpec], after: &[SpuSpec]) {
+    let ids = |v: &[SpuSpec]| v.iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(ids(before), ids(after), "an SPU was lost or added");
+    for (b, a) in before.iter().zip(after) {
+        let strip = |s: &SpuSpec| SpuSpec {
+            public_endpoint_local: None,
+            ..s.clone()
+        };
+        assert_eq!(strip(b), strip(a), "a non-local field of SPU {} changed", b.id);
+    }
+}
+
+/// Polls `check` every 2 ms until it holds; fails the test after `DEADLINE`.
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn missing(sc: &TestSc, id: i32) -> bool {
+    spec_of(sc, id).await.is_none()
+}
+
+fn zone(sc: &TestSc, body: &str) -> String {
+    format!("[cluster]\nendpoint = \"{}\"\n\n[policy]\nunmanaged = \"ignore\"\n\n{body}", sc.endpoint())
+}
+
+/// Zone file setting SPU `id`'s local endpoint to `host:port`.
+fn zone_one(sc: &TestSc, id: i32, host: &str, port: u16) -> String {
+    zone(sc, &format!("[[spu]]\nid = {id}\nlocal = \"{host}:{port}\"\n"))
+}
+
+/// Zone file setting 5001.. to `h<id>.example:<public port>`.
+fn zone_n(sc: &TestSc, n: usize) -> String {
+    let mut body = String::new();
+    for i in 0..n {
+        body.push_str(&format!(
+            "[[spu]]\nid = {}\nlocal = \"h{}.example:{}\"\n\n",
+            5001 + i,
+            5001 + i,
+            9010 + 10 * i
+        ));
+    }
+    zone(sc, &body)
+}
+
+fn expect_local(after: &[SpuSpec], n: usize) {
+    for (i, spec) in after.iter().take(n).enumerate() {
+        let id = 5001 + i as i32;
+        assert_eq!(spec.id, id);
+        assert_eq!(
+            spec.public_endpoint_local,
+            local(&format!("h{id}.example"), 9010 + 10 * i as u16),
+            "SPU {id} has the declared local endpoint"
+        );
+    }
+}
+
+/// `plan --detailed-exitcode` on `file` finds nothing to do.
+#[track_caller]
+fn assert_converged(env: &Env, file: &str) {
+    let plan = env.run(&["plan", "-f", file, "--detailed-exitcode"]).expect(0);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    assert!(!plan.stderr.contains("unfinished"), "no journal left behind: {}", plan.stderr);
+}
+
+/// The changes begun and never ended in the journals under `dir`: (seq, old, new) as JSON.
+fn pending_in(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut pending: Vec<serde_json::Value> = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return pending };
+    for entry in entries.filter_map(|e| e.ok()) {
+        if entry.path().extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let record: serde_json::Value = serde_json::from_str(line).expect("journal lines are JSON");
+            match record["op"].as_str() {
+                Some("begin") => pending.push(record),
+                Some("end") => pending.retain(|p| p["seq"] != record["seq"]),
+                other => panic!("unknown journal op {other:?}"),
+            }
+        }
+    }
+    pending
+}
+
+fn spawn(env: &Env, args: &[&str]) -> Child {
+    env.command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fluvio-endpoints")
+}
+
+async fn finish(child: Child) -> Run {
+    let out: Output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .expect("wait for fluvio-endpoints");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("apply -o json prints JSON ({e}):\n{}", run.stdout))
+}
+
+// ------------------------------------------------------------------------------------ 1
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_dropped_before_the_delete_is_retried_after_a_look() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    // The first delete never reaches the store: the SC closes the connection instead.
+    sc.faults().drop_connection_before(ApiKind::Delete, 1);
+    let run = env
+        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2", "-o", "json"])
+        .expect(0);
+    let doc = json(&run);
+    assert_eq!(doc["summary"]["applied"], 2, "{}", run.stdout);
+    assert_eq!(doc["summary"]["verified"], true);
+    for r in doc["report"]["results"].as_array().unwrap() {
+        assert_eq!(r["outcome"], "applied", "{r}");
+        assert!(r["unavailable_ms"].as_f64().is_some(), "each replace reports its window: {r}");
+    }
+    // 2 SPUs, 1 dropped delete, re-sent once after seeing the SPU still there.
+    assert_eq!(sc.faults().requests(ApiKind::Delete), 3);
+    assert_eq!(sc.faults().requests(ApiKind::Create), 2);
+
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert!(pending_in(&env.journal_dir()).is_empty());
+    assert_converged(&env, file);
+}
+
+// ------------------------------------------------------------------------------------ 2
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_dropped_between_delete_and_create_still_creates_once() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    // The delete of 5001 is answered, then the connection is closed under the create.
+    sc.faults().drop_connection_after(ApiKind::Delete, 1);
+    let run = env.run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"]).expect(0);
+    assert!(
+        run.stdout.contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("5001 custom-spu-5001") && run.stdout.contains("unavailable"), "{}", run.stdout);
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert_converged(&env, file);
+
+    // The SC applies the delete but its answer is lost: the tool must look (SPU gone = our
+    // delete landed) and go on to the create, not report a failure or delete twice.
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 1));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+    sc.faults().drop_connection_instead_of_answer(ApiKind::Delete, 1);
+    let run = env.run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"]).expect(0);
+    assert!(run.stdout.contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"), "{}", run.stdout);
+    assert_eq!(sc.faults().requests(ApiKind::Delete), 1, "a delete that landed is not re-sent");
+    assert_eq!(sc.faults().requests(ApiKind::Create), 1);
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 1);
+    assert_converged(&env, file);
+}
+
+// ------------------------------------------------------------------------------------ 3
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_dropped_after_the_create_never_creates_blindly_twice() {
+    // The create of 5001 is answered, then the connection drops: the next SPU's re-check
+    // and the rest of the run go through a fresh connection.
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+    sc.faults().drop_connection_after(ApiKind::Create, 1);
+    let run = env.run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"]).expect(0);
+    assert!(run.stdout.contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"), "{}", run.stdout);
+    assert_eq!(sc.faults().requests(ApiKind::Create), 2);
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert_converged(&env, file);
+
+    // The create lands but its answer is lost: the tool looks, finds its own spec, and
+    // does not send the create again (which would fail with SpuAlreadyExists).
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 1));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+    sc.faults().drop_connection_instead_of_answer(ApiKind::Create, 1);
+    let run = env
+        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2", "-o", "json"])
+        .expect(0);
+    let doc = json(&run);
+    assert_eq!(doc["report"]["results"][0]["outcome"], "applied", "{}", run.stdout);
+    assert_eq!(doc["summary"]["verified"], true);
+    assert_eq!(sc.faults().requests(ApiKind::Create), 1, "look before retrying a create");
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 1);
+    assert_converged(&env, file);
+}
+
+// ------------------------------------------------------------------------------------ 4
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_dropped_during_verification() {
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 1));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    // Hold the create so the test can arm a drop of the very next List: the re-read that
+    // verifies the result.
+    sc.faults().delay(ApiKind::Create, Duration::from_millis(400));
+    let creates = sc.faults().requests(ApiKind::Create);
+    let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "--timeout", "2"]);
+    let faults = sc.faults().clone();
+    wait_for("the create", || {
+        let f = faults.clone();
+        async move { f.requests(ApiKind::Create) > creates }
+    })
+    .await;
+    let lists = sc.faults().requests(ApiKind::List);
+    sc.faults().drop_connection_before(ApiKind::List, 1);
+    let run = finish(child).await.expect(0);
+    assert!(run.stdout.contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"), "{}", run.stdout);
+    assert_eq!(
+        sc.faults().requests(ApiKind::List),
+        lists + 2,
+        "the dropped verification read was retried on a new connection"
+    );
+    sc.faults().clear();
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 1);
+    assert!(pending_in(&env.journal_dir()).is_empty(), "verified: journal ended");
+    assert_converged(&env, file);
+
+    // If verification cannot read the cluster at all, the apply is not reported as done and
+    // the journal keeps the change: the next run resolves it (at its new spec).
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 1));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+    sc.faults().delay(ApiKind::Create, Duration::from_millis(150));
+    let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "--timeout", "0.5"]);
+    let faults = sc.faults().clone();
+    wait_for("the create", || {
+        let f = faults.clone();
+        async move { f.requests(ApiKind::Create) > 0 }
+    })
+    .await;
+    // Every List from now on outlasts the client's timeout.
+    sc.faults().delay(ApiKind::List, Duration::from_secs(1));
+    let run = finish(child).await;
+    sc.faults().clear();
+    let run = run.expect(7);
+    assert!(run.stdout.contains("Verification failed: could not re-read the cluster"), "{}", run.stdout);
+    assert!(run.stdout.contains("NOT fully applied"), "{}", run.stdout);
+    let pending = pending_in(&env.journal_dir());
+    assert_eq!(pending.len(), 1, "an unverified change stays in the journal");
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 1);
+    let again = env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    assert!(again.stderr.contains("was already at its new spec"), "{}", again.stderr);
+    assert!(pending_in(&env.journal_dir()).is_empty());
+    assert_converged(&env, file);
+}
+
+// ------------------------------------------------------------------------------------ 5
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_create_rolls_back_to_the_old_spec() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    sc.faults()
+        .fail_next_create(ErrorCode::Other("disk full".into()), Some("metadata store is full".into()));
+    let run = env
+        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2", "-o", "json"])
+        .expect(7);
+    let doc = json(&run);
+    let results = doc["report"]["results"].as_array().unwrap();
+    assert_eq!(results[0]["outcome"], "rolled_back", "{}", run.stdout);
+    assert!(results[0]["reason"].as_str().unwrap().contains("metadata store is full"), "{}", run.stdout);
+    assert!(results[0]["reason"].as_str().unwrap().contains("old spec was restored"), "{}", run.stdout);
+    assert!(results[0]["unavailable_ms"].as_f64().is_some(), "{}", run.stdout);
+    assert_eq!(results[1]["outcome"], "applied", "{}", run.stdout);
+    assert_eq!(doc["summary"]["rolled_back"], 1);
+    assert_eq!(doc["summary"]["verified"], false);
+    assert!(run.stderr.contains("1 of 2 change(s) were not applied"), "{}", run.stderr);
+
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    assert_eq!(after[0], before[0], "5001 is back exactly as it was");
+    assert_eq!(after[1].public_endpoint_local, local("h5002.example", 9020));
+    assert!(pending_in(&env.journal_dir()).is_empty(), "a rollback is a finished change");
+
+    let again = env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    assert!(again.stdout.contains("1 applied, 0 skipped"), "{}", again.stdout);
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert_converged(&env, file);
+}
+
+// ------------------------------------------------------------------------------------ 6
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sc_restarted_between_delete_and_create() {
+    let mut sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    sc.faults().delay(ApiKind::Create, Duration::from_millis(1500));
+    let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "--timeout", "1"]);
+    {
+        let sc = &sc;
+        wait_for("5001 deleted and its create sent", || async move {
+            missing(sc, 5001).await && sc.faults().requests(ApiKind::Create) > 0
+        })
+        .await;
+    }
+    sc.faults().clear();
+    // The SC goes away with the create in flight and comes back from its metadata dir,
+    // where 5001 is absent.
+    sc.restart().await.expect("SC restarts");
+    let run = finish(child).await.expect(0);
+    assert!(run.stdout.contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"), "{}", run.stdout);
+
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert!(pending_in(&env.journal_dir()).is_empty());
+    assert_converged(&env, file);
+    // And what the SC persisted is the same: restart again, reload from disk.
+    sc.restart().await.expect("SC restarts");
+    let reloaded = snapshot(&sc).await;
+    assert_intact(&before, &reloaded);
+    expect_local(&reloaded, 2);
+    assert_converged(&env, file);
+}
+
+// ------------------------------------------------------------------------------------ 7
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_sigkilled_between_delete_and_create_is_recovered() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    sc.faults().delay(ApiKind::Create, Duration::from_secs(2));
+    let mut child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
+    {
+        let sc = &sc;
+        wait_for("5001 deleted", || async move { missing(sc, 5001).await }).await;
+    }
+    child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "killed by SIGKILL"
+    );
+    // The create the dead tool had sent is still sitting in the SC: make the SC refuse it,
+    // as if it had never arrived, and wait until the SC is done with that connection.
+    sc.faults().clear();
+    sc.faults()
+        .fail_next_create(ErrorCode::Other("client went away".into()), None);
+    {
+        let sc = &sc;
+        wait_for("the dead tool's connections to close", || async move { sc.open_connections() == 0 }).await;
+    }
+    assert!(missing(&sc, 5001).await, "the kill left 5001 missing from the SC");
+
+    let pending = pending_in(&env.journal_dir());
+    assert_eq!(pending.len(), 1, "the journal holds the change in flight: {pending:?}");
+    assert_eq!(pending[0]["old"]["id"], 5001);
+    assert_eq!(pending[0]["new"]["id"], 5001);
+    assert!(pending[0]["old"]["local"].is_null(), "{}", pending[0]);
+    assert_eq!(pending[0]["new"]["local"]["host"], "h5001.example", "{}", pending[0]);
+
+    // Every other command says so before anything else (plan refuses: 5001 is missing).
+    let plan = env.run(&["plan", "-f", file]).expect(6);
+    assert!(plan.stderr.contains("an interrupted apply left 1 change(s) unfinished"), "{}", plan.stderr);
+    assert!(plan.stderr.contains("run `fluvio-endpoints recover`"), "{}", plan.stderr);
+
+    let c = sc.endpoint();
+    let rec = env.run(&["recover", "-c", &c]).expect(0);
+    assert!(rec.stderr.contains("5001 custom-spu-5001: was missing; re-created with its new spec"), "{}", rec.stderr);
+    let restored = spec_of(&sc, 5001).await.expect("5001 exists again");
+    assert_eq!(restored.public_endpoint_local, local("h5001.example", 9010), "recover re-created the NEW spec");
+    assert!(pending_in(&env.journal_dir()).is_empty(), "recovered: journal ended");
+    let again = env.run(&["recover", "-c", &c]).expect(0);
+    assert!(again.stderr.contains("Nothing to recover"), "{}", again.stderr);
+
+    // 5002 was never reached; a re-run finishes it.
+    assert_eq!(spec_of(&sc, 5002).await.unwrap(), before[1]);
+    env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert_converged(&env, file);
+}
+
+// ------------------------------------------------------------------------------------ 8
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_applies_on_one_cluster_fail_fast_and_lose_nothing() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let a = env.write("a.toml", &zone_one(&sc, 5001, "a.example", 9010));
+    let b = env.write("b.toml", &zone_one(&sc, 5002, "b.example", 9020));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let before = snapshot(&sc).await;
+
+    sc.faults().delay(ApiKind::Create, Duration::from_millis(1500));
+    let first = spawn(&env, &["apply", "-f", a, "--auto-approve"]);
+    {
+        let sc = &sc;
+        wait_for("the first apply to be mid-replace", || async move { missing(sc, 5001).await }).await;
+    }
+    let started = Instant::now();
+    let second = env.run(&["apply", "-f", b, "--auto-approve"]).expect(1);
+    let waited = started.elapsed();
+    assert!(second.stderr.contains("another fluvio-endpoints run is changing"), "{}", second.stderr);
+    assert!(waited < Duration::from_millis(1200), "the second run fails fast, it does not wait ({waited:?})");
+    assert_eq!(spec_of(&sc, 5002).await.unwrap(), before[1], "the second run wrote nothing");
+
+    let first = finish(first).await.expect(0);
+    assert!(first.stdout.contains("1 applied"), "{}", first.stdout);
+    sc.faults().clear();
+    env.run(&["apply", "-f", b, "--auto-approve"]).expect(0);
+
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    assert_eq!(after[0].public_endpoint_local, local("a.example", 9010));
+    assert_eq!(after[1].public_endpoint_local, local("b.example", 9020));
+    assert_converged(&env, a);
+    assert_converged(&env, b);
+}
+
+// ------------------------------------------------------------------------------------ 9
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_is_refused_after_someone_else_changed_its_spu() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let saved = env.home().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    env.run(&["plan", "-f", file, "--out", saved]).expect(0);
+    // Someone else changes 5002 after the plan was reviewed.
+    env.run(&["update-local", "5002", "someone.else:1234", "-c", &sc.endpoint()]).expect(0);
+    let changed = snapshot(&sc).await;
+    let (deletes, creates) = (sc.faults().requests(ApiKind::Delete), sc.faults().requests(ApiKind::Create));
+
+    let run = env.run(&["apply", saved]).expect(5);
+    assert!(run.stderr.contains("SPU 5002 (custom-spu-5002) no longer matches"), "{}", run.stderr);
+    assert_eq!(sc.faults().requests(ApiKind::Delete), deletes, "nothing was written");
+    assert_eq!(sc.faults().requests(ApiKind::Create), creates, "nothing was written");
+    assert_eq!(snapshot(&sc).await, changed, "not even 5001, which had not moved");
+
+    // A fresh plan from the file converges.
+    env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert_converged(&env, file);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_saved_plan_an_spu_that_moves_before_its_delete_is_skipped() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    // Hold the first delete (5001) while another machine (its own journal and lock) changes
+    // 5002: the apply planned 5002 from the old spec and must not overwrite the new one.
+    sc.faults().delay(ApiKind::Delete, Duration::from_millis(1500));
+    let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "-o", "json"]);
+    let faults = sc.faults().clone();
+    wait_for("the first delete", || {
+        let f = faults.clone();
+        async move { f.requests(ApiKind::Delete) > 0 }
+    })
+    .await;
+    sc.faults().clear();
+    let other = Env::new();
+    other
+        .run(&["update-local", "5002", "someone.else:1234", "-c", &sc.endpoint()])
+        .expect(0);
+    let theirs = spec_of(&sc, 5002).await.unwrap();
+    assert_eq!(theirs.public_endpoint_local, local("someone.else", 1234));
+
+    let run = finish(child).await.expect(7);
+    let doc = json(&run);
+    let results = doc["report"]["results"].as_array().unwrap();
+    assert_eq!(results[0]["outcome"], "applied", "{}", run.stdout);
+    assert_eq!(results[1]["outcome"], "skipped", "{}", run.stdout);
+    let reason = results[1]["reason"].as_str().unwrap();
+    assert!(reason.contains("it changed since the plan") && reason.contains("local"), "{reason}");
+    assert_eq!(spec_of(&sc, 5002).await.unwrap(), theirs, "their change is kept");
+
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    assert_eq!(after[0].public_endpoint_local, local("h5001.example", 9010));
+    // A re-run plans from the new live spec and converges.
+    env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert_converged(&env, file);
+}
