@@ -8,7 +8,6 @@
 //! Prints `listening on ADDR` on one line and serves until SIGINT/SIGTERM.
 
 #[path = "../tests/support/test_sc/mod.rs"]
-#[allow(dead_code)]
 mod test_sc;
 
 use std::net::SocketAddr;
@@ -51,7 +50,11 @@ async fn main() -> anyhow::Result<()> {
     let mut seed = vec![];
     for i in 0..args.seed_custom {
         let spec = test_sc::local_custom_spu(i);
-        seed.push((test_sc::local_spu_name(spec.id), spec.into(), test_sc::Health::Online));
+        seed.push((
+            test_sc::local_spu_name(spec.id),
+            spec.into(),
+            test_sc::Health::Online,
+        ));
     }
     for i in 0..args.seed_managed {
         let (name, spec) = test_sc::managed_spu(i);

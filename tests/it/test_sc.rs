@@ -11,7 +11,7 @@ use fluvio_sc_schema::ApiError;
 use futures_util::StreamExt;
 
 use crate::support::test_sc::{
-    local_custom_spu, ApiKind, Endpoint, EncryptionEnum, ErrorCode, Health, TestSc, TestScConfig,
+    local_custom_spu, ApiKind, EncryptionEnum, Endpoint, ErrorCode, Health, TestSc, TestScConfig,
 };
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -106,7 +106,12 @@ async fn connect_and_list_with_filters() {
     let main0 = all.iter().find(|m| m.name == "main-0").unwrap();
     assert!(!main0.spec.is_custom());
     assert_eq!(
-        main0.spec.public_endpoint_local.as_ref().unwrap().to_string(),
+        main0
+            .spec
+            .public_endpoint_local
+            .as_ref()
+            .unwrap()
+            .to_string(),
         "fluvio-spu-main-0.default.svc.cluster.local:9005"
     );
     let c2 = all.iter().find(|m| m.name == "custom-spu-5002").unwrap();
@@ -119,7 +124,10 @@ async fn connect_and_list_with_filters() {
     assert!(custom.iter().all(|m| m.name.starts_with("custom-spu-")));
 
     // name filters are substring matches; any filter may match
-    let f = admin.list::<SpuSpec, _>(vec!["5002".to_owned()]).await.unwrap();
+    let f = admin
+        .list::<SpuSpec, _>(vec!["5002".to_owned()])
+        .await
+        .unwrap();
     assert_eq!(names(&f), vec!["custom-spu-5002"]);
     let f = admin
         .list::<SpuSpec, _>(vec!["main".to_owned(), "5003".to_owned()])
@@ -163,7 +171,10 @@ async fn create_keeps_local_endpoint_and_status_follows_health() {
 
     // stored as a Custom SpuSpec with the local endpoint; no SPU process yet => Init
     let spus = sc.spus().await;
-    let (_, stored, status) = spus.iter().find(|(n, _, _)| n == "custom-spu-5002").unwrap();
+    let (_, stored, status) = spus
+        .iter()
+        .find(|(n, _, _)| n == "custom-spu-5002")
+        .unwrap();
     assert!(stored.is_custom());
     assert_eq!(stored.public_endpoint_local, spec.public_endpoint_local);
     sc.wait_status_pass().await.unwrap();
@@ -260,7 +271,11 @@ async fn delete_by_name_id_unknown_and_managed() {
         .await
         .unwrap();
     // the answer comes once the object is gone from the store (and from disk)
-    assert!(!sc.spus().await.iter().any(|(n, _, _)| n == "custom-spu-5001"));
+    assert!(!sc
+        .spus()
+        .await
+        .iter()
+        .any(|(n, _, _)| n == "custom-spu-5001"));
     assert!(!dir.join("custom-spu-5001.yaml").exists());
 
     admin
@@ -314,7 +329,10 @@ async fn update_of_custom_spu_is_refused() {
             None
         )
     );
-    assert!(err.to_string().contains("unknown admin object type"), "{err}");
+    assert!(
+        err.to_string().contains("unknown admin object type"),
+        "{err}"
+    );
     sc.shutdown().await.unwrap();
 }
 
@@ -403,7 +421,14 @@ async fn restart_keeps_everything_on_disk() {
     assert!(text.contains("publicEndpointLocal"), "{text}");
     assert!(text.contains("host.docker.internal"), "{text}");
     // a real local SC's folder set
-    for kind in ["SPU", "Topic", "Partition", "SpuGroup", "SmartModule", "TableFormat"] {
+    for kind in [
+        "SPU",
+        "Topic",
+        "Partition",
+        "SpuGroup",
+        "SmartModule",
+        "TableFormat",
+    ] {
         assert!(tmp.path().join(kind).is_dir(), "{kind} folder missing");
     }
 
@@ -528,16 +553,11 @@ async fn fault_delete_applied_but_answer_lost() {
     let admin = admin(&sc).await;
     sc.faults()
         .drop_connection_instead_of_answer(ApiKind::Delete, 1);
-    let res = admin
-        .delete::<CustomSpuSpec>(CustomSpuKey::Id(5001))
-        .await;
+    let res = admin.delete::<CustomSpuSpec>(CustomSpuKey::Id(5001)).await;
     assert!(res.is_err(), "client must see an error");
     // yet the SPU is deleted
     assert!(!sc.spus().await.iter().any(|(_, s, _)| s.id == 5001));
-    assert!(!sc
-        .metadata_dir()
-        .join("SPU/custom-spu-5001.yaml")
-        .exists());
+    assert!(!sc.metadata_dir().join("SPU/custom-spu-5001.yaml").exists());
     sc.shutdown().await.unwrap();
 }
 
@@ -552,9 +572,7 @@ async fn fault_drop_before_create_fail_and_delay() {
         .delete::<CustomSpuSpec>(CustomSpuKey::Id(5001))
         .await
         .unwrap();
-    let res = admin
-        .delete::<CustomSpuSpec>(CustomSpuKey::Id(5002))
-        .await;
+    let res = admin.delete::<CustomSpuSpec>(CustomSpuKey::Id(5002)).await;
     assert!(res.is_err());
     assert!(sc.spus().await.iter().any(|(_, s, _)| s.id == 5002));
 

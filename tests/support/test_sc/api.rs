@@ -20,10 +20,10 @@ use fluvio_protocol::link::versions::{
 use fluvio_protocol::link::ErrorCode;
 use fluvio_protocol::{Decoder, Encoder};
 use fluvio_sc_schema::objects::{
-    CreateRequest, DeleteRequest, ListFilters, ListRequest, ListResponse, Metadata,
-    MetadataUpdate, ObjectApiCreateRequest, ObjectApiDeleteRequest, ObjectApiListRequest,
-    ObjectApiListResponse, ObjectApiUpdateRequest, ObjectApiWatchRequest, ObjectApiWatchResponse,
-    UpdateRequest, WatchRequest, WatchResponse,
+    CreateRequest, DeleteRequest, ListFilters, ListRequest, ListResponse, Metadata, MetadataUpdate,
+    ObjectApiCreateRequest, ObjectApiDeleteRequest, ObjectApiListRequest, ObjectApiListResponse,
+    ObjectApiUpdateRequest, ObjectApiWatchRequest, ObjectApiWatchResponse, UpdateRequest,
+    WatchRequest, WatchResponse,
 };
 use fluvio_sc_schema::store::KeyFilter;
 use fluvio_sc_schema::{AdminPublicApiKey, AdminSpec, Status, TryEncodableFrom};
@@ -241,15 +241,19 @@ pub(crate) async fn list(
         )?
     } else if let Some(req) = req.downcast()? as Option<ListRequest<SmartModuleSpec>> {
         let summary = req.summary;
-        let mut response =
-            list_store(values(&state.smartmodules).await, &req.name_filters, |_| true).inner();
+        let mut response = list_store(values(&state.smartmodules).await, &req.name_filters, |_| {
+            true
+        })
+        .inner();
         if summary {
             response = response.into_iter().map(|m| m.summary()).collect();
         }
         ObjectApiListResponse::try_encode_from(ListResponse::new(response), version)?
     } else if let Some(req) = req.downcast()? as Option<ListRequest<TableFormatSpec>> {
         ObjectApiListResponse::try_encode_from(
-            list_store(values(&state.tableformats).await, &req.name_filters, |_| true),
+            list_store(values(&state.tableformats).await, &req.name_filters, |_| {
+                true
+            }),
             version,
         )?
     } else if let Some(req) = req.downcast()? as Option<ListRequest<MirrorSpec>> {
@@ -297,8 +301,7 @@ async fn register_custom_spu(state: &ScState, create: CreateRequest<CustomSpuSpe
     let name = common.name;
 
     // name OR id already known -> SpuAlreadyExists; checked before the dry-run return
-    if state.spus.store().value(&name).await.is_some() || state.spu_by_id(spec.id).await.is_some()
-    {
+    if state.spus.store().value(&name).await.is_some() || state.spu_by_id(spec.id).await.is_some() {
         return Status::new(
             name.clone(),
             ErrorCode::SpuAlreadyExists,
@@ -418,13 +421,41 @@ pub(crate) fn watch(
     let sink = out.sink.clone();
     let s = state.clone();
     if (req.downcast()? as Option<WatchRequest<TopicSpec>>).is_some() {
-        spawn(watch_loop(s.clone(), s.topics.clone(), sink, header, false, end));
+        spawn(watch_loop(
+            s.clone(),
+            s.topics.clone(),
+            sink,
+            header,
+            false,
+            end,
+        ));
     } else if (req.downcast()? as Option<WatchRequest<SpuSpec>>).is_some() {
-        spawn(watch_loop(s.clone(), s.spus.clone(), sink, header, false, end));
+        spawn(watch_loop(
+            s.clone(),
+            s.spus.clone(),
+            sink,
+            header,
+            false,
+            end,
+        ));
     } else if (req.downcast()? as Option<WatchRequest<SpuGroupSpec>>).is_some() {
-        spawn(watch_loop(s.clone(), s.spgs.clone(), sink, header, false, end));
+        spawn(watch_loop(
+            s.clone(),
+            s.spgs.clone(),
+            sink,
+            header,
+            false,
+            end,
+        ));
     } else if (req.downcast()? as Option<WatchRequest<PartitionSpec>>).is_some() {
-        spawn(watch_loop(s.clone(), s.partitions.clone(), sink, header, false, end));
+        spawn(watch_loop(
+            s.clone(),
+            s.partitions.clone(),
+            sink,
+            header,
+            false,
+            end,
+        ));
     } else if let Some(req) = req.downcast()? as Option<WatchRequest<SmartModuleSpec>> {
         spawn(watch_loop(
             s.clone(),
@@ -435,7 +466,14 @@ pub(crate) fn watch(
             end,
         ));
     } else if (req.downcast()? as Option<WatchRequest<TableFormatSpec>>).is_some() {
-        spawn(watch_loop(s.clone(), s.tableformats.clone(), sink, header, false, end));
+        spawn(watch_loop(
+            s.clone(),
+            s.tableformats.clone(),
+            sink,
+            header,
+            false,
+            end,
+        ));
     } else {
         // upstream: "Not Valid Watch Request" ends the connection
         return Err(anyhow!("Not Valid Watch Request"));
@@ -466,7 +504,10 @@ async fn watch_loop<S>(
         let shape = |m: Metadata<S>| if summary { m.summary() } else { m };
         let update = if changes.is_sync_all() {
             let (all, _) = changes.parts();
-            MetadataUpdate::with_all(epoch, all.into_iter().map(Metadata::from).map(shape).collect())
+            MetadataUpdate::with_all(
+                epoch,
+                all.into_iter().map(Metadata::from).map(shape).collect(),
+            )
         } else {
             let (updates, deletes) = changes.parts();
             let mut msgs: Vec<Message<Metadata<S>>> = updates

@@ -128,8 +128,7 @@ impl Faults {
         *state.seen.entry(kind).or_default() += 1;
         let drop_before = countdown(&mut state.drop_before, kind);
         let drop_response = !drop_before && countdown(&mut state.drop_response, kind);
-        let drop_after =
-            !drop_before && !drop_response && countdown(&mut state.drop_after, kind);
+        let drop_after = !drop_before && !drop_response && countdown(&mut state.drop_after, kind);
         Decision {
             drop_before,
             drop_after,

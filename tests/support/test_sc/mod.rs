@@ -31,7 +31,7 @@ use fluvio_future::timer::sleep;
 use fluvio_types::event::StickyEvent;
 
 pub use fluvio_controlplane_metadata::spu::{
-    CustomSpuSpec, Endpoint, EncryptionEnum, IngressAddr, IngressPort, SpuSpec, SpuStatus,
+    CustomSpuSpec, EncryptionEnum, Endpoint, IngressAddr, IngressPort, SpuSpec, SpuStatus,
     SpuStatusResolution, SpuType,
 };
 pub use fluvio_protocol::link::ErrorCode;
@@ -177,8 +177,12 @@ impl TestSc {
             }
         };
         self.addr = listener.local_addr()?;
-        let state = ScState::start(&self.dir, self.platform_version.clone(), self.shared.clone())
-            .await?;
+        let state = ScState::start(
+            &self.dir,
+            self.platform_version.clone(),
+            self.shared.clone(),
+        )
+        .await?;
         let stop = StickyEvent::shared();
         let status = spawn_task(state::status_controller(state.clone()));
         let server = spawn_task(server::accept_loop(listener, state.clone(), stop.clone()));
@@ -290,7 +294,12 @@ impl TestSc {
     /// Number of client connections currently open.
     pub fn open_connections(&self) -> usize {
         self.state()
-            .map(|s| s.connections.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|s| {
+                s.connections
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .len()
+            })
             .unwrap_or(0)
     }
 

@@ -21,7 +21,11 @@ use super::state::ScState;
 
 const AFTER_ANSWER_GRACE: Duration = Duration::from_millis(100);
 
-pub(crate) async fn accept_loop(listener: TcpListener, state: Arc<ScState>, stop: Arc<StickyEvent>) {
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<ScState>,
+    stop: Arc<StickyEvent>,
+) {
     loop {
         tokio::select! {
             _ = stop.listen() => break,
@@ -83,9 +87,7 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
             AdminPublicDecodedRequest::DeleteRequest(r) => api::delete(&state, &out, r).await,
             AdminPublicDecodedRequest::ListRequest(r) => api::list(&state, &out, r).await,
             AdminPublicDecodedRequest::UpdateRequest(r) => api::update(&state, &out, r).await,
-            AdminPublicDecodedRequest::WatchRequest(r) => {
-                api::watch(&state, &out, r, end.clone())
-            }
+            AdminPublicDecodedRequest::WatchRequest(r) => api::watch(&state, &out, r, end.clone()),
             AdminPublicDecodedRequest::MirroringRequest(_) => {
                 Err(anyhow::anyhow!("mirroring is not served by the test SC"))
             }

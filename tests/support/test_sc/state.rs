@@ -46,7 +46,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn health_snapshot(&self) -> HashMap<i32, Health> {
-        self.health.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn set_health(&self, id: i32, health: Health) {
@@ -150,10 +153,7 @@ impl ScState {
             }
             for (name, spec, _) in &spus {
                 if !names.insert(name.clone()) || !ids.insert(spec.id) {
-                    return Err(anyhow!(
-                        "seed: spu '{name}({})' already defined",
-                        spec.id
-                    ));
+                    return Err(anyhow!("seed: spu '{name}({})' already defined", spec.id));
                 }
             }
         }
