@@ -8,23 +8,35 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::cli::{Env, Run};
-use crate::support::test_sc::{ApiKind, EncryptionEnum, Endpoint, ErrorCode, SpuSpec, TestSc, TestScConfig};
+use crate::support::test_sc::{
+    ApiKind, EncryptionEnum, Endpoint, ErrorCode, SpuSpec, TestSc, TestScConfig,
+};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
 async fn sc_with(custom: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default()).await.expect("test SC starts");
+    let sc = TestSc::start(TestScConfig::default())
+        .await
+        .expect("test SC starts");
     sc.seed_local_cluster(custom, 0).await.expect("seeded");
     sc
 }
 
 /// Every SPU in the SC, by id.
 async fn snapshot(sc: &TestSc) -> Vec<SpuSpec> {
-    sc.spus().await.into_iter().map(|(_, spec, _)| spec).collect()
+    sc.spus()
+        .await
+        .into_iter()
+        .map(|(_, spec, _)| spec)
+        .collect()
 }
 
 async fn spec_of(sc: &TestSc, id: i32) -> Option<SpuSpec> {
-    sc.spus().await.into_iter().find(|(_, s, _)| s.id == id).map(|(_, s, _)| s)
+    sc.spus()
+        .await
+        .into_iter()
+        .find(|(_, s, _)| s.id == id)
+        .map(|(_, s, _)| s)
 }
 
 fn local(host: &str, port: u16) -> Option<Endpoint> {
@@ -45,7 +57,12 @@ fn assert_intact(before: &[SpuSpec], after: &[SpuSpec]) {
             public_endpoint_local: None,
             ..s.clone()
         };
-        assert_eq!(strip(b), strip(a), "a non-local field of SPU {} changed", b.id);
+        assert_eq!(
+            strip(b),
+            strip(a),
+            "a non-local field of SPU {} changed",
+            b.id
+        );
     }
 }
 
@@ -67,12 +84,18 @@ async fn missing(sc: &TestSc, id: i32) -> bool {
 }
 
 fn zone(sc: &TestSc, body: &str) -> String {
-    format!("[cluster]\nendpoint = \"{}\"\n\n[policy]\nunmanaged = \"ignore\"\n\n{body}", sc.endpoint())
+    format!(
+        "[cluster]\nendpoint = \"{}\"\n\n[policy]\nunmanaged = \"ignore\"\n\n{body}",
+        sc.endpoint()
+    )
 }
 
 /// Zone file setting SPU `id`'s local endpoint to `host:port`.
 fn zone_one(sc: &TestSc, id: i32, host: &str, port: u16) -> String {
-    zone(sc, &format!("[[spu]]\nid = {id}\nlocal = \"{host}:{port}\"\n"))
+    zone(
+        sc,
+        &format!("[[spu]]\nid = {id}\nlocal = \"{host}:{port}\"\n"),
+    )
 }
 
 /// Zone file setting 5001.. to `h<id>.example:<public port>`.
@@ -104,22 +127,31 @@ fn expect_local(after: &[SpuSpec], n: usize) {
 /// `plan --detailed-exitcode` on `file` finds nothing to do.
 #[track_caller]
 fn assert_converged(env: &Env, file: &str) {
-    let plan = env.run(&["plan", "-f", file, "--detailed-exitcode"]).expect(0);
+    let plan = env
+        .run(&["plan", "-f", file, "--detailed-exitcode"])
+        .expect(0);
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
-    assert!(!plan.stderr.contains("unfinished"), "no journal left behind: {}", plan.stderr);
+    assert!(
+        !plan.stderr.contains("unfinished"),
+        "no journal left behind: {}",
+        plan.stderr
+    );
 }
 
 /// The changes begun and never ended in the journals under `dir`: (seq, old, new) as JSON.
 fn pending_in(dir: &std::path::Path) -> Vec<serde_json::Value> {
     let mut pending: Vec<serde_json::Value> = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return pending };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return pending;
+    };
     for entry in entries.filter_map(|e| e.ok()) {
         if entry.path().extension().is_none_or(|x| x != "jsonl") {
             continue;
         }
         let text = std::fs::read_to_string(entry.path()).unwrap();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let record: serde_json::Value = serde_json::from_str(line).expect("journal lines are JSON");
+            let record: serde_json::Value =
+                serde_json::from_str(line).expect("journal lines are JSON");
             match record["op"].as_str() {
                 Some("begin") => pending.push(record),
                 Some("end") => pending.retain(|p| p["seq"] != record["seq"]),
@@ -151,7 +183,8 @@ async fn finish(child: Child) -> Run {
 }
 
 fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("apply -o json prints JSON ({e}):\n{}", run.stdout))
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("apply -o json prints JSON ({e}):\n{}", run.stdout))
 }
 
 // ------------------------------------------------------------------------------------ 1
@@ -167,14 +200,26 @@ async fn connection_dropped_before_the_delete_is_retried_after_a_look() {
     // The first delete never reaches the store: the SC closes the connection instead.
     sc.faults().drop_connection_before(ApiKind::Delete, 1);
     let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2", "-o", "json"])
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            "2",
+            "-o",
+            "json",
+        ])
         .expect(0);
     let doc = json(&run);
     assert_eq!(doc["summary"]["applied"], 2, "{}", run.stdout);
     assert_eq!(doc["summary"]["verified"], true);
     for r in doc["report"]["results"].as_array().unwrap() {
         assert_eq!(r["outcome"], "applied", "{r}");
-        assert!(r["unavailable_ms"].as_f64().is_some(), "each replace reports its window: {r}");
+        assert!(
+            r["unavailable_ms"].as_f64().is_some(),
+            "each replace reports its window: {r}"
+        );
     }
     // 2 SPUs, 1 dropped delete, re-sent once after seeing the SPU still there.
     assert_eq!(sc.faults().requests(ApiKind::Delete), 3);
@@ -199,13 +244,20 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
 
     // The delete of 5001 is answered, then the connection is closed under the create.
     sc.faults().drop_connection_after(ApiKind::Delete, 1);
-    let run = env.run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"]).expect(0);
+    let run = env
+        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"])
+        .expect(0);
     assert!(
-        run.stdout.contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
+        run.stdout
+            .contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("5001 custom-spu-5001") && run.stdout.contains("unavailable"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("5001 custom-spu-5001") && run.stdout.contains("unavailable"),
+        "{}",
+        run.stdout
+    );
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
     expect_local(&after, 2);
@@ -218,10 +270,22 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
     let file = env.write("zone.toml", &zone_n(&sc, 1));
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
-    sc.faults().drop_connection_instead_of_answer(ApiKind::Delete, 1);
-    let run = env.run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"]).expect(0);
-    assert!(run.stdout.contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"), "{}", run.stdout);
-    assert_eq!(sc.faults().requests(ApiKind::Delete), 1, "a delete that landed is not re-sent");
+    sc.faults()
+        .drop_connection_instead_of_answer(ApiKind::Delete, 1);
+    let run = env
+        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"])
+        .expect(0);
+    assert!(
+        run.stdout
+            .contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        1,
+        "a delete that landed is not re-sent"
+    );
     assert_eq!(sc.faults().requests(ApiKind::Create), 1);
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
@@ -241,8 +305,15 @@ async fn connection_dropped_after_the_create_never_creates_blindly_twice() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
     sc.faults().drop_connection_after(ApiKind::Create, 1);
-    let run = env.run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"]).expect(0);
-    assert!(run.stdout.contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"), "{}", run.stdout);
+    let run = env
+        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"])
+        .expect(0);
+    assert!(
+        run.stdout
+            .contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(sc.faults().requests(ApiKind::Create), 2);
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
@@ -256,14 +327,32 @@ async fn connection_dropped_after_the_create_never_creates_blindly_twice() {
     let file = env.write("zone.toml", &zone_n(&sc, 1));
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
-    sc.faults().drop_connection_instead_of_answer(ApiKind::Create, 1);
+    sc.faults()
+        .drop_connection_instead_of_answer(ApiKind::Create, 1);
     let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2", "-o", "json"])
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            "2",
+            "-o",
+            "json",
+        ])
         .expect(0);
     let doc = json(&run);
-    assert_eq!(doc["report"]["results"][0]["outcome"], "applied", "{}", run.stdout);
+    assert_eq!(
+        doc["report"]["results"][0]["outcome"], "applied",
+        "{}",
+        run.stdout
+    );
     assert_eq!(doc["summary"]["verified"], true);
-    assert_eq!(sc.faults().requests(ApiKind::Create), 1, "look before retrying a create");
+    assert_eq!(
+        sc.faults().requests(ApiKind::Create),
+        1,
+        "look before retrying a create"
+    );
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
     expect_local(&after, 1);
@@ -282,9 +371,13 @@ async fn connection_dropped_during_verification() {
 
     // Hold the create so the test can arm a drop of the very next List: the re-read that
     // verifies the result.
-    sc.faults().delay(ApiKind::Create, Duration::from_millis(400));
+    sc.faults()
+        .delay(ApiKind::Create, Duration::from_millis(400));
     let creates = sc.faults().requests(ApiKind::Create);
-    let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "--timeout", "2"]);
+    let child = spawn(
+        &env,
+        &["apply", "-f", file, "--auto-approve", "--timeout", "2"],
+    );
     let faults = sc.faults().clone();
     wait_for("the create", || {
         let f = faults.clone();
@@ -294,7 +387,12 @@ async fn connection_dropped_during_verification() {
     let lists = sc.faults().requests(ApiKind::List);
     sc.faults().drop_connection_before(ApiKind::List, 1);
     let run = finish(child).await.expect(0);
-    assert!(run.stdout.contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(
         sc.faults().requests(ApiKind::List),
         lists + 2,
@@ -304,7 +402,10 @@ async fn connection_dropped_during_verification() {
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
     expect_local(&after, 1);
-    assert!(pending_in(&env.journal_dir()).is_empty(), "verified: journal ended");
+    assert!(
+        pending_in(&env.journal_dir()).is_empty(),
+        "verified: journal ended"
+    );
     assert_converged(&env, file);
 
     // If verification cannot read the cluster at all, the apply is not reported as done and
@@ -314,8 +415,12 @@ async fn connection_dropped_during_verification() {
     let file = env.write("zone.toml", &zone_n(&sc, 1));
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
-    sc.faults().delay(ApiKind::Create, Duration::from_millis(150));
-    let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "--timeout", "0.5"]);
+    sc.faults()
+        .delay(ApiKind::Create, Duration::from_millis(150));
+    let child = spawn(
+        &env,
+        &["apply", "-f", file, "--auto-approve", "--timeout", "0.5"],
+    );
     let faults = sc.faults().clone();
     wait_for("the create", || {
         let f = faults.clone();
@@ -327,15 +432,28 @@ async fn connection_dropped_during_verification() {
     let run = finish(child).await;
     sc.faults().clear();
     let run = run.expect(7);
-    assert!(run.stdout.contains("Verification failed: could not re-read the cluster"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Verification failed: could not re-read the cluster"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("NOT fully applied"), "{}", run.stdout);
     let pending = pending_in(&env.journal_dir());
-    assert_eq!(pending.len(), 1, "an unverified change stays in the journal");
+    assert_eq!(
+        pending.len(),
+        1,
+        "an unverified change stays in the journal"
+    );
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
     expect_local(&after, 1);
     let again = env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
-    assert!(again.stderr.contains("was already at its new spec"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("was already at its new spec"),
+        "{}",
+        again.stderr
+    );
     assert!(pending_in(&env.journal_dir()).is_empty());
     assert_converged(&env, file);
 }
@@ -350,30 +468,70 @@ async fn refused_create_rolls_back_to_the_old_spec() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    sc.faults()
-        .fail_next_create(ErrorCode::Other("disk full".into()), Some("metadata store is full".into()));
+    sc.faults().fail_next_create(
+        ErrorCode::Other("disk full".into()),
+        Some("metadata store is full".into()),
+    );
     let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2", "-o", "json"])
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            "2",
+            "-o",
+            "json",
+        ])
         .expect(7);
     let doc = json(&run);
     let results = doc["report"]["results"].as_array().unwrap();
     assert_eq!(results[0]["outcome"], "rolled_back", "{}", run.stdout);
-    assert!(results[0]["reason"].as_str().unwrap().contains("metadata store is full"), "{}", run.stdout);
-    assert!(results[0]["reason"].as_str().unwrap().contains("old spec was restored"), "{}", run.stdout);
-    assert!(results[0]["unavailable_ms"].as_f64().is_some(), "{}", run.stdout);
+    assert!(
+        results[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("metadata store is full"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        results[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("old spec was restored"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        results[0]["unavailable_ms"].as_f64().is_some(),
+        "{}",
+        run.stdout
+    );
     assert_eq!(results[1]["outcome"], "applied", "{}", run.stdout);
     assert_eq!(doc["summary"]["rolled_back"], 1);
     assert_eq!(doc["summary"]["verified"], false);
-    assert!(run.stderr.contains("1 of 2 change(s) were not applied"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 of 2 change(s) were not applied"),
+        "{}",
+        run.stderr
+    );
 
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
     assert_eq!(after[0], before[0], "5001 is back exactly as it was");
     assert_eq!(after[1].public_endpoint_local, local("h5002.example", 9020));
-    assert!(pending_in(&env.journal_dir()).is_empty(), "a rollback is a finished change");
+    assert!(
+        pending_in(&env.journal_dir()).is_empty(),
+        "a rollback is a finished change"
+    );
 
     let again = env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
-    assert!(again.stdout.contains("1 applied, 0 skipped"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("1 applied, 0 skipped"),
+        "{}",
+        again.stdout
+    );
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
     expect_local(&after, 2);
@@ -390,8 +548,12 @@ async fn sc_restarted_between_delete_and_create() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    sc.faults().delay(ApiKind::Create, Duration::from_millis(1500));
-    let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "--timeout", "1"]);
+    sc.faults()
+        .delay(ApiKind::Create, Duration::from_millis(1500));
+    let child = spawn(
+        &env,
+        &["apply", "-f", file, "--auto-approve", "--timeout", "1"],
+    );
     {
         let sc = &sc;
         wait_for("5001 deleted and its create sent", || async move {
@@ -404,7 +566,12 @@ async fn sc_restarted_between_delete_and_create() {
     // where 5001 is absent.
     sc.restart().await.expect("SC restarts");
     let run = finish(child).await.expect(0);
-    assert!(run.stdout.contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
+        "{}",
+        run.stdout
+    );
 
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
@@ -449,30 +616,69 @@ async fn tool_sigkilled_between_delete_and_create_is_recovered() {
         .fail_next_create(ErrorCode::Other("client went away".into()), None);
     {
         let sc = &sc;
-        wait_for("the dead tool's connections to close", || async move { sc.open_connections() == 0 }).await;
+        wait_for("the dead tool's connections to close", || async move {
+            sc.open_connections() == 0
+        })
+        .await;
     }
-    assert!(missing(&sc, 5001).await, "the kill left 5001 missing from the SC");
+    assert!(
+        missing(&sc, 5001).await,
+        "the kill left 5001 missing from the SC"
+    );
 
     let pending = pending_in(&env.journal_dir());
-    assert_eq!(pending.len(), 1, "the journal holds the change in flight: {pending:?}");
+    assert_eq!(
+        pending.len(),
+        1,
+        "the journal holds the change in flight: {pending:?}"
+    );
     assert_eq!(pending[0]["old"]["id"], 5001);
     assert_eq!(pending[0]["new"]["id"], 5001);
     assert!(pending[0]["old"]["local"].is_null(), "{}", pending[0]);
-    assert_eq!(pending[0]["new"]["local"]["host"], "h5001.example", "{}", pending[0]);
+    assert_eq!(
+        pending[0]["new"]["local"]["host"], "h5001.example",
+        "{}",
+        pending[0]
+    );
 
     // Every other command says so before anything else (plan refuses: 5001 is missing).
     let plan = env.run(&["plan", "-f", file]).expect(6);
-    assert!(plan.stderr.contains("an interrupted apply left 1 change(s) unfinished"), "{}", plan.stderr);
-    assert!(plan.stderr.contains("run `fluvio-endpoints recover`"), "{}", plan.stderr);
+    assert!(
+        plan.stderr
+            .contains("an interrupted apply left 1 change(s) unfinished"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stderr.contains("run `fluvio-endpoints recover`"),
+        "{}",
+        plan.stderr
+    );
 
     let c = sc.endpoint();
     let rec = env.run(&["recover", "-c", &c]).expect(0);
-    assert!(rec.stderr.contains("5001 custom-spu-5001: was missing; re-created with its new spec"), "{}", rec.stderr);
+    assert!(
+        rec.stderr
+            .contains("5001 custom-spu-5001: was missing; re-created with its new spec"),
+        "{}",
+        rec.stderr
+    );
     let restored = spec_of(&sc, 5001).await.expect("5001 exists again");
-    assert_eq!(restored.public_endpoint_local, local("h5001.example", 9010), "recover re-created the NEW spec");
-    assert!(pending_in(&env.journal_dir()).is_empty(), "recovered: journal ended");
+    assert_eq!(
+        restored.public_endpoint_local,
+        local("h5001.example", 9010),
+        "recover re-created the NEW spec"
+    );
+    assert!(
+        pending_in(&env.journal_dir()).is_empty(),
+        "recovered: journal ended"
+    );
     let again = env.run(&["recover", "-c", &c]).expect(0);
-    assert!(again.stderr.contains("Nothing to recover"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("Nothing to recover"),
+        "{}",
+        again.stderr
+    );
 
     // 5002 was never reached; a re-run finishes it.
     assert_eq!(spec_of(&sc, 5002).await.unwrap(), before[1]);
@@ -494,18 +700,35 @@ async fn concurrent_applies_on_one_cluster_fail_fast_and_lose_nothing() {
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
     let before = snapshot(&sc).await;
 
-    sc.faults().delay(ApiKind::Create, Duration::from_millis(1500));
+    sc.faults()
+        .delay(ApiKind::Create, Duration::from_millis(1500));
     let first = spawn(&env, &["apply", "-f", a, "--auto-approve"]);
     {
         let sc = &sc;
-        wait_for("the first apply to be mid-replace", || async move { missing(sc, 5001).await }).await;
+        wait_for("the first apply to be mid-replace", || async move {
+            missing(sc, 5001).await
+        })
+        .await;
     }
     let started = Instant::now();
     let second = env.run(&["apply", "-f", b, "--auto-approve"]).expect(1);
     let waited = started.elapsed();
-    assert!(second.stderr.contains("another fluvio-endpoints run is changing"), "{}", second.stderr);
-    assert!(waited < Duration::from_millis(1200), "the second run fails fast, it does not wait ({waited:?})");
-    assert_eq!(spec_of(&sc, 5002).await.unwrap(), before[1], "the second run wrote nothing");
+    assert!(
+        second
+            .stderr
+            .contains("another fluvio-endpoints run is changing"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        waited < Duration::from_millis(1200),
+        "the second run fails fast, it does not wait ({waited:?})"
+    );
+    assert_eq!(
+        spec_of(&sc, 5002).await.unwrap(),
+        before[1],
+        "the second run wrote nothing"
+    );
 
     let first = finish(first).await.expect(0);
     assert!(first.stdout.contains("1 applied"), "{}", first.stdout);
@@ -534,15 +757,42 @@ async fn a_saved_plan_is_refused_after_someone_else_changed_its_spu() {
 
     env.run(&["plan", "-f", file, "--out", saved]).expect(0);
     // Someone else changes 5002 after the plan was reviewed.
-    env.run(&["update-local", "5002", "someone.else:1234", "-c", &sc.endpoint()]).expect(0);
+    env.run(&[
+        "update-local",
+        "5002",
+        "someone.else:1234",
+        "-c",
+        &sc.endpoint(),
+    ])
+    .expect(0);
     let changed = snapshot(&sc).await;
-    let (deletes, creates) = (sc.faults().requests(ApiKind::Delete), sc.faults().requests(ApiKind::Create));
+    let (deletes, creates) = (
+        sc.faults().requests(ApiKind::Delete),
+        sc.faults().requests(ApiKind::Create),
+    );
 
     let run = env.run(&["apply", saved]).expect(5);
-    assert!(run.stderr.contains("SPU 5002 (custom-spu-5002) no longer matches"), "{}", run.stderr);
-    assert_eq!(sc.faults().requests(ApiKind::Delete), deletes, "nothing was written");
-    assert_eq!(sc.faults().requests(ApiKind::Create), creates, "nothing was written");
-    assert_eq!(snapshot(&sc).await, changed, "not even 5001, which had not moved");
+    assert!(
+        run.stderr
+            .contains("SPU 5002 (custom-spu-5002) no longer matches"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        deletes,
+        "nothing was written"
+    );
+    assert_eq!(
+        sc.faults().requests(ApiKind::Create),
+        creates,
+        "nothing was written"
+    );
+    assert_eq!(
+        snapshot(&sc).await,
+        changed,
+        "not even 5001, which had not moved"
+    );
 
     // A fresh plan from the file converges.
     env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
@@ -562,7 +812,8 @@ async fn without_a_saved_plan_an_spu_that_moves_before_its_delete_is_skipped() {
 
     // Hold the first delete (5001) while another machine (its own journal and lock) changes
     // 5002: the apply planned 5002 from the old spec and must not overwrite the new one.
-    sc.faults().delay(ApiKind::Delete, Duration::from_millis(1500));
+    sc.faults()
+        .delay(ApiKind::Delete, Duration::from_millis(1500));
     let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "-o", "json"]);
     let faults = sc.faults().clone();
     wait_for("the first delete", || {
@@ -573,7 +824,13 @@ async fn without_a_saved_plan_an_spu_that_moves_before_its_delete_is_skipped() {
     sc.faults().clear();
     let other = Env::new();
     other
-        .run(&["update-local", "5002", "someone.else:1234", "-c", &sc.endpoint()])
+        .run(&[
+            "update-local",
+            "5002",
+            "someone.else:1234",
+            "-c",
+            &sc.endpoint(),
+        ])
         .expect(0);
     let theirs = spec_of(&sc, 5002).await.unwrap();
     assert_eq!(theirs.public_endpoint_local, local("someone.else", 1234));
@@ -584,8 +841,15 @@ async fn without_a_saved_plan_an_spu_that_moves_before_its_delete_is_skipped() {
     assert_eq!(results[0]["outcome"], "applied", "{}", run.stdout);
     assert_eq!(results[1]["outcome"], "skipped", "{}", run.stdout);
     let reason = results[1]["reason"].as_str().unwrap();
-    assert!(reason.contains("it changed since the plan") && reason.contains("local"), "{reason}");
-    assert_eq!(spec_of(&sc, 5002).await.unwrap(), theirs, "their change is kept");
+    assert!(
+        reason.contains("it changed since the plan") && reason.contains("local"),
+        "{reason}"
+    );
+    assert_eq!(
+        spec_of(&sc, 5002).await.unwrap(),
+        theirs,
+        "their change is kept"
+    );
 
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
@@ -595,5 +859,184 @@ async fn without_a_saved_plan_an_spu_that_moves_before_its_delete_is_skipped() {
     let after = snapshot(&sc).await;
     assert_intact(&before, &after);
     expect_local(&after, 2);
+    assert_converged(&env, file);
+}
+
+// ------------------------------------------------------------------------------------ more
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_mid_replace_finishes_the_spu_in_flight_and_skips_the_rest() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    sc.faults()
+        .delay(ApiKind::Create, Duration::from_millis(500));
+    let child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
+    {
+        let sc = &sc;
+        wait_for("5001 deleted", || async move { missing(sc, 5001).await }).await;
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let run = finish(child).await.expect(7);
+    assert!(
+        run.stderr
+            .contains("Interrupted: finishing the SPU in flight"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("1 applied, 1 skipped"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("interrupted before this SPU"),
+        "{}",
+        run.stdout
+    );
+    sc.faults().clear();
+
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    assert_eq!(
+        after[0].public_endpoint_local,
+        local("h5001.example", 9010),
+        "the SPU in flight was finished"
+    );
+    assert_eq!(after[1], before[1], "the rest was not touched");
+    assert!(pending_in(&env.journal_dir()).is_empty());
+    env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert_converged(&env, file);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sc_down_past_the_retry_budget_exits_8_and_recover_restores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestScConfig {
+        metadata_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let sc = TestSc::start(config.clone()).await.unwrap();
+    sc.seed_local_cluster(2, 0).await.unwrap();
+    let addr = sc.addr();
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    // 5001's delete is answered, its connection closes, and the SC goes away before the
+    // create can reach it, for longer than the tool's retries last.
+    sc.faults().drop_connection_after(ApiKind::Delete, 1);
+    let child = spawn(
+        &env,
+        &["apply", "-f", file, "--auto-approve", "--timeout", "1"],
+    );
+    {
+        let sc = &sc;
+        wait_for("5001 deleted", || async move { missing(sc, 5001).await }).await;
+    }
+    sc.shutdown().await.unwrap();
+    let run = finish(child).await.expect(8);
+    assert!(
+        run.stdout.contains("5001 custom-spu-5001") && run.stdout.contains("unresolved"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("run `fluvio-endpoints recover`"),
+        "{}",
+        run.stderr
+    );
+    let pending = pending_in(&env.journal_dir());
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["new"]["id"], 5001);
+
+    // The SC comes back (same address, same metadata): 5001 really is missing.
+    let sc = TestSc::start(TestScConfig {
+        bind: addr,
+        ..config
+    })
+    .await
+    .unwrap();
+    assert!(missing(&sc, 5001).await);
+    assert_eq!(
+        spec_of(&sc, 5002).await.unwrap(),
+        before[1],
+        "5002 was never touched"
+    );
+    let rec = env.run(&["recover", "-c", &sc.endpoint()]).expect(0);
+    assert!(
+        rec.stderr
+            .contains("5001 custom-spu-5001: was missing; re-created with its new spec"),
+        "{}",
+        rec.stderr
+    );
+    assert_eq!(
+        spec_of(&sc, 5001).await.unwrap().public_endpoint_local,
+        local("h5001.example", 9010)
+    );
+    assert!(pending_in(&env.journal_dir()).is_empty());
+
+    env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 2);
+    assert_converged(&env, file);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_sigkilled_after_the_create_before_verification_recovers_at_new() {
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 1));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    sc.faults()
+        .delay(ApiKind::Create, Duration::from_millis(300));
+    let mut child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
+    let faults = sc.faults().clone();
+    wait_for("the create", || {
+        let f = faults.clone();
+        async move { f.requests(ApiKind::Create) > 0 }
+    })
+    .await;
+    // Hold the verifying re-read, and kill the tool while it waits for it.
+    let lists = sc.faults().requests(ApiKind::List);
+    sc.faults().delay(ApiKind::List, Duration::from_secs(5));
+    {
+        let sc = &sc;
+        wait_for("the create to land and the verification read to start", || async move {
+            !missing(sc, 5001).await && sc.faults().requests(ApiKind::List) > lists
+        })
+        .await;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    sc.faults().clear();
+
+    let pending = pending_in(&env.journal_dir());
+    assert_eq!(pending.len(), 1, "not verified, so not ended: {pending:?}");
+    let rec = env.run(&["recover", "-c", &sc.endpoint()]).expect(0);
+    assert!(
+        rec.stderr
+            .contains("5001 custom-spu-5001: was already at its new spec"),
+        "{}",
+        rec.stderr
+    );
+    assert!(pending_in(&env.journal_dir()).is_empty());
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 1);
     assert_converged(&env, file);
 }
