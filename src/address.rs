@@ -60,7 +60,9 @@ pub fn parse_host(text: &str) -> Result<String, AddressError> {
             Err(_) => Err(AddressError::BadIpv6(text.to_string())),
         };
     }
-    let looks_numeric = text.split('.').all(|l| l.chars().all(|c| c.is_ascii_digit()));
+    let looks_numeric = text
+        .split('.')
+        .all(|l| l.chars().all(|c| c.is_ascii_digit()));
     if looks_numeric {
         return text
             .parse::<Ipv4Addr>()
@@ -123,7 +125,10 @@ pub fn parse_host_port(text: &str) -> Result<(String, Option<u16>), AddressError
     let text = text.trim();
     if text.starts_with('[') {
         return match text.rfind("]:") {
-            Some(close) => Ok((parse_host(&text[..=close])?, Some(parse_port(&text[close + 2..])?))),
+            Some(close) => Ok((
+                parse_host(&text[..=close])?,
+                Some(parse_port(&text[close + 2..])?),
+            )),
             None => Ok((parse_host(text)?, None)),
         };
     }
@@ -144,12 +149,18 @@ mod tests {
     #[test]
     fn accepts_the_three_host_forms() {
         let cases = [
-            ("host.docker.internal:9010", ("host.docker.internal", Some(9010))),
+            (
+                "host.docker.internal:9010",
+                ("host.docker.internal", Some(9010)),
+            ),
             ("localhost", ("localhost", None)),
             ("10.0.0.7:1", ("10.0.0.7", Some(1))),
             ("[::1]:9010", ("[::1]", Some(9010))),
             ("[fe80::1]", ("[fe80::1]", None)),
-            ("spu_1.zone-a.example.com.:65535", ("spu_1.zone-a.example.com.", Some(65535))),
+            (
+                "spu_1.zone-a.example.com.:65535",
+                ("spu_1.zone-a.example.com.", Some(65535)),
+            ),
         ];
         for (input, (host, port)) in cases {
             assert_eq!(

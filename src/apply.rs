@@ -133,7 +133,8 @@ impl ApplyReport {
     }
 
     pub fn all_applied(&self) -> bool {
-        self.verification_error.is_none() && self.results.iter().all(|r| r.outcome == Outcome::Applied)
+        self.verification_error.is_none()
+            && self.results.iter().all(|r| r.outcome == Outcome::Applied)
     }
 
     pub fn unresolved(&self) -> usize {
@@ -146,7 +147,7 @@ impl ApplyReport {
     }
 }
 
-enum Created {
+enum CreateOutcome {
     /// Our create was acknowledged.
     Created,
     /// After a failure, the SPU was found with this spec.
@@ -187,30 +188,30 @@ impl<T: Target> Engine<'_, T> {
     }
 
     /// Creates `spec`, looking before any retry so a create that landed is not repeated.
-    async fn create(&mut self, spec: &SpuSpec) -> Created {
+    async fn create(&mut self, spec: &SpuSpec) -> CreateOutcome {
         let mut attempt = 0;
         loop {
             match self.target.create(spec).await {
-                Ok(()) => return Created::Created,
+                Ok(()) => return CreateOutcome::Created,
                 Err(e @ TargetError::AlreadyExists { .. }) => {
                     return match self.fetch(&spec.name).await {
-                        Ok(Some(found)) => Created::Found(found),
+                        Ok(Some(found)) => CreateOutcome::Found(found),
                         // The id belongs to an SPU of another name.
-                        Ok(None) => Created::Refused(e),
-                        Err(fetch_err) => Created::Unknown(fetch_err),
+                        Ok(None) => CreateOutcome::Refused(e),
+                        Err(fetch_err) => CreateOutcome::Unknown(fetch_err),
                     };
                 }
                 Err(e) if e.is_transient() => {
                     if attempt >= self.options.retries {
-                        return Created::Unknown(e);
+                        return CreateOutcome::Unknown(e);
                     }
                     self.pause(attempt).await;
                     attempt += 1;
                     if let Ok(Some(found)) = self.fetch(&spec.name).await {
-                        return Created::Found(found);
+                        return CreateOutcome::Found(found);
                     }
                 }
-                Err(e) => return Created::Refused(e),
+                Err(e) => return CreateOutcome::Refused(e),
             }
         }
     }
@@ -259,8 +260,20 @@ impl<T: Target> Engine<'_, T> {
         };
         // 1. The SPU must still be exactly what the plan saw.
         match self.fetch(&change.name).await {
-            Err(e) => return Ok(finish(result, Outcome::Skipped, format!("could not re-read it: {e}"))),
-            Ok(None) => return Ok(finish(result, Outcome::Skipped, "it no longer exists".into())),
+            Err(e) => {
+                return Ok(finish(
+                    result,
+                    Outcome::Skipped,
+                    format!("could not re-read it: {e}"),
+                ))
+            }
+            Ok(None) => {
+                return Ok(finish(
+                    result,
+                    Outcome::Skipped,
+                    "it no longer exists".into(),
+                ))
+            }
             Ok(Some(now)) if now == change.target => {
                 result.outcome = Outcome::Applied;
                 result.reason = Some("already as declared".into());
@@ -272,7 +285,9 @@ impl<T: Target> Engine<'_, T> {
             Ok(Some(_)) => {}
         }
         // 2. Durable intent before the first write.
-        let seq = self.journal.begin(&self.identity, &change.live, &change.target)?;
+        let seq = self
+            .journal
+            .begin(&self.identity, &change.live, &change.target)?;
         result.seq = Some(seq);
 
         if self.target.updates_in_place() {
@@ -309,9 +324,17 @@ impl<T: Target> Engine<'_, T> {
                 return match self.fetch(&change.name).await {
                     Ok(Some(found)) if found == change.live => {
                         self.journal.end(seq, "failed")?;
-                        Ok(finish(result, Outcome::Failed, format!("delete failed: {e}")))
+                        Ok(finish(
+                            result,
+                            Outcome::Failed,
+                            format!("delete failed: {e}"),
+                        ))
                     }
-                    _ => Ok(finish(result, Outcome::Unresolved, format!("delete failed: {e}"))),
+                    _ => Ok(finish(
+                        result,
+                        Outcome::Unresolved,
+                        format!("delete failed: {e}"),
+                    )),
                 };
             }
         }
@@ -319,48 +342,62 @@ impl<T: Target> Engine<'_, T> {
 
         // 4. Create the new spec; roll back to the old one if it is refused.
         match self.create(&change.target).await {
-            Created::Created => {
+            CreateOutcome::Created => {
                 result.unavailable_ms = Some(deleted_at.elapsed().as_secs_f64() * 1000.0);
                 result.outcome = Outcome::Applied;
                 Ok(result)
             }
-            Created::Found(found) if found == change.target => {
+            CreateOutcome::Found(found) if found == change.target => {
                 result.unavailable_ms = Some(deleted_at.elapsed().as_secs_f64() * 1000.0);
                 result.outcome = Outcome::Applied;
                 Ok(result)
             }
-            Created::Found(other) => {
+            CreateOutcome::Found(other) => {
                 self.journal.end(seq, "conflict")?;
                 Ok(finish(
                     result,
                     Outcome::Skipped,
-                    format!("someone else re-created it during the change: {}", moved(&change.target, &other)),
+                    format!(
+                        "someone else re-created it during the change: {}",
+                        moved(&change.target, &other)
+                    ),
                 ))
             }
-            Created::Unknown(e) => Ok(finish(
+            CreateOutcome::Unknown(e) => Ok(finish(
                 result,
                 Outcome::Unresolved,
                 format!("create did not complete: {e}"),
             )),
-            Created::Refused(create_err) => {
+            CreateOutcome::Refused(create_err) => {
                 let rollback = self.create(&change.live).await;
                 let window = deleted_at.elapsed().as_secs_f64() * 1000.0;
                 result.unavailable_ms = Some(window);
                 match rollback {
-                    Created::Created => {
+                    CreateOutcome::Created => {
                         self.journal.end(seq, "rolled_back")?;
-                        Ok(finish(result, Outcome::RolledBack, format!("{create_err}; the old spec was restored")))
+                        Ok(finish(
+                            result,
+                            Outcome::RolledBack,
+                            format!("{create_err}; the old spec was restored"),
+                        ))
                     }
-                    Created::Found(found) => {
+                    CreateOutcome::Found(found) => {
                         self.journal.end(seq, "rolled_back")?;
                         let note = if found == change.live {
                             "the old spec was restored".to_string()
                         } else {
-                            format!("it now exists as someone else wrote it ({})", moved(&change.live, &found))
+                            format!(
+                                "it now exists as someone else wrote it ({})",
+                                moved(&change.live, &found)
+                            )
                         };
-                        Ok(finish(result, Outcome::RolledBack, format!("{create_err}; {note}")))
+                        Ok(finish(
+                            result,
+                            Outcome::RolledBack,
+                            format!("{create_err}; {note}"),
+                        ))
                     }
-                    Created::Refused(e) | Created::Unknown(e) => Ok(finish(
+                    CreateOutcome::Refused(e) | CreateOutcome::Unknown(e) => Ok(finish(
                         result,
                         Outcome::Unresolved,
                         format!("{create_err}; restoring the old spec also failed: {e}"),
@@ -408,19 +445,25 @@ pub async fn recover<T: Target>(
             Ok(Some(found)) if found == p.old => (RecoveryState::AtOld, None),
             Ok(Some(found)) => (RecoveryState::Other, Some(moved(&p.new, &found))),
             Ok(None) => match engine.create(&p.new).await {
-                Created::Created => (RecoveryState::RestoredNew, None),
-                Created::Found(found) if found == p.new => (RecoveryState::RestoredNew, None),
-                Created::Found(found) => (RecoveryState::Other, Some(moved(&p.new, &found))),
-                Created::Unknown(e) => (RecoveryState::Unresolved, Some(e.to_string())),
-                Created::Refused(new_err) => match engine.create(&p.old).await {
-                    Created::Created => (RecoveryState::RestoredOld, Some(new_err.to_string())),
-                    Created::Found(found) if found == p.old => {
+                CreateOutcome::Created => (RecoveryState::RestoredNew, None),
+                CreateOutcome::Found(found) if found == p.new => (RecoveryState::RestoredNew, None),
+                CreateOutcome::Found(found) => (RecoveryState::Other, Some(moved(&p.new, &found))),
+                CreateOutcome::Unknown(e) => (RecoveryState::Unresolved, Some(e.to_string())),
+                CreateOutcome::Refused(new_err) => match engine.create(&p.old).await {
+                    CreateOutcome::Created => {
                         (RecoveryState::RestoredOld, Some(new_err.to_string()))
                     }
-                    Created::Found(found) => (RecoveryState::Other, Some(moved(&p.old, &found))),
-                    Created::Refused(e) | Created::Unknown(e) => (
+                    CreateOutcome::Found(found) if found == p.old => {
+                        (RecoveryState::RestoredOld, Some(new_err.to_string()))
+                    }
+                    CreateOutcome::Found(found) => {
+                        (RecoveryState::Other, Some(moved(&p.old, &found)))
+                    }
+                    CreateOutcome::Refused(e) | CreateOutcome::Unknown(e) => (
                         RecoveryState::Unresolved,
-                        Some(format!("new spec refused ({new_err}); old spec refused ({e})")),
+                        Some(format!(
+                            "new spec refused ({new_err}); old spec refused ({e})"
+                        )),
                     ),
                 },
             },
@@ -495,7 +538,9 @@ pub async fn apply<T: Target>(
             }
         };
         match live {
-            Err(e) => report.verification_error = Some(format!("could not re-read the cluster: {e}")),
+            Err(e) => {
+                report.verification_error = Some(format!("could not re-read the cluster: {e}"))
+            }
             Ok(live) => {
                 for (result, change) in report.results.iter_mut().zip(changes) {
                     let Some(seq) = result.seq else { continue };
@@ -509,7 +554,8 @@ pub async fn apply<T: Target>(
                         Some(found) => {
                             engine.journal.end(seq, "verify_failed")?;
                             result.outcome = Outcome::Failed;
-                            result.reason = Some(format!("verification: {}", moved(&change.target, found)));
+                            result.reason =
+                                Some(format!("verification: {}", moved(&change.target, found)));
                         }
                         None => {
                             result.outcome = Outcome::Unresolved;
@@ -521,7 +567,11 @@ pub async fn apply<T: Target>(
         }
     }
     // Anything missing now is restored from the journal straight away.
-    if report.results.iter().any(|r| r.outcome == Outcome::Unresolved) {
+    if report
+        .results
+        .iter()
+        .any(|r| r.outcome == Outcome::Unresolved)
+    {
         report.recovered = recover(engine.target, engine.journal, options).await?;
     } else {
         engine.journal.compact()?;

@@ -35,7 +35,13 @@ pub struct Global {
     pub profile: Option<String>,
 
     /// SC public address, HOST:PORT (overrides the file's [cluster] and the profile)
-    #[arg(short = 'c', long, global = true, value_name = "HOST:PORT", conflicts_with = "metadata_dir")]
+    #[arg(
+        short = 'c',
+        long,
+        global = true,
+        value_name = "HOST:PORT",
+        conflicts_with = "metadata_dir"
+    )]
     pub cluster: Option<String>,
 
     /// Work on a stopped local cluster's metadata directory instead of a running SC
@@ -55,7 +61,12 @@ pub struct Global {
     pub annotations: Annotations,
 
     /// Where apply journals live
-    #[arg(long, global = true, env = "FLUVIO_ENDPOINTS_JOURNAL_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "FLUVIO_ENDPOINTS_JOURNAL_DIR",
+        value_name = "DIR"
+    )]
     pub journal_dir: Option<PathBuf>,
 
     /// Seconds one request to the SC may take before it counts as failed
@@ -142,11 +153,19 @@ pub struct ApplyArgs {
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
     /// Zone file to plan and apply (with PLAN: refuse if the file changed since)
-    #[arg(short = 'f', long = "file", value_name = "FILE", required_unless_present = "plan")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        required_unless_present = "plan"
+    )]
     pub file: Option<PathBuf>,
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,
+    /// Do every check (journal, plan, staleness, safety), print the plan, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub safety: Safety,
 }
@@ -171,6 +190,10 @@ pub struct ExportArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The `#:schema` path to put at the top
-    #[arg(long, value_name = "PATH", default_value = "../schemas/fluvio-endpoints.schema.json")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "../schemas/fluvio-endpoints.schema.json"
+    )]
     pub schema: String,
 }

@@ -48,7 +48,10 @@ pub mod exit {
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Error {
     #[error("cannot read {}", path.display())]
-    #[diagnostic(code(endpoints::io::read), help("check the path; -f takes the zone file"))]
+    #[diagnostic(
+        code(endpoints::io::read),
+        help("check the path; -f takes the zone file")
+    )]
     ReadFile {
         path: PathBuf,
         #[source]
@@ -98,7 +101,12 @@ pub enum Error {
 
     #[error("the plan is refused")]
     #[diagnostic(code(endpoints::plan::refused), help("{help}"))]
-    Refused { count: usize, help: String, #[source] first: RefusedReason },
+    Refused {
+        count: usize,
+        help: String,
+        #[source]
+        first: RefusedReason,
+    },
 
     #[error("{0}")]
     #[diagnostic(

@@ -26,6 +26,7 @@ pub fn default_dir() -> PathBuf {
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant)] // written once per line; boxing buys nothing
 pub enum Record {
     Begin {
         seq: u64,
@@ -251,7 +252,9 @@ mod tests {
         {
             let mut j = Journal::open(dir.path(), "sc://a:1").unwrap();
             let s1 = j.begin("sc://a:1", &spec(None), &spec(Some("x"))).unwrap();
-            let _s2 = j.begin("sc://a:1", &spec(Some("x")), &spec(Some("y"))).unwrap();
+            let _s2 = j
+                .begin("sc://a:1", &spec(Some("x")), &spec(Some("y")))
+                .unwrap();
             j.end(s1, "applied").unwrap();
         }
         let j = Journal::open(dir.path(), "sc://a:1").unwrap();
@@ -265,8 +268,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let _first = Journal::open(dir.path(), "sc://a:1").unwrap();
         let second = Journal::open(dir.path(), "sc://a:1");
-        assert!(matches!(second, Err(Error::Journal(m)) if m.contains("another fluvio-endpoints run")));
-        assert!(Journal::open(dir.path(), "sc://b:1").is_ok(), "other clusters are independent");
+        assert!(
+            matches!(second, Err(Error::Journal(m)) if m.contains("another fluvio-endpoints run"))
+        );
+        assert!(
+            Journal::open(dir.path(), "sc://b:1").is_ok(),
+            "other clusters are independent"
+        );
     }
 
     #[test]

@@ -2,16 +2,25 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use fluvio_endpoints::{cli::Cli, error::exit};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Every subcommand's --help ends with the exit-code table.
+    let command = Cli::command().mut_subcommands(|sub| sub.after_help(exit::TABLE));
+    let parsed = command
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
             // Help and version are successes; a usage error never shares a result code.
-            return ExitCode::from(if err.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     ExitCode::from(fluvio_endpoints::run(cli))

@@ -202,7 +202,9 @@ pub struct ClusterSel {
 }
 
 /// What to do about SPUs that live in the cluster but not in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Unmanaged {
     Ignore,

@@ -69,7 +69,11 @@ impl Style {
 /// Writes data to stdout. Errors writing (e.g. a closed pipe) end the program quietly.
 pub fn stdout(text: &str) {
     let mut out = std::io::stdout().lock();
-    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
         std::process::exit(crate::error::exit::ERROR.into());
     }
 }

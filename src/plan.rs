@@ -139,11 +139,19 @@ impl Blocker {
 
     pub fn help(&self) -> &'static str {
         match self {
-            Blocker::UnknownSpu { .. } => "check the id with `fluvio-endpoints list`, or remove the entry",
-            Blocker::ManagedSpu { .. } => "set the local endpoint the SC generates, or remove the entry",
+            Blocker::UnknownSpu { .. } => {
+                "check the id with `fluvio-endpoints list`, or remove the entry"
+            }
+            Blocker::ManagedSpu { .. } => {
+                "set the local endpoint the SC generates, or remove the entry"
+            }
             Blocker::ScTooOld { .. } => "upgrade the cluster to Fluvio 0.11.11 or later",
-            Blocker::Unmanaged { .. } => "add the SPUs to the file, or set [policy] unmanaged to \"warn\"",
-            Blocker::TooManyChanges { .. } => "split the change, raise --max-changes, or pass --force",
+            Blocker::Unmanaged { .. } => {
+                "add the SPUs to the file, or set [policy] unmanaged to \"warn\""
+            }
+            Blocker::TooManyChanges { .. } => {
+                "split the change, raise --max-changes, or pass --force"
+            }
         }
     }
 
@@ -157,7 +165,9 @@ impl Blocker {
 }
 
 pub(crate) fn opt(endpoint: &Option<Endpoint>) -> String {
-    endpoint.as_ref().map_or("none".to_string(), |e| e.describe())
+    endpoint
+        .as_ref()
+        .map_or("none".to_string(), |e| e.describe())
 }
 
 /// The whole plan.
@@ -398,16 +408,19 @@ mod tests {
         let mut live = spec(1, SpuKind::Custom, None);
         live.spec.public.port = 9333;
         live.spec.public.encryption = Encryption::Ssl;
-        let plan = plan(&desired(vec![want(1, Some("h"))]), &Live::from_specs([live]));
+        let plan = plan(
+            &desired(vec![want(1, Some("h"))]),
+            &Live::from_specs([live]),
+        );
         let after = plan.changes[0].after.clone().unwrap();
         assert_eq!((after.port, after.encryption), (9333, Encryption::Ssl));
     }
 
     #[test]
     fn live_against_itself_is_empty() {
-        let live = Live::from_specs((1..=50).map(|i| {
-            spec(i, SpuKind::Custom, (i % 3 != 0).then_some("h.example"))
-        }));
+        let live = Live::from_specs(
+            (1..=50).map(|i| spec(i, SpuKind::Custom, (i % 3 != 0).then_some("h.example"))),
+        );
         let exported = desired(
             live.spus
                 .values()
@@ -424,7 +437,10 @@ mod tests {
         let live = Live::from_specs([spec(1, SpuKind::Managed, Some("gen.svc"))]);
         let plan = plan(&desired(vec![want(1, Some("other")), want(9, None)]), &live);
         assert!(plan.changes.is_empty());
-        assert!(matches!(plan.blockers[0], Blocker::ManagedSpu { id: 1, .. }));
+        assert!(matches!(
+            plan.blockers[0],
+            Blocker::ManagedSpu { id: 1, .. }
+        ));
         assert_eq!(plan.blockers[1], Blocker::UnknownSpu { id: 9 });
     }
 
@@ -441,15 +457,31 @@ mod tests {
         w.public = Some("localhost:9999".into());
         w.rack = Some("r1".into());
         w.name = Some("custom-spu-1".into());
-        let plan = plan(&desired(vec![w]), &Live::from_specs([spec(1, SpuKind::Custom, None)]));
+        let plan = plan(
+            &desired(vec![w]),
+            &Live::from_specs([spec(1, SpuKind::Custom, None)]),
+        );
         assert!(plan.changes.is_empty());
-        let fields: Vec<_> = plan.drift.iter().map(|d| (d.field, d.actual.as_str())).collect();
-        assert_eq!(fields, vec![(DriftField::Public, "localhost:9010"), (DriftField::Rack, "-")]);
+        let fields: Vec<_> = plan
+            .drift
+            .iter()
+            .map(|d| (d.field, d.actual.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                (DriftField::Public, "localhost:9010"),
+                (DriftField::Rack, "-")
+            ]
+        );
     }
 
     #[test]
     fn unmanaged_policy() {
-        let live = Live::from_specs([spec(1, SpuKind::Custom, None), spec(2, SpuKind::Custom, None)]);
+        let live = Live::from_specs([
+            spec(1, SpuKind::Custom, None),
+            spec(2, SpuKind::Custom, None),
+        ]);
         let mut d = desired(vec![want(1, None)]);
         for (policy, listed, blocked) in [
             (Unmanaged::Ignore, 0, false),
@@ -475,7 +507,13 @@ mod tests {
 
     #[test]
     fn platform_versions() {
-        for (v, ok) in [("0.11.11", true), ("0.18.1", true), ("1.0.0-dev", true), ("0.11.9", false), ("0.10.99", false)] {
+        for (v, ok) in [
+            ("0.11.11", true),
+            ("0.18.1", true),
+            ("1.0.0-dev", true),
+            ("0.11.9", false),
+            ("0.10.99", false),
+        ] {
             assert_eq!(platform_supports_local(v), ok, "{v}");
         }
     }
@@ -490,6 +528,9 @@ mod tests {
         plan.enforce_max_changes(Some(3));
         assert!(plan.blockers.is_empty());
         plan.enforce_max_changes(d.policy.max_changes);
-        assert_eq!(plan.blockers, vec![Blocker::TooManyChanges { changes: 3, max: 2 }]);
+        assert_eq!(
+            plan.blockers,
+            vec![Blocker::TooManyChanges { changes: 3, max: 2 }]
+        );
     }
 }

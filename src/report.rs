@@ -101,14 +101,16 @@ impl PlanDoc {
         platform_version: Option<String>,
         file: Option<(&SourceFile, &Desired)>,
     ) -> Self {
-        let line = |id: SpuId, pick: &dyn Fn(&crate::model::SpuSpans) -> Option<std::ops::Range<usize>>| {
-            file.and_then(|(f, d)| {
-                d.spus
-                    .get(&id)
-                    .and_then(|s| pick(&s.spans))
-                    .map(|span| f.line_col(span.start).0)
-            })
-        };
+        let line =
+            |id: SpuId,
+             pick: &dyn Fn(&crate::model::SpuSpans) -> Option<std::ops::Range<usize>>| {
+                file.and_then(|(f, d)| {
+                    d.spus
+                        .get(&id)
+                        .and_then(|s| pick(&s.spans))
+                        .map(|span| f.line_col(span.start).0)
+                })
+            };
         let count = |a| plan.changes.iter().filter(|c| c.action == a).count();
         PlanDoc {
             format_version: FORMAT_VERSION,

@@ -15,7 +15,10 @@ use crate::report::{ApplyDoc, ApplySummary, ConfigRef, PlanDoc};
 use crate::target::{AnyTarget, Target};
 
 /// Opens the journal for `target` (taking its lock) and resolves anything left unfinished.
-pub async fn journal_and_recover(ctx: &Ctx, target: &mut AnyTarget) -> Result<(Journal, Vec<Recovered>)> {
+pub async fn journal_and_recover(
+    ctx: &Ctx,
+    target: &mut AnyTarget,
+) -> Result<(Journal, Vec<Recovered>)> {
     let mut journal = Journal::open(&ctx.journal_dir(), &target.identity())?;
     let mut recovered = Vec::new();
     if !journal.pending().is_empty() {
@@ -25,7 +28,10 @@ pub async fn journal_and_recover(ctx: &Ctx, target: &mut AnyTarget) -> Result<(J
         ));
         recovered = crate::apply::recover(target, &mut journal, &ApplyOptions::default()).await?;
         output::stderr(&crate::render::text::recovered(&recovered, &ctx.style));
-        if recovered.iter().any(|r| r.state == crate::apply::RecoveryState::Unresolved) {
+        if recovered
+            .iter()
+            .any(|r| r.state == crate::apply::RecoveryState::Unresolved)
+        {
             return Err(Error::RecoveryNeeded(format!(
                 "an interrupted apply on {} could not be recovered yet",
                 target.identity()
@@ -54,7 +60,12 @@ fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
 }
 
 /// Refuses a saved plan if anything it would touch moved since it was made.
-fn check_saved(doc: &PlanDoc, target: &str, live: &crate::model::Live, file: Option<&ConfigRef>) -> Result<()> {
+fn check_saved(
+    doc: &PlanDoc,
+    target: &str,
+    live: &crate::model::Live,
+    file: Option<&ConfigRef>,
+) -> Result<()> {
     if doc.target != target {
         return Err(Error::Stale(format!(
             "the plan was made for {}, not {target}",
@@ -63,7 +74,10 @@ fn check_saved(doc: &PlanDoc, target: &str, live: &crate::model::Live, file: Opt
     }
     if let (Some(now), Some(then)) = (file, &doc.config) {
         if now.sha256 != then.sha256 {
-            return Err(Error::Stale(format!("{} changed since the plan was made", now.path)));
+            return Err(Error::Stale(format!(
+                "{} changed since the plan was made",
+                now.path
+            )));
         }
     }
     let moved: Vec<String> = doc
@@ -97,7 +111,10 @@ fn approve(doc: &PlanDoc) -> Result<()> {
         doc.target
     ));
     let mut answer = String::new();
-    stdin.lock().read_line(&mut answer).map_err(|_| Error::Cancelled)?;
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|_| Error::Cancelled)?;
     if answer.trim() == "yes" {
         Ok(())
     } else {
@@ -125,7 +142,11 @@ pub async fn execute(
         }
     });
     let changes = doc.to_changes();
-    output::stderr(&format!("Applying {} change(s) to {}:\n", changes.len(), doc.target));
+    output::stderr(&format!(
+        "Applying {} change(s) to {}:\n",
+        changes.len(),
+        doc.target
+    ));
     let mut report: ApplyReport = crate::apply::apply(
         &changes,
         target,
@@ -194,13 +215,22 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
         style: ctx.style,
     };
     if let Some(dir) = saved.as_ref().and_then(|d| d.target.strip_prefix("dir:")) {
-        if ctx.global.metadata_dir.is_none() && ctx.global.cluster.is_none() && ctx.global.profile.is_none() {
+        if ctx.global.metadata_dir.is_none()
+            && ctx.global.cluster.is_none()
+            && ctx.global.profile.is_none()
+        {
             ctx_for_plan.global.metadata_dir = Some(dir.into());
         }
     }
     let ctx = &ctx_for_plan;
-    let mut target = ctx.open_target(&cluster, true).await?;
-    let (mut journal, recovered) = journal_and_recover(ctx, &mut target).await?;
+    let mut target = ctx.open_target(&cluster, !args.dry_run).await?;
+    let (mut journal, recovered) = if args.dry_run {
+        ctx.warn_pending(&target);
+        (None, Vec::new())
+    } else {
+        let (journal, recovered) = journal_and_recover(ctx, &mut target).await?;
+        (Some(journal), recovered)
+    };
     let live = target.read().await.map_err(Error::from_target)?;
 
     let doc = match (saved, &loaded) {
@@ -214,7 +244,12 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
             if !args.safety.force {
                 plan.enforce_max_changes(args.safety.max_changes.or(desired.policy.max_changes));
             }
-            PlanDoc::new(&plan, &target.identity(), live.platform_version.clone(), Some((file, desired)))
+            PlanDoc::new(
+                &plan,
+                &target.identity(),
+                live.platform_version.clone(),
+                Some((file, desired)),
+            )
         }
         (None, None) => unreachable!("clap requires a file or a plan"),
     };
@@ -233,8 +268,19 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
         }
         return Ok(Outcome::default());
     }
+    let Some(journal) = journal.as_mut() else {
+        if ctx.global.output != Format::Text {
+            ctx.print_plan(&doc);
+        }
+        output::stderr(&format!(
+            "Dry run: {} change(s) would be applied to {}; nothing was written.\n",
+            doc.changes.len(),
+            doc.target
+        ));
+        return Ok(Outcome { changes: true });
+    };
     if !args.auto_approve && args.plan.is_none() {
         approve(&doc)?;
     }
-    execute(ctx, &mut target, &mut journal, &doc, recovered).await
+    execute(ctx, &mut target, journal, &doc, recovered).await
 }

@@ -2,7 +2,9 @@
 
 use crate::cli::ExportArgs;
 use crate::commands::{Ctx, Outcome};
-use crate::config::schema::{ClusterTable, EncryptionName, LocalTable, LocalValue, SpuEntry, ZoneFile};
+use crate::config::schema::{
+    ClusterTable, EncryptionName, LocalTable, LocalValue, SpuEntry, ZoneFile,
+};
 use crate::error::{Error, Result};
 use crate::model::{ClusterSel, Encryption, Live, SpuKind};
 use crate::target::Target;
@@ -24,7 +26,9 @@ pub fn zone_file(live: &Live, cluster: Option<ClusterTable>) -> ZoneFile {
             let spec = &s.spec;
             let local = match &spec.local {
                 None => LocalValue::Text("none".into()),
-                Some(l) if l.encryption == spec.public.encryption => LocalValue::Text(l.to_string()),
+                Some(l) if l.encryption == spec.public.encryption => {
+                    LocalValue::Text(l.to_string())
+                }
                 Some(l) => LocalValue::Table(LocalTable {
                     host: l.host.clone(),
                     port: Some(l.port),

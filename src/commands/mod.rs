@@ -42,7 +42,10 @@ impl Ctx {
     }
 
     pub fn journal_dir(&self) -> std::path::PathBuf {
-        self.global.journal_dir.clone().unwrap_or_else(journal::default_dir)
+        self.global
+            .journal_dir
+            .clone()
+            .unwrap_or_else(journal::default_dir)
     }
 
     /// Picks the cluster: --metadata-dir, --cluster, --profile, then the file's [cluster],
@@ -70,7 +73,7 @@ impl Ctx {
         let target = ScTarget::connect(config, self.timeout())
             .await
             .map_err(Error::from_target)?;
-        Ok(AnyTarget::Sc(target))
+        Ok(AnyTarget::Sc(Box::new(target)))
     }
 
     /// Warns on stderr when an earlier apply on this target left changes unfinished.
@@ -121,7 +124,11 @@ pub fn refused(doc: &PlanDoc) -> Error {
         first: crate::error::RefusedReason(if doc.blockers.len() == 1 {
             first.message.clone()
         } else {
-            format!("{} (and {} more, listed above)", first.message, doc.blockers.len() - 1)
+            format!(
+                "{} (and {} more, listed above)",
+                first.message,
+                doc.blockers.len() - 1
+            )
         }),
     }
 }

@@ -34,7 +34,8 @@ pub async fn plan_many(
     safety: &Safety,
     mut each: impl FnMut(&PlanDoc) -> Result<()>,
 ) -> Result<Outcome> {
-    let results = futures_util::future::join_all(files.iter().map(|f| plan_file(ctx, f, safety))).await;
+    let results =
+        futures_util::future::join_all(files.iter().map(|f| plan_file(ctx, f, safety))).await;
     let single = files.len() == 1;
     let mut outcome = Outcome::default();
     let mut errors: Vec<Error> = Vec::new();
@@ -68,7 +69,9 @@ pub async fn plan_many(
 
 pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Outcome> {
     if args.out.is_some() && args.files.files.len() != 1 {
-        return Err(Error::Usage("--out saves the plan of one file; give a single -f".into()));
+        return Err(Error::Usage(
+            "--out saves the plan of one file; give a single -f".into(),
+        ));
     }
     plan_many(ctx, &args.files.files, &args.safety, |doc| {
         if let Some(out) = &args.out {

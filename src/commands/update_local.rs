@@ -6,14 +6,18 @@ use std::collections::BTreeMap;
 use crate::cli::UpdateLocalArgs;
 use crate::commands::{apply::execute, apply::journal_and_recover, refused, Ctx, Outcome};
 use crate::error::{Error, Result};
-use crate::model::{ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuSpans, Unmanaged};
+use crate::model::{
+    ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuSpans, Unmanaged,
+};
 use crate::report::PlanDoc;
 use crate::target::Target;
 
 fn decl(args: &UpdateLocalArgs) -> Result<LocalDecl> {
     if args.host == "none" {
         if args.port.is_some() || args.encryption.is_some() {
-            return Err(Error::Usage("`none` clears the local endpoint; it takes no --port or --encryption".into()));
+            return Err(Error::Usage(
+                "`none` clears the local endpoint; it takes no --port or --encryption".into(),
+            ));
         }
         return Ok(LocalDecl::None);
     }
@@ -25,7 +29,9 @@ fn decl(args: &UpdateLocalArgs) -> Result<LocalDecl> {
         ))
     })?;
     if port.is_some() && args.port.is_some() {
-        return Err(Error::Usage("give the port once: in HOST:PORT or with --port".into()));
+        return Err(Error::Usage(
+            "give the port once: in HOST:PORT or with --port".into(),
+        ));
     }
     Ok(LocalDecl::Set {
         host,
@@ -59,7 +65,12 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
     let (mut journal, recovered) = journal_and_recover(ctx, &mut target).await?;
     let live = target.read().await.map_err(Error::from_target)?;
     let plan = crate::plan::plan(&desired, &live);
-    let doc = PlanDoc::new(&plan, &target.identity(), live.platform_version.clone(), None);
+    let doc = PlanDoc::new(
+        &plan,
+        &target.identity(),
+        live.platform_version.clone(),
+        None,
+    );
     if !doc.blockers.is_empty() {
         ctx.print_plan(&doc);
         return Err(refused(&doc));

@@ -56,10 +56,11 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn read(path: &Path) -> Result<Self, crate::error::Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| crate::error::Error::ReadFile {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| crate::error::Error::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(SourceFile {
             name: path.display().to_string(),
             text,

@@ -210,7 +210,10 @@ impl Walker<'_> {
                     match value.as_inline_table() {
                         Some(t) => out.push(self.spu(t, t.span().unwrap_or(0..0))),
                         None => self.problems.push(Problem::new(
-                            format!("each `spu` entry must be a table, found {}", value.type_name()),
+                            format!(
+                                "each `spu` entry must be a table, found {}",
+                                value.type_name()
+                            ),
                             value.span().unwrap_or(0..0),
                             "expected a table",
                         )),
@@ -254,7 +257,11 @@ impl Walker<'_> {
                 })
             }
             None => {
-                self.wrong_type(item, "local", "a string or a table { host, port, encryption }");
+                self.wrong_type(
+                    item,
+                    "local",
+                    "a string or a table { host, port, encryption }",
+                );
                 None
             }
         }

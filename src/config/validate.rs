@@ -20,26 +20,31 @@ pub fn validate(raw: &RawConfig, problems: &mut Vec<Problem>) -> Desired {
     if let Some(policy) = &raw.policy {
         desired.policy = self::policy(policy, problems);
     }
-    let mut first_seen: BTreeMap<SpuId, std::ops::Range<usize>> = BTreeMap::new();
+    let mut first_seen: BTreeMap<i64, std::ops::Range<usize>> = BTreeMap::new();
     for spu in &raw.spus {
-        let Some(entry) = self::spu(spu, problems) else {
-            continue;
-        };
-        let id_span = spu.id.as_ref().map(|id| id.span.clone()).unwrap_or_default();
-        if let Some(first) = first_seen.get(&entry.id) {
-            problems.push(
-                Problem::new(
-                    format!("SPU {} is declared more than once", entry.id),
-                    id_span,
-                    "declared again here",
-                )
-                .with_related(first.clone(), "first defined here")
-                .with_help("each SPU id may appear in one [[spu]] entry only"),
-            );
-            continue;
+        // Duplicates are found on the raw id, so an entry with other problems still counts.
+        let mut duplicate = false;
+        if let Some(id) = &spu.id {
+            if let Some(first) = first_seen.get(&id.value) {
+                duplicate = true;
+                problems.push(
+                    Problem::new(
+                        format!("SPU {} is declared more than once", id.value),
+                        id.span.clone(),
+                        "declared again here",
+                    )
+                    .with_related(first.clone(), "first defined here")
+                    .with_help("each SPU id may appear in one [[spu]] entry only"),
+                );
+            } else {
+                first_seen.insert(id.value, id.span.clone());
+            }
         }
-        first_seen.insert(entry.id, id_span);
-        desired.spus.insert(entry.id, entry);
+        if let Some(entry) = self::spu(spu, problems) {
+            if !duplicate {
+                desired.spus.insert(entry.id, entry);
+            }
+        }
     }
     desired
 }
@@ -66,7 +71,11 @@ fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> Clu
     }
     if let Some(profile) = &raw.profile {
         if profile.value.trim().is_empty() {
-            problems.push(Problem::new("empty profile name", profile.span.clone(), "empty"));
+            problems.push(Problem::new(
+                "empty profile name",
+                profile.span.clone(),
+                "empty",
+            ));
         }
     }
     if let Some(endpoint) = &raw.endpoint {
@@ -80,7 +89,11 @@ fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> Clu
                 )
                 .with_help("the SC's public port is usually 9003, e.g. \"127.0.0.1:9003\""),
             ),
-            Err(err) => problems.push(address_problem(err, endpoint.span.clone(), "cluster endpoint")),
+            Err(err) => problems.push(address_problem(
+                err,
+                endpoint.span.clone(),
+                "cluster endpoint",
+            )),
         }
     }
     ClusterSel {
@@ -103,7 +116,9 @@ fn policy(raw: &super::raw::RawPolicy, problems: &mut Vec<Problem>) -> Policy {
                         unmanaged.span.clone(),
                         "expected ignore, warn or error",
                     )
-                    .with_help("`unmanaged` says what to do with SPUs in the cluster but not in the file"),
+                    .with_help(
+                        "`unmanaged` says what to do with SPUs in the cluster but not in the file",
+                    ),
                 );
                 Unmanaged::default()
             }
@@ -158,7 +173,9 @@ fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
                     raw.id.as_ref().map_or(raw.span.clone(), |i| i.span.clone()),
                     "no `local` key",
                 )
-                .with_help("add `local = \"host[:port]\"`, or `local = \"none\"` for no local endpoint"),
+                .with_help(
+                    "add `local = \"host[:port]\"`, or `local = \"none\"` for no local endpoint",
+                ),
             );
             (None, 0..0)
         }
@@ -178,8 +195,14 @@ fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
             problems.push(Problem::new("empty SPU name", name.span.clone(), "empty"));
         }
     }
-    let public = raw.public.as_ref().and_then(|p| asserted_address(p, "public", problems));
-    let private = raw.private.as_ref().and_then(|p| asserted_address(p, "private", problems));
+    let public = raw
+        .public
+        .as_ref()
+        .and_then(|p| asserted_address(p, "public", problems));
+    let private = raw
+        .private
+        .as_ref()
+        .and_then(|p| asserted_address(p, "private", problems));
     if problems.len() != before {
         return None;
     }
@@ -285,12 +308,18 @@ fn asserted_address(raw: &Sp<String>, what: &str, problems: &mut Vec<Problem>) -
                     raw.span.clone(),
                     "no port",
                 )
-                .with_help(format!("write it as Fluvio shows it, e.g. {what} = \"localhost:9010\"")),
+                .with_help(format!(
+                    "write it as Fluvio shows it, e.g. {what} = \"localhost:9010\""
+                )),
             );
             None
         }
         Err(err) => {
-            problems.push(address_problem(err, raw.span.clone(), &format!("{what} endpoint")));
+            problems.push(address_problem(
+                err,
+                raw.span.clone(),
+                &format!("{what} endpoint"),
+            ));
             None
         }
     }
@@ -311,7 +340,11 @@ mod tests {
     fn messages(text: &str) -> Vec<String> {
         match load(&file(text)) {
             Ok(_) => vec![],
-            Err(errors) => errors.located.iter().map(|(p, _, _)| p.message.clone()).collect(),
+            Err(errors) => errors
+                .located
+                .iter()
+                .map(|(p, _, _)| p.message.clone())
+                .collect(),
         }
     }
 
@@ -353,7 +386,10 @@ local = { host = "::1", encryption = "ssl" }
                 encryption: Some(crate::model::Encryption::Ssl)
             }
         );
-        assert_eq!(desired.spus[&5001].public.as_deref(), Some("localhost:9010"));
+        assert_eq!(
+            desired.spus[&5001].public.as_deref(),
+            Some("localhost:9010")
+        );
     }
 
     #[test]
@@ -383,12 +419,16 @@ local = { host = "h", encryption = "tls" }
             "[cluster] sets both `profile` and `endpoint`",
             "invalid local endpoint: `bad host` is not a valid host name",
             "unknown key `typo` in [[spu]]",
+            "SPU 1 is declared more than once",
             "invalid local endpoint: `70000` is not a valid port",
             "SPU 2 does not say its local endpoint",
             "unknown encryption `tls`",
         ];
         for e in expected {
-            assert!(found.iter().any(|m| m.starts_with(e)), "missing {e:?} in {found:#?}");
+            assert!(
+                found.iter().any(|m| m.starts_with(e)),
+                "missing {e:?} in {found:#?}"
+            );
         }
         assert_eq!(found.len(), expected.len(), "{found:#?}");
     }

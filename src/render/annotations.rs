@@ -28,14 +28,24 @@ impl Annotations {
 
 /// Escapes a workflow-command property or message, as the runner expects.
 fn escape(text: &str, property: bool) -> String {
-    let mut s = text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let mut s = text
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
     if property {
         s = s.replace(':', "%3A").replace(',', "%2C");
     }
     s
 }
 
-fn command(out: &mut String, level: &str, file: Option<&str>, line: Option<usize>, title: &str, message: &str) {
+fn command(
+    out: &mut String,
+    level: &str,
+    file: Option<&str>,
+    line: Option<usize>,
+    title: &str,
+    message: &str,
+) {
     let mut props = Vec::new();
     if let Some(file) = file {
         props.push(format!("file={}", escape(file, true)));
@@ -44,7 +54,12 @@ fn command(out: &mut String, level: &str, file: Option<&str>, line: Option<usize
         }
     }
     props.push(format!("title={}", escape(title, true)));
-    let _ = writeln!(out, "::{level} {}::{}", props.join(","), escape(message, false));
+    let _ = writeln!(
+        out,
+        "::{level} {}::{}",
+        props.join(","),
+        escape(message, false)
+    );
 }
 
 pub fn plan(doc: &PlanDoc) -> String {
@@ -57,7 +72,13 @@ pub fn plan(doc: &PlanDoc) -> String {
             file,
             c.line,
             &format!("local endpoint {} for SPU {}", c.action.verb(), c.id),
-            &format!("{} {}: {} -> {}", c.action.symbol(), c.name, opt(&c.before), opt(&c.after)),
+            &format!(
+                "{} {}: {} -> {}",
+                c.action.symbol(),
+                c.name,
+                opt(&c.before),
+                opt(&c.after)
+            ),
         );
     }
     for d in &doc.drift {
@@ -67,11 +88,23 @@ pub fn plan(doc: &PlanDoc) -> String {
             file,
             d.line,
             &format!("drift on SPU {}", d.id),
-            &format!("{}: expected {}, found {} (not applied)", d.field.as_str(), d.expected, d.actual),
+            &format!(
+                "{}: expected {}, found {} (not applied)",
+                d.field.as_str(),
+                d.expected,
+                d.actual
+            ),
         );
     }
     for b in &doc.blockers {
-        command(&mut out, "error", file, b.line, "plan refused", &format!("{} (hint: {})", b.message, b.help));
+        command(
+            &mut out,
+            "error",
+            file,
+            b.line,
+            "plan refused",
+            &format!("{} (hint: {})", b.message, b.help),
+        );
     }
     out
 }

@@ -10,7 +10,10 @@ use crate::report::PlanDoc;
 /// The marker that identifies the comment of one file and target.
 pub fn marker(doc: &PlanDoc) -> String {
     let file = doc.config.as_ref().map_or("-", |c| c.path.as_str());
-    format!("<!-- fluvio-endpoints plan file={file} target={} -->", doc.target)
+    format!(
+        "<!-- fluvio-endpoints plan file={file} target={} -->",
+        doc.target
+    )
 }
 
 fn code(text: &str) -> String {
@@ -20,18 +23,27 @@ fn code(text: &str) -> String {
 pub fn plan(doc: &PlanDoc) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", marker(doc));
-    let file = doc.config.as_ref().map_or(String::new(), |c| format!("{} → ", code(&c.path)));
+    let file = doc
+        .config
+        .as_ref()
+        .map_or(String::new(), |c| format!("{} → ", code(&c.path)));
     let _ = writeln!(out, "### fluvio-endpoints: {file}{}\n", code(&doc.target));
     let _ = writeln!(out, "**{}**\n", super::text::summary_line(&doc.summary));
     if !doc.blockers.is_empty() {
-        let _ = writeln!(out, "> [!CAUTION]\n> This plan is refused and will not be applied:");
+        let _ = writeln!(
+            out,
+            "> [!CAUTION]\n> This plan is refused and will not be applied:"
+        );
         for b in &doc.blockers {
             let _ = writeln!(out, "> - {} (hint: {})", b.message, b.help);
         }
         out.push('\n');
     }
     if !doc.changes.is_empty() {
-        let _ = writeln!(out, "| | SPU | Name | Local endpoint before | Local endpoint after |");
+        let _ = writeln!(
+            out,
+            "| | SPU | Name | Local endpoint before | Local endpoint after |"
+        );
         let _ = writeln!(out, "|---|---:|---|---|---|");
         for c in &doc.changes {
             let _ = writeln!(
@@ -47,8 +59,15 @@ pub fn plan(doc: &PlanDoc) -> String {
         out.push('\n');
     }
     if !doc.drift.is_empty() {
-        let _ = writeln!(out, "<details><summary>Drift, not applied ({})</summary>\n", doc.drift.len());
-        let _ = writeln!(out, "| SPU | Name | Field | Expected (file) | Found (cluster) |");
+        let _ = writeln!(
+            out,
+            "<details><summary>Drift, not applied ({})</summary>\n",
+            doc.drift.len()
+        );
+        let _ = writeln!(
+            out,
+            "| SPU | Name | Field | Expected (file) | Found (cluster) |"
+        );
         let _ = writeln!(out, "|---:|---|---|---|---|");
         for d in &doc.drift {
             let _ = writeln!(
@@ -90,10 +109,17 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
         s.rolled_back,
         s.failed,
         s.unresolved,
-        if s.verified { "verified" } else { "NOT fully applied" }
+        if s.verified {
+            "verified"
+        } else {
+            "NOT fully applied"
+        }
     );
     if !report.results.is_empty() {
-        let _ = writeln!(out, "| SPU | Name | Local endpoint | Outcome | Unavailable (ms) |");
+        let _ = writeln!(
+            out,
+            "| SPU | Name | Local endpoint | Outcome | Unavailable (ms) |"
+        );
         let _ = writeln!(out, "|---:|---|---|---|---:|");
         for r in &report.results {
             let _ = writeln!(
@@ -104,8 +130,11 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
                 code(&opt(&r.before)),
                 code(&opt(&r.after)),
                 r.outcome.as_str(),
-                r.reason.as_ref().map_or(String::new(), |w| format!(": {w}")),
-                r.unavailable_ms.map_or("-".to_string(), |w| format!("{w:.1}")),
+                r.reason
+                    .as_ref()
+                    .map_or(String::new(), |w| format!(": {w}")),
+                r.unavailable_ms
+                    .map_or("-".to_string(), |w| format!("{w:.1}")),
             );
         }
     }

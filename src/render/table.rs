@@ -14,7 +14,9 @@ pub enum ListFormat {
     Yaml,
 }
 
-pub const HEADER: [&str; 8] = ["ID", "NAME", "STATUS", "TYPE", "RACK", "PUBLIC", "PRIVATE", "LOCAL"];
+pub const HEADER: [&str; 8] = [
+    "ID", "NAME", "STATUS", "TYPE", "RACK", "PUBLIC", "PRIVATE", "LOCAL",
+];
 
 /// `ID NAME STATUS TYPE RACK PUBLIC PRIVATE LOCAL`, sorted by id; `no spu` when empty.
 pub fn table(live: &Live) -> String {

@@ -19,13 +19,21 @@ fn symbol(style: &Style, action: Action) -> String {
 pub fn summary_line(s: &Summary) -> String {
     let mut extra = vec![format!("{} unchanged", s.unchanged)];
     if s.drift > 0 {
-        extra.push(format!("{} drift finding{}", s.drift, if s.drift == 1 { "" } else { "s" }));
+        extra.push(format!(
+            "{} drift finding{}",
+            s.drift,
+            if s.drift == 1 { "" } else { "s" }
+        ));
     }
     if s.unmanaged > 0 {
         extra.push(format!("{} unmanaged", s.unmanaged));
     }
     if s.blocked > 0 {
-        extra.push(format!("{} blocking problem{}", s.blocked, if s.blocked == 1 { "" } else { "s" }));
+        extra.push(format!(
+            "{} blocking problem{}",
+            s.blocked,
+            if s.blocked == 1 { "" } else { "s" }
+        ));
     }
     if s.set + s.change + s.clear == 0 {
         format!("No changes. {}.", extra.join(", "))
@@ -46,7 +54,11 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
         .config
         .as_ref()
         .map_or(String::new(), |c| format!(" from {}", c.path));
-    let _ = writeln!(out, "{}", style.bold(&format!("Local endpoints for {}{source}", doc.target)));
+    let _ = writeln!(
+        out,
+        "{}",
+        style.bold(&format!("Local endpoints for {}{source}", doc.target))
+    );
     if !doc.changes.is_empty() {
         let _ = writeln!(out);
         let width = doc.changes.iter().map(|c| c.name.len()).max().unwrap_or(0);
@@ -77,7 +89,11 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
         }
     }
     if !doc.unmanaged.is_empty() {
-        let _ = writeln!(out, "\n{}", style.warn("Unmanaged (in the cluster, not in the file):"));
+        let _ = writeln!(
+            out,
+            "\n{}",
+            style.warn("Unmanaged (in the cluster, not in the file):")
+        );
         for u in &doc.unmanaged {
             let _ = writeln!(out, "  ? {:>5} {} ({})", u.id, u.name, u.kind.label());
         }
@@ -103,7 +119,10 @@ pub fn result_line(r: &crate::apply::SpuResult, style: &Style) -> String {
     let window = r
         .unavailable_ms
         .map_or(String::new(), |w| format!(" (unavailable {w:.1} ms)"));
-    let reason = r.reason.as_ref().map_or(String::new(), |why| format!(": {why}"));
+    let reason = r
+        .reason
+        .as_ref()
+        .map_or(String::new(), |why| format!(": {why}"));
     format!(
         "  {} {:>5} {}  local: {} -> {}  {outcome}{window}{reason}\n",
         symbol(style, r.action),
@@ -125,7 +144,10 @@ pub fn recovered(items: &[Recovered], style: &Style) -> String {
             RecoveryState::RestoredOld => "was missing; re-created with its old spec",
             RecoveryState::Unresolved => "could not be resolved now",
         };
-        let detail = r.detail.as_ref().map_or(String::new(), |d| format!(" ({d})"));
+        let detail = r
+            .detail
+            .as_ref()
+            .map_or(String::new(), |d| format!(" ({d})"));
         let line = format!("  recover {:>5} {}: {state}{detail}", r.id, r.name);
         let line = if r.state == RecoveryState::Unresolved {
             style.error(&line)
@@ -154,9 +176,9 @@ pub fn apply_report(report: &ApplyReport, style: &Style) -> String {
         let _ = writeln!(out, "{}", style.error(&format!("Verification failed: {e}")));
     }
     let s = crate::report::ApplySummary::of(report);
-    let window = s
-        .max_unavailable_ms
-        .map_or(String::new(), |w| format!("; longest unavailability {w:.1} ms"));
+    let window = s.max_unavailable_ms.map_or(String::new(), |w| {
+        format!("; longest unavailability {w:.1} ms")
+    });
     let verdict = if s.verified {
         "verified"
     } else {

@@ -5,7 +5,9 @@ use fluvio_controlplane_metadata::spu::{
     IngressPort, SpuSpec as FlvSpuSpec, SpuStatus, SpuStatusResolution, SpuType,
 };
 
-use crate::model::{Encryption, Endpoint, Ingress, IngressAddr, LiveSpu, SpuKind, SpuSpec, SpuState};
+use crate::model::{
+    Encryption, Endpoint, Ingress, IngressAddr, LiveSpu, SpuKind, SpuSpec, SpuState,
+};
 
 fn encryption(e: &EncryptionEnum) -> Encryption {
     match e {
@@ -120,6 +122,23 @@ pub fn custom_spec(spec: &SpuSpec) -> CustomSpuSpec {
     }
 }
 
+/// An SPU as Fluvio's own `spu list -O json` shows it: `{name, spec, status}` with Fluvio's
+/// field names (`spuId`, `publicEndpoint`, `publicEndpointLocal`, ...).
+pub fn fluvio_json(spu: &LiveSpu) -> serde_json::Value {
+    let status = SpuStatus {
+        resolution: match spu.status {
+            SpuState::Online => SpuStatusResolution::Online,
+            SpuState::Offline => SpuStatusResolution::Offline,
+            SpuState::Init => SpuStatusResolution::Init,
+        },
+    };
+    serde_json::json!({
+        "name": spu.spec.name,
+        "spec": spec_to_fluvio(&spu.spec),
+        "status": status,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,21 +182,4 @@ mod tests {
         assert_eq!(spec_to_fluvio(&model), flv);
         assert_eq!(FlvSpuSpec::from(custom_spec(&model)), flv);
     }
-}
-
-/// An SPU as Fluvio's own `spu list -O json` shows it: `{name, spec, status}` with Fluvio's
-/// field names (`spuId`, `publicEndpoint`, `publicEndpointLocal`, ...).
-pub fn fluvio_json(spu: &LiveSpu) -> serde_json::Value {
-    let status = SpuStatus {
-        resolution: match spu.status {
-            SpuState::Online => SpuStatusResolution::Online,
-            SpuState::Offline => SpuStatusResolution::Offline,
-            SpuState::Init => SpuStatusResolution::Init,
-        },
-    };
-    serde_json::json!({
-        "name": spu.spec.name,
-        "spec": spec_to_fluvio(&spu.spec),
-        "status": status,
-    })
 }

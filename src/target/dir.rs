@@ -36,7 +36,10 @@ impl DirTarget {
     /// Opens `dir`; it must exist and hold an `SPU` folder.
     pub fn open(dir: &Path) -> Result<Self, TargetError> {
         let dir = dir.canonicalize().map_err(|e| {
-            TargetError::Store(format!("cannot open metadata directory {}: {e}", dir.display()))
+            TargetError::Store(format!(
+                "cannot open metadata directory {}: {e}",
+                dir.display()
+            ))
         })?;
         if !dir.join("SPU").is_dir() {
             return Err(TargetError::Store(format!(
@@ -44,7 +47,8 @@ impl DirTarget {
                 dir.display()
             )));
         }
-        let store: &'static LocalMetadataStorage = Box::leak(Box::new(LocalMetadataStorage::new(&dir)));
+        let store: &'static LocalMetadataStorage =
+            Box::leak(Box::new(LocalMetadataStorage::new(&dir)));
         let updates = store
             .watch_stream_since::<FlvSpuSpec>(&NameSpace::All, None)
             .map(|_| ())
@@ -72,7 +76,9 @@ impl DirTarget {
         }
     }
 
-    async fn items(&self) -> Result<Vec<MetadataStoreObject<FlvSpuSpec, LocalMetadataItem>>, TargetError> {
+    async fn items(
+        &self,
+    ) -> Result<Vec<MetadataStoreObject<FlvSpuSpec, LocalMetadataItem>>, TargetError> {
         let list = self
             .store
             .retrieve_items::<FlvSpuSpec>(&NameSpace::All)
@@ -99,7 +105,11 @@ impl DirTarget {
 pub fn serving_process(dir: &Path) -> Option<(u32, String)> {
     let me = std::process::id();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
         };
         if pid == me {
@@ -194,7 +204,9 @@ impl Target for DirTarget {
         let item = MetadataStoreObject::new_with_context(
             spec.name.clone(),
             spec_to_fluvio(spec),
-            fluvio_stream_model::core::MetadataContext::new(LocalMetadataItem::new(spec.name.clone())),
+            fluvio_stream_model::core::MetadataContext::new(LocalMetadataItem::new(
+                spec.name.clone(),
+            )),
         );
         self.store
             .apply(item)

@@ -38,7 +38,10 @@ pub enum TargetError {
 
 impl TargetError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, TargetError::Transient { .. } | TargetError::Unreachable { .. })
+        matches!(
+            self,
+            TargetError::Transient { .. } | TargetError::Unreachable { .. }
+        )
     }
 }
 
@@ -65,7 +68,7 @@ pub trait Target {
 
 /// The target chosen at run time.
 pub enum AnyTarget {
-    Sc(sc::ScTarget),
+    Sc(Box<sc::ScTarget>),
     Dir(dir::DirTarget),
 }
 

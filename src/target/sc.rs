@@ -93,9 +93,13 @@ fn classify(op: String, err: anyhow::Error) -> TargetError {
 
 impl ScTarget {
     /// Connects, checking the client's own version compatibility.
-    pub async fn connect(config: FluvioClusterConfig, timeout: Duration) -> Result<Self, TargetError> {
+    pub async fn connect(
+        config: FluvioClusterConfig,
+        timeout: Duration,
+    ) -> Result<Self, TargetError> {
         let endpoint = config.endpoint.clone();
-        let client = match tokio::time::timeout(timeout, Fluvio::connect_with_config(&config)).await {
+        let client = match tokio::time::timeout(timeout, Fluvio::connect_with_config(&config)).await
+        {
             Err(_) => {
                 return Err(TargetError::Unreachable {
                     endpoint,
@@ -104,11 +108,13 @@ impl ScTarget {
             }
             Ok(Err(err)) => {
                 let cause = chain(&err);
-                return Err(if cause.contains("not compatible") || cause.contains("minimum") {
-                    TargetError::Incompatible { endpoint, cause }
-                } else {
-                    TargetError::Unreachable { endpoint, cause }
-                });
+                return Err(
+                    if cause.contains("not compatible") || cause.contains("minimum") {
+                        TargetError::Incompatible { endpoint, cause }
+                    } else {
+                        TargetError::Unreachable { endpoint, cause }
+                    },
+                );
             }
             Ok(Ok(client)) => client,
         };
@@ -147,7 +153,10 @@ impl Target for ScTarget {
 
     async fn read(&mut self) -> Result<Live, TargetError> {
         let spus = self
-            .timed(|| "listing SPUs".to_string(), self.admin.all::<FlvSpuSpec>())
+            .timed(
+                || "listing SPUs".to_string(),
+                self.admin.all::<FlvSpuSpec>(),
+            )
             .await?;
         let mut live = Live::from_specs(
             spus.iter()
@@ -161,7 +170,8 @@ impl Target for ScTarget {
         let spus = self
             .timed(
                 || format!("reading SPU {name}"),
-                self.admin.list::<FlvSpuSpec, String>(vec![name.to_string()]),
+                self.admin
+                    .list::<FlvSpuSpec, String>(vec![name.to_string()]),
             )
             .await?;
         Ok(spus

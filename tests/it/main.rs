@@ -1,5 +1,7 @@
+mod ci;
+mod examples;
+mod faults;
+mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;
 mod test_sc;
-mod reconcile;
-mod faults;

@@ -7,8 +7,12 @@ use crate::support::test_sc::{
 };
 
 async fn sc_with(custom: usize, managed: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default()).await.expect("test SC starts");
-    sc.seed_local_cluster(custom, managed).await.expect("seeded");
+    let sc = TestSc::start(TestScConfig::default())
+        .await
+        .expect("test SC starts");
+    sc.seed_local_cluster(custom, managed)
+        .await
+        .expect("seeded");
     sc
 }
 
@@ -67,29 +71,87 @@ local = { host = "10.0.0.3", port = 19030, encryption = "SSL" }
     );
     let file = file.to_str().unwrap();
 
-    let plan = env.run(&["plan", "-f", file, "--detailed-exitcode"]).expect(2);
-    assert!(plan.stdout.contains("+  5001 custom-spu-5001  local: none -> host.docker.internal:9010"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("+  5003 custom-spu-5003  local: none -> 10.0.0.3:19030 (SSL)"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("Plan: 2 to set, 0 to change, 0 to clear; 1 unchanged."), "{}", plan.stdout);
+    let plan = env
+        .run(&["plan", "-f", file, "--detailed-exitcode"])
+        .expect(2);
+    assert!(
+        plan.stdout
+            .contains("+  5001 custom-spu-5001  local: none -> host.docker.internal:9010"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("+  5003 custom-spu-5003  local: none -> 10.0.0.3:19030 (SSL)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 2 to set, 0 to change, 0 to clear; 1 unchanged."),
+        "{}",
+        plan.stdout
+    );
     // Without --detailed-exitcode, changes are a success.
     env.run(&["plan", "-f", file]).expect(0);
 
     let applied = env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
-    assert!(applied.stdout.contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"), "{}", applied.stdout);
-    assert!(applied.stdout.contains("unavailable"), "the report gives each window: {}", applied.stdout);
+    assert!(
+        applied
+            .stdout
+            .contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
+        "{}",
+        applied.stdout
+    );
+    assert!(
+        applied.stdout.contains("unavailable"),
+        "the report gives each window: {}",
+        applied.stdout
+    );
 
     let after_5001 = spec_of(&sc, 5001).await;
-    assert_eq!(after_5001.public_endpoint_local, local("host.docker.internal", 9010, EncryptionEnum::PLAINTEXT));
-    assert_eq!(SpuSpec { public_endpoint_local: None, ..after_5001 }, before[0]);
+    assert_eq!(
+        after_5001.public_endpoint_local,
+        local("host.docker.internal", 9010, EncryptionEnum::PLAINTEXT)
+    );
+    assert_eq!(
+        SpuSpec {
+            public_endpoint_local: None,
+            ..after_5001
+        },
+        before[0]
+    );
     assert_eq!(spec_of(&sc, 5002).await, before[1]);
     let after_5003 = spec_of(&sc, 5003).await;
-    assert_eq!(after_5003.public_endpoint_local, local("10.0.0.3", 19030, EncryptionEnum::SSL));
-    assert_eq!(SpuSpec { public_endpoint_local: None, ..after_5003 }, before[2]);
+    assert_eq!(
+        after_5003.public_endpoint_local,
+        local("10.0.0.3", 19030, EncryptionEnum::SSL)
+    );
+    assert_eq!(
+        SpuSpec {
+            public_endpoint_local: None,
+            ..after_5003
+        },
+        before[2]
+    );
 
-    let again = env.run(&["plan", "-f", file, "--detailed-exitcode"]).expect(0);
-    assert!(again.stdout.contains("No changes. 3 unchanged."), "{}", again.stdout);
-    assert!(!env.journal_dir().read_dir().map(|d| d.filter_map(|e| e.ok()).any(|e| e.path().extension().is_some_and(|x| x == "jsonl"))).unwrap_or(false),
-        "a verified apply leaves no journal behind");
+    let again = env
+        .run(&["plan", "-f", file, "--detailed-exitcode"])
+        .expect(0);
+    assert!(
+        again.stdout.contains("No changes. 3 unchanged."),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        !env.journal_dir()
+            .read_dir()
+            .map(|d| d
+                .filter_map(|e| e.ok())
+                .any(|e| e.path().extension().is_some_and(|x| x == "jsonl")))
+            .unwrap_or(false),
+        "a verified apply leaves no journal behind"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -102,25 +164,64 @@ async fn update_local_defaults_to_the_public_port_and_encryption() {
     let env = Env::new();
     let c = sc.endpoint();
 
-    env.run(&["update-local", "5001", "host.docker.internal", "-c", &c]).expect(0);
-    assert_eq!(spec_of(&sc, 5001).await.public_endpoint_local, local("host.docker.internal", 9333, EncryptionEnum::SSL));
+    env.run(&["update-local", "5001", "host.docker.internal", "-c", &c])
+        .expect(0);
+    assert_eq!(
+        spec_of(&sc, 5001).await.public_endpoint_local,
+        local("host.docker.internal", 9333, EncryptionEnum::SSL)
+    );
 
-    env.run(&["-c", &c, "update-local", "5001", "h.example", "--port", "7000", "--encryption", "PLAINTEXT"]).expect(0);
-    assert_eq!(spec_of(&sc, 5001).await.public_endpoint_local, local("h.example", 7000, EncryptionEnum::PLAINTEXT));
+    env.run(&[
+        "-c",
+        &c,
+        "update-local",
+        "5001",
+        "h.example",
+        "--port",
+        "7000",
+        "--encryption",
+        "PLAINTEXT",
+    ])
+    .expect(0);
+    assert_eq!(
+        spec_of(&sc, 5001).await.public_endpoint_local,
+        local("h.example", 7000, EncryptionEnum::PLAINTEXT)
+    );
 
-    env.run(&["update-local", "5001", "[::1]:7001", "--cluster", &c]).expect(0);
-    assert_eq!(spec_of(&sc, 5001).await.public_endpoint_local, local("[::1]", 7001, EncryptionEnum::SSL));
+    env.run(&["update-local", "5001", "[::1]:7001", "--cluster", &c])
+        .expect(0);
+    assert_eq!(
+        spec_of(&sc, 5001).await.public_endpoint_local,
+        local("[::1]", 7001, EncryptionEnum::SSL)
+    );
 
-    let same = env.run(&["update-local", "5001", "[::1]:7001", "--cluster", &c]).expect(0);
-    assert!(same.stderr.contains("already has local endpoint"), "{}", same.stderr);
+    let same = env
+        .run(&["update-local", "5001", "[::1]:7001", "--cluster", &c])
+        .expect(0);
+    assert!(
+        same.stderr.contains("already has local endpoint"),
+        "{}",
+        same.stderr
+    );
 
-    env.run(&["update-local", "5001", "none", "-c", &c]).expect(0);
+    env.run(&["update-local", "5001", "none", "-c", &c])
+        .expect(0);
     assert_eq!(spec_of(&sc, 5001).await.public_endpoint_local, None);
 
-    let bad = env.run(&["update-local", "5001", "bad host", "-c", &c]).expect(64);
-    assert!(bad.stderr.contains("`bad host` is not a valid host name"), "{}", bad.stderr);
+    let bad = env
+        .run(&["update-local", "5001", "bad host", "-c", &c])
+        .expect(64);
+    assert!(
+        bad.stderr.contains("`bad host` is not a valid host name"),
+        "{}",
+        bad.stderr
+    );
     let unknown = env.run(&["update-local", "42", "h", "-c", &c]).expect(6);
-    assert!(unknown.stderr.contains("SPU 42 is not in the cluster"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("SPU 42 is not in the cluster"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -129,32 +230,63 @@ async fn list_prints_the_proposed_table() {
     sc.wait_status_pass().await.unwrap();
     let env = Env::new();
     let c = sc.endpoint();
-    env.run(&["update-local", "5001", "host.docker.internal", "-c", &c]).expect(0);
+    env.run(&["update-local", "5001", "host.docker.internal", "-c", &c])
+        .expect(0);
     sc.wait_status_pass().await.unwrap();
     sc.wait_status_pass().await.unwrap();
 
     let out = env.run(&["list", "-c", &c]).expect(0);
-    let rows: Vec<Vec<&str>> = out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(
         rows,
         vec![
             vec!["ID", "NAME", "STATUS", "TYPE", "RACK", "PUBLIC", "PRIVATE", "LOCAL"],
-            vec!["5001", "custom-spu-5001", "Online", "custom", "-", "localhost:9010", "localhost:9011", "host.docker.internal:9010"],
-            vec!["5002", "custom-spu-5002", "Online", "custom", "-", "localhost:9020", "localhost:9021", "-"],
+            vec![
+                "5001",
+                "custom-spu-5001",
+                "Online",
+                "custom",
+                "-",
+                "localhost:9010",
+                "localhost:9011",
+                "host.docker.internal:9010"
+            ],
+            vec![
+                "5002",
+                "custom-spu-5002",
+                "Online",
+                "custom",
+                "-",
+                "localhost:9020",
+                "localhost:9021",
+                "-"
+            ],
         ],
         "{}",
         out.stdout
     );
 
     let json = env.run(&["list", "-c", &c, "-O", "json"]).expect(0);
-    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("list -O json is JSON");
+    let value: serde_json::Value =
+        serde_json::from_str(&json.stdout).expect("list -O json is JSON");
     assert_eq!(value[0]["name"], "custom-spu-5001");
     assert_eq!(value[0]["spec"]["spuId"], 5001);
-    assert_eq!(value[0]["spec"]["publicEndpointLocal"]["host"], "host.docker.internal");
+    assert_eq!(
+        value[0]["spec"]["publicEndpointLocal"]["host"],
+        "host.docker.internal"
+    );
     assert!(value[1]["spec"].get("publicEndpointLocal").is_none());
 
     let yaml = env.run(&["-o", "yaml", "list", "-c", &c]).expect(0);
-    assert!(yaml.stdout.contains("publicEndpointLocal:"), "{}", yaml.stdout);
+    assert!(
+        yaml.stdout.contains("publicEndpointLocal:"),
+        "{}",
+        yaml.stdout
+    );
 
     let empty = TestSc::start(TestScConfig::default()).await.unwrap();
     let none = env.run(&["list", "-c", &empty.endpoint()]).expect(0);
@@ -172,11 +304,24 @@ async fn managed_and_unknown_spus_are_refused_without_any_write() {
     );
     let file = file.to_str().unwrap();
     let out = env.run(&["apply", "-f", file, "--auto-approve"]).expect(6);
-    assert!(out.stdout.contains("SPU 0 (main-0) is managed by its SPU group"), "{}", out.stdout);
-    assert!(out.stdout.contains("SPU 77 is not in the cluster"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("SPU 0 (main-0) is managed by its SPU group"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("SPU 77 is not in the cluster"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stderr.contains("the plan is refused"), "{}", out.stderr);
     assert_eq!(spec_of(&sc, 0).await, managed);
-    assert_eq!(spec_of(&sc, 5001).await.public_endpoint_local, None, "nothing is applied from a refused plan");
+    assert_eq!(
+        spec_of(&sc, 5001).await.public_endpoint_local,
+        None,
+        "nothing is applied from a refused plan"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -184,13 +329,23 @@ async fn old_scs_are_refused() {
     let env = Env::new();
     let file_body = "[[spu]]\nid = 5001\nlocal = \"h\"\n";
     // 0.11.10: the client connects, but the SC cannot store local endpoints.
-    let old = TestSc::start(TestScConfig { platform_version: "0.11.10".into(), ..Default::default() }).await.unwrap();
+    let old = TestSc::start(TestScConfig {
+        platform_version: "0.11.10".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     old.seed_local_cluster(1, 0).await.unwrap();
     let file = env.write("old.toml", &zone(&old, file_body));
     let out = env.run(&["plan", "-f", file.to_str().unwrap()]).expect(6);
     assert!(out.stdout.contains("older than 0.11.11"), "{}", out.stdout);
     // 0.11.9: the client's own check refuses the connection.
-    let older = TestSc::start(TestScConfig { platform_version: "0.11.9".into(), ..Default::default() }).await.unwrap();
+    let older = TestSc::start(TestScConfig {
+        platform_version: "0.11.9".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let file = env.write("older.toml", &zone(&older, file_body));
     let out = env.run(&["plan", "-f", file.to_str().unwrap()]).expect(4);
     assert!(out.stderr.contains("not compatible"), "{}", out.stderr);
@@ -201,11 +356,26 @@ async fn an_unreachable_sc_names_the_address_and_cause() {
     let env = Env::new();
     let file = env.write("zone.toml", "[[spu]]\nid = 5001\nlocal = \"h\"\n");
     // Bind then drop a listener so the port is closed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
-    let out = env.run(&["plan", "-f", file.to_str().unwrap(), "-c", &addr]).expect(4);
-    assert!(out.stderr.contains(&format!("cannot reach the SC at {addr}")), "{}", out.stderr);
-    assert!(out.stderr.to_lowercase().contains("refused"), "{}", out.stderr);
+    let out = env
+        .run(&["plan", "-f", file.to_str().unwrap(), "-c", &addr])
+        .expect(4);
+    assert!(
+        out.stderr
+            .contains(&format!("cannot reach the SC at {addr}")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.to_lowercase().contains("refused"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 }
 
@@ -217,13 +387,26 @@ async fn multi_address_ingress_rack_and_encryption_survive_byte_for_byte() {
         public_endpoint: IngressPort {
             port: 9010,
             ingress: vec![
-                IngressAddr { hostname: Some("spu7.example.com".into()), ip: None },
-                IngressAddr { hostname: None, ip: Some("192.0.2.7".into()) },
-                IngressAddr { hostname: Some("both.example.com".into()), ip: Some("192.0.2.8".into()) },
+                IngressAddr {
+                    hostname: Some("spu7.example.com".into()),
+                    ip: None,
+                },
+                IngressAddr {
+                    hostname: None,
+                    ip: Some("192.0.2.7".into()),
+                },
+                IngressAddr {
+                    hostname: Some("both.example.com".into()),
+                    ip: Some("192.0.2.8".into()),
+                },
             ],
             encryption: EncryptionEnum::SSL,
         },
-        private_endpoint: Endpoint { host: "spu7.internal".into(), port: 9011, encryption: EncryptionEnum::SSL },
+        private_endpoint: Endpoint {
+            host: "spu7.internal".into(),
+            port: 9011,
+            encryption: EncryptionEnum::SSL,
+        },
         rack: Some("rack-a".into()),
         public_endpoint_local: None,
     };
@@ -232,7 +415,8 @@ async fn multi_address_ingress_rack_and_encryption_survive_byte_for_byte() {
     let before_yaml = std::fs::read_to_string(&yaml_path).unwrap_or_default();
     let env = Env::new();
     let c = sc.endpoint();
-    env.run(&["update-local", "7", "host.docker.internal", "-c", &c]).expect(0);
+    env.run(&["update-local", "7", "host.docker.internal", "-c", &c])
+        .expect(0);
     let after = spec_of(&sc, 7).await;
     let expected = SpuSpec {
         public_endpoint_local: local("host.docker.internal", 9010, EncryptionEnum::SSL),
@@ -240,12 +424,32 @@ async fn multi_address_ingress_rack_and_encryption_survive_byte_for_byte() {
     };
     assert_eq!(after, expected);
     let after_yaml = std::fs::read_to_string(&yaml_path).expect("the SPU file exists");
-    assert!(after_yaml.contains("192.0.2.7") && after_yaml.contains("rack-a"), "{after_yaml}");
+    assert!(
+        after_yaml.contains("192.0.2.7") && after_yaml.contains("rack-a"),
+        "{after_yaml}"
+    );
     if !before_yaml.is_empty() {
-        let strip = |y: &str| y.lines().filter(|l| !l.contains("revision") && !l.contains("resolution")).collect::<Vec<_>>().join("\n");
-        let added: Vec<&str> = after_yaml.lines().filter(|l| !before_yaml.lines().any(|b| b == *l)).collect();
-        assert!(added.iter().all(|l| l.contains("publicEndpointLocal") || l.contains("host.docker.internal") || l.contains("port: 9010") || l.contains("encryption") || l.contains("revision") || l.contains("resolution")),
-            "only the local endpoint may be new:\n{}\n---\n{}", strip(&before_yaml), strip(&after_yaml));
+        let strip = |y: &str| {
+            y.lines()
+                .filter(|l| !l.contains("revision") && !l.contains("resolution"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let added: Vec<&str> = after_yaml
+            .lines()
+            .filter(|l| !before_yaml.lines().any(|b| b == *l))
+            .collect();
+        assert!(
+            added.iter().all(|l| l.contains("publicEndpointLocal")
+                || l.contains("host.docker.internal")
+                || l.contains("port: 9010")
+                || l.contains("encryption")
+                || l.contains("revision")
+                || l.contains("resolution")),
+            "only the local endpoint may be new:\n{}\n---\n{}",
+            strip(&before_yaml),
+            strip(&after_yaml)
+        );
     }
 }
 
@@ -253,21 +457,41 @@ async fn multi_address_ingress_rack_and_encryption_survive_byte_for_byte() {
 async fn invalid_files_exit_3_and_touch_nothing() {
     let sc = sc_with(1, 0).await;
     let env = Env::new();
-    let file = env.write("bad.toml", &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"h:0\"\ncolour = 1\n"));
-    let out = env.run(&["apply", "-f", file.to_str().unwrap(), "--auto-approve"]).expect(3);
+    let file = env.write(
+        "bad.toml",
+        &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"h:0\"\ncolour = 1\n"),
+    );
+    let out = env
+        .run(&["apply", "-f", file.to_str().unwrap(), "--auto-approve"])
+        .expect(3);
     assert!(out.stderr.contains("bad.toml"), "{}", out.stderr);
-    assert!(out.stderr.contains("unknown key `colour`"), "{}", out.stderr);
-    assert!(out.stderr.contains("`0` is not a valid port"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown key `colour`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("`0` is not a valid port"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(spec_of(&sc, 5001).await.public_endpoint_local, None);
     let missing = env.run(&["validate", "-f", "nope.toml"]).expect(3);
-    assert!(missing.stderr.contains("cannot read nope.toml"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("cannot read nope.toml"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_without_a_terminal_needs_auto_approve() {
     let sc = sc_with(1, 0).await;
     let env = Env::new();
-    let file = env.write("zone.toml", &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"h\"\n"));
+    let file = env.write(
+        "zone.toml",
+        &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"h\"\n"),
+    );
     let out = env.run(&["apply", "-f", file.to_str().unwrap()]).expect(1);
     assert!(out.stderr.contains("--auto-approve"), "{}", out.stderr);
     assert_eq!(spec_of(&sc, 5001).await.public_endpoint_local, None);

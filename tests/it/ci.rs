@@ -1,0 +1,371 @@
+//! The CI/CD contract: exit codes, output formats (snapshots), annotations, drift, the
+//! safety threshold, multi-file plans and the export round trip.
+
+use crate::support::cli::{Env, Run};
+use crate::support::test_sc::{TestSc, TestScConfig};
+
+async fn sc_with(custom: usize) -> TestSc {
+    let sc = TestSc::start(TestScConfig::default())
+        .await
+        .expect("test SC starts");
+    sc.seed_local_cluster(custom, 0).await.expect("seeded");
+    sc
+}
+
+/// Replaces what changes from run to run (the SC's port, the temp dir) with stable names.
+fn stable(sc: &TestSc, env: &Env, text: &str) -> String {
+    text.replace(&sc.endpoint(), "SC_ADDR")
+        .replace(&env.home().display().to_string(), "HOME")
+}
+
+const ZONE: &str = r#"
+[policy]
+unmanaged = "warn"
+
+[[spu]]
+id = 5001
+local = "host.docker.internal"
+public = "localhost:9999"
+
+[[spu]]
+id = 5002
+local = "none"
+"#;
+
+fn zone(sc: &TestSc, body: &str) -> String {
+    format!("[cluster]\nendpoint = \"{}\"\n{body}", sc.endpoint())
+}
+
+fn plan(env: &Env, file: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["plan", "-f", file];
+    args.extend_from_slice(extra);
+    env.run(&args)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_formats_are_stable() {
+    let sc = sc_with(3).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone(&sc, ZONE));
+    let file = file.to_str().unwrap();
+
+    let text = plan(&env, file, &[]).expect(0);
+    insta::assert_snapshot!("plan_text", stable(&sc, &env, &text.stdout));
+
+    let md = plan(&env, file, &["-o", "markdown"]).expect(0);
+    insta::assert_snapshot!("plan_markdown", stable(&sc, &env, &md.stdout));
+
+    let json = plan(&env, file, &["--output", "json"]).expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON on stdout");
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["summary"]["set"], 1);
+    assert_eq!(doc["summary"]["unchanged"], 1);
+    assert_eq!(doc["summary"]["drift"], 1);
+    assert_eq!(doc["summary"]["unmanaged"], 1);
+    assert_eq!(doc["changes"][0]["action"], "set");
+    assert_eq!(doc["changes"][0]["before"], serde_json::Value::Null);
+    assert_eq!(doc["changes"][0]["after"]["host"], "host.docker.internal");
+    assert_eq!(doc["changes"][0]["line"], 9);
+    assert_eq!(doc["drift"][0]["field"], "public");
+    assert_eq!(doc["drift"][0]["actual"], "localhost:9010");
+    assert_eq!(doc["unmanaged"][0]["id"], 5003);
+    assert!(
+        json.stderr.is_empty() || !json.stderr.contains('{'),
+        "diagnostics stay off stdout"
+    );
+
+    // Output options work before the subcommand too.
+    let before = env.run(&["-o", "json", "plan", "-f", file]).expect(0);
+    assert_eq!(before.stdout, json.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_codes_never_confuse_changes_and_errors() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let changes = env.write(
+        "changes.toml",
+        &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"h\"\n"),
+    );
+    let same = env.write(
+        "same.toml",
+        &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"none\"\n"),
+    );
+    let unknown = env.write(
+        "unknown.toml",
+        &zone(&sc, "[[spu]]\nid = 9\nlocal = \"h\"\n"),
+    );
+    let invalid = env.write("invalid.toml", "[[spu]]\nid = 1\n");
+    let strict = env.write(
+        "strict.toml",
+        &zone(
+            &sc,
+            "[policy]\nunmanaged = \"error\"\n[[spu]]\nid = 5001\nlocal = \"none\"\n",
+        ),
+    );
+    let p = |f: &std::path::Path| f.to_str().unwrap().to_string();
+
+    plan(&env, &p(&changes), &["--detailed-exitcode"]).expect(2);
+    plan(&env, &p(&changes), &[]).expect(0);
+    plan(&env, &p(&same), &["--detailed-exitcode"]).expect(0);
+    plan(&env, &p(&unknown), &["--detailed-exitcode"]).expect(6);
+    plan(&env, &p(&invalid), &["--detailed-exitcode"]).expect(3);
+    let strict_run = plan(&env, &p(&strict), &[]).expect(6);
+    assert!(
+        strict_run.stdout.contains("unmanaged = \"error\""),
+        "{}",
+        strict_run.stdout
+    );
+    env.run(&["plan"]).expect(64);
+    env.run(&["plan", "-f", &p(&changes), "--bogus"]).expect(64);
+    env.run(&["--help"]).expect(0);
+    let help = env.run(&["plan", "--help"]).expect(0);
+    assert!(help.stdout.contains("Exit codes:"), "{}", help.stdout);
+    env.run(&["--version"]).expect(0);
+    env.run(&["--timeout", "0", "list", "-c", &sc.endpoint()])
+        .expect(64);
+    env.run(&["-P", "nope", "list"]).expect(3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_safety_threshold_refuses_large_plans_unless_forced() {
+    let sc = sc_with(3).await;
+    let env = Env::new();
+    let body = "[policy]\nmax_changes = 2\n[[spu]]\nid = 5001\nlocal = \"a\"\n[[spu]]\nid = 5002\nlocal = \"b\"\n[[spu]]\nid = 5003\nlocal = \"c\"\n";
+    let file = env.write("zone.toml", &zone(&sc, body));
+    let file = file.to_str().unwrap();
+    let refused = env.run(&["apply", "-f", file, "--auto-approve"]).expect(6);
+    assert!(
+        refused
+            .stdout
+            .contains("the plan has 3 changes, more than the allowed 2"),
+        "{}",
+        refused.stdout
+    );
+    env.run(&[
+        "plan",
+        "-f",
+        file,
+        "--max-changes",
+        "3",
+        "--detailed-exitcode",
+    ])
+    .expect(2);
+    env.run(&["plan", "-f", file, "--max-changes", "1"])
+        .expect(6);
+    env.run(&["apply", "-f", file, "--auto-approve", "--force"])
+        .expect(0);
+    env.run(&["plan", "-f", file, "--detailed-exitcode"])
+        .expect(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_is_read_only_and_exits_2_only_on_differences() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let matching = env.write("ok.toml", &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"none\"\npublic = \"localhost:9010\"\n[[spu]]\nid = 5002\nlocal = \"none\"\n"));
+    let drifted = env.write("drift.toml", &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"none\"\nrack = \"r9\"\n[[spu]]\nid = 5002\nlocal = \"none\"\n"));
+    let local = env.write(
+        "local.toml",
+        &zone(
+            &sc,
+            "[[spu]]\nid = 5001\nlocal = \"h\"\n[[spu]]\nid = 5002\nlocal = \"none\"\n",
+        ),
+    );
+    env.run(&["drift", "-f", matching.to_str().unwrap()])
+        .expect(0);
+    let out = env
+        .run(&["drift", "-f", drifted.to_str().unwrap()])
+        .expect(2);
+    assert!(
+        out.stdout.contains("rack: expected r9, found -"),
+        "{}",
+        out.stdout
+    );
+    env.run(&["drift", "-f", local.to_str().unwrap()]).expect(2);
+    let listed = env.run(&["list", "-c", &sc.endpoint()]).expect(0);
+    assert!(
+        !listed.stdout.contains(" h:9010"),
+        "drift never writes: {}",
+        listed.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_annotations_point_at_the_toml_lines() {
+    let sc = sc_with(3).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone(&sc, ZONE));
+    let file = file.to_str().unwrap();
+    let out = plan(&env, file, &["--annotations", "github"]).expect(0);
+    let lines: Vec<String> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::"))
+        .map(|l| stable(&sc, &env, l))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "::notice file=HOME/zone.toml,line=9,title=local endpoint set for SPU 5001::+ custom-spu-5001: none -> host.docker.internal:9010",
+            "::warning file=HOME/zone.toml,line=10,title=drift on SPU 5001::public: expected localhost:9999, found localhost:9010 (not applied)",
+        ]
+    );
+    let auto = env
+        .command(&["plan", "-f", file])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&auto.stdout).contains("::notice file="),
+        "auto under GitHub Actions"
+    );
+    let none = plan(&env, file, &[]).expect(0);
+    assert!(!none.stdout.contains("::notice"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_files_plan_concurrently_each_against_its_own_cluster() {
+    let a = sc_with(1).await;
+    let b = sc_with(1).await;
+    let env = Env::new();
+    let fa = env.write(
+        "a.toml",
+        &zone(&a, "[[spu]]\nid = 5001\nlocal = \"a.example\"\n"),
+    );
+    let fb = env.write(
+        "b.toml",
+        &zone(&b, "[[spu]]\nid = 5001\nlocal = \"none\"\n"),
+    );
+    let bad = env.write("bad.toml", "[[spu]]\nid = 5001\nlocal = \"x:0\"\n");
+    let (fa, fb, bad) = (
+        fa.to_str().unwrap(),
+        fb.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    );
+    let out = env
+        .run(&["plan", "-f", fa, fb, "--detailed-exitcode"])
+        .expect(2);
+    assert!(
+        out.stdout.contains(&format!(
+            "Local endpoints for sc://{} from {fa}",
+            a.endpoint()
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "Local endpoints for sc://{} from {fb}",
+            b.endpoint()
+        )),
+        "{}",
+        out.stdout
+    );
+    env.run(&["plan", "-f", fb, fb, "--detailed-exitcode"])
+        .expect(0);
+    let mixed = env
+        .run(&["plan", "-f", fa, bad, "--detailed-exitcode"])
+        .expect(3);
+    assert!(
+        mixed.stdout.contains("a.example"),
+        "the good file is still planned: {}",
+        mixed.stdout
+    );
+    assert!(
+        mixed.stderr.contains("not a valid port"),
+        "{}",
+        mixed.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_round_trips_to_an_empty_plan() {
+    let sc = sc_with(3).await;
+    let env = Env::new();
+    let c = sc.endpoint();
+    env.run(&["update-local", "5001", "host.docker.internal", "-c", &c])
+        .expect(0);
+    env.run(&[
+        "update-local",
+        "5002",
+        "[::1]:7000",
+        "--encryption",
+        "SSL",
+        "-c",
+        &c,
+    ])
+    .expect(0);
+    let exported = env.run(&["export", "-c", &c]).expect(0);
+    assert!(
+        exported
+            .stdout
+            .starts_with("#:schema ../schemas/fluvio-endpoints.schema.json\n"),
+        "{}",
+        exported.stdout
+    );
+    insta::assert_snapshot!("export", stable(&sc, &env, &exported.stdout));
+    let file = env.write("exported.toml", &exported.stdout);
+    env.run(&["validate", "-f", file.to_str().unwrap()])
+        .expect(0);
+    let planned = env
+        .run(&["plan", "-f", file.to_str().unwrap(), "--detailed-exitcode"])
+        .expect(0);
+    assert!(
+        planned.stdout.contains("No changes. 3 unchanged."),
+        "{}",
+        planned.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_reports_in_json_with_windows() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write(
+        "zone.toml",
+        &zone(
+            &sc,
+            "[[spu]]\nid = 5001\nlocal = \"a\"\n[[spu]]\nid = 5002\nlocal = \"b:1\"\n",
+        ),
+    );
+    let out = env
+        .run(&[
+            "apply",
+            "-f",
+            file.to_str().unwrap(),
+            "--auto-approve",
+            "-o",
+            "json",
+        ])
+        .expect(0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out.stdout).expect("one JSON document on stdout");
+    assert_eq!(doc["summary"]["applied"], 2);
+    assert_eq!(doc["summary"]["verified"], true);
+    for r in doc["report"]["results"].as_array().unwrap() {
+        assert_eq!(r["outcome"], "applied");
+        assert!(r["unavailable_ms"].as_f64().unwrap() > 0.0);
+    }
+    assert!(
+        out.stderr.contains("Applying 2 change(s)"),
+        "progress goes to stderr: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn config_errors_render_with_spans_and_the_file_name() {
+    let env = Env::new();
+    let file = env.write(
+        "zone.toml",
+        "[cluster]\nprofile = \"a\"\nendpoint = \"b:1\"\n\n[[spu]]\nid = 5001\nlocal = \"h\"\n\n[[spu]]\nid = 5001\nlocal = \"[::1\"\n",
+    );
+    let out = env.run(&["validate", "-f", "zone.toml"]).expect(3);
+    insta::assert_snapshot!("config_errors", stable_home(&env, &out.stderr));
+    drop(file);
+}
+
+fn stable_home(env: &Env, text: &str) -> String {
+    text.replace(&env.home().display().to_string(), "HOME")
+}
