@@ -1,6 +1,7 @@
 //! A running SC, through the real `fluvio` client. The only module that imports `fluvio`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fluvio::config::ConfigFile;
@@ -60,6 +61,9 @@ pub struct ScTarget {
     timeout: Duration,
     client: Fluvio,
     admin: FluvioAdmin,
+    /// The last request got no answer in time, on a connection that is still open: the SC
+    /// may still be working on it. See `reconnect`.
+    unanswered: AtomicBool,
 }
 
 fn chain(err: &anyhow::Error) -> String {
@@ -124,6 +128,7 @@ impl ScTarget {
             timeout,
             client,
             admin,
+            unanswered: AtomicBool::new(false),
         })
     }
 
@@ -136,7 +141,9 @@ impl ScTarget {
         op: impl Fn() -> String,
         fut: impl Future<Output = anyhow::Result<T>>,
     ) -> Result<T, TargetError> {
-        match tokio::time::timeout(self.timeout, fut).await {
+        let result = tokio::time::timeout(self.timeout, fut).await;
+        self.unanswered.store(result.is_err(), Ordering::SeqCst);
+        match result {
             Err(_) => Err(TargetError::Transient {
                 op: op(),
                 cause: format!("no answer within {}s", self.timeout.as_secs_f32()),
@@ -209,7 +216,17 @@ impl Target for ScTarget {
         .await
     }
 
+    /// Re-opens the connection, unless the last request timed out on a connection that is
+    /// still open. The SC serves one connection's requests in order and finishes the one in
+    /// hand even when the client goes away; so a request abandoned with its connection can
+    /// still land later, after a retry on a new connection: a late delete would remove the
+    /// SPU just re-created. Staying on the same connection keeps every retry and look
+    /// ordered after the abandoned request. If the connection is dead instead, the next
+    /// request fails with a connection error, and the reconnect after that happens.
     async fn reconnect(&mut self) -> Result<(), TargetError> {
+        if self.unanswered.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         *self = ScTarget::connect(self.config.clone(), self.timeout).await?;
         Ok(())
     }
