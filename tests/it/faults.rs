@@ -1040,3 +1040,47 @@ async fn tool_sigkilled_after_the_create_before_verification_recovers_at_new() {
     expect_local(&after, 1);
     assert_converged(&env, file);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delete_answered_after_the_timeout_does_not_delete_the_new_spu() {
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 1));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    // The SC is slow: every delete takes longer than the client waits for it, and is
+    // still carried out after the client gave up on it. Before the fix, the tool re-sent
+    // the delete on a new connection, created the new spec, verified it, exited 0, and
+    // then its second delete landed: the SPU was gone.
+    sc.faults()
+        .delay(ApiKind::Delete, Duration::from_millis(1500));
+    let run = env
+        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "1"])
+        .expect(0);
+    assert!(
+        run.stdout
+            .contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
+        "{}",
+        run.stdout
+    );
+    sc.faults().clear();
+    // Anything the SC still held from that run lands before its connection closes.
+    {
+        let sc = &sc;
+        wait_for(
+            "the SC to be done with the run's connections",
+            || async move { sc.open_connections() == 0 },
+        )
+        .await;
+    }
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        1,
+        "the timed-out delete was waited for on its connection, not sent again"
+    );
+    let after = snapshot(&sc).await;
+    assert_intact(&before, &after);
+    expect_local(&after, 1);
+    assert_converged(&env, file);
+}
