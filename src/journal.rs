@@ -158,11 +158,21 @@ impl Journal {
         let mut line = serde_json::to_vec(record).expect("records serialize");
         line.push(b'\n');
         if self.file.is_none() {
+            let existed = self.path.exists();
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&self.path)
                 .map_err(|e| journal_err(&self.path, "cannot open", e))?;
+            // A new file's name is durable only once its directory is synced; without it a
+            // crash of the machine could lose the whole journal, fsynced lines and all.
+            if !existed {
+                if let Some(dir) = self.path.parent() {
+                    File::open(dir)
+                        .and_then(|d| d.sync_all())
+                        .map_err(|e| journal_err(dir, "cannot sync", e))?;
+                }
+            }
             self.file = Some(file);
         }
         let file = self.file.as_mut().expect("opened above");
