@@ -416,8 +416,18 @@ async fn restart_keeps_everything_on_disk() {
             .await
             .unwrap();
     }
+    // the status pass rewrites the file (Init -> Online; LocalMetadataStorage truncates and
+    // rewrites in place), so let it settle before reading
+    eventually("custom-spu-5002 online again", || async {
+        sc.spus().await.iter().any(|(n, _, st)| {
+            n == "custom-spu-5002" && st.resolution == SpuStatusResolution::Online
+        })
+    })
+    .await;
+    sc.wait_status_pass().await.unwrap();
     let yaml = tmp.path().join("SPU/custom-spu-5002.yaml");
     let text = std::fs::read_to_string(&yaml).unwrap();
+    assert!(text.contains("resolution: Online"), "{text}");
     assert!(text.contains("publicEndpointLocal"), "{text}");
     assert!(text.contains("host.docker.internal"), "{text}");
     // a real local SC's folder set
