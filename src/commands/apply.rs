@@ -142,6 +142,7 @@ pub async fn execute(
         }
     });
     let changes = doc.to_changes();
+    let streamed = ctx.global.output == Format::Text;
     output::stderr(&format!(
         "Applying {} change(s) to {}:\n",
         changes.len(),
@@ -153,32 +154,34 @@ pub async fn execute(
         journal,
         &ApplyOptions::default(),
         &stop,
-        &mut |r| output::stderr(&crate::render::text::result_line(r, &style)),
+        // Text output streams each SPU's line to stdout as it happens; other formats keep
+        // stdout for their one document and show progress on stderr.
+        &mut |r| {
+            let line = crate::render::text::result_line(r, &style);
+            if streamed {
+                output::stdout(&line)
+            } else {
+                output::stderr(&line)
+            }
+        },
     )
     .await?;
     watcher.abort();
     let mut all = recovered;
     all.append(&mut report.recovered);
     report.recovered = all;
+    let document = || ApplyDoc {
+        format_version: crate::report::FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        target: &doc.target,
+        plan: doc,
+        report: &report,
+        summary: ApplySummary::of(&report),
+    };
     let text = match ctx.global.output {
-        Format::Text => crate::render::text::apply_report(&report, &ctx.style),
-        Format::Json => crate::render::json(&ApplyDoc {
-            format_version: crate::report::FORMAT_VERSION,
-            tool_version: env!("CARGO_PKG_VERSION"),
-            target: &doc.target,
-            plan: doc,
-            report: &report,
-            summary: ApplySummary::of(&report),
-        }),
-        Format::Yaml => serde_yaml::to_string(&ApplyDoc {
-            format_version: crate::report::FORMAT_VERSION,
-            tool_version: env!("CARGO_PKG_VERSION"),
-            target: &doc.target,
-            plan: doc,
-            report: &report,
-            summary: ApplySummary::of(&report),
-        })
-        .expect("reports serialize"),
+        Format::Text => crate::render::text::apply_report(&report, &ctx.style, streamed),
+        Format::Json => crate::render::json(&document()),
+        Format::Yaml => serde_yaml::to_string(&document()).expect("reports serialize"),
         Format::Markdown => crate::render::markdown::apply_report(doc, &report),
     };
     output::stdout(&text);

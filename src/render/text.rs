@@ -159,16 +159,28 @@ pub fn recovered(items: &[Recovered], style: &Style) -> String {
     out
 }
 
-pub fn apply_report(report: &ApplyReport, style: &Style) -> String {
+/// The final report. With `streamed`, each SPU's line was already printed as it happened,
+/// so only SPUs that did not end applied (e.g. after verification) are listed again.
+pub fn apply_report(report: &ApplyReport, style: &Style, streamed: bool) -> String {
     let mut out = String::new();
     if !report.recovered.is_empty() {
         let _ = writeln!(out, "{}", style.bold("Recovered an interrupted apply:"));
         out.push_str(&recovered(&report.recovered, style));
         out.push('\n');
     }
-    if !report.results.is_empty() {
-        let _ = writeln!(out, "{}", style.bold("Apply report:"));
-        for r in &report.results {
+    let listed: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| !streamed || r.outcome != Outcome::Applied)
+        .collect();
+    if !listed.is_empty() {
+        let title = if streamed {
+            "Not applied:"
+        } else {
+            "Apply report:"
+        };
+        let _ = writeln!(out, "\n{}", style.bold(title));
+        for r in listed {
             out.push_str(&result_line(r, style));
         }
     }
