@@ -1,0 +1,547 @@
+//! End-to-end benchmarks: the real `fluvio-endpoints` binary against the test SC on
+//! loopback, measured against a floor written here with the same fluvio 0.50.1 client.
+//!
+//! Run: `cargo bench --bench e2e` (see BENCHMARKS.md). Knobs (environment):
+//! - `E2E_SIZES` (default `100,1000,10000`): cluster sizes for plan, the floor and growth;
+//! - `E2E_APPLY_SIZES` (default `100,1000`): sizes for apply (every SPU is a change);
+//! - `E2E_ROUNDS` (default `11`): interleaved rounds per measurement (medians are reported);
+//! - `E2E_SKIP=1`: skip everything (CI compiles with `cargo bench --no-run` instead).
+//!
+//! Without `--bench` (i.e. under `cargo test --benches`) it runs nothing.
+//!
+//! The bench binary re-executes itself for the parts that must be separate processes:
+//! `--floor ADDR` (the floor program: connect, list `SpuSpec` once, exit) and
+//! `--rss FILE N` (validate + diff of FILE against N live SPUs, no network, printing its
+//! own time and peak RSS).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fluvio::metadata::customspu::CustomSpuSpec as FlvCustomSpuSpec;
+use fluvio::metadata::spu::SpuSpec as FlvSpuSpec;
+use fluvio::{Fluvio, FluvioClusterConfig};
+use fluvio_controlplane_metadata::spu::{CustomSpuKey, EncryptionEnum, Endpoint as FlvEndpoint};
+use fluvio_endpoints::config::{self, SourceFile};
+use fluvio_endpoints::output::Style;
+use fluvio_endpoints::report::PlanDoc;
+use fluvio_endpoints::target::sc::ScTarget;
+use fluvio_endpoints::target::Target;
+
+mod common;
+
+#[path = "../tests/support/test_sc/mod.rs"]
+mod test_sc;
+
+use test_sc::{TestSc, TestScConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fluvio-endpoints");
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("--floor") => return floor_child(&args[2]),
+        Some("--rss") => return rss_child(Path::new(&args[2]), args[3].parse().expect("N")),
+        _ => {}
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        println!("e2e: skipped (not run by `cargo test`; run `cargo bench --bench e2e`)");
+        return;
+    }
+    if std::env::var("E2E_SKIP").is_ok_and(|v| v == "1") {
+        println!("e2e: skipped (E2E_SKIP=1)");
+        return;
+    }
+    let sizes = env_list("E2E_SIZES", &[100, 1_000, 10_000]);
+    let apply_sizes = env_list("E2E_APPLY_SIZES", &[100, 1_000]);
+    let rounds = env_list("E2E_ROUNDS", &[11])[0];
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    machine();
+    let work = tempfile::Builder::new()
+        .prefix("e2e-bench-")
+        .tempdir()
+        .expect("tempdir");
+    for &n in &sizes {
+        runtime.block_on(plan_vs_floor(n, rounds, work.path()));
+    }
+    for &n in &apply_sizes {
+        runtime.block_on(apply_bench(n, work.path()));
+    }
+    for &n in &sizes {
+        rss_bench(n, work.path());
+    }
+}
+
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .split(',')
+            .map(|s| s.trim().parse().unwrap_or_else(|_| panic!("{name}: {v}")))
+            .collect(),
+        Err(_) => default.to_vec(),
+    }
+}
+
+fn machine() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "machine: {} cpus, {cpu}; loadavg {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load.trim()
+    );
+}
+
+// ------------------------------------------------------------------ stats
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    // nearest-rank
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    percentile(&v, 50.0)
+}
+
+fn summary(label: &str, values: &[f64]) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    println!(
+        "  {label:<38} median {:>9.2} ms  min {:>9.2}  max {:>9.2}  (n={})",
+        percentile(&v, 50.0),
+        v[0],
+        v[v.len() - 1],
+        v.len()
+    );
+}
+
+// ------------------------------------------------------------------ processes
+
+/// An isolated environment for the binary: its own HOME, fluvio config and journal dir.
+fn tool(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env("HOME", home)
+        .env("FLV_PROFILE_PATH", home.join("fluvio-config"))
+        .env("FLUVIO_ENDPOINTS_JOURNAL_DIR", home.join("journal"))
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run_timed(mut cmd: Command, expect: i32) -> (Duration, String) {
+    let start = Instant::now();
+    let out = cmd.output().expect("spawn");
+    let took = start.elapsed();
+    let code = out.status.code().unwrap_or(-1);
+    assert_eq!(
+        code,
+        expect,
+        "{cmd:?}\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout)
+            .chars()
+            .take(2000)
+            .collect::<String>(),
+        String::from_utf8_lossy(&out.stderr)
+            .chars()
+            .take(2000)
+            .collect::<String>()
+    );
+    (took, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs a child and returns its wall time and peak RSS (KiB) from wait4's rusage.
+fn run_rss(mut cmd: Command) -> (Duration, u64, String) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        use std::io::Read;
+        out.read_to_string(&mut stdout).expect("read stdout");
+    }
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for (and reaps) the child we spawned; `child` is not waited on again.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let took = start.elapsed();
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed"
+    );
+    std::mem::forget(child);
+    (took, usage.ru_maxrss as u64, stdout)
+}
+
+// ------------------------------------------------------------------ the floor
+
+/// The floor: a minimal program that connects with the same client and lists SpuSpec once.
+fn floor_child(addr: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let count = runtime.block_on(async {
+        let client = Fluvio::connect_with_config(&FluvioClusterConfig::new(addr.to_string()))
+            .await
+            .expect("connect");
+        let spus = client
+            .admin()
+            .await
+            .all::<FlvSpuSpec>()
+            .await
+            .expect("list");
+        spus.len()
+    });
+    println!("{count}");
+}
+
+// ------------------------------------------------------------------ plan vs floor
+
+async fn seeded(n: usize) -> TestSc {
+    let start = Instant::now();
+    let sc = TestSc::start(TestScConfig::default())
+        .await
+        .expect("test SC starts");
+    sc.seed_local_cluster(n, 0).await.expect("seeded");
+    println!(
+        "  (seeded {n} SPUs in {:.1} s)",
+        start.elapsed().as_secs_f64()
+    );
+    sc
+}
+
+async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
+    println!("\n== plan vs floor, {n} SPUs ({rounds} interleaved rounds) ==");
+    let sc = seeded(n).await;
+    let addr = sc.endpoint();
+    let home = work.join(format!("plan-{n}"));
+    std::fs::create_dir_all(&home).unwrap();
+    let file = home.join("zone.toml");
+    std::fs::write(&file, common::zone_file(n, None, "host.docker.internal")).unwrap();
+    let file_s = file.to_str().unwrap();
+    let me = std::env::current_exe().unwrap();
+
+    // Processes, interleaved so that both see the same machine load.
+    let (mut floor, mut plan, mut plan_json, mut ratios) = (vec![], vec![], vec![], vec![]);
+    for round in 0..rounds + 1 {
+        let mut f = Command::new(&me);
+        f.args(["--floor", &addr]).stdin(Stdio::null());
+        let (tf, out) = tokio::task::block_in_place(|| run_timed(f, 0));
+        assert_eq!(out.trim(), n.to_string());
+        let (tp, out) = tokio::task::block_in_place(|| {
+            run_timed(tool(&home, &["plan", "-f", file_s, "-c", &addr]), 0)
+        });
+        assert!(
+            out.contains(&format!("Plan: {n} to set")),
+            "{}",
+            &out[out.len().saturating_sub(300)..]
+        );
+        let (tj, _) = tokio::task::block_in_place(|| {
+            run_timed(
+                tool(&home, &["plan", "-f", file_s, "-c", &addr, "-o", "json"]),
+                0,
+            )
+        });
+        if round == 0 {
+            continue; // warm-up: page cache, the SC's first connection
+        }
+        floor.push(ms(tf));
+        plan.push(ms(tp));
+        plan_json.push(ms(tj));
+        ratios.push(ms(tp) / ms(tf));
+    }
+    summary("floor process (connect + list)", &floor);
+    summary("plan process (-o text)", &plan);
+    summary("plan process (-o json)", &plan_json);
+    println!(
+        "  RESULT plan/{n}: floor {:.2} ms, plan {:.2} ms, ratio of medians {:.2}x, median of paired ratios {:.2}x, json {:.2}x",
+        median(&floor),
+        median(&plan),
+        median(&plan) / median(&floor),
+        median(&ratios),
+        median(&plan_json) / median(&floor)
+    );
+
+    // In process: where the time goes.
+    let source = SourceFile::read(&file).unwrap();
+    let config = || FluvioClusterConfig::new(addr.clone());
+    let (mut f_conn, mut f_list) = (vec![], vec![]);
+    let (mut load, mut conn, mut read, mut diff, mut doc_t, mut render) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for round in 0..rounds + 1 {
+        let t = Instant::now();
+        let client = Fluvio::connect_with_config(&config()).await.unwrap();
+        let admin = client.admin().await;
+        let t_conn = t.elapsed();
+        let t = Instant::now();
+        let spus = admin.all::<FlvSpuSpec>().await.unwrap();
+        let t_list = t.elapsed();
+        assert_eq!(spus.len(), n);
+        drop((spus, admin, client));
+
+        let t = Instant::now();
+        let desired = config::load(&source).unwrap();
+        let t_load = t.elapsed();
+        let t = Instant::now();
+        let mut target = ScTarget::connect(config(), Duration::from_secs(15))
+            .await
+            .unwrap();
+        let t_conn2 = t.elapsed();
+        let t = Instant::now();
+        let live = target.read().await.unwrap();
+        let t_read = t.elapsed();
+        let t = Instant::now();
+        let p = fluvio_endpoints::plan::plan(&desired, &live);
+        let t_diff = t.elapsed();
+        let t = Instant::now();
+        let doc = PlanDoc::new(
+            &p,
+            &target.identity(),
+            live.platform_version.clone(),
+            Some((&source, &desired)),
+        );
+        let t_doc = t.elapsed();
+        let t = Instant::now();
+        let text = fluvio_endpoints::render::text::plan(&doc, &Style { color: false });
+        let t_render = t.elapsed();
+        assert!(text.len() > n);
+        if round == 0 {
+            continue;
+        }
+        f_conn.push(ms(t_conn));
+        f_list.push(ms(t_list));
+        load.push(ms(t_load));
+        conn.push(ms(t_conn2));
+        read.push(ms(t_read));
+        diff.push(ms(t_diff));
+        doc_t.push(ms(t_doc));
+        render.push(ms(t_render));
+    }
+    println!("  in process:");
+    summary("floor: connect", &f_conn);
+    summary("floor: list SpuSpec", &f_list);
+    summary("tool: read + validate file", &load);
+    summary("tool: ScTarget::connect", &conn);
+    summary("tool: Target::read (list + convert)", &read);
+    summary("tool: plan::plan (diff)", &diff);
+    summary("tool: PlanDoc::new", &doc_t);
+    summary("tool: render::text::plan", &render);
+    sc.shutdown().await.ok();
+}
+
+// ------------------------------------------------------------------ apply
+
+#[derive(serde::Deserialize)]
+struct ApplyOut {
+    report: Report,
+    summary: serde_json::Value,
+}
+
+#[derive(serde::Deserialize)]
+struct Report {
+    results: Vec<ResultLine>,
+}
+
+#[derive(serde::Deserialize)]
+struct ResultLine {
+    outcome: String,
+    unavailable_ms: Option<f64>,
+}
+
+fn window_line(label: &str, windows: &mut [f64], total: Duration, n: usize) {
+    windows.sort_by(f64::total_cmp);
+    println!(
+        "  RESULT {label}: {n} changes, total {:.2} s ({:.2} ms/change), window p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        total.as_secs_f64(),
+        ms(total) / n as f64,
+        percentile(windows, 50.0),
+        percentile(windows, 99.0),
+        windows[windows.len() - 1],
+    );
+}
+
+async fn apply_bench(n: usize, work: &Path) {
+    println!("\n== apply, {n} changes ==");
+    let sc = seeded(n).await;
+    let addr = sc.endpoint();
+    let home = work.join(format!("apply-{n}"));
+    std::fs::create_dir_all(&home).unwrap();
+
+    // Two tool runs (set, then change) and, between them, the floor: the same replaces
+    // done directly with the client (delete ack -> create ack, spec built before).
+    for (run, host) in ["a.example", "b.example"].iter().enumerate() {
+        let file: PathBuf = home.join(format!("zone-{run}.toml"));
+        std::fs::write(&file, common::zone_file(n, None, host)).unwrap();
+        let (took, out) = tokio::task::block_in_place(|| {
+            run_timed(
+                tool(
+                    &home,
+                    &[
+                        "apply",
+                        "-f",
+                        file.to_str().unwrap(),
+                        "-c",
+                        &addr,
+                        "--auto-approve",
+                        "-o",
+                        "json",
+                    ],
+                ),
+                0,
+            )
+        });
+        let doc: ApplyOut = serde_json::from_str(&out).expect("apply JSON");
+        let applied = doc
+            .report
+            .results
+            .iter()
+            .filter(|r| r.outcome == "applied")
+            .count();
+        assert_eq!(applied, n, "summary: {}", doc.summary);
+        let mut windows: Vec<f64> = doc
+            .report
+            .results
+            .iter()
+            .filter_map(|r| r.unavailable_ms)
+            .collect();
+        assert_eq!(windows.len(), n);
+        println!(
+            "  summary.max_unavailable_ms = {}",
+            doc.summary["max_unavailable_ms"]
+        );
+        window_line(
+            &format!("apply/{n}/tool-run{}", run + 1),
+            &mut windows,
+            took,
+            n,
+        );
+
+        if run == 0 {
+            raw_replaces(n, &addr, "floor.example").await;
+        }
+    }
+    sc.shutdown().await.ok();
+}
+
+/// The floor for apply: delete + create each SPU with the raw client, nothing else.
+async fn raw_replaces(n: usize, addr: &str, host: &str) {
+    let client = Fluvio::connect_with_config(&FluvioClusterConfig::new(addr.to_string()))
+        .await
+        .unwrap();
+    let admin = client.admin().await;
+    let live = admin.all::<FlvSpuSpec>().await.unwrap();
+    let start = Instant::now();
+    let (mut windows, mut deletes) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for m in &live {
+        let mut spec: FlvCustomSpuSpec = m.spec.clone().into();
+        spec.public_endpoint_local = Some(FlvEndpoint {
+            host: host.to_string(),
+            port: spec.public_endpoint.port,
+            encryption: EncryptionEnum::PLAINTEXT,
+        });
+        let t = Instant::now();
+        admin
+            .delete::<FlvCustomSpuSpec>(CustomSpuKey::Name(m.name.clone()))
+            .await
+            .unwrap();
+        let deleted = Instant::now();
+        deletes.push(ms(deleted - t));
+        admin.create(m.name.clone(), false, spec).await.unwrap();
+        windows.push(ms(deleted.elapsed()));
+    }
+    let took = start.elapsed();
+    summary("floor: delete round trip", &deletes);
+    window_line(
+        &format!("apply/{n}/floor(raw delete+create)"),
+        &mut windows,
+        took,
+        n,
+    );
+}
+
+// ------------------------------------------------------------------ validate + diff, RSS
+
+/// Child: validate FILE and diff it against N live SPUs; prints `ms peak_kib baseline_kib`.
+fn rss_child(file: &Path, n: usize) {
+    let baseline = vm_hwm();
+    let live = common::live(n);
+    let t = Instant::now();
+    let source = SourceFile::read(file).unwrap();
+    let desired = config::load(&source).unwrap();
+    let plan = fluvio_endpoints::plan::plan(&desired, &live);
+    let took = t.elapsed();
+    assert_eq!(plan.changes.len(), n);
+    println!("{:.3} {} {}", ms(took), vm_hwm(), baseline);
+}
+
+fn vm_hwm() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn rss_bench(n: usize, work: &Path) {
+    println!("\n== validate + diff, {n} SPUs, no network ==");
+    let home = work.join(format!("rss-{n}"));
+    std::fs::create_dir_all(&home).unwrap();
+    let file = home.join("zone.toml");
+    std::fs::write(
+        &file,
+        common::zone_file(n, Some("127.0.0.1:9003"), "host.docker.internal"),
+    )
+    .unwrap();
+    let me = std::env::current_exe().unwrap();
+    let (mut times, mut peaks, mut validate_t, mut validate_rss) = (vec![], vec![], vec![], vec![]);
+    let mut baseline = 0;
+    for _ in 0..5 {
+        let mut c = Command::new(&me);
+        c.args(["--rss", file.to_str().unwrap(), &n.to_string()]);
+        let (_, _, out) = run_rss(c);
+        let f: Vec<f64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        times.push(f[0]);
+        peaks.push(f[1] / 1024.0);
+        baseline = f[2] as u64;
+        let (took, maxrss, _) = run_rss(tool(&home, &["validate", "-f", file.to_str().unwrap()]));
+        validate_t.push(ms(took));
+        validate_rss.push(maxrss as f64 / 1024.0);
+    }
+    summary("validate+diff in a child (no startup)", &times);
+    println!(
+        "  RESULT rss/{n}: validate+diff {:.2} ms, peak RSS {:.1} MiB (child baseline {:.1} MiB); `fluvio-endpoints validate` process {:.2} ms, peak RSS {:.1} MiB",
+        median(&times),
+        median(&peaks),
+        baseline as f64 / 1024.0,
+        median(&validate_t),
+        median(&validate_rss)
+    );
+}

@@ -1,0 +1,77 @@
+//! The pure stages, no network: parse + validate a zone file, diff it against a live
+//! cluster, and build the plan document. Run: `cargo bench --bench plan`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use fluvio_endpoints::config::{self, SourceFile};
+use fluvio_endpoints::output::Style;
+use fluvio_endpoints::report::PlanDoc;
+
+mod common;
+
+fn source(n: usize) -> SourceFile {
+    SourceFile {
+        name: format!("zone-{n}.toml"),
+        text: common::zone_file(n, Some("127.0.0.1:9003"), "host.docker.internal"),
+    }
+}
+
+fn stages(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pure");
+    group.sample_size(20);
+    for n in [100usize, 1_000, 10_000] {
+        let file = source(n);
+        let live = common::live(n);
+        let desired = config::load(&file).expect("the generated file is valid");
+        let plan = fluvio_endpoints::plan::plan(&desired, &live);
+        assert_eq!(plan.changes.len(), n);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("validate", n), &file, |b, file| {
+            b.iter(|| config::load(black_box(file)).expect("valid"))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("diff", n),
+            &(&desired, &live),
+            |b, (d, l)| b.iter(|| fluvio_endpoints::plan::plan(black_box(d), black_box(l))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("validate+diff", n),
+            &(&file, &live),
+            |b, (f, l)| {
+                b.iter(|| {
+                    let desired = config::load(black_box(f)).expect("valid");
+                    fluvio_endpoints::plan::plan(&desired, black_box(l))
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("plan_doc", n),
+            &(&file, &desired, &plan),
+            |b, (f, d, p)| {
+                b.iter(|| {
+                    PlanDoc::new(
+                        black_box(p),
+                        "sc://127.0.0.1:9003",
+                        Some("0.18.1".into()),
+                        Some((f, d)),
+                    )
+                })
+            },
+        );
+        let doc = PlanDoc::new(
+            &plan,
+            "sc://127.0.0.1:9003",
+            Some("0.18.1".into()),
+            Some((&file, &desired)),
+        );
+        let style = Style { color: false };
+        group.bench_with_input(BenchmarkId::new("render_text", n), &doc, |b, doc| {
+            b.iter(|| fluvio_endpoints::render::text::plan(black_box(doc), &style))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
