@@ -26,7 +26,7 @@ pub mod exit {
     pub const UNSAFE_PLAN: u8 = 6;
     /// Partial apply: some changes failed or were skipped; no SPU was lost.
     pub const PARTIAL_APPLY: u8 = 7;
-    /// An interrupted apply could not be fully recovered; run `recover`.
+    /// Changes are left in the journal (interrupted, or not verified); run `recover`.
     pub const RECOVERY_NEEDED: u8 = 8;
     /// Bad command-line usage.
     pub const USAGE: u8 = 64;
@@ -41,7 +41,7 @@ pub mod exit {
   5   stale plan: the cluster or file changed since `plan --out`
   6   plan refused: unknown/managed SPU, SC too old, unmanaged policy, max_changes
   7   partial apply: some changes failed or were skipped; no SPU lost
-  8   an interrupted apply needs `recover`
+  8   an interrupted or unverified apply needs `recover`
   64  command-line usage error";
 }
 

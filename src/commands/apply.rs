@@ -192,6 +192,12 @@ pub async fn execute(
             summary.unresolved, doc.target
         )));
     }
+    if let Some(why) = &report.verification_error {
+        return Err(Error::RecoveryNeeded(format!(
+            "the changes on {} could not be verified ({why}); the journal keeps them until `recover` confirms each SPU",
+            doc.target
+        )));
+    }
     if !summary.verified {
         return Err(Error::Partial(format!(
             "{} of {} change(s) were not applied; see the report above",

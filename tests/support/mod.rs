@@ -1,3 +1,3 @@
 #![allow(dead_code)]
-pub mod test_sc;
 pub mod cli;
+pub mod test_sc;
