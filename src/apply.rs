@@ -90,6 +90,23 @@ pub struct SpuResult {
     seq: Option<u64>,
 }
 
+impl SpuResult {
+    /// A change not (yet) carried out.
+    fn skipped(change: &Change, reason: Option<String>) -> Self {
+        SpuResult {
+            id: change.id,
+            name: change.name.clone(),
+            action: change.action,
+            before: change.before.clone(),
+            after: change.after.clone(),
+            outcome: Outcome::Skipped,
+            reason,
+            unavailable_ms: None,
+            seq: None,
+        }
+    }
+}
+
 /// What recovery found for one interrupted change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -242,17 +259,7 @@ impl<T: Target> Engine<'_, T> {
     }
 
     async fn change(&mut self, change: &Change) -> Result<SpuResult> {
-        let mut result = SpuResult {
-            id: change.id,
-            name: change.name.clone(),
-            action: change.action,
-            before: change.before.clone(),
-            after: change.after.clone(),
-            outcome: Outcome::Skipped,
-            reason: None,
-            unavailable_ms: None,
-            seq: None,
-        };
+        let mut result = SpuResult::skipped(change, None);
         let finish = |mut r: SpuResult, outcome, reason: String| {
             r.outcome = outcome;
             r.reason = Some(reason);
@@ -504,17 +511,7 @@ pub async fn apply<T: Target>(
     };
     for change in changes {
         let result = if stop.load(Ordering::SeqCst) {
-            SpuResult {
-                id: change.id,
-                name: change.name.clone(),
-                action: change.action,
-                before: change.before.clone(),
-                after: change.after.clone(),
-                outcome: Outcome::Skipped,
-                reason: Some("interrupted before this SPU".into()),
-                unavailable_ms: None,
-                seq: None,
-            }
+            SpuResult::skipped(change, Some("interrupted before this SPU".into()))
         } else {
             engine.change(change).await?
         };
