@@ -12,7 +12,9 @@
 //! The bench binary re-executes itself for the parts that must be separate processes:
 //! `--floor ADDR` (the floor program: connect, list `SpuSpec` once, exit) and
 //! `--rss FILE N` (validate + diff of FILE against N live SPUs, no network, printing its
-//! own time and peak RSS).
+//! own time and peak RSS), and `--pure FILE N` (validate, diff, plan document and text
+//! rendering of FILE against N live SPUs, no network, with a timing breakdown: the target
+//! to run under `perf record` / `valgrind --tool=callgrind`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,11 +24,15 @@ use fluvio::metadata::customspu::CustomSpuSpec as FlvCustomSpuSpec;
 use fluvio::metadata::spu::SpuSpec as FlvSpuSpec;
 use fluvio::{Fluvio, FluvioClusterConfig};
 use fluvio_controlplane_metadata::spu::{CustomSpuKey, EncryptionEnum, Endpoint as FlvEndpoint};
+use fluvio_endpoints::apply::{apply, ApplyOptions};
 use fluvio_endpoints::config::{self, SourceFile};
+use fluvio_endpoints::journal::Journal;
+use fluvio_endpoints::model::{Live, LiveSpu, SpuSpec};
 use fluvio_endpoints::output::Style;
 use fluvio_endpoints::report::PlanDoc;
 use fluvio_endpoints::target::sc::ScTarget;
-use fluvio_endpoints::target::Target;
+use fluvio_endpoints::target::{Target, TargetError};
+use std::sync::atomic::AtomicBool;
 
 mod common;
 
@@ -42,6 +48,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("--floor") => return floor_child(&args[2]),
         Some("--rss") => return rss_child(Path::new(&args[2]), args[3].parse().expect("N")),
+        Some("--pure") => return pure_child(Path::new(&args[2]), args[3].parse().expect("N")),
         _ => {}
     }
     if !args.iter().any(|a| a == "--bench") {
@@ -67,13 +74,13 @@ fn main() {
         .tempdir()
         .expect("tempdir");
     for &n in &sizes {
+        rss_bench(n, work.path());
+    }
+    for &n in &sizes {
         runtime.block_on(plan_vs_floor(n, rounds, work.path()));
     }
     for &n in &apply_sizes {
         runtime.block_on(apply_bench(n, work.path()));
-    }
-    for &n in &sizes {
-        rss_bench(n, work.path());
     }
 }
 
@@ -173,29 +180,38 @@ fn run_timed(mut cmd: Command, expect: i32) -> (Duration, String) {
     (took, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Runs a child and returns its wall time and peak RSS (KiB) from wait4's rusage.
-fn run_rss(mut cmd: Command) -> (Duration, u64, String) {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+/// Peak RSS (KiB) of the real binary. Spawned from this (large) process, a child's
+/// `ru_maxrss` also counts the parent's image it was forked from before its exec, so the
+/// binary runs under GNU time (a small process that forks it): the figure is then the
+/// binary's own peak (plus at most time's own small image).
+fn tool_rss(home: &Path, args: &[&str]) -> (Duration, u64) {
+    let time = Path::new("/usr/bin/time");
+    let mut cmd = if time.exists() {
+        let mut c = Command::new(time);
+        c.args(["-f", "RSS %M", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let std_cmd = tool(home, args);
+    cmd.args(std_cmd.get_args())
+        .envs(std_cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(Stdio::null());
     let start = Instant::now();
-    let mut child = cmd.spawn().expect("spawn");
-    let mut stdout = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        use std::io::Read;
-        out.read_to_string(&mut stdout).expect("read stdout");
-    }
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for (and reaps) the child we spawned; `child` is not waited on again.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let out = cmd.output().expect("spawn");
     let took = start.elapsed();
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4");
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} failed"
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    std::mem::forget(child);
-    (took, usage.ru_maxrss as u64, stdout)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rss = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("RSS "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (took, rss)
 }
 
 // ------------------------------------------------------------------ the floor
@@ -447,7 +463,129 @@ async fn apply_bench(n: usize, work: &Path) {
             raw_replaces(n, &addr, "floor.example").await;
         }
     }
+    apply_breakdown(n, &addr, &home).await;
     sc.shutdown().await.ok();
+}
+
+/// A target that times every call the apply engine makes, and the engine's own time
+/// between a delete's answer and the create's request (its share of the window).
+struct Timed<T> {
+    inner: T,
+    fetch: Vec<f64>,
+    delete: Vec<f64>,
+    create: Vec<f64>,
+    read: Vec<f64>,
+    gap: Vec<f64>,
+    deleted: Option<Instant>,
+}
+
+impl<T: Target> Target for Timed<T> {
+    fn identity(&self) -> String {
+        self.inner.identity()
+    }
+    async fn read(&mut self) -> Result<Live, TargetError> {
+        let t = Instant::now();
+        let r = self.inner.read().await;
+        self.read.push(ms(t.elapsed()));
+        r
+    }
+    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, TargetError> {
+        let t = Instant::now();
+        let r = self.inner.fetch(name).await;
+        self.fetch.push(ms(t.elapsed()));
+        r
+    }
+    fn updates_in_place(&self) -> bool {
+        self.inner.updates_in_place()
+    }
+    async fn update(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+        self.inner.update(spec).await
+    }
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+        let t = Instant::now();
+        let r = self.inner.delete(spec).await;
+        self.delete.push(ms(t.elapsed()));
+        self.deleted = Some(Instant::now());
+        r
+    }
+    async fn create(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+        let t = Instant::now();
+        if let Some(d) = self.deleted.take() {
+            self.gap.push(ms(t - d));
+        }
+        let r = self.inner.create(spec).await;
+        self.create.push(ms(t.elapsed()));
+        r
+    }
+    async fn reconnect(&mut self) -> Result<(), TargetError> {
+        self.inner.reconnect().await
+    }
+}
+
+/// The apply engine in process, through a timing target: where a change's time goes.
+async fn apply_breakdown(n: usize, addr: &str, home: &Path) {
+    let source = SourceFile {
+        name: "breakdown.toml".into(),
+        text: common::zone_file(n, None, "c.example"),
+    };
+    let desired = config::load(&source).unwrap();
+    let inner = ScTarget::connect(
+        FluvioClusterConfig::new(addr.to_string()),
+        Duration::from_secs(15),
+    )
+    .await
+    .unwrap();
+    let mut target = Timed {
+        inner,
+        fetch: vec![],
+        delete: vec![],
+        create: vec![],
+        read: vec![],
+        gap: vec![],
+        deleted: None,
+    };
+    let live = target.inner.read().await.unwrap();
+    let plan = fluvio_endpoints::plan::plan(&desired, &live);
+    assert_eq!(plan.changes.len(), n);
+    let mut journal = Journal::open(&home.join("journal-breakdown"), &target.identity()).unwrap();
+    let stop = AtomicBool::new(false);
+    let start = Instant::now();
+    let report = apply(
+        &plan.changes,
+        &mut target,
+        &mut journal,
+        &ApplyOptions::default(),
+        &stop,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let total = ms(start.elapsed());
+    assert!(report.all_applied());
+    let sum = |v: &[f64]| v.iter().sum::<f64>();
+    let io = sum(&target.fetch) + sum(&target.delete) + sum(&target.create) + sum(&target.read);
+    println!(
+        "  apply engine in process ({n} changes, total {:.0} ms):",
+        total
+    );
+    summary("per change: fetch (re-read, list by name)", &target.fetch);
+    summary("per change: delete", &target.delete);
+    summary("per change: create", &target.create);
+    summary(
+        "per change: engine between delete ack and create",
+        &target.gap,
+    );
+    summary("final verify: read all", &target.read);
+    println!(
+        "  RESULT apply-breakdown/{n}: fetch {:.0} ms ({:.0}%), delete {:.0} ms, create {:.0} ms, verify read {:.0} ms, engine+journal (rest) {:.0} ms ({:.0}%)",
+        sum(&target.fetch),
+        100.0 * sum(&target.fetch) / total,
+        sum(&target.delete),
+        sum(&target.create),
+        sum(&target.read),
+        total - io,
+        100.0 * (total - io) / total
+    );
 }
 
 /// The floor for apply: delete + create each SPU with the raw client, nothing else.
@@ -501,6 +639,42 @@ fn rss_child(file: &Path, n: usize) {
     println!("{:.3} {} {}", ms(took), vm_hwm(), baseline);
 }
 
+/// Child: every pure stage of `plan` once, timed, for profilers.
+fn pure_child(file: &Path, n: usize) {
+    let live = common::live(n);
+    let t = Instant::now();
+    let source = SourceFile::read(file).unwrap();
+    let desired = config::load(&source).unwrap();
+    let t_load = t.elapsed();
+    let t = Instant::now();
+    let plan = fluvio_endpoints::plan::plan(&desired, &live);
+    let t_diff = t.elapsed();
+    let t = Instant::now();
+    let doc = PlanDoc::new(
+        &plan,
+        "sc://127.0.0.1:9003",
+        live.platform_version.clone(),
+        Some((&source, &desired)),
+    );
+    let t_doc = t.elapsed();
+    let t = Instant::now();
+    let text = fluvio_endpoints::render::text::plan(&doc, &Style { color: false });
+    let t_render = t.elapsed();
+    let t = Instant::now();
+    let json = fluvio_endpoints::render::json(&doc);
+    let t_json = t.elapsed();
+    println!(
+        "validate {:.2} ms, diff {:.2} ms, PlanDoc::new {:.2} ms, render text {:.2} ms ({} B), render json {:.2} ms ({} B)",
+        ms(t_load),
+        ms(t_diff),
+        ms(t_doc),
+        ms(t_render),
+        text.len(),
+        ms(t_json),
+        json.len()
+    );
+}
+
 fn vm_hwm() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap()
@@ -526,12 +700,13 @@ fn rss_bench(n: usize, work: &Path) {
     for _ in 0..5 {
         let mut c = Command::new(&me);
         c.args(["--rss", file.to_str().unwrap(), &n.to_string()]);
-        let (_, _, out) = run_rss(c);
+        c.stdin(Stdio::null());
+        let (_, out) = run_timed(c, 0);
         let f: Vec<f64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
         times.push(f[0]);
         peaks.push(f[1] / 1024.0);
         baseline = f[2] as u64;
-        let (took, maxrss, _) = run_rss(tool(&home, &["validate", "-f", file.to_str().unwrap()]));
+        let (took, maxrss) = tool_rss(&home, &["validate", "-f", file.to_str().unwrap()]);
         validate_t.push(ms(took));
         validate_rss.push(maxrss as f64 / 1024.0);
     }
