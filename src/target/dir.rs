@@ -155,14 +155,11 @@ impl Target for DirTarget {
     }
 
     async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, TargetError> {
-        // The store caches the folder at first use; a fresh store sees other writers.
-        let fresh = LocalMetadataStorage::new(&self.dir);
-        let list = fresh
-            .retrieve_items::<FlvSpuSpec>(&NameSpace::All)
-            .await
-            .map_err(|e| store_err("reading the metadata directory", e))?;
-        Ok(list
-            .items
+        // The store loaded the folder when opened and sees every write since; no one else
+        // writes a stopped cluster's directory while we hold its lock and no SC serves it.
+        Ok(self
+            .items()
+            .await?
             .iter()
             .find(|i| i.key() == name)
             .map(|i| live_from_fluvio(i.key(), i.spec(), i.status())))
