@@ -493,3 +493,56 @@ async fn apply_without_a_terminal_needs_auto_approve() {
     assert!(out.stderr.contains("--auto-approve"), "{}", out.stderr);
     assert_eq!(spec_of(&sc, 5001).await.public_endpoint_local, None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn profiles_pick_the_cluster_before_or_after_the_subcommand() {
+    let a = sc_with(1, 0).await;
+    let b = sc_with(2, 0).await;
+    let env = Env::new();
+    env.write(
+        "fluvio-config",
+        &format!(
+            "version = \"2\"\ncurrent_profile = \"a\"\n\n[profile.a]\ncluster = \"a\"\n\n[profile.b]\ncluster = \"b\"\n\n\
+             [cluster.a]\nendpoint = \"{}\"\nuse_spu_local_address = true\n\n[cluster.b]\nendpoint = \"{}\"\n",
+            a.endpoint(),
+            b.endpoint()
+        ),
+    );
+    let rows = |out: &str| out.lines().count() - 1;
+    // No flags: the current profile.
+    assert_eq!(rows(&env.run(&["list"]).expect(0).stdout), 1);
+    assert_eq!(rows(&env.run(&["-P", "b", "list"]).expect(0).stdout), 2);
+    assert_eq!(
+        rows(&env.run(&["list", "--profile", "b"]).expect(0).stdout),
+        2
+    );
+    // The file's [cluster] profile, overridden by a flag.
+    let file = env.write(
+        "zone.toml",
+        "[cluster]\nprofile = \"b\"\n\n[[spu]]\nid = 5002\nlocal = \"h\"\n",
+    );
+    let file = file.to_str().unwrap();
+    let planned = env.run(&["plan", "-f", file]).expect(0);
+    assert!(
+        planned.stdout.contains(&format!("sc://{}", b.endpoint())),
+        "{}",
+        planned.stdout
+    );
+    let wrong = env.run(&["plan", "-f", file, "-P", "a"]).expect(6);
+    assert!(
+        wrong.stdout.contains("SPU 5002 is not in the cluster"),
+        "{}",
+        wrong.stdout
+    );
+    let missing = env.run(&["list", "-P", "nope"]).expect(3);
+    assert!(
+        missing
+            .stderr
+            .contains("profile `nope` is not in the fluvio config"),
+        "{}",
+        missing.stderr
+    );
+    // Conflicting cluster options are a usage error.
+    env.run(&["list", "-P", "a", "-c", &a.endpoint()])
+        .expect(64);
+}
