@@ -52,7 +52,7 @@ impl Ctx {
     /// then the current fluvio profile.
     pub async fn open_target(&self, file: &ClusterSel, write: bool) -> Result<AnyTarget> {
         if let Some(dir) = &self.global.metadata_dir {
-            let target = DirTarget::open(dir).map_err(Error::from_target)?;
+            let target = DirTarget::open(dir).await.map_err(Error::from_target)?;
             if write {
                 target.ensure_not_served().map_err(Error::from_target)?;
             }

@@ -1,40 +1,61 @@
 //! A stopped local cluster's metadata directory (`DIR/SPU/*.yaml`), read and written only
 //! through Fluvio's `LocalMetadataStorage`, so the files stay exactly what the SC loads.
 //!
-//! A change here rewrites one file in place: no delete, no unavailability. The store
-//! writes without fsync, so each write is followed by an fsync of the file and the folder;
-//! the journal (written first) is what makes a torn write recoverable.
+//! A change here rewrites one file: no delete, no unavailability. The store itself rewrites
+//! a file in place (truncate + write, no fsync), which a crash could leave torn, and a torn
+//! file stops the SC from loading the whole folder. So each write goes through the store
+//! into a staging copy of that one file, is fsynced, and is renamed over the original: the
+//! file is always either the old spec or the new one.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use fluvio_controlplane_metadata::spu::SpuSpec as FlvSpuSpec;
 use fluvio_controlplane_metadata::store::NameSpace;
 use fluvio_stream_dispatcher::metadata::local::{LocalMetadataItem, LocalMetadataStorage};
 use fluvio_stream_dispatcher::metadata::MetadataClient;
+use fluvio_stream_model::core::MetadataContext;
 use fluvio_stream_model::store::MetadataStoreObject;
-use futures_util::{FutureExt, StreamExt};
 
 use super::convert::{live_from_fluvio, spec_to_fluvio};
 use super::{Target, TargetError};
 use crate::model::{Live, LiveSpu, SpuSpec};
 
+type Item = MetadataStoreObject<FlvSpuSpec, LocalMetadataItem>;
+
+/// Where a write is staged, inside the metadata directory so the rename stays on one
+/// filesystem; the SC loads only its kind folders and never looks here.
+const STAGING: &str = ".fluvio-endpoints-staging";
+
 /// The metadata directory of a local-mode SC.
 pub struct DirTarget {
     dir: PathBuf,
-    /// Leaked once per process: the watch stream below borrows it for as long as we live.
-    store: &'static LocalMetadataStorage,
-    /// The store queues one update per write on a bounded channel that only a watcher
-    /// drains; this stream is that watcher, drained after each write.
-    updates: futures_util::stream::BoxStream<'static, ()>,
+    /// Every SPU as loaded at open, kept current with our own writes. No one else writes a
+    /// stopped cluster's directory while we hold its lock and no SC serves it.
+    items: BTreeMap<String, Item>,
 }
 
-fn store_err(what: &str, err: anyhow::Error) -> TargetError {
+fn store_err(what: &str, err: impl std::fmt::Display) -> TargetError {
     TargetError::Store(format!("{what}: {err:#}"))
+}
+
+async fn load(dir: &Path) -> Result<Vec<Item>, TargetError> {
+    LocalMetadataStorage::new(dir)
+        .retrieve_items::<FlvSpuSpec>(&NameSpace::All)
+        .await
+        .map(|list| list.items)
+        .map_err(|e| store_err(&format!("reading {}", dir.join("SPU").display()), e))
+}
+
+fn sync(path: &Path) -> Result<(), TargetError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| store_err(&format!("syncing {}", path.display()), e))
 }
 
 impl DirTarget {
     /// Opens `dir`; it must exist and hold an `SPU` folder.
-    pub fn open(dir: &Path) -> Result<Self, TargetError> {
+    pub async fn open(dir: &Path) -> Result<Self, TargetError> {
         let dir = dir.canonicalize().map_err(|e| {
             TargetError::Store(format!(
                 "cannot open metadata directory {}: {e}",
@@ -47,21 +68,12 @@ impl DirTarget {
                 dir.display()
             )));
         }
-        let store: &'static LocalMetadataStorage =
-            Box::leak(Box::new(LocalMetadataStorage::new(&dir)));
-        let updates = store
-            .watch_stream_since::<FlvSpuSpec>(&NameSpace::All, None)
-            .map(|_| ())
-            .boxed();
-        Ok(DirTarget {
-            store,
-            dir,
-            updates,
-        })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        let items = load(&dir)
+            .await?
+            .into_iter()
+            .map(|i| (i.key().clone(), i))
+            .collect();
+        Ok(DirTarget { dir, items })
     }
 
     /// Refuses when a running process serves this directory: an SC keeps its own copy in
@@ -76,27 +88,56 @@ impl DirTarget {
         }
     }
 
-    async fn items(
-        &self,
-    ) -> Result<Vec<MetadataStoreObject<FlvSpuSpec, LocalMetadataItem>>, TargetError> {
-        let list = self
-            .store
-            .retrieve_items::<FlvSpuSpec>(&NameSpace::All)
+    /// Writes `spec` as `SPU/<name>.yaml`: through the store into a staging copy of the
+    /// file (so the revision advances as the SC's own writes do), fsync, rename, fsync.
+    async fn write(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+        self.ensure_not_served()?;
+        let file = format!("{}.yaml", spec.name);
+        let live = self.dir.join("SPU").join(&file);
+        let staging = self.dir.join(STAGING);
+        let staged = staging.join("SPU").join(&file);
+        let io = |what: &str, e: std::io::Error| store_err(what, e);
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(|e| io("clearing the staging folder", e))?;
+        }
+        std::fs::create_dir_all(staging.join("SPU"))
+            .map_err(|e| io("creating the staging folder", e))?;
+        if live.exists() {
+            std::fs::copy(&live, &staged).map_err(|e| io("staging the SPU file", e))?;
+        }
+        let store = LocalMetadataStorage::new(&staging);
+        let current = load(&staging)
+            .await?
+            .into_iter()
+            .find(|i| *i.key() == spec.name);
+        let item = match current {
+            Some(mut item) => {
+                item.set_spec(spec_to_fluvio(spec));
+                item
+            }
+            None => MetadataStoreObject::new_with_context(
+                spec.name.clone(),
+                spec_to_fluvio(spec),
+                MetadataContext::new(LocalMetadataItem::new(spec.name.clone())),
+            ),
+        };
+        store
+            .apply(item)
             .await
-            .map_err(|e| store_err(&format!("reading {}", self.dir.join("SPU").display()), e))?;
-        Ok(list.items)
-    }
-
-    fn drain(&mut self) {
-        while let Some(Some(())) = self.updates.next().now_or_never() {}
-    }
-
-    fn sync(&self, name: &str) -> Result<(), TargetError> {
-        let folder = self.dir.join("SPU");
-        let sync = |path: &Path| std::fs::File::open(path).and_then(|f| f.sync_all());
-        sync(&folder.join(format!("{name}.yaml")))
-            .and_then(|()| sync(&folder))
-            .map_err(|e| TargetError::Store(format!("syncing {}: {e}", folder.display())))
+            .map_err(|e| store_err(&format!("writing SPU {}", spec.name), e))?;
+        let written = load(&staging)
+            .await?
+            .into_iter()
+            .find(|i| *i.key() == spec.name)
+            .ok_or_else(|| {
+                TargetError::Store(format!("staged SPU {} did not read back", spec.name))
+            })?;
+        sync(&staged)?;
+        std::fs::rename(&staged, &live).map_err(|e| io("replacing the SPU file", e))?;
+        sync(&self.dir.join("SPU"))?;
+        std::fs::remove_dir_all(&staging).map_err(|e| io("removing the staging folder", e))?;
+        self.items.insert(spec.name.clone(), written);
+        Ok(())
     }
 }
 
@@ -146,22 +187,17 @@ impl Target for DirTarget {
     }
 
     async fn read(&mut self) -> Result<Live, TargetError> {
-        let items = self.items().await?;
         Ok(Live::from_specs(
-            items
-                .iter()
+            self.items
+                .values()
                 .map(|i| live_from_fluvio(i.key(), i.spec(), i.status())),
         ))
     }
 
     async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, TargetError> {
-        // The store loaded the folder when opened and sees every write since; no one else
-        // writes a stopped cluster's directory while we hold its lock and no SC serves it.
         Ok(self
-            .items()
-            .await?
-            .iter()
-            .find(|i| i.key() == name)
+            .items
+            .get(name)
             .map(|i| live_from_fluvio(i.key(), i.spec(), i.status())))
     }
 
@@ -170,23 +206,13 @@ impl Target for DirTarget {
     }
 
     async fn update(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
-        self.ensure_not_served()?;
-        let mut item = self
-            .items()
-            .await?
-            .into_iter()
-            .find(|i| *i.key() == spec.name)
-            .ok_or_else(|| TargetError::NotFound {
+        if !self.items.contains_key(&spec.name) {
+            return Err(TargetError::NotFound {
                 op: format!("updating SPU {}", spec.name),
                 message: "not found".to_string(),
-            })?;
-        item.set_spec(spec_to_fluvio(spec));
-        self.store
-            .apply(item)
-            .await
-            .map_err(|e| store_err(&format!("writing SPU {}", spec.name), e))?;
-        self.drain();
-        self.sync(&spec.name)
+            });
+        }
+        self.write(spec).await
     }
 
     async fn delete(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
@@ -197,20 +223,15 @@ impl Target for DirTarget {
     }
 
     async fn create(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
-        self.ensure_not_served()?;
-        let item = MetadataStoreObject::new_with_context(
-            spec.name.clone(),
-            spec_to_fluvio(spec),
-            fluvio_stream_model::core::MetadataContext::new(LocalMetadataItem::new(
-                spec.name.clone(),
-            )),
-        );
-        self.store
-            .apply(item)
-            .await
-            .map_err(|e| store_err(&format!("writing SPU {}", spec.name), e))?;
-        self.drain();
-        self.sync(&spec.name)
+        let taken = self.items.contains_key(&spec.name)
+            || self.items.values().any(|i| i.spec().id == spec.id);
+        if taken {
+            return Err(TargetError::AlreadyExists {
+                op: format!("creating SPU {}", spec.name),
+                message: format!("spu '{}({})' already defined", spec.name, spec.id),
+            });
+        }
+        self.write(spec).await
     }
 
     async fn reconnect(&mut self) -> Result<(), TargetError> {

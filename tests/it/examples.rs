@@ -126,6 +126,12 @@ async fn applying_to_a_metadata_dir_takes_effect_when_the_sc_starts() {
     ];
     let out = env.run(&args).expect(0);
     assert!(out.stdout.contains("3 applied"), "{}", out.stdout);
+    // Each file was replaced whole (staged, then renamed), with its revision advanced as
+    // the SC's own writes do, and no staging folder is left behind.
+    assert!(!meta.join(".fluvio-endpoints-staging").exists());
+    let written = std::fs::read_to_string(meta.join("SPU/custom-spu-5001.yaml")).unwrap();
+    assert!(written.starts_with("!1.0.0\nmeta:\n  id: custom-spu-5001\n  revision: 1\n"), "{written}");
+    assert!(written.contains("publicEndpointLocal:\n    port: 9010\n    host: host.docker.internal"), "{written}");
     env.run(&[
         "plan",
         "-f",
