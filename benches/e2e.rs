@@ -48,6 +48,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("--floor") => return floor_child(&args[2]),
         Some("--rss") => return rss_child(Path::new(&args[2]), args[3].parse().expect("N")),
+        Some("--noop") => return,
         Some("--pure") => return pure_child(Path::new(&args[2]), args[3].parse().expect("N")),
         _ => {}
     }
@@ -73,6 +74,7 @@ fn main() {
         .prefix("e2e-bench-")
         .tempdir()
         .expect("tempdir");
+    startup(rounds, work.path());
     for &n in &sizes {
         rss_bench(n, work.path());
     }
@@ -136,7 +138,7 @@ fn summary(label: &str, values: &[f64]) {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     println!(
-        "  {label:<38} median {:>9.2} ms  min {:>9.2}  max {:>9.2}  (n={})",
+        "  {label:<38} median {:>9.3} ms  min {:>9.3}  max {:>9.3}  (n={})",
         percentile(&v, 50.0),
         v[0],
         v[v.len() - 1],
@@ -212,6 +214,26 @@ fn tool_rss(home: &Path, args: &[&str]) -> (Duration, u64) {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     (took, rss)
+}
+
+/// Process start-up alone: the tool (`metadata`: no runtime, no I/O) vs this bench binary
+/// exiting at once (the floor program's own start-up).
+fn startup(rounds: usize, work: &Path) {
+    println!("\n== process start-up ==");
+    let me = std::env::current_exe().unwrap();
+    let (mut floor, mut tool_t) = (vec![], vec![]);
+    for round in 0..rounds + 1 {
+        let mut c = Command::new(&me);
+        c.arg("--noop").stdin(Stdio::null());
+        let (tf, _) = run_timed(c, 0);
+        let (tt, _) = run_timed(tool(work, &["metadata"]), 0);
+        if round > 0 {
+            floor.push(ms(tf));
+            tool_t.push(ms(tt));
+        }
+    }
+    summary("bench binary, exit at once", &floor);
+    summary("fluvio-endpoints metadata", &tool_t);
 }
 
 // ------------------------------------------------------------------ the floor

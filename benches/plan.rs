@@ -59,6 +59,42 @@ fn stages(c: &mut Criterion) {
                 })
             },
         );
+        // The same document without a source file: no `line` lookups (SourceFile::line_col),
+        // i.e. what PlanDoc::new costs once those are O(log n).
+        group.bench_with_input(
+            BenchmarkId::new("plan_doc_without_lines", n),
+            &plan,
+            |b, p| {
+                b.iter(|| {
+                    PlanDoc::new(
+                        black_box(p),
+                        "sc://127.0.0.1:9003",
+                        Some("0.18.1".into()),
+                        None,
+                    )
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("fingerprints", n), &plan, |b, p| {
+            b.iter(|| {
+                p.changes
+                    .iter()
+                    .map(|c| c.live.fingerprint().len())
+                    .sum::<usize>()
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("line_col_of_every_change", n),
+            &(&file, &desired),
+            |b, (f, d)| {
+                b.iter(|| {
+                    d.spus
+                        .values()
+                        .map(|s| f.line_col(s.spans.local.start).0)
+                        .sum::<usize>()
+                })
+            },
+        );
         let doc = PlanDoc::new(
             &plan,
             "sc://127.0.0.1:9003",
