@@ -327,6 +327,14 @@ impl<T: Target> Engine<'_, T> {
                     "someone else deleted or changed it just before the change".into(),
                 ));
             }
+            // An unanswered delete may still land later: only a refusal ends the entry.
+            Err(e) if e.is_transient() => {
+                return Ok(finish(
+                    result,
+                    Outcome::Unresolved,
+                    format!("delete did not complete: {e}"),
+                ));
+            }
             Err(e) => {
                 return match self.fetch(&change.name).await {
                     Ok(Some(found)) if found == change.live => {

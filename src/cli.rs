@@ -40,7 +40,8 @@ pub struct Global {
         long,
         global = true,
         value_name = "HOST:PORT",
-        conflicts_with = "metadata_dir"
+        conflicts_with = "metadata_dir",
+        value_parser = parse_cluster
     )]
     pub cluster: Option<String>,
 
@@ -72,6 +73,14 @@ pub struct Global {
     /// Seconds one request to the SC may take before it counts as failed
     #[arg(long, global = true, default_value_t = 15.0, value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: f64,
+}
+
+fn parse_cluster(text: &str) -> Result<String, String> {
+    match crate::address::parse_host_port(text) {
+        Ok((host, Some(port))) => Ok(format!("{host}:{port}")),
+        Ok((_, None)) => Err("expected HOST:PORT, e.g. 127.0.0.1:9003".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_timeout(text: &str) -> Result<f64, String> {

@@ -82,19 +82,31 @@ pub fn read_pending(path: &Path) -> Result<(Vec<Pending>, u64)> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(journal_err(path, "cannot open", e)),
     };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| journal_err(path, "cannot read", e))?;
+    let last = lines.iter().rposition(|l| !l.trim().is_empty());
     let mut pending: Vec<Pending> = Vec::new();
     let mut max_seq = 0;
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| journal_err(path, "cannot read", e))?;
+    for (n, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        // A torn last line is a write that never completed: its change never started.
-        let record: Record = match serde_json::from_str(&line) {
+        let record: Record = match serde_json::from_str(line) {
             Ok(r) => r,
-            Err(_) => {
-                tracing::warn!("{}: ignoring unreadable line {}", path.display(), n + 1);
-                continue;
+            // A torn last line is a write that never completed: its change never started.
+            Err(_) if Some(n) == last => continue,
+            // Anywhere else it could hide a pending change: stop rather than guess.
+            Err(e) => {
+                return Err(journal_err(
+                    path,
+                    &format!(
+                    "line {} is unreadable ({e}); repair or move the file after checking its SPUs",
+                    n + 1
+                ),
+                    "refusing to guess what it held",
+                ))
             }
         };
         match record {
@@ -284,6 +296,20 @@ mod tests {
         assert!(
             Journal::open(dir.path(), "sc://b:1").is_ok(),
             "other clusters are independent"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_line_before_the_last_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(
+            &path,
+            "{\"op\":\"end\",\"se\n{\"op\":\"end\",\"seq\":1,\"outcome\":\"x\"}\n",
+        )
+        .unwrap();
+        assert!(
+            matches!(read_pending(&path), Err(Error::Journal(m)) if m.contains("line 1 is unreadable"))
         );
     }
 

@@ -67,6 +67,11 @@ pub fn run(cli: Cli) -> u8 {
         }
     };
     match result {
+        // Output that did not reach its reader is not a success.
+        Ok(_) if output::stdout_failed() => {
+            output::stderr("error: could not write all output to stdout\n");
+            exit::ERROR
+        }
         Ok(outcome) if outcome.changes && (detailed || is_drift) => exit::CHANGES,
         Ok(_) => exit::OK,
         Err(err) => {

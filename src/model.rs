@@ -71,6 +71,16 @@ impl Endpoint {
     }
 }
 
+/// `host:port` as a zone file writes it: an IPv6 literal in brackets, whether or not the
+/// SC stored it with them, so assertions compare what they mean.
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// One address of a public ingress: a hostname, an IP, or (rarely) both.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IngressAddr {
@@ -93,6 +103,14 @@ impl Ingress {
             .first()
             .and_then(|a| a.hostname.as_deref().or(a.ip.as_deref()))
             .unwrap_or("")
+    }
+}
+
+impl Ingress {
+    /// The address an assertion compares with; `None` when there is no address at all.
+    pub fn assertion(&self) -> Option<String> {
+        let host = self.host();
+        (!host.is_empty()).then(|| host_port(host, self.port))
     }
 }
 

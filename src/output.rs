@@ -66,7 +66,10 @@ impl Style {
     }
 }
 
-/// Writes data to stdout. Errors writing (e.g. a closed pipe) end the program quietly.
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes data to stdout. A failed write (e.g. a closed pipe) is remembered, not fatal:
+/// an apply in progress must finish and verify its SPUs whoever stopped reading.
 pub fn stdout(text: &str) {
     let mut out = std::io::stdout().lock();
     if out
@@ -74,8 +77,13 @@ pub fn stdout(text: &str) {
         .and_then(|()| out.flush())
         .is_err()
     {
-        std::process::exit(crate::error::exit::ERROR.into());
+        STDOUT_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// True when some output could not be written to stdout.
+pub fn stdout_failed() -> bool {
+    STDOUT_FAILED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Writes a diagnostic or progress line to stderr.

@@ -295,8 +295,16 @@ fn drift(plan: &mut Plan, want: &crate::model::DesiredSpu, spec: &SpuSpec) {
         }
     };
     check(DriftField::Name, &want.name, spec.name.clone());
-    check(DriftField::Public, &want.public, spec.public.to_string());
-    check(DriftField::Private, &want.private, spec.private.to_string());
+    check(
+        DriftField::Public,
+        &want.public,
+        spec.public.assertion().unwrap_or_else(|| "-".to_string()),
+    );
+    check(
+        DriftField::Private,
+        &want.private,
+        crate::model::host_port(&spec.private.host, spec.private.port),
+    );
     check(
         DriftField::Rack,
         &want.rack,

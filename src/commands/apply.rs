@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::apply::{ApplyOptions, ApplyReport, Recovered};
+use crate::apply::{ApplyOptions, ApplyReport};
 use crate::cli::{ApplyArgs, Format};
 use crate::commands::{load_file, refused, Ctx, Outcome};
 use crate::error::{Error, Result};
@@ -15,18 +15,15 @@ use crate::report::{ApplyDoc, ApplySummary, ConfigRef, PlanDoc};
 use crate::target::{AnyTarget, Target};
 
 /// Opens the journal for `target` (taking its lock) and resolves anything left unfinished.
-pub async fn journal_and_recover(
-    ctx: &Ctx,
-    target: &mut AnyTarget,
-) -> Result<(Journal, Vec<Recovered>)> {
+pub async fn journal_and_recover(ctx: &Ctx, target: &mut AnyTarget) -> Result<Journal> {
     let mut journal = Journal::open(&ctx.journal_dir(), &target.identity())?;
-    let mut recovered = Vec::new();
     if !journal.pending().is_empty() {
         output::stderr(&format!(
             "Found {} unfinished change(s) from an interrupted apply; recovering first.\n",
             journal.pending().len()
         ));
-        recovered = crate::apply::recover(target, &mut journal, &ApplyOptions::default()).await?;
+        let recovered =
+            crate::apply::recover(target, &mut journal, &ApplyOptions::default()).await?;
         output::stderr(&crate::render::text::recovered(&recovered, &ctx.style));
         if recovered
             .iter()
@@ -38,7 +35,7 @@ pub async fn journal_and_recover(
             )));
         }
     }
-    Ok((journal, recovered))
+    Ok(journal)
 }
 
 fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
@@ -46,16 +43,50 @@ fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
         path: path.to_path_buf(),
         source,
     })?;
-    let doc: PlanDoc = serde_json::from_str(&text).map_err(|e| Error::BadSavedPlan {
+    let bad = |message: String| Error::BadSavedPlan {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    let mut doc: PlanDoc = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     if doc.format_version != crate::report::FORMAT_VERSION {
-        return Err(Error::BadSavedPlan {
-            path: path.to_path_buf(),
-            message: format!("format_version {} is not supported", doc.format_version),
-        });
+        return Err(bad(format!(
+            "format_version {} is not supported",
+            doc.format_version
+        )));
     }
+    if !doc.target.starts_with("sc://") && !doc.target.starts_with("dir:") {
+        return Err(bad(format!("unknown target `{}`", doc.target)));
+    }
+    if !doc.blockers.is_empty() {
+        return Err(bad("it is a refused plan".into()));
+    }
+    // What is applied is `target`; it must be exactly the reviewed change: the live spec
+    // with the new local endpoint, on a Custom SPU, and nothing else.
+    for c in &doc.changes {
+        let consistent = c.live.kind == crate::model::SpuKind::Custom
+            && c.id == c.live.id
+            && c.name == c.live.name
+            && c.before == c.live.local
+            && c.before != c.after
+            && c.target == c.live.with_local(c.after.clone())
+            && c.live_fingerprint == c.live.fingerprint()
+            && c.action
+                == match (&c.before, &c.after) {
+                    (None, Some(_)) => crate::plan::Action::Set,
+                    (Some(_), None) => crate::plan::Action::Clear,
+                    _ => crate::plan::Action::Change,
+                };
+        if !consistent {
+            return Err(bad(format!(
+                "the change for SPU {} is not a local-endpoint change of a custom SPU; make the plan again with `plan --out`",
+                c.id
+            )));
+        }
+    }
+    let count = |a| doc.changes.iter().filter(|c| c.action == a).count();
+    doc.summary.set = count(crate::plan::Action::Set);
+    doc.summary.change = count(crate::plan::Action::Change);
+    doc.summary.clear = count(crate::plan::Action::Clear);
     Ok(doc)
 }
 
@@ -83,11 +114,7 @@ fn check_saved(
     let moved: Vec<String> = doc
         .changes
         .iter()
-        .filter(|c| {
-            live.spus
-                .get(&c.id)
-                .is_none_or(|l| l.spec.fingerprint() != c.live_fingerprint || l.spec != c.live)
-        })
+        .filter(|c| live.spus.get(&c.id).is_none_or(|l| l.spec != c.live))
         .map(|c| format!("{} ({})", c.id, c.name))
         .collect();
     if !moved.is_empty() {
@@ -100,10 +127,14 @@ fn check_saved(
     Ok(())
 }
 
-fn approve(doc: &PlanDoc) -> Result<()> {
+fn approve(ctx: &Ctx, doc: &PlanDoc) -> Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(Error::NoApproval);
+    }
+    if ctx.global.output != Format::Text {
+        // stdout carries a document; the person answering still needs to see the plan.
+        output::stderr(&crate::render::text::plan(doc, &ctx.style));
     }
     output::stderr(&format!(
         "\nApply {} local-endpoint change(s) to {}?\nEach one deletes and re-creates its SPU. Only 'yes' will be accepted: ",
@@ -128,7 +159,6 @@ pub async fn execute(
     target: &mut AnyTarget,
     journal: &mut Journal,
     doc: &PlanDoc,
-    recovered: Vec<Recovered>,
 ) -> Result<Outcome> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -148,7 +178,7 @@ pub async fn execute(
         changes.len(),
         doc.target
     ));
-    let mut report: ApplyReport = crate::apply::apply(
+    let report: ApplyReport = crate::apply::apply(
         &changes,
         target,
         journal,
@@ -167,9 +197,6 @@ pub async fn execute(
     )
     .await?;
     watcher.abort();
-    let mut all = recovered;
-    all.append(&mut report.recovered);
-    report.recovered = all;
     let document = || ApplyDoc {
         format_version: crate::report::FORMAT_VERSION,
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -232,13 +259,15 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
         }
     }
     let ctx = &ctx_for_plan;
-    let mut target = ctx.open_target(&cluster, !args.dry_run).await?;
-    let (mut journal, recovered) = if args.dry_run {
+    // A dry run makes the same checks as a real one (directory not served, lock free) and
+    // reports a pending journal instead of recovering it.
+    let mut target = ctx.open_target(&cluster, true).await?;
+    let mut journal = if args.dry_run {
+        drop(Journal::open(&ctx.journal_dir(), &target.identity())?);
         ctx.warn_pending(&target);
-        (None, Vec::new())
+        None
     } else {
-        let (journal, recovered) = journal_and_recover(ctx, &mut target).await?;
-        (Some(journal), recovered)
+        Some(journal_and_recover(ctx, &mut target).await?)
     };
     let live = target.read().await.map_err(Error::from_target)?;
 
@@ -289,7 +318,7 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
         return Ok(Outcome { changes: true });
     };
     if !args.auto_approve && args.plan.is_none() {
-        approve(&doc)?;
+        approve(ctx, &doc)?;
     }
-    execute(ctx, &mut target, journal, &doc, recovered).await
+    execute(ctx, &mut target, journal, &doc).await
 }

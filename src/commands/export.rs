@@ -27,7 +27,7 @@ pub fn zone_file(live: &Live, cluster: Option<ClusterTable>) -> ZoneFile {
             let local = match &spec.local {
                 None => LocalValue::Text("none".into()),
                 Some(l) if l.encryption == spec.public.encryption => {
-                    LocalValue::Text(l.to_string())
+                    LocalValue::Text(crate::model::host_port(&l.host, l.port))
                 }
                 Some(l) => LocalValue::Table(LocalTable {
                     host: l.host.clone(),
@@ -39,8 +39,10 @@ pub fn zone_file(live: &Live, cluster: Option<ClusterTable>) -> ZoneFile {
                 id: spec.id,
                 local,
                 name: Some(spec.name.clone()),
-                public: Some(spec.public.to_string()),
-                private: Some(spec.private.to_string()),
+                // Written the way a zone file must spell them, so planning back is empty.
+                public: spec.public.assertion(),
+                private: (!spec.private.host.is_empty())
+                    .then(|| crate::model::host_port(&spec.private.host, spec.private.port)),
                 rack: spec.rack.clone(),
             }
         })

@@ -103,7 +103,14 @@ impl Ctx {
         };
         output::stdout(&text);
         if self.global.annotations.enabled() {
-            output::stdout(&crate::render::annotations::plan(doc));
+            // The runner reads workflow commands from both streams; stdout keeps a JSON,
+            // YAML or Markdown document parseable.
+            let commands = crate::render::annotations::plan(doc);
+            if self.global.output == Format::Text {
+                output::stdout(&commands);
+            } else {
+                output::stderr(&commands);
+            }
         }
     }
 }

@@ -74,7 +74,8 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Outcome> {
         ));
     }
     plan_many(ctx, &args.files.files, &args.safety, |doc| {
-        if let Some(out) = &args.out {
+        // A refused plan is not saved: it could never be applied.
+        if let (Some(out), true) = (&args.out, doc.blockers.is_empty()) {
             std::fs::write(out, crate::render::json(doc)).map_err(|source| Error::WriteFile {
                 path: out.clone(),
                 source,

@@ -13,7 +13,7 @@ use crate::report::PlanDoc;
 use crate::target::Target;
 
 fn decl(args: &UpdateLocalArgs) -> Result<LocalDecl> {
-    if args.host == "none" {
+    if args.host.eq_ignore_ascii_case("none") {
         if args.port.is_some() || args.encryption.is_some() {
             return Err(Error::Usage(
                 "`none` clears the local endpoint; it takes no --port or --encryption".into(),
@@ -62,7 +62,7 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
         )]),
     };
     let mut target = ctx.open_target(&desired.cluster, true).await?;
-    let (mut journal, recovered) = journal_and_recover(ctx, &mut target).await?;
+    let mut journal = journal_and_recover(ctx, &mut target).await?;
     let live = target.read().await.map_err(Error::from_target)?;
     let plan = crate::plan::plan(&desired, &live);
     let doc = PlanDoc::new(
@@ -85,5 +85,5 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
         ));
         return Ok(Outcome::default());
     }
-    execute(ctx, &mut target, &mut journal, &doc, recovered).await
+    execute(ctx, &mut target, &mut journal, &doc).await
 }

@@ -225,7 +225,7 @@ fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
 }
 
 fn local_text(text: &Sp<String>, problems: &mut Vec<Problem>) -> Option<LocalDecl> {
-    if text.value == "none" {
+    if text.value.eq_ignore_ascii_case("none") {
         return Some(LocalDecl::None);
     }
     match address::parse_host_port(&text.value) {

@@ -109,7 +109,7 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
     out
 }
 
-/// One line per SPU as apply goes (stderr), and the final report (stdout).
+/// One SPU's result: streamed as apply goes (stdout in text mode, else stderr).
 pub fn result_line(r: &crate::apply::SpuResult, style: &Style) -> String {
     let outcome = match r.outcome {
         Outcome::Applied => style.added(r.outcome.as_str()),

@@ -5,8 +5,6 @@ pub mod convert;
 pub mod dir;
 pub mod sc;
 
-use std::time::Duration;
-
 use crate::model::{Live, LiveSpu, SpuSpec};
 
 /// A failure talking to a target, classified so the apply engine can decide what is safe.
@@ -107,6 +105,3 @@ impl Target for AnyTarget {
         delegate!(self, t => t.reconnect().await)
     }
 }
-
-/// How long one request may take before it counts as a transient failure.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);

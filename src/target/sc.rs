@@ -37,9 +37,21 @@ pub enum ProfileError {
     NoCurrent(String),
 }
 
+/// An error and its sources on one line.
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
 /// Resolves a choice into the client's cluster config.
 pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileError> {
-    let load = || ConfigFile::load(None).map_err(|e| ProfileError::ConfigFile(e.to_string()));
+    let load = || ConfigFile::load(None).map_err(|e| ProfileError::ConfigFile(causes(&e)));
     match choice {
         ClusterChoice::Endpoint(addr) => Ok(FluvioClusterConfig::new(addr.clone())),
         ClusterChoice::Profile(name) => load()?

@@ -2,7 +2,7 @@
 //! safety threshold, multi-file plans and the export round trip.
 
 use crate::support::cli::{Env, Run};
-use crate::support::test_sc::{TestSc, TestScConfig};
+use crate::support::test_sc::{local_custom_spu, Health, IngressAddr, TestSc, TestScConfig};
 
 async fn sc_with(custom: usize) -> TestSc {
     let sc = TestSc::start(TestScConfig::default())
@@ -282,6 +282,22 @@ async fn several_files_plan_concurrently_each_against_its_own_cluster() {
 #[tokio::test(flavor = "multi_thread")]
 async fn export_round_trips_to_an_empty_plan() {
     let sc = sc_with(3).await;
+    // Public ingresses that are only an IPv6 address, or nothing at all yet.
+    for (id, ingress) in [
+        (
+            7,
+            vec![IngressAddr {
+                hostname: None,
+                ip: Some("::1".into()),
+            }],
+        ),
+        (8, vec![]),
+    ] {
+        let mut spec = local_custom_spu(0);
+        spec.id = id;
+        spec.public_endpoint.ingress = ingress;
+        sc.seed_custom(spec, Health::Online).await.unwrap();
+    }
     let env = Env::new();
     let c = sc.endpoint();
     env.run(&["update-local", "5001", "host.docker.internal", "-c", &c])
@@ -312,9 +328,14 @@ async fn export_round_trips_to_an_empty_plan() {
         .run(&["plan", "-f", file.to_str().unwrap(), "--detailed-exitcode"])
         .expect(0);
     assert!(
-        planned.stdout.contains("No changes. 3 unchanged."),
+        planned.stdout.contains("No changes. 5 unchanged."),
         "{}",
         planned.stdout
+    );
+    assert!(
+        exported.stdout.contains("public = \"[::1]:9010\""),
+        "{}",
+        exported.stdout
     );
 }
 
@@ -368,4 +389,83 @@ fn config_errors_render_with_spans_and_the_file_name() {
 
 fn stable_home(env: &Env, text: &str) -> String {
     text.replace(&env.home().display().to_string(), "HOME")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_applies_only_what_was_reviewed() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write(
+        "zone.toml",
+        &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"a\"\n"),
+    );
+    let plan_path = env.home().join("reviewed.plan");
+    let planned = env
+        .run(&[
+            "plan",
+            "-f",
+            file.to_str().unwrap(),
+            "--out",
+            plan_path.to_str().unwrap(),
+        ])
+        .expect(0);
+    assert!(
+        planned.stderr.contains("Saved the plan"),
+        "{}",
+        planned.stderr
+    );
+    let saved = std::fs::read_to_string(&plan_path).unwrap();
+
+    // A plan edited to write anything but the local endpoint is refused before any write.
+    let mut doc: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    doc["changes"][0]["target"]["public"]["port"] = 1.into();
+    let tampered = env.write("tampered.plan", &doc.to_string());
+    let out = env.run(&["apply", tampered.to_str().unwrap()]).expect(3);
+    assert!(
+        out.stderr.contains("invalid saved plan")
+            && out.stderr.contains("SPU 5001 is not a local-"),
+        "{}",
+        out.stderr
+    );
+    let before = env.run(&["list", "-c", &sc.endpoint()]).expect(0);
+    assert!(
+        before.stdout.lines().nth(1).unwrap().ends_with(" -"),
+        "{}",
+        before.stdout
+    );
+
+    // The reviewed plan applies as is, without a prompt.
+    let applied = env.run(&["apply", plan_path.to_str().unwrap()]).expect(0);
+    assert!(applied.stdout.contains("1 applied"), "{}", applied.stdout);
+
+    // A refused plan is never saved.
+    let refused_file = env.write(
+        "refused.toml",
+        &zone(&sc, "[[spu]]\nid = 99\nlocal = \"a\"\n"),
+    );
+    let refused_plan = env.home().join("refused.plan");
+    env.run(&[
+        "plan",
+        "-f",
+        refused_file.to_str().unwrap(),
+        "--out",
+        refused_plan.to_str().unwrap(),
+    ])
+    .expect(6);
+    assert!(!refused_plan.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn annotations_keep_json_parseable() {
+    let sc = sc_with(3).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone(&sc, ZONE));
+    let out = plan(
+        &env,
+        file.to_str().unwrap(),
+        &["-o", "json", "--annotations", "github"],
+    )
+    .expect(0);
+    serde_json::from_str::<serde_json::Value>(&out.stdout).expect("stdout is one JSON document");
+    assert!(out.stderr.contains("::notice file="), "{}", out.stderr);
 }

@@ -130,8 +130,14 @@ async fn applying_to_a_metadata_dir_takes_effect_when_the_sc_starts() {
     // the SC's own writes do, and no staging folder is left behind.
     assert!(!meta.join(".fluvio-endpoints-staging").exists());
     let written = std::fs::read_to_string(meta.join("SPU/custom-spu-5001.yaml")).unwrap();
-    assert!(written.starts_with("!1.0.0\nmeta:\n  id: custom-spu-5001\n  revision: 1\n"), "{written}");
-    assert!(written.contains("publicEndpointLocal:\n    port: 9010\n    host: host.docker.internal"), "{written}");
+    assert!(
+        written.starts_with("!1.0.0\nmeta:\n  id: custom-spu-5001\n  revision: 1\n"),
+        "{written}"
+    );
+    assert!(
+        written.contains("publicEndpointLocal:\n    port: 9010\n    host: host.docker.internal"),
+        "{written}"
+    );
     env.run(&[
         "plan",
         "-f",
@@ -157,10 +163,24 @@ async fn applying_to_a_metadata_dir_takes_effect_when_the_sc_starts() {
         meta.to_str().unwrap(),
         "--auto-approve",
     ]);
+    let dry = env.run(&[
+        "apply",
+        "--dry-run",
+        "-f",
+        ci.to_str().unwrap(),
+        "--metadata-dir",
+        meta.to_str().unwrap(),
+    ]);
     server.kill().unwrap();
     server.wait().unwrap();
     let refused = refused.expect(4);
     assert!(refused.stderr.contains("is serving"), "{}", refused.stderr);
+    let dry = dry.expect(4);
+    assert!(
+        dry.stderr.contains("is serving"),
+        "a dry run makes the same checks: {}",
+        dry.stderr
+    );
 
     // The SC loads what apply wrote.
     let sc = TestSc::start(TestScConfig {
