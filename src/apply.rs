@@ -204,6 +204,21 @@ impl<T: Target> Engine<'_, T> {
         }
     }
 
+    /// Reads the whole cluster, retrying transient failures like `fetch`.
+    async fn read(&mut self) -> Result<crate::model::Live, TargetError> {
+        let mut attempt = 0;
+        loop {
+            match self.target.read().await {
+                Ok(live) => return Ok(live),
+                Err(e) if e.is_transient() && attempt < self.options.retries => {
+                    self.pause(attempt).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Creates `spec`, looking before any retry so a create that landed is not repeated.
     async fn create(&mut self, spec: &SpuSpec) -> CreateOutcome {
         let mut attempt = 0;
@@ -529,19 +544,7 @@ pub async fn apply<T: Target>(
 
     // 5. Prove the result: every applied SPU exactly as planned, every other field intact.
     if report.results.iter().any(|r| r.seq.is_some()) {
-        let live = {
-            let mut attempt = 0;
-            loop {
-                match engine.target.read().await {
-                    Ok(live) => break Ok(live),
-                    Err(e) if e.is_transient() && attempt < options.retries => {
-                        engine.pause(attempt).await;
-                        attempt += 1;
-                    }
-                    Err(e) => break Err(e),
-                }
-            }
-        };
+        let live = engine.read().await;
         match live {
             Err(e) => {
                 report.verification_error = Some(format!("could not re-read the cluster: {e}"))
