@@ -546,10 +546,7 @@ impl<T: Target> Target for Timed<T> {
 
 /// The apply engine in process, through a timing target: where a change's time goes.
 async fn apply_breakdown(n: usize, addr: &str, home: &Path) {
-    let source = SourceFile {
-        name: "breakdown.toml".into(),
-        text: common::zone_file(n, None, "c.example"),
-    };
+    let source = SourceFile::new("breakdown.toml", common::zone_file(n, None, "c.example"));
     let desired = config::load(&source).unwrap();
     let inner = ScTarget::connect(
         FluvioClusterConfig::new(addr.to_string()),

@@ -11,10 +11,10 @@ use fluvio_endpoints::report::PlanDoc;
 mod common;
 
 fn source(n: usize) -> SourceFile {
-    SourceFile {
-        name: format!("zone-{n}.toml"),
-        text: common::zone_file(n, Some("127.0.0.1:9003"), "host.docker.internal"),
-    }
+    SourceFile::new(
+        format!("zone-{n}.toml"),
+        common::zone_file(n, Some("127.0.0.1:9003"), "host.docker.internal"),
+    )
 }
 
 fn stages(c: &mut Criterion) {

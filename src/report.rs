@@ -49,7 +49,9 @@ pub struct ChangeDoc {
     /// 1-based line of the SPU's `local` in the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
-    /// Fingerprint of `live`: apply refuses if the SPU no longer matches it.
+    /// Fingerprint of `live` (in JSON/YAML plans and saved plans; empty in text ones, which
+    /// never show it): apply refuses a saved plan if the SPU no longer matches it.
+    #[serde(default)]
     pub live_fingerprint: String,
     pub live: SpuSpec,
     pub target: SpuSpec,
@@ -137,7 +139,7 @@ impl PlanDoc {
                     before: c.before.clone(),
                     after: c.after.clone(),
                     line: line(c.id, &|s| Some(s.local.clone())),
-                    live_fingerprint: c.live.fingerprint(),
+                    live_fingerprint: String::new(),
                     live: c.live.clone(),
                     target: c.target.clone(),
                 })
@@ -175,6 +177,14 @@ impl PlanDoc {
 
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// Fills in each change's fingerprint: for documents a machine keeps or compares.
+    pub fn fingerprinted(mut self) -> Self {
+        for c in &mut self.changes {
+            c.live_fingerprint = c.live.fingerprint();
+        }
+        self
     }
 
     /// The changes as the apply engine takes them.

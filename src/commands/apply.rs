@@ -282,11 +282,14 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
             if !args.safety.force {
                 plan.enforce_max_changes(args.safety.max_changes.or(desired.policy.max_changes));
             }
-            PlanDoc::new(
-                &plan,
-                &target.identity(),
-                live.platform_version.clone(),
-                Some((file, desired)),
+            ctx.finish_doc(
+                PlanDoc::new(
+                    &plan,
+                    &target.identity(),
+                    live.platform_version.clone(),
+                    Some((file, desired)),
+                ),
+                false,
             )
         }
         (None, None) => unreachable!("clap requires a file or a plan"),

@@ -11,7 +11,7 @@ pub async fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Outcome> {
         force: true,
     };
     let mut drifted = false;
-    let mut outcome = super::plan::plan_many(ctx, &args.files, &safety, |doc| {
+    let mut outcome = super::plan::plan_many(ctx, &args.files, &safety, false, |doc| {
         drifted |= !doc.drift.is_empty();
         Ok(())
     })

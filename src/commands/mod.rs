@@ -93,6 +93,15 @@ impl Ctx {
         }
     }
 
+    /// Adds fingerprints when the plan goes out as a JSON or YAML document (or is saved).
+    pub fn finish_doc(&self, doc: PlanDoc, saving: bool) -> PlanDoc {
+        if saving || matches!(self.global.output, Format::Json | Format::Yaml) {
+            doc.fingerprinted()
+        } else {
+            doc
+        }
+    }
+
     /// Prints a plan in the chosen format, plus annotations when enabled.
     pub fn print_plan(&self, doc: &PlanDoc) {
         let text = match self.global.output {

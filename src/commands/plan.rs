@@ -9,7 +9,7 @@ use crate::report::PlanDoc;
 use crate::target::Target;
 
 /// Plans one file against its cluster.
-pub async fn plan_file(ctx: &Ctx, path: &Path, safety: &Safety) -> Result<PlanDoc> {
+pub async fn plan_file(ctx: &Ctx, path: &Path, safety: &Safety, saving: bool) -> Result<PlanDoc> {
     let (file, desired) = load_file(path)?;
     let mut target = ctx.open_target(&desired.cluster, false).await?;
     ctx.warn_pending(&target);
@@ -18,12 +18,13 @@ pub async fn plan_file(ctx: &Ctx, path: &Path, safety: &Safety) -> Result<PlanDo
     if !safety.force {
         plan.enforce_max_changes(safety.max_changes.or(desired.policy.max_changes));
     }
-    Ok(PlanDoc::new(
+    let doc = PlanDoc::new(
         &plan,
         &target.identity(),
         live.platform_version.clone(),
         Some((&file, &desired)),
-    ))
+    );
+    Ok(ctx.finish_doc(doc, saving))
 }
 
 /// Plans every file concurrently, prints each in the order given, aggregates the outcome:
@@ -32,10 +33,12 @@ pub async fn plan_many(
     ctx: &Ctx,
     files: &[PathBuf],
     safety: &Safety,
+    saving: bool,
     mut each: impl FnMut(&PlanDoc) -> Result<()>,
 ) -> Result<Outcome> {
     let results =
-        futures_util::future::join_all(files.iter().map(|f| plan_file(ctx, f, safety))).await;
+        futures_util::future::join_all(files.iter().map(|f| plan_file(ctx, f, safety, saving)))
+            .await;
     let single = files.len() == 1;
     let mut outcome = Outcome::default();
     let mut errors: Vec<Error> = Vec::new();
@@ -73,20 +76,28 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Outcome> {
             "--out saves the plan of one file; give a single -f".into(),
         ));
     }
-    plan_many(ctx, &args.files.files, &args.safety, |doc| {
-        // A refused plan is not saved: it could never be applied.
-        if let (Some(out), true) = (&args.out, doc.blockers.is_empty()) {
-            std::fs::write(out, crate::render::json(doc)).map_err(|source| Error::WriteFile {
-                path: out.clone(),
-                source,
-            })?;
-            crate::output::stderr(&format!(
+    plan_many(
+        ctx,
+        &args.files.files,
+        &args.safety,
+        args.out.is_some(),
+        |doc| {
+            // A refused plan is not saved: it could never be applied.
+            if let (Some(out), true) = (&args.out, doc.blockers.is_empty()) {
+                std::fs::write(out, crate::render::json(doc)).map_err(|source| {
+                    Error::WriteFile {
+                        path: out.clone(),
+                        source,
+                    }
+                })?;
+                crate::output::stderr(&format!(
                 "Saved the plan to {}. Apply exactly this plan with `fluvio-endpoints apply {}`.\n",
                 out.display(),
                 out.display()
             ));
-        }
-        Ok(())
-    })
+            }
+            Ok(())
+        },
+    )
     .await
 }

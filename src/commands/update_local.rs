@@ -65,11 +65,14 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
     let mut journal = journal_and_recover(ctx, &mut target).await?;
     let live = target.read().await.map_err(Error::from_target)?;
     let plan = crate::plan::plan(&desired, &live);
-    let doc = PlanDoc::new(
-        &plan,
-        &target.identity(),
-        live.platform_version.clone(),
-        None,
+    let doc = ctx.finish_doc(
+        PlanDoc::new(
+            &plan,
+            &target.identity(),
+            live.platform_version.clone(),
+            None,
+        ),
+        false,
     );
     if !doc.blockers.is_empty() {
         ctx.print_plan(&doc);

@@ -52,28 +52,38 @@ impl Problem {
 pub struct SourceFile {
     pub name: String,
     pub text: String,
+    /// Byte offset of each line's start, so locating a span is a binary search, not a scan
+    /// (plans of thousands of SPUs locate every change).
+    line_starts: Vec<usize>,
 }
 
 impl SourceFile {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        SourceFile {
+            name: name.into(),
+            text,
+            line_starts,
+        }
+    }
+
     pub fn read(path: &Path) -> Result<Self, crate::error::Error> {
         let text =
             std::fs::read_to_string(path).map_err(|source| crate::error::Error::ReadFile {
                 path: path.to_path_buf(),
                 source,
             })?;
-        Ok(SourceFile {
-            name: path.display().to_string(),
-            text,
-        })
+        Ok(SourceFile::new(path.display().to_string(), text))
     }
 
-    /// 1-based line and column of a byte offset.
+    /// 1-based line and column (in bytes) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
-        (line, col)
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        (line, offset - self.line_starts[line - 1] + 1)
     }
 }
 

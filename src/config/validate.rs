@@ -331,10 +331,7 @@ mod tests {
     use crate::model::{LocalDecl, Unmanaged};
 
     fn file(text: &str) -> SourceFile {
-        SourceFile {
-            name: "zone.toml".into(),
-            text: text.into(),
-        }
+        SourceFile::new("zone.toml", text)
     }
 
     fn messages(text: &str) -> Vec<String> {
@@ -460,6 +457,23 @@ local = { host = "h", encryption = "tls" }
         assert!(found[0].starts_with("`cluster` must be a table"));
         assert!(found[1].starts_with("`id` must be an integer"));
         assert!(found[2].starts_with("`local` must be a string or a table"));
+    }
+
+    #[test]
+    fn line_and_column_of_offsets() {
+        let f = file("ab\ncd\n\nx");
+        let cases = [
+            (0, (1, 1)),
+            (1, (1, 2)),
+            (2, (1, 3)),
+            (3, (2, 1)),
+            (6, (3, 1)),
+            (7, (4, 1)),
+            (99, (4, 2)),
+        ];
+        for (offset, want) in cases {
+            assert_eq!(f.line_col(offset), want, "offset {offset}");
+        }
     }
 
     #[test]

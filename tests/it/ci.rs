@@ -63,6 +63,10 @@ async fn plan_formats_are_stable() {
     assert_eq!(doc["summary"]["drift"], 1);
     assert_eq!(doc["summary"]["unmanaged"], 1);
     assert_eq!(doc["changes"][0]["action"], "set");
+    assert_eq!(
+        doc["changes"][0]["live_fingerprint"].as_str().map(str::len),
+        Some(32)
+    );
     assert_eq!(doc["changes"][0]["before"], serde_json::Value::Null);
     assert_eq!(doc["changes"][0]["after"]["host"], "host.docker.internal");
     assert_eq!(doc["changes"][0]["line"], 9);
