@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::apply::{ApplyReport, Outcome, Recovered, RecoveryState};
+use crate::model::Endpoint;
 use crate::output::Style;
 use crate::plan::{opt, Action};
 use crate::report::{PlanDoc, Summary};
@@ -13,6 +14,29 @@ fn symbol(style: &Style, action: Action) -> String {
         Action::Change => style.changed("~"),
         Action::Clear => style.removed("-"),
     }
+}
+
+/// `old -> new`. With color, a change highlights just the characters that differ (a
+/// character diff), so `spu-1.zone-a:9010 -> spu-1.zone-b:9010` shows what moved.
+pub fn transition(before: &Option<Endpoint>, after: &Option<Endpoint>, style: &Style) -> String {
+    let (old, new) = (opt(before), opt(after));
+    if !style.color || before.is_none() || after.is_none() {
+        return format!("{old} -> {new}");
+    }
+    let diff = similar::TextDiff::from_chars(old.as_str(), new.as_str());
+    let (mut left, mut right) = (String::new(), String::new());
+    for change in diff.iter_all_changes() {
+        let text = change.value();
+        match change.tag() {
+            similar::ChangeTag::Equal => {
+                left.push_str(text);
+                right.push_str(text);
+            }
+            similar::ChangeTag::Delete => left.push_str(&style.removed(text)),
+            similar::ChangeTag::Insert => right.push_str(&style.added(text)),
+        }
+    }
+    format!("{left} -> {right}")
 }
 
 /// The one-line summary.
@@ -65,12 +89,11 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
         for c in &doc.changes {
             let _ = writeln!(
                 out,
-                "  {} {:>5} {:<width$}  local: {} -> {}",
+                "  {} {:>5} {:<width$}  local: {}",
                 symbol(style, c.action),
                 c.id,
                 c.name,
-                opt(&c.before),
-                opt(&c.after),
+                transition(&c.before, &c.after, style),
             );
         }
     }
@@ -124,12 +147,11 @@ pub fn result_line(r: &crate::apply::SpuResult, style: &Style) -> String {
         .as_ref()
         .map_or(String::new(), |why| format!(": {why}"));
     format!(
-        "  {} {:>5} {}  local: {} -> {}  {outcome}{window}{reason}\n",
+        "  {} {:>5} {}  local: {}  {outcome}{window}{reason}\n",
         symbol(style, r.action),
         r.id,
         r.name,
-        opt(&r.before),
-        opt(&r.after),
+        transition(&r.before, &r.after, style),
     )
 }
 
@@ -205,4 +227,34 @@ pub fn apply_report(report: &ApplyReport, style: &Style, streamed: bool) -> Stri
         ))
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Encryption;
+
+    fn ep(host: &str) -> Option<Endpoint> {
+        Some(Endpoint {
+            host: host.into(),
+            port: 9010,
+            encryption: Encryption::Plaintext,
+        })
+    }
+
+    #[test]
+    fn transitions_highlight_only_what_differs() {
+        let plain = Style { color: false };
+        assert_eq!(
+            transition(&ep("zone-a"), &ep("zone-b"), &plain),
+            "zone-a:9010 -> zone-b:9010"
+        );
+        assert_eq!(transition(&None, &ep("h"), &plain), "none -> h:9010");
+        let color = Style { color: true };
+        assert_eq!(
+            transition(&ep("zone-a"), &ep("zone-b"), &color),
+            "zone-\u{1b}[31ma\u{1b}[0m:9010 -> zone-\u{1b}[32mb\u{1b}[0m:9010"
+        );
+        assert_eq!(transition(&ep("a"), &None, &color), "a:9010 -> none");
+    }
 }
