@@ -4,16 +4,47 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{PlanArgs, Safety};
 use crate::commands::{load_file, refused, Ctx, Outcome};
+use crate::config::SourceFile;
 use crate::error::{Error, Result};
+use crate::model::{ClusterSel, Desired, Live};
 use crate::report::PlanDoc;
-use crate::target::Target;
+use crate::target::{AnyTarget, Target};
+
+/// Validates a file and reads its cluster. When flags pick the cluster, the file does not
+/// have to be read first, so validation runs on a blocking thread while the cluster is
+/// read: the slower of the two, not their sum. A problem in the file wins over one with
+/// the cluster, as it would sequentially.
+async fn load_and_read(ctx: &Ctx, path: &Path) -> Result<(SourceFile, Desired, AnyTarget, Live)> {
+    let flags_pick = ctx.global.cluster.is_some()
+        || ctx.global.profile.is_some()
+        || ctx.global.metadata_dir.is_some();
+    if !flags_pick {
+        let (file, desired) = load_file(path)?;
+        let mut target = ctx.open_target(&desired.cluster, false).await?;
+        let live = target.read().await.map_err(Error::from_target)?;
+        return Ok((file, desired, target, live));
+    }
+    let file = SourceFile::read(path)?;
+    let validating = tokio::task::spawn_blocking(move || {
+        let desired = crate::config::load(&file);
+        (file, desired)
+    });
+    let reading = async {
+        let mut target = ctx.open_target(&ClusterSel::default(), false).await?;
+        let live = target.read().await.map_err(Error::from_target)?;
+        Ok::<_, Error>((target, live))
+    }
+    .await;
+    let (file, desired) = validating.await.expect("validation never panics");
+    let desired = desired?;
+    let (target, live) = reading?;
+    Ok((file, desired, target, live))
+}
 
 /// Plans one file against its cluster.
 pub async fn plan_file(ctx: &Ctx, path: &Path, safety: &Safety, saving: bool) -> Result<PlanDoc> {
-    let (file, desired) = load_file(path)?;
-    let mut target = ctx.open_target(&desired.cluster, false).await?;
+    let (file, desired, target, live) = load_and_read(ctx, path).await?;
     ctx.warn_pending(&target);
-    let live = target.read().await.map_err(Error::from_target)?;
     let mut plan = crate::plan::plan(&desired, &live);
     if !safety.force {
         plan.enforce_max_changes(safety.max_changes.or(desired.policy.max_changes));

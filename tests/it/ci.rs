@@ -114,6 +114,14 @@ async fn exit_codes_never_confuse_changes_and_errors() {
     plan(&env, &p(&same), &["--detailed-exitcode"]).expect(0);
     plan(&env, &p(&unknown), &["--detailed-exitcode"]).expect(6);
     plan(&env, &p(&invalid), &["--detailed-exitcode"]).expect(3);
+    // Validation overlaps the cluster read when flags pick the cluster; the file still wins.
+    plan(&env, &p(&invalid), &["-c", "127.0.0.1:1"]).expect(3);
+    plan(
+        &env,
+        &p(&changes),
+        &["-c", &sc.endpoint(), "--detailed-exitcode"],
+    )
+    .expect(2);
     let strict_run = plan(&env, &p(&strict), &[]).expect(6);
     assert!(
         strict_run.stdout.contains("unmanaged = \"error\""),
