@@ -32,6 +32,22 @@ id = 5002
 local = "none"
 "#;
 
+/// Asserts that a document matches a checked-in schema under `schemas/`.
+#[track_caller]
+fn assert_matches_schema(file: &str, doc: &serde_json::Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(file);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{file}: {errors:#?}");
+}
+
 fn zone(sc: &TestSc, body: &str) -> String {
     format!("[cluster]\nendpoint = \"{}\"\n{body}", sc.endpoint())
 }
@@ -58,6 +74,7 @@ async fn plan_formats_are_stable() {
     let json = plan(&env, file, &["--output", "json"]).expect(0);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON on stdout");
     assert_eq!(doc["format_version"], 1);
+    assert_matches_schema("plan.schema.json", &doc);
     assert_eq!(doc["summary"]["set"], 1);
     assert_eq!(doc["summary"]["unchanged"], 1);
     assert_eq!(doc["summary"]["drift"], 1);
@@ -375,6 +392,14 @@ async fn apply_reports_in_json_with_windows() {
     let doc: serde_json::Value =
         serde_json::from_str(&out.stdout).expect("one JSON document on stdout");
     assert_eq!(doc["summary"]["applied"], 2);
+    assert_matches_schema("apply-report.schema.json", &doc);
+    let mut wrong = doc.clone();
+    wrong["report"]["results"][0]["outcome"] = "done".into();
+    assert!(
+        std::panic::catch_unwind(|| assert_matches_schema("apply-report.schema.json", &wrong))
+            .is_err(),
+        "the schema is strict enough to reject an unknown outcome"
+    );
     assert_eq!(doc["summary"]["verified"], true);
     for r in doc["report"]["results"].as_array().unwrap() {
         assert_eq!(r["outcome"], "applied");
@@ -480,4 +505,30 @@ async fn annotations_keep_json_parseable() {
     .expect(0);
     serde_json::from_str::<serde_json::Value>(&out.stdout).expect("stdout is one JSON document");
     assert!(out.stderr.contains("::notice file="), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn color_is_decided_once_and_honours_no_color() {
+    let sc = sc_with(3).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone(&sc, ZONE));
+    let file = file.to_str().unwrap();
+    // The test environment sets NO_COLOR and pipes stdout: no color unless forced.
+    let plain = plan(&env, file, &[]).expect(0);
+    assert!(!plain.stdout.contains('\u{1b}'), "{}", plain.stdout);
+    let forced = plan(&env, file, &["--color", "always"]).expect(0);
+    assert!(
+        forced.stdout.contains("\u{1b}[32m+\u{1b}[0m"),
+        "{}",
+        forced.stdout
+    );
+    let never = env
+        .command(&["plan", "-f", file, "--color", "never"])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&never.stdout).contains('\u{1b}'));
+    // JSON is never colored.
+    let json = plan(&env, file, &["--color", "always", "-o", "json"]).expect(0);
+    assert!(!json.stdout.contains('\u{1b}'), "{}", json.stdout);
 }
