@@ -43,7 +43,7 @@ impl Default for ApplyOptions {
 }
 
 /// How one SPU's change ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Replaced and verified.
@@ -72,7 +72,7 @@ impl Outcome {
 }
 
 /// The report line for one SPU.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SpuResult {
     pub id: SpuId,
     pub name: String,
@@ -108,7 +108,7 @@ impl SpuResult {
 }
 
 /// What recovery found for one interrupted change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecoveryState {
     /// The SPU exists with the new spec: the change had completed.
@@ -125,7 +125,7 @@ pub enum RecoveryState {
     Unresolved,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Recovered {
     pub id: SpuId,
     pub name: String,
@@ -135,7 +135,7 @@ pub struct Recovered {
 }
 
 /// Everything `apply` did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ApplyReport {
     pub recovered: Vec<Recovered>,
     pub results: Vec<SpuResult>,

@@ -117,12 +117,22 @@ pub enum Command {
     Recover,
     /// Write a zone file from the live cluster
     Export(ExportArgs),
-    /// Print the zone file's JSON Schema
+    /// Print a JSON Schema: of the zone file, of `plan -o json`, or of `apply -o json`
     #[command(hide = true)]
-    Schema,
+    Schema {
+        #[arg(value_enum, default_value_t = SchemaKind::Config)]
+        kind: SchemaKind,
+    },
     /// Extension metadata for `fluvio help`
     #[command(hide = true)]
     Metadata,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    Config,
+    Plan,
+    Apply,
 }
 
 #[derive(Debug, Args)]

@@ -44,8 +44,12 @@ pub fn run(cli: Cli) -> u8 {
     };
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(&ctx, &args),
-        Command::Schema => {
-            output::stdout(&config::schema::json_schema());
+        Command::Schema { kind } => {
+            output::stdout(&match kind {
+                cli::SchemaKind::Config => config::schema::json_schema(),
+                cli::SchemaKind::Plan => report::plan_schema(),
+                cli::SchemaKind::Apply => report::apply_schema(),
+            });
             Ok(Outcome::default())
         }
         Command::Metadata => {
@@ -92,7 +96,7 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Outcome> {
         Command::UpdateLocal(args) => commands::update_local::run(ctx, &args).await,
         Command::Recover => commands::recover::run(ctx).await,
         Command::Export(args) => commands::export::run(ctx, &args).await,
-        Command::Validate(_) | Command::Schema | Command::Metadata => {
+        Command::Validate(_) | Command::Schema { .. } | Command::Metadata => {
             unreachable!("handled before the runtime starts")
         }
     }

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 pub type SpuId = i32;
 
 /// Transport encryption advertised with an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Encryption {
     #[default]
@@ -48,7 +50,7 @@ impl fmt::Display for Encryption {
 ///
 /// An IPv6 literal is kept in brackets (`[::1]`) because Fluvio clients dial
 /// `format!("{host}:{port}")`, which only resolves for a bracketed literal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Endpoint {
     pub host: String,
     pub port: u16,
@@ -82,14 +84,14 @@ pub fn host_port(host: &str, port: u16) -> String {
 }
 
 /// One address of a public ingress: a hostname, an IP, or (rarely) both.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IngressAddr {
     pub hostname: Option<String>,
     pub ip: Option<String>,
 }
 
 /// Fluvio's `IngressPort`: one port, any number of addresses.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Ingress {
     pub port: u16,
     pub addrs: Vec<IngressAddr>,
@@ -121,7 +123,7 @@ impl fmt::Display for Ingress {
 }
 
 /// Who owns an SPU's registration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SpuKind {
     /// Registered by an operator; the only kind this tool may change.
@@ -158,7 +160,7 @@ impl SpuState {
 }
 
 /// Every field of a registered SPU's spec, losslessly: what a replace must copy.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SpuSpec {
     pub name: String,
     pub id: SpuId,

@@ -12,7 +12,7 @@ use crate::model::{Desired, Endpoint, Live, SpuId, SpuKind, SpuSpec, Unmanaged};
 pub const MIN_LOCAL_ENDPOINT_PLATFORM: (u64, u64, u64) = (0, 11, 11);
 
 /// What happens to one SPU's local endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// none -> endpoint
@@ -65,7 +65,7 @@ pub struct Drift {
     pub actual: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DriftField {
     Name,
@@ -86,7 +86,7 @@ impl DriftField {
 }
 
 /// An SPU in the cluster that the file does not mention.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnmanagedSpu {
     pub id: SpuId,
     pub name: String,

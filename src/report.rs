@@ -12,7 +12,7 @@ use crate::plan::{Action, DriftField, Plan, UnmanagedSpu};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Where a plan's file came from, and its hash (a saved plan refuses a changed file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigRef {
     pub path: String,
     pub sha256: String,
@@ -28,7 +28,7 @@ impl ConfigRef {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub set: usize,
     pub change: usize,
@@ -39,7 +39,7 @@ pub struct Summary {
     pub blocked: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChangeDoc {
     pub id: SpuId,
     pub name: String,
@@ -57,7 +57,7 @@ pub struct ChangeDoc {
     pub target: SpuSpec,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DriftDoc {
     pub id: SpuId,
     pub name: String,
@@ -68,7 +68,7 @@ pub struct DriftDoc {
     pub line: Option<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlockerDoc {
     pub message: String,
     pub help: String,
@@ -79,7 +79,7 @@ pub struct BlockerDoc {
 }
 
 /// A plan as printed with `-o json` and saved with `--out`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanDoc {
     pub format_version: u32,
     pub tool_version: String,
@@ -205,7 +205,7 @@ impl PlanDoc {
 }
 
 /// An apply run as printed with `-o json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ApplyDoc<'a> {
     pub format_version: u32,
     pub tool_version: &'static str,
@@ -215,7 +215,7 @@ pub struct ApplyDoc<'a> {
     pub summary: ApplySummary,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ApplySummary {
     pub applied: usize,
     pub skipped: usize,
@@ -245,4 +245,20 @@ impl ApplySummary {
                 .fold(None, |m: Option<f64>, w| Some(m.map_or(w, |m| m.max(w)))),
         }
     }
+}
+
+fn pretty_schema(schema: schemars::schema::RootSchema) -> String {
+    let mut text = serde_json::to_string_pretty(&schema).expect("schemas serialize");
+    text.push('\n');
+    text
+}
+
+/// The JSON Schema of `plan -o json` (and of saved plans), as checked in under `schemas/`.
+pub fn plan_schema() -> String {
+    pretty_schema(schemars::schema_for!(PlanDoc))
+}
+
+/// The JSON Schema of `apply -o json`, as checked in under `schemas/`.
+pub fn apply_schema() -> String {
+    pretty_schema(schemars::schema_for!(ApplyDoc<'static>))
 }

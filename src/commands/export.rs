@@ -56,6 +56,7 @@ pub fn zone_file(live: &Live, cluster: Option<ClusterTable>) -> ZoneFile {
 
 pub async fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Outcome> {
     let mut target = ctx.open_target(&ClusterSel::default(), false).await?;
+    ctx.warn_pending(&target);
     let live = target.read().await.map_err(Error::from_target)?;
     let cluster = match (&ctx.global.cluster, &ctx.global.profile) {
         (Some(endpoint), _) => Some(ClusterTable {

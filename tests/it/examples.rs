@@ -209,14 +209,31 @@ async fn applying_to_a_metadata_dir_takes_effect_when_the_sc_starts() {
 }
 
 #[test]
-fn the_checked_in_schema_is_current() {
-    let checked_in =
-        std::fs::read_to_string(root().join("schemas/fluvio-endpoints.schema.json")).unwrap();
-    assert_eq!(
-        checked_in,
-        fluvio_endpoints::config::schema::json_schema(),
-        "regenerate with `cargo run -- schema > schemas/fluvio-endpoints.schema.json`"
-    );
+fn the_checked_in_schemas_are_current() {
+    let schemas = [
+        (
+            "fluvio-endpoints.schema.json",
+            "config",
+            fluvio_endpoints::config::schema::json_schema(),
+        ),
+        (
+            "plan.schema.json",
+            "plan",
+            fluvio_endpoints::report::plan_schema(),
+        ),
+        (
+            "apply-report.schema.json",
+            "apply",
+            fluvio_endpoints::report::apply_schema(),
+        ),
+    ];
+    for (file, kind, generated) in schemas {
+        let checked_in = std::fs::read_to_string(root().join("schemas").join(file)).unwrap();
+        assert_eq!(
+            checked_in, generated,
+            "regenerate with `cargo run -- schema {kind} > schemas/{file}`"
+        );
+    }
 }
 
 #[test]
