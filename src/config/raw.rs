@@ -59,8 +59,10 @@ pub struct RawSpu {
     pub public: Option<Sp<String>>,
     pub private: Option<Sp<String>>,
     pub rack: Option<Sp<String>>,
-    /// Keys present in the entry, valid or not: a key with a bad value is not "missing".
-    pub keys: Vec<String>,
+    /// Whether `id` / `local` are present, valid or not: a key with a bad value is not
+    /// also "missing".
+    pub has_id: bool,
+    pub has_local: bool,
 }
 
 const TOP_KEYS: &[&str] = &["cluster", "policy", "spu"];
@@ -235,7 +237,8 @@ impl Walker<'_> {
             public: self.string(t, "public"),
             private: self.string(t, "private"),
             rack: self.string(t, "rack"),
-            keys: t.iter().map(|(k, _)| k.to_string()).collect(),
+            has_id: t.contains_key("id"),
+            has_local: t.contains_key("local"),
         }
     }
 

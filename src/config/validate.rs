@@ -139,9 +139,9 @@ fn policy(raw: &super::raw::RawPolicy, problems: &mut Vec<Problem>) -> Policy {
 
 fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
     let before = problems.len();
-    let present = |key: &str| raw.keys.iter().any(|k| k == key);
+
     let id = match &raw.id {
-        None if present("id") => None,
+        None if raw.has_id => None,
         None => {
             problems.push(
                 Problem::new("[[spu]] entry has no `id`", raw.span.clone(), "no id")
@@ -162,7 +162,7 @@ fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
         },
     };
     let (local, local_span) = match &raw.local {
-        None if present("local") => (None, 0..0),
+        None if raw.has_local => (None, 0..0),
         None => {
             problems.push(
                 Problem::new(
