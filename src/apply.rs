@@ -154,13 +154,17 @@ impl ApplyReport {
             && self.results.iter().all(|r| r.outcome == Outcome::Applied)
     }
 
+    /// Changes still open in the journal. An apply with unresolved results recovers them
+    /// at once; what that recovery could not resolve is what remains.
     pub fn unresolved(&self) -> usize {
-        self.count(Outcome::Unresolved)
-            + self
-                .recovered
+        if self.recovered.is_empty() {
+            self.count(Outcome::Unresolved)
+        } else {
+            self.recovered
                 .iter()
                 .filter(|r| r.state == RecoveryState::Unresolved)
                 .count()
+        }
     }
 }
 

@@ -69,13 +69,18 @@ fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
             && c.before == c.live.local
             && c.before != c.after
             && c.target == c.live.with_local(c.after.clone())
-            && c.live_fingerprint == c.live.fingerprint()
             && c.action
                 == match (&c.before, &c.after) {
                     (None, Some(_)) => crate::plan::Action::Set,
                     (Some(_), None) => crate::plan::Action::Clear,
                     _ => crate::plan::Action::Change,
                 };
+        if c.live_fingerprint != c.live.fingerprint() {
+            return Err(bad(format!(
+                "the fingerprint of SPU {} does not match its recorded spec; make the plan again with `plan --out`",
+                c.id
+            )));
+        }
         if !consistent {
             return Err(bad(format!(
                 "the change for SPU {} is not a local-endpoint change of a custom SPU; make the plan again with `plan --out`",

@@ -79,9 +79,11 @@ impl Ctx {
     /// Warns on stderr when an earlier apply on this target left changes unfinished.
     pub fn warn_pending(&self, target: &impl Target) {
         let path = Journal::path_for(&self.journal_dir(), &target.identity());
-        if let Ok((pending, _)) = journal::read_pending(&path) {
-            if !pending.is_empty() {
-                output::stderr(&format!(
+        match journal::read_pending(&path) {
+            Err(e) => output::stderr(&format!("{} {e}\n", self.style.warn("warning:"))),
+            Ok((pending, _)) => {
+                if !pending.is_empty() {
+                    output::stderr(&format!(
                     "{} an interrupted apply left {} change(s) unfinished on {} (journal {}).\n{}\n",
                     self.style.warn("warning:"),
                     pending.len(),
@@ -89,6 +91,7 @@ impl Ctx {
                     path.display(),
                     self.style.hint("hint: run `fluvio-endpoints recover` (apply also recovers first)")
                 ));
+                }
             }
         }
     }

@@ -25,7 +25,7 @@ async fn load_and_read(ctx: &Ctx, path: &Path) -> Result<(SourceFile, Desired, A
         return Ok((file, desired, target, live));
     }
     let file = SourceFile::read(path)?;
-    let validating = tokio::task::spawn_blocking(move || {
+    let mut validating = tokio::task::spawn_blocking(move || {
         let desired = crate::config::load(&file);
         (file, desired)
     });
@@ -33,11 +33,24 @@ async fn load_and_read(ctx: &Ctx, path: &Path) -> Result<(SourceFile, Desired, A
         let mut target = ctx.open_target(&ClusterSel::default(), false).await?;
         let live = target.read().await.map_err(Error::from_target)?;
         Ok::<_, Error>((target, live))
-    }
-    .await;
-    let (file, desired) = validating.await.expect("validation never panics");
-    let desired = desired?;
-    let (target, live) = reading?;
+    };
+    tokio::pin!(reading);
+    let joined = |v: Result<_, tokio::task::JoinError>| {
+        v.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    };
+    // A bad file is reported at once, without waiting for a slow or unreachable cluster.
+    let (file, desired, read) = tokio::select! {
+        validated = &mut validating => {
+            let (file, desired) = joined(validated);
+            let desired = desired?;
+            (file, desired, reading.await)
+        }
+        read = &mut reading => {
+            let (file, desired) = joined(validating.await);
+            (file, desired?, read)
+        }
+    };
+    let (target, live) = read?;
     Ok((file, desired, target, live))
 }
 
@@ -113,7 +126,20 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Outcome> {
         &args.safety,
         args.out.is_some(),
         |doc| {
-            // A refused plan is not saved: it could never be applied.
+            // A refused plan is not saved: it could never be applied. Nor may an older plan
+            // at that path stay behind to be applied instead.
+            if let (Some(out), false) = (&args.out, doc.blockers.is_empty()) {
+                match std::fs::remove_file(out) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(source) => {
+                        return Err(Error::WriteFile {
+                            path: out.clone(),
+                            source,
+                        })
+                    }
+                }
+            }
             if let (Some(out), true) = (&args.out, doc.blockers.is_empty()) {
                 std::fs::write(out, crate::render::json(doc)).map_err(|source| {
                     Error::WriteFile {

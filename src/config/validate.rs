@@ -78,9 +78,11 @@ fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> Clu
             ));
         }
     }
+    let mut normalized = None;
     if let Some(endpoint) = &raw.endpoint {
         match address::parse_host_port(&endpoint.value) {
-            Ok((_, Some(_))) => {}
+            // Spelled as `-c` spells it, so both name one journal and one lock.
+            Ok((host, Some(port))) => normalized = Some(format!("{host}:{port}")),
             Ok((_, None)) => problems.push(
                 Problem::new(
                     "the cluster endpoint needs a port",
@@ -98,7 +100,7 @@ fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> Clu
     }
     ClusterSel {
         profile: raw.profile.as_ref().map(|p| p.value.clone()),
-        endpoint: raw.endpoint.as_ref().map(|e| e.value.trim().to_string()),
+        endpoint: normalized,
     }
 }
 

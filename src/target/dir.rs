@@ -134,9 +134,11 @@ impl DirTarget {
             })?;
         sync(&staged)?;
         std::fs::rename(&staged, &live).map_err(|e| io("replacing the SPU file", e))?;
-        sync(&self.dir.join("SPU"))?;
-        std::fs::remove_dir_all(&staging).map_err(|e| io("removing the staging folder", e))?;
+        // From here the file holds the new spec: the view must say so whatever follows.
         self.items.insert(spec.name.clone(), written);
+        sync(&self.dir.join("SPU"))?;
+        // Left over, it is cleared by the next write and never loaded by the SC.
+        let _ = std::fs::remove_dir_all(&staging);
         Ok(())
     }
 }

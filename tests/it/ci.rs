@@ -481,6 +481,8 @@ async fn a_saved_plan_applies_only_what_was_reviewed() {
         &zone(&sc, "[[spu]]\nid = 99\nlocal = \"a\"\n"),
     );
     let refused_plan = env.home().join("refused.plan");
+    // ... and an older plan at that path does not stay behind to be applied instead.
+    std::fs::copy(&plan_path, &refused_plan).unwrap();
     env.run(&[
         "plan",
         "-f",
