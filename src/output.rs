@@ -58,9 +58,6 @@ impl Style {
     pub fn bold(&self, t: &str) -> String {
         self.paint("1", t)
     }
-    pub fn dim(&self, t: &str) -> String {
-        self.paint("2", t)
-    }
     pub fn hint(&self, t: &str) -> String {
         self.paint("36", t)
     }

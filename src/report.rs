@@ -11,6 +11,10 @@ use crate::plan::{Action, DriftField, Plan, UnmanagedSpu};
 
 pub const FORMAT_VERSION: u32 = 1;
 
+fn count(actions: impl Iterator<Item = Action>, action: Action) -> usize {
+    actions.filter(|a| *a == action).count()
+}
+
 /// Where a plan's file came from, and its hash (a saved plan refuses a changed file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigRef {
@@ -113,7 +117,6 @@ impl PlanDoc {
                         .map(|span| f.line_col(span.start).0)
                 })
             };
-        let count = |a| plan.changes.iter().filter(|c| c.action == a).count();
         PlanDoc {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -121,9 +124,9 @@ impl PlanDoc {
             platform_version,
             config: file.map(|(f, _)| ConfigRef::of(f)),
             summary: Summary {
-                set: count(Action::Set),
-                change: count(Action::Change),
-                clear: count(Action::Clear),
+                set: count(plan.changes.iter().map(|c| c.action), Action::Set),
+                change: count(plan.changes.iter().map(|c| c.action), Action::Change),
+                clear: count(plan.changes.iter().map(|c| c.action), Action::Clear),
                 unchanged: plan.unchanged.len(),
                 drift: plan.drift.len(),
                 unmanaged: plan.unmanaged.len(),
@@ -177,6 +180,15 @@ impl PlanDoc {
 
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// Sets the summary's change counts from the changes themselves (a saved plan's own
+    /// counts are not trusted).
+    pub fn recount(&mut self) {
+        let actions = || self.changes.iter().map(|c| c.action);
+        self.summary.set = count(actions(), Action::Set);
+        self.summary.change = count(actions(), Action::Change);
+        self.summary.clear = count(actions(), Action::Clear);
     }
 
     /// Fills in each change's fingerprint: for documents a machine keeps or compares.

@@ -88,10 +88,7 @@ fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
             )));
         }
     }
-    let count = |a| doc.changes.iter().filter(|c| c.action == a).count();
-    doc.summary.set = count(crate::plan::Action::Set);
-    doc.summary.change = count(crate::plan::Action::Change);
-    doc.summary.clear = count(crate::plan::Action::Clear);
+    doc.recount();
     Ok(doc)
 }
 

@@ -125,6 +125,15 @@ fn expect_local(after: &[SpuSpec], n: usize) {
 }
 
 /// `plan --detailed-exitcode` on `file` finds nothing to do.
+/// The end of every scenario: no SPU lost, nothing but the first `n` local endpoints
+/// changed (each to its declared value), and the file plans to nothing.
+async fn assert_settled(sc: &TestSc, env: &Env, file: &str, before: &[SpuSpec], n: usize) {
+    let after = snapshot(sc).await;
+    assert_intact(before, &after);
+    expect_local(&after, n);
+    assert_converged(env, file);
+}
+
 #[track_caller]
 fn assert_converged(env: &Env, file: &str) {
     let plan = env
@@ -258,10 +267,7 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
         "{}",
         run.stdout
     );
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 2);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 2).await;
 
     // The SC applies the delete but its answer is lost: the tool must look (SPU gone = our
     // delete landed) and go on to the create, not report a failure or delete twice.
@@ -287,10 +293,7 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
         "a delete that landed is not re-sent"
     );
     assert_eq!(sc.faults().requests(ApiKind::Create), 1);
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 1);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 1).await;
 }
 
 // ------------------------------------------------------------------------------------ 3
@@ -315,10 +318,7 @@ async fn connection_dropped_after_the_create_never_creates_blindly_twice() {
         run.stdout
     );
     assert_eq!(sc.faults().requests(ApiKind::Create), 2);
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 2);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 2).await;
 
     // The create lands but its answer is lost: the tool looks, finds its own spec, and
     // does not send the create again (which would fail with SpuAlreadyExists).
@@ -353,10 +353,7 @@ async fn connection_dropped_after_the_create_never_creates_blindly_twice() {
         1,
         "look before retrying a create"
     );
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 1);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 1).await;
 }
 
 // ------------------------------------------------------------------------------------ 4
@@ -533,10 +530,7 @@ async fn refused_create_rolls_back_to_the_old_spec() {
         "{}",
         again.stdout
     );
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 2);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 2).await;
 }
 
 // ------------------------------------------------------------------------------------ 6
@@ -687,10 +681,7 @@ async fn tool_sigkilled_between_delete_and_create_is_recovered() {
     // 5002 was never reached; a re-run finishes it.
     assert_eq!(spec_of(&sc, 5002).await.unwrap(), before[1]);
     env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 2);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 2).await;
 }
 
 // ------------------------------------------------------------------------------------ 8
@@ -797,10 +788,7 @@ async fn a_saved_plan_is_refused_after_someone_else_changed_its_spu() {
 
     // A fresh plan from the file converges.
     env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 2);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -857,10 +845,7 @@ async fn without_a_saved_plan_an_spu_that_moves_before_its_delete_is_skipped() {
     assert_eq!(after[0].public_endpoint_local, local("h5001.example", 9010));
     // A re-run plans from the new live spec and converges.
     env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 2);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 2).await;
 }
 
 // ------------------------------------------------------------------------------------ more
@@ -913,10 +898,7 @@ async fn sigint_mid_replace_finishes_the_spu_in_flight_and_skips_the_rest() {
     assert_eq!(after[1], before[1], "the rest was not touched");
     assert!(pending_in(&env.journal_dir()).is_empty());
     env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 2);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -992,10 +974,7 @@ async fn sc_down_past_the_retry_budget_exits_8_and_recover_restores_it() {
     assert!(pending_in(&env.journal_dir()).is_empty());
 
     env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 2);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1039,10 +1018,7 @@ async fn tool_sigkilled_after_the_create_before_verification_recovers_at_new() {
         rec.stderr
     );
     assert!(pending_in(&env.journal_dir()).is_empty());
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 1);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1083,8 +1059,5 @@ async fn a_delete_answered_after_the_timeout_does_not_delete_the_new_spu() {
         1,
         "the timed-out delete was waited for on its connection, not sent again"
     );
-    let after = snapshot(&sc).await;
-    assert_intact(&before, &after);
-    expect_local(&after, 1);
-    assert_converged(&env, file);
+    assert_settled(&sc, &env, file, &before, 1).await;
 }
