@@ -149,11 +149,16 @@ async fn applying_to_a_metadata_dir_takes_effect_when_the_sc_starts() {
     .expect(0);
 
     // A process serving the directory (as `fluvio-run sc --local DIR` would) blocks writes.
-    let mut server = std::process::Command::new("python3")
-        .args(["-c", "import time; time.sleep(60)", "sc", "--local"])
+    // `sh` waiting on its stdin stays one process that never re-execs; a launcher that
+    // execs through shims (a pyenv `python3`) reads as an empty command line for a moment
+    // at each exec, so the test waits until the process names the directory.
+    let mut server = std::process::Command::new("sh")
+        .args(["-c", "read _", "sc", "--local"])
         .arg(&meta)
+        .stdin(std::process::Stdio::piped())
         .spawn()
-        .expect("python3 runs");
+        .expect("sh runs");
+    wait_until_named(server.id(), &meta);
     let ci = root().join("examples/zones/ci.toml");
     let refused = env.run(&[
         "apply",
@@ -258,4 +263,21 @@ fn every_example_validates_offline_and_against_the_schema() {
     // And the schema rejects what validate rejects.
     let bad = serde_json::json!({"spu": [{"id": 1, "local": "h", "colour": 1}]});
     assert!(!validator.is_valid(&bad));
+}
+
+/// Waits until process `pid`'s command line names `dir`, as the served check reads it.
+fn wait_until_named(pid: u32, dir: &Path) {
+    let cmdline = format!("/proc/{pid}/cmdline");
+    let want = dir.as_os_str().as_encoded_bytes();
+    for _ in 0..500 {
+        let raw = std::fs::read(&cmdline).unwrap_or_default();
+        if raw.split(|b| *b == 0).any(|arg| arg == want) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!(
+        "process {pid} never named {} in its command line",
+        dir.display()
+    );
 }
