@@ -1,12 +1,15 @@
 //! The file as written: every value with its byte span, and the structural problems
 //! (syntax, unknown keys, wrong types) found while reading it.
 //!
-//! The walk is over a `toml_edit` document rather than serde so that every unknown key
-//! and type error in the file is reported at once, not just the first.
+//! The walk is over `toml`'s spanned document (`DeTable`) rather than serde into structs
+//! so that every unknown key and type error in the file is reported at once, not just
+//! the first. `DeTable` borrows from the text and keeps no formatting, so a file of
+//! thousands of entries parses several times faster than into an editable document.
 
 use std::ops::Range;
 
-use toml_edit::{ImDocument, Item, TableLike, Value};
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 use super::Problem;
 
@@ -71,55 +74,55 @@ const POLICY_KEYS: &[&str] = &["unmanaged", "max_changes"];
 const SPU_KEYS: &[&str] = &["id", "local", "name", "public", "private", "rack"];
 const LOCAL_KEYS: &[&str] = &["host", "port", "encryption"];
 
-/// Parses the text. `None` only when the TOML itself does not parse.
+type Item<'i> = Spanned<DeValue<'i>>;
+
+/// Parses the text. `None` only when the TOML itself does not parse; then every syntax
+/// error found is reported, the first on each line (the rest of a line is usually the
+/// same mistake seen again).
 pub fn parse(text: &str) -> (Option<RawConfig>, Vec<Problem>) {
     let mut problems = Vec::new();
-    let doc = match ImDocument::parse(text) {
-        Ok(doc) => doc,
-        Err(err) => {
+    let (doc, mut errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.span().map_or(0, |s| s.start));
+        let mut last_line = None;
+        for err in errors {
             let span = err.span().unwrap_or(0..0);
-            let message = err.message().trim().to_string();
+            let line = text[..span.start.min(text.len())].matches('\n').count();
+            if last_line == Some(line) {
+                continue;
+            }
+            last_line = Some(line);
             problems.push(Problem::new(
-                format!("invalid TOML: {message}"),
+                format!("invalid TOML: {}", err.message().trim()),
                 span,
                 "here",
             ));
-            return (None, problems);
         }
-    };
+        return (None, problems);
+    }
     let mut walker = Walker {
         problems: &mut problems,
-        len: text.len(),
     };
-    let config = walker.top(doc.as_table());
+    let config = walker.top(doc.get_ref());
     (Some(config), problems)
 }
 
 struct Walker<'p> {
     problems: &'p mut Vec<Problem>,
-    len: usize,
 }
 
 impl Walker<'_> {
-    fn span_of_item(&self, item: &Item) -> Range<usize> {
-        item.span().unwrap_or(0..0)
+    fn key_span(table: &DeTable<'_>, key: &str) -> Range<usize> {
+        table.get_key_value(key).map_or(0..0, |(k, _)| k.span())
     }
 
-    fn key_span(&self, table: &dyn TableLike, key: &str) -> Range<usize> {
-        table
-            .get_key_value(key)
-            .and_then(|(k, _)| k.span())
-            .unwrap_or(0..self.len.min(1))
-    }
-
-    fn unknown_keys(&mut self, table: &dyn TableLike, allowed: &[&str], what: &str) {
-        for (key, _) in table.iter() {
-            if !allowed.contains(&key) {
-                let span = self.key_span(table, key);
+    fn unknown_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], what: &str) {
+        for key in table.keys() {
+            if !allowed.contains(&key.get_ref().as_ref()) {
                 self.problems.push(
                     Problem::new(
-                        format!("unknown key `{key}` in {what}"),
-                        span,
+                        format!("unknown key `{}` in {what}", key.get_ref()),
+                        key.span(),
                         "not a known key",
                     )
                     .with_help(format!("expected one of: {}", allowed.join(", "))),
@@ -128,21 +131,23 @@ impl Walker<'_> {
         }
     }
 
-    fn wrong_type(&mut self, item: &Item, key: &str, expected: &str) {
-        let span = self.span_of_item(item);
+    fn wrong_type(&mut self, item: &Item<'_>, key: &str, expected: &str) {
         self.problems.push(Problem::new(
-            format!("`{key}` must be {expected}, found {}", item.type_name()),
-            span,
+            format!(
+                "`{key}` must be {expected}, found {}",
+                type_name(item.get_ref())
+            ),
+            item.span(),
             format!("expected {expected}"),
         ));
     }
 
-    fn string(&mut self, table: &dyn TableLike, key: &str) -> Option<Sp<String>> {
+    fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<Sp<String>> {
         let item = table.get(key)?;
-        match item.as_str() {
+        match item.get_ref().as_str() {
             Some(s) => Some(Sp {
                 value: s.to_string(),
-                span: self.span_of_item(item),
+                span: item.span(),
             }),
             None => {
                 self.wrong_type(item, key, "a string");
@@ -151,29 +156,37 @@ impl Walker<'_> {
         }
     }
 
-    fn integer(&mut self, table: &dyn TableLike, key: &str) -> Option<Sp<i64>> {
+    fn integer(&mut self, table: &DeTable<'_>, key: &str) -> Option<Sp<i64>> {
         let item = table.get(key)?;
-        match item.as_integer() {
-            Some(n) => Some(Sp {
-                value: n,
-                span: self.span_of_item(item),
+        let Some(n) = item.get_ref().as_integer() else {
+            self.wrong_type(item, key, "an integer");
+            return None;
+        };
+        match i64::from_str_radix(n.as_str(), n.radix()) {
+            Ok(value) => Some(Sp {
+                value,
+                span: item.span(),
             }),
-            None => {
-                self.wrong_type(item, key, "an integer");
+            Err(_) => {
+                self.problems.push(Problem::new(
+                    format!("`{key}` does not fit in a 64-bit integer"),
+                    item.span(),
+                    "out of range",
+                ));
                 None
             }
         }
     }
 
-    fn top(&mut self, table: &toml_edit::Table) -> RawConfig {
+    fn top(&mut self, table: &DeTable<'_>) -> RawConfig {
         self.unknown_keys(table, TOP_KEYS, "the top level");
         let mut config = RawConfig::default();
         if let Some(item) = table.get("cluster") {
-            match item.as_table_like() {
+            match item.get_ref().as_table() {
                 Some(t) => {
                     self.unknown_keys(t, CLUSTER_KEYS, "[cluster]");
                     config.cluster = Some(RawCluster {
-                        span: self.key_span(table, "cluster"),
+                        span: Self::key_span(table, "cluster"),
                         profile: self.string(t, "profile"),
                         endpoint: self.string(t, "endpoint"),
                     });
@@ -182,7 +195,7 @@ impl Walker<'_> {
             }
         }
         if let Some(item) = table.get("policy") {
-            match item.as_table_like() {
+            match item.get_ref().as_table() {
                 Some(t) => {
                     self.unknown_keys(t, POLICY_KEYS, "[policy]");
                     config.policy = Some(RawPolicy {
@@ -199,34 +212,29 @@ impl Walker<'_> {
         config
     }
 
-    fn spus(&mut self, item: &Item, out: &mut Vec<RawSpu>) {
-        match item {
-            Item::ArrayOfTables(tables) => {
-                for t in tables.iter() {
-                    let span = t.span().unwrap_or(0..0);
-                    out.push(self.spu(t, span));
-                }
+    /// `[[spu]]` tables, or an inline array of tables.
+    fn spus(&mut self, item: &Item<'_>, out: &mut Vec<RawSpu>) {
+        let Some(entries) = item.get_ref().as_array() else {
+            self.wrong_type(item, "spu", "an array of tables ([[spu]])");
+            return;
+        };
+        out.reserve(entries.len());
+        for entry in entries.iter() {
+            match entry.get_ref().as_table() {
+                Some(t) => out.push(self.spu(t, entry.span())),
+                None => self.problems.push(Problem::new(
+                    format!(
+                        "each `spu` entry must be a table, found {}",
+                        type_name(entry.get_ref())
+                    ),
+                    entry.span(),
+                    "expected a table",
+                )),
             }
-            Item::Value(Value::Array(array)) => {
-                for value in array.iter() {
-                    match value.as_inline_table() {
-                        Some(t) => out.push(self.spu(t, t.span().unwrap_or(0..0))),
-                        None => self.problems.push(Problem::new(
-                            format!(
-                                "each `spu` entry must be a table, found {}",
-                                value.type_name()
-                            ),
-                            value.span().unwrap_or(0..0),
-                            "expected a table",
-                        )),
-                    }
-                }
-            }
-            other => self.wrong_type(other, "spu", "an array of tables ([[spu]])"),
         }
     }
 
-    fn spu(&mut self, t: &dyn TableLike, span: Range<usize>) -> RawSpu {
+    fn spu(&mut self, t: &DeTable<'_>, span: Range<usize>) -> RawSpu {
         self.unknown_keys(t, SPU_KEYS, "[[spu]]");
         let local = t.get("local").and_then(|item| self.local(item));
         RawSpu {
@@ -242,18 +250,18 @@ impl Walker<'_> {
         }
     }
 
-    fn local(&mut self, item: &Item) -> Option<RawLocal> {
-        if let Some(s) = item.as_str() {
+    fn local(&mut self, item: &Item<'_>) -> Option<RawLocal> {
+        if let Some(s) = item.get_ref().as_str() {
             return Some(RawLocal::Text(Sp {
                 value: s.to_string(),
-                span: self.span_of_item(item),
+                span: item.span(),
             }));
         }
-        match item.as_table_like() {
+        match item.get_ref().as_table() {
             Some(t) => {
                 self.unknown_keys(t, LOCAL_KEYS, "`local`");
                 Some(RawLocal::Table {
-                    span: self.span_of_item(item),
+                    span: item.span(),
                     host: self.string(t, "host"),
                     port: self.integer(t, "port"),
                     encryption: self.string(t, "encryption"),
@@ -268,5 +276,18 @@ impl Walker<'_> {
                 None
             }
         }
+    }
+}
+
+/// The TOML type of a value, as a reader of the file would name it.
+fn type_name(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
     }
 }

@@ -453,6 +453,23 @@ local = { host = "h", encryption = "tls" }
     }
 
     #[test]
+    fn syntax_errors_on_several_lines_are_all_reported() {
+        let errors = load(&file("[[spu]]\nid = = 3\nlocal = \"x\n")).expect_err("syntax");
+        let lines: Vec<usize> = errors.located.iter().map(|l| l.1).collect();
+        assert_eq!(lines, [2, 3], "{:#?}", errors.located);
+        assert!(errors
+            .located
+            .iter()
+            .all(|l| l.0.message.starts_with("invalid TOML")));
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_problems() {
+        let found = messages("[[spu]]\nid = 99999999999999999999\nlocal = \"none\"\n");
+        assert_eq!(found, ["`id` does not fit in a 64-bit integer"]);
+    }
+
+    #[test]
     fn wrong_types_are_problems_not_panics() {
         let found = messages("cluster = 3\n[[spu]]\nid = \"x\"\nlocal = 5\n");
         assert_eq!(found.len(), 3, "{found:#?}");
@@ -476,6 +493,44 @@ local = { host = "h", encryption = "tls" }
         for (offset, want) in cases {
             assert_eq!(f.line_col(offset), want, "offset {offset}");
         }
+    }
+
+    /// Every prefix of a real zone file, and the same with each byte in turn replaced by
+    /// a character TOML gives meaning to, either loads or gives located problems, each
+    /// span inside the text: a torn or hand-mangled file never panics.
+    #[test]
+    fn torn_and_mangled_files_never_panic() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/zones/docker.toml"
+        ))
+        .expect("bundled zone file");
+        let mut cases: Vec<String> = (0..=text.len())
+            .filter(|i| text.is_char_boundary(*i))
+            .map(|i| text[..i].to_string())
+            .collect();
+        for (i, _) in text.char_indices().filter(|(_, c)| c.is_ascii()) {
+            for with in ["=", "\"", "[", "]", "{", "\n", "#"] {
+                let mut mangled = text.clone();
+                mangled.replace_range(i..i + 1, with);
+                cases.push(mangled);
+            }
+        }
+        let mut rejected = 0;
+        for case in &cases {
+            if let Err(errors) = load(&file(case)) {
+                rejected += 1;
+                assert!(!errors.located.is_empty(), "an error names a problem");
+                for (problem, _, _) in &errors.located {
+                    assert!(
+                        problem.span.start <= problem.span.end && problem.span.end <= case.len(),
+                        "{problem:?} outside a text of {} bytes",
+                        case.len()
+                    );
+                }
+            }
+        }
+        assert!(rejected > cases.len() / 2, "most mangled files are invalid");
     }
 
     #[test]
