@@ -125,6 +125,20 @@ pub enum RecoveryState {
     Unresolved,
 }
 
+impl RecoveryState {
+    /// As in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryState::AtNew => "at_new",
+            RecoveryState::AtOld => "at_old",
+            RecoveryState::Other => "other",
+            RecoveryState::RestoredNew => "restored_new",
+            RecoveryState::RestoredOld => "restored_old",
+            RecoveryState::Unresolved => "unresolved",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Recovered {
     pub id: SpuId,
@@ -137,6 +151,9 @@ pub struct Recovered {
 /// Everything `apply` did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ApplyReport {
+    /// Changes an earlier, interrupted apply left open, resolved before this run planned.
+    pub recovered_first: Vec<Recovered>,
+    /// Changes of this run left unresolved, and what recovering them at once found.
     pub recovered: Vec<Recovered>,
     pub results: Vec<SpuResult>,
     /// Set when the final re-read itself failed.
@@ -589,4 +606,23 @@ pub async fn apply<T: Target>(
         engine.journal.compact()?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecoveryState;
+
+    #[test]
+    fn recovery_states_are_named_as_in_json() {
+        for state in [
+            RecoveryState::AtNew,
+            RecoveryState::AtOld,
+            RecoveryState::Other,
+            RecoveryState::RestoredNew,
+            RecoveryState::RestoredOld,
+            RecoveryState::Unresolved,
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+    }
 }

@@ -216,15 +216,35 @@ impl PlanDoc {
     }
 }
 
-/// An apply run as printed with `-o json`.
+/// An apply run as printed with `-o json|yaml`: every run that got as far as a plan prints
+/// one, also when the plan is refused, has no changes, or is a dry run.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ApplyDoc<'a> {
     pub format_version: u32,
     pub tool_version: &'static str,
     pub target: &'a str,
+    /// `--dry-run`: nothing was written.
+    pub dry_run: bool,
     pub plan: &'a PlanDoc,
     pub report: &'a ApplyReport,
     pub summary: ApplySummary,
+}
+
+impl<'a> ApplyDoc<'a> {
+    pub fn new(plan: &'a PlanDoc, report: &'a ApplyReport, dry_run: bool) -> Self {
+        let mut summary = ApplySummary::of(report);
+        // Nothing refused or merely previewed is proven to be as the file says.
+        summary.verified &= !dry_run && plan.blockers.is_empty();
+        ApplyDoc {
+            format_version: FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            target: &plan.target,
+            dry_run,
+            plan,
+            report,
+            summary,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -234,7 +254,10 @@ pub struct ApplySummary {
     pub rolled_back: usize,
     pub failed: usize,
     pub unresolved: usize,
+    /// Changes of an earlier, interrupted apply resolved before this run planned.
+    pub recovered_first: usize,
     pub recovered: usize,
+    /// The re-read proved every change (true too when there was nothing to change).
     pub verified: bool,
     /// Largest unavailability window of the run, in milliseconds.
     pub max_unavailable_ms: Option<f64>,
@@ -248,6 +271,7 @@ impl ApplySummary {
             rolled_back: report.count(Outcome::RolledBack),
             failed: report.count(Outcome::Failed),
             unresolved: report.unresolved(),
+            recovered_first: report.recovered_first.len(),
             recovered: report.recovered.len(),
             verified: report.all_applied(),
             max_unavailable_ms: report

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::apply::{ApplyOptions, ApplyReport};
+use crate::apply::{ApplyOptions, ApplyReport, Recovered};
 use crate::cli::{ApplyArgs, Format};
 use crate::commands::{load_file, refused, Ctx, Outcome};
 use crate::error::{Error, Result};
@@ -14,16 +14,20 @@ use crate::output;
 use crate::report::{ApplyDoc, ApplySummary, ConfigRef, PlanDoc};
 use crate::target::{AnyTarget, Target};
 
-/// Opens the journal for `target` (taking its lock) and resolves anything left unfinished.
-pub async fn journal_and_recover(ctx: &Ctx, target: &mut AnyTarget) -> Result<Journal> {
+/// Opens the journal for `target` (taking its lock) and resolves anything left unfinished,
+/// returning what that recovery found (empty when nothing was left).
+pub async fn journal_and_recover(
+    ctx: &Ctx,
+    target: &mut AnyTarget,
+) -> Result<(Journal, Vec<Recovered>)> {
     let mut journal = Journal::open(&ctx.journal_dir(), &target.identity())?;
+    let mut recovered = Vec::new();
     if !journal.pending().is_empty() {
         output::stderr(&format!(
             "Found {} unfinished change(s) from an interrupted apply; recovering first.\n",
             journal.pending().len()
         ));
-        let recovered =
-            crate::apply::recover(target, &mut journal, &ApplyOptions::default()).await?;
+        recovered = crate::apply::recover(target, &mut journal, &ApplyOptions::default()).await?;
         output::stderr(&crate::render::text::recovered(&recovered, &ctx.style));
         if recovered
             .iter()
@@ -35,7 +39,7 @@ pub async fn journal_and_recover(ctx: &Ctx, target: &mut AnyTarget) -> Result<Jo
             )));
         }
     }
-    Ok(journal)
+    Ok((journal, recovered))
 }
 
 fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
@@ -161,6 +165,7 @@ pub async fn execute(
     target: &mut AnyTarget,
     journal: &mut Journal,
     doc: &PlanDoc,
+    recovered_first: Vec<Recovered>,
 ) -> Result<Outcome> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -180,7 +185,7 @@ pub async fn execute(
         changes.len(),
         doc.target
     ));
-    let report: ApplyReport = crate::apply::apply(
+    let mut report: ApplyReport = crate::apply::apply(
         &changes,
         target,
         journal,
@@ -199,14 +204,8 @@ pub async fn execute(
     )
     .await?;
     watcher.abort();
-    let document = || ApplyDoc {
-        format_version: crate::report::FORMAT_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        target: &doc.target,
-        plan: doc,
-        report: &report,
-        summary: ApplySummary::of(&report),
-    };
+    report.recovered_first = recovered_first;
+    let document = || ApplyDoc::new(doc, &report, false);
     let text = match ctx.global.output {
         Format::Text => crate::render::text::apply_report(&report, &ctx.style, streamed),
         Format::Json => crate::render::json(&document()),
@@ -264,12 +263,13 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
     // A dry run makes the same checks as a real one (directory not served, lock free) and
     // reports a pending journal instead of recovering it.
     let mut target = ctx.open_target(&cluster, true).await?;
-    let mut journal = if args.dry_run {
+    let (mut journal, recovered_first) = if args.dry_run {
         drop(Journal::open(&ctx.journal_dir(), &target.identity())?);
         ctx.warn_pending(&target);
-        None
+        (None, Vec::new())
     } else {
-        Some(journal_and_recover(ctx, &mut target).await?)
+        let (journal, recovered) = journal_and_recover(ctx, &mut target).await?;
+        (Some(journal), recovered)
     };
     let live = target.read().await.map_err(Error::from_target)?;
 
@@ -299,22 +299,24 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
     if ctx.global.output == Format::Text {
         output::stdout(&crate::render::text::plan(&doc, &ctx.style));
     }
+    // A run that stops short of executing still prints its one document.
+    let unexecuted = |recovered_first: Vec<Recovered>| {
+        let report = ApplyReport {
+            recovered_first,
+            ..ApplyReport::default()
+        };
+        print_unexecuted(ctx, &doc, &report, args.dry_run);
+    };
     if !doc.blockers.is_empty() {
-        if ctx.global.output != Format::Text {
-            ctx.print_plan(&doc);
-        }
+        unexecuted(recovered_first);
         return Err(refused(&doc));
     }
     if !doc.has_changes() {
-        if ctx.global.output != Format::Text {
-            ctx.print_plan(&doc);
-        }
+        unexecuted(recovered_first);
         return Ok(Outcome::default());
     }
     let Some(journal) = journal.as_mut() else {
-        if ctx.global.output != Format::Text {
-            ctx.print_plan(&doc);
-        }
+        unexecuted(recovered_first);
         output::stderr(&format!(
             "Dry run: {} change(s) would be applied to {}; nothing was written.\n",
             doc.changes.len(),
@@ -325,5 +327,23 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
     if !args.auto_approve && args.plan.is_none() {
         approve(ctx, &doc)?;
     }
-    execute(ctx, &mut target, journal, &doc).await
+    execute(ctx, &mut target, journal, &doc, recovered_first).await
+}
+
+/// The document of an apply that did not execute (refused, nothing to change, dry run).
+/// Text has already shown the plan; Markdown shows the plan, as a PR comment would.
+fn print_unexecuted(ctx: &Ctx, doc: &PlanDoc, report: &ApplyReport, dry_run: bool) {
+    let document = || ApplyDoc::new(doc, report, dry_run);
+    match ctx.global.output {
+        Format::Text => {}
+        Format::Markdown => ctx.print_plan(doc),
+        Format::Json => output::stdout(&crate::render::json(&document())),
+        Format::Yaml => {
+            output::stdout(&serde_yaml::to_string(&document()).expect("reports serialize"))
+        }
+    }
+    if ctx.global.annotations.enabled() && matches!(ctx.global.output, Format::Json | Format::Yaml)
+    {
+        output::stderr(&crate::render::annotations::plan(doc));
+    }
 }

@@ -62,7 +62,7 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
         )]),
     };
     let mut target = ctx.open_target(&desired.cluster, true).await?;
-    let mut journal = journal_and_recover(ctx, &mut target).await?;
+    let (mut journal, recovered_first) = journal_and_recover(ctx, &mut target).await?;
     let live = target.read().await.map_err(Error::from_target)?;
     let plan = crate::plan::plan(&desired, &live);
     let doc = ctx.finish_doc(
@@ -88,5 +88,5 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
         ));
         return Ok(Outcome::default());
     }
-    execute(ctx, &mut target, &mut journal, &doc).await
+    execute(ctx, &mut target, &mut journal, &doc, recovered_first).await
 }

@@ -115,6 +115,18 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
             "NOT fully applied"
         }
     );
+    if !report.recovered_first.is_empty() {
+        let _ = writeln!(
+            out,
+            "Recovered first, from an interrupted apply: {}\n",
+            report
+                .recovered_first
+                .iter()
+                .map(|r| format!("{} {} ({})", r.id, code(&r.name), r.state.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if !report.results.is_empty() {
         let _ = writeln!(
             out,

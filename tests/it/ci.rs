@@ -410,6 +410,47 @@ async fn apply_reports_in_json_with_windows() {
         "progress goes to stderr: {}",
         out.stderr
     );
+
+    // Runs that stop short of executing print the same kind of document.
+    let path = file.to_str().unwrap();
+    let again = env.run(&["apply", "-f", path, "--auto-approve", "-o", "json"]);
+    let again: serde_json::Value = serde_json::from_str(&again.expect(0).stdout).unwrap();
+    assert_matches_schema("apply-report.schema.json", &again);
+    assert_eq!(again["plan"]["changes"].as_array().map(Vec::len), Some(0));
+    assert_eq!(again["summary"]["verified"], true, "nothing left to change");
+    std::fs::write(
+        &file,
+        zone(
+            &sc,
+            "[[spu]]\nid = 5001\nlocal = \"c\"\n[[spu]]\nid = 5002\nlocal = \"b:1\"\n",
+        ),
+    )
+    .unwrap();
+    let dry = env.run(&["apply", "-f", path, "--dry-run", "-o", "json"]);
+    let dry: serde_json::Value = serde_json::from_str(&dry.expect(0).stdout).unwrap();
+    assert_matches_schema("apply-report.schema.json", &dry);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["plan"]["changes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(dry["report"]["results"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        dry["summary"]["verified"], false,
+        "a preview proves nothing"
+    );
+    let refused = env.run(&[
+        "apply",
+        "-f",
+        path,
+        "--auto-approve",
+        "--max-changes",
+        "0",
+        "-o",
+        "json",
+    ]);
+    let refused: serde_json::Value = serde_json::from_str(&refused.expect(6).stdout).unwrap();
+    assert_matches_schema("apply-report.schema.json", &refused);
+    let blocker = refused["plan"]["blockers"][0]["message"].as_str().unwrap();
+    assert!(blocker.contains("more than the allowed 0"), "{blocker}");
+    assert_eq!(refused["summary"]["verified"], false);
 }
 
 #[test]

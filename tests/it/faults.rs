@@ -1010,13 +1010,25 @@ async fn tool_sigkilled_after_the_create_before_verification_recovers_at_new() {
 
     let pending = pending_in(&env.journal_dir());
     assert_eq!(pending.len(), 1, "not verified, so not ended: {pending:?}");
-    let rec = env.run(&["recover", "-c", &sc.endpoint()]).expect(0);
+    // The next apply recovers first, finds nothing left to change, and its one JSON
+    // document says what the recovery found.
+    let run = env
+        .run(&["apply", "-f", file, "--auto-approve", "-o", "json"])
+        .expect(0);
     assert!(
-        rec.stderr
+        run.stderr
             .contains("5001 custom-spu-5001: was already at its new spec"),
         "{}",
-        rec.stderr
+        run.stderr
     );
+    let doc = json(&run);
+    assert_eq!(doc["report"]["recovered_first"][0]["id"], 5001, "{doc}");
+    assert_eq!(doc["report"]["recovered_first"][0]["state"], "at_new");
+    assert_eq!(doc["summary"]["recovered_first"], 1);
+    assert_eq!(doc["report"]["results"].as_array().map(Vec::len), Some(0));
+    assert_eq!(doc["plan"]["changes"].as_array().map(Vec::len), Some(0));
+    assert_eq!(doc["summary"]["verified"], true);
+    assert_eq!(doc["dry_run"], false);
     assert!(pending_in(&env.journal_dir()).is_empty());
     assert_settled(&sc, &env, file, &before, 1).await;
 }
