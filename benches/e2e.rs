@@ -360,7 +360,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         let t_diff = t.elapsed();
         let t = Instant::now();
         let doc = PlanDoc::new(
-            &p,
+            p,
             &target.identity(),
             live.platform_version.clone(),
             Some((&source, &desired)),
@@ -670,7 +670,7 @@ fn pure_child(file: &Path, n: usize) {
     let t_diff = t.elapsed();
     let t = Instant::now();
     let doc = PlanDoc::new(
-        &plan,
+        plan,
         "sc://127.0.0.1:9003",
         live.platform_version.clone(),
         Some((&source, &desired)),

@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use fluvio_endpoints::config::{self, SourceFile};
 use fluvio_endpoints::output::Style;
 use fluvio_endpoints::report::PlanDoc;
@@ -49,14 +49,19 @@ fn stages(c: &mut Criterion) {
             BenchmarkId::new("plan_doc", n),
             &(&file, &desired, &plan),
             |b, (f, d, p)| {
-                b.iter(|| {
-                    PlanDoc::new(
-                        black_box(p),
-                        "sc://127.0.0.1:9003",
-                        Some("0.18.1".into()),
-                        Some((f, d)),
-                    )
-                })
+                // The plan is moved into the document; its copy is made outside the timing.
+                b.iter_batched(
+                    || (*p).clone(),
+                    |p| {
+                        PlanDoc::new(
+                            black_box(p),
+                            "sc://127.0.0.1:9003",
+                            Some("0.18.1".into()),
+                            Some((f, d)),
+                        )
+                    },
+                    BatchSize::LargeInput,
+                )
             },
         );
         // The same document without a source file: no `line` lookups (SourceFile::line_col),
@@ -65,14 +70,18 @@ fn stages(c: &mut Criterion) {
             BenchmarkId::new("plan_doc_without_lines", n),
             &plan,
             |b, p| {
-                b.iter(|| {
-                    PlanDoc::new(
-                        black_box(p),
-                        "sc://127.0.0.1:9003",
-                        Some("0.18.1".into()),
-                        None,
-                    )
-                })
+                b.iter_batched(
+                    || p.clone(),
+                    |p| {
+                        PlanDoc::new(
+                            black_box(p),
+                            "sc://127.0.0.1:9003",
+                            Some("0.18.1".into()),
+                            None,
+                        )
+                    },
+                    BatchSize::LargeInput,
+                )
             },
         );
         group.bench_with_input(BenchmarkId::new("fingerprints", n), &plan, |b, p| {
@@ -96,7 +105,7 @@ fn stages(c: &mut Criterion) {
             },
         );
         let doc = PlanDoc::new(
-            &plan,
+            plan,
             "sc://127.0.0.1:9003",
             Some("0.18.1".into()),
             Some((&file, &desired)),

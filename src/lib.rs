@@ -6,7 +6,7 @@
 //! TOML text --config::raw::parse--> RawConfig (spans) --config::validate--> Desired
 //! SC / metadata dir --target::Target::read--> Live
 //! plan::plan(&Desired, &Live) -> Plan                  (pure: no I/O, no async)
-//! report::PlanDoc::new(&Plan, ..) -> PlanDoc           (the JSON contract, saved plans)
+//! report::PlanDoc::new(Plan, ..) -> PlanDoc            (the JSON contract, saved plans)
 //! render::{text, markdown, annotations, table}(..) -> String
 //! apply::apply(&[Change], &mut impl Target, &mut Journal) -> ApplyReport   (the only writer)
 //! ```

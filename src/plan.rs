@@ -281,8 +281,10 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
 }
 
 fn drift(plan: &mut Plan, want: &crate::model::DesiredSpu, spec: &SpuSpec) {
-    let mut check = |field, expected: &Option<String>, actual: String| {
+    // The live value is only spelled out for a field the file asserts.
+    let mut check = |field, expected: &Option<String>, actual: &dyn Fn() -> String| {
         if let Some(expected) = expected {
+            let actual = actual();
             if *expected != actual {
                 plan.drift.push(Drift {
                     id: spec.id,
@@ -294,22 +296,16 @@ fn drift(plan: &mut Plan, want: &crate::model::DesiredSpu, spec: &SpuSpec) {
             }
         }
     };
-    check(DriftField::Name, &want.name, spec.name.clone());
-    check(
-        DriftField::Public,
-        &want.public,
-        spec.public.assertion().unwrap_or_else(|| "-".to_string()),
-    );
-    check(
-        DriftField::Private,
-        &want.private,
-        crate::model::host_port(&spec.private.host, spec.private.port),
-    );
-    check(
-        DriftField::Rack,
-        &want.rack,
-        spec.rack.clone().unwrap_or_else(|| "-".to_string()),
-    );
+    check(DriftField::Name, &want.name, &|| spec.name.clone());
+    check(DriftField::Public, &want.public, &|| {
+        spec.public.assertion().unwrap_or_else(|| "-".to_string())
+    });
+    check(DriftField::Private, &want.private, &|| {
+        crate::model::host_port(&spec.private.host, spec.private.port)
+    });
+    check(DriftField::Rack, &want.rack, &|| {
+        spec.rack.clone().unwrap_or_else(|| "-".to_string())
+    });
 }
 
 /// True when a platform version is at least 0.11.11. An unparsable version is given the

@@ -102,7 +102,7 @@ pub struct PlanDoc {
 
 impl PlanDoc {
     pub fn new(
-        plan: &Plan,
+        plan: Plan,
         target: &str,
         platform_version: Option<String>,
         file: Option<(&SourceFile, &Desired)>,
@@ -134,37 +134,37 @@ impl PlanDoc {
             },
             changes: plan
                 .changes
-                .iter()
+                .into_iter()
                 .map(|c| ChangeDoc {
-                    id: c.id,
-                    name: c.name.clone(),
-                    action: c.action,
-                    before: c.before.clone(),
-                    after: c.after.clone(),
                     line: line(c.id, &|s| Some(s.local.clone())),
+                    id: c.id,
+                    name: c.name,
+                    action: c.action,
+                    before: c.before,
+                    after: c.after,
                     live_fingerprint: String::new(),
-                    live: c.live.clone(),
-                    target: c.target.clone(),
+                    live: c.live,
+                    target: c.target,
                 })
                 .collect(),
             drift: plan
                 .drift
-                .iter()
+                .into_iter()
                 .map(|d| DriftDoc {
-                    id: d.id,
-                    name: d.name.clone(),
-                    field: d.field,
-                    expected: d.expected.clone(),
-                    actual: d.actual.clone(),
                     line: line(d.id, &|s| match d.field {
                         DriftField::Name => s.name.clone(),
                         DriftField::Public => s.public.clone(),
                         DriftField::Private => s.private.clone(),
                         DriftField::Rack => s.rack.clone(),
                     }),
+                    id: d.id,
+                    name: d.name,
+                    field: d.field,
+                    expected: d.expected,
+                    actual: d.actual,
                 })
                 .collect(),
-            unmanaged: plan.unmanaged.clone(),
+            unmanaged: plan.unmanaged,
             blockers: plan
                 .blockers
                 .iter()

@@ -286,7 +286,7 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
             }
             ctx.finish_doc(
                 PlanDoc::new(
-                    &plan,
+                    plan,
                     &target.identity(),
                     live.platform_version.clone(),
                     Some((file, desired)),

@@ -63,7 +63,7 @@ pub async fn plan_file(ctx: &Ctx, path: &Path, safety: &Safety, saving: bool) ->
         plan.enforce_max_changes(safety.max_changes.or(desired.policy.max_changes));
     }
     let doc = PlanDoc::new(
-        &plan,
+        plan,
         &target.identity(),
         live.platform_version.clone(),
         Some((&file, &desired)),

@@ -67,7 +67,7 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
     let plan = crate::plan::plan(&desired, &live);
     let doc = ctx.finish_doc(
         PlanDoc::new(
-            &plan,
+            plan,
             &target.identity(),
             live.platform_version.clone(),
             None,
