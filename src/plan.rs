@@ -93,6 +93,17 @@ pub struct UnmanagedSpu {
     pub kind: SpuKind,
 }
 
+/// A blocker's kind, for machines reading the plan document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockerKind {
+    UnknownSpu,
+    ManagedSpu,
+    ScTooOld,
+    Unmanaged,
+    TooManyChanges,
+}
+
 /// Why a plan must not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -152,6 +163,16 @@ impl Blocker {
             Blocker::TooManyChanges { .. } => {
                 "split the change, raise --max-changes, or pass --force"
             }
+        }
+    }
+
+    pub fn kind(&self) -> BlockerKind {
+        match self {
+            Blocker::UnknownSpu { .. } => BlockerKind::UnknownSpu,
+            Blocker::ManagedSpu { .. } => BlockerKind::ManagedSpu,
+            Blocker::ScTooOld { .. } => BlockerKind::ScTooOld,
+            Blocker::Unmanaged { .. } => BlockerKind::Unmanaged,
+            Blocker::TooManyChanges { .. } => BlockerKind::TooManyChanges,
         }
     }
 

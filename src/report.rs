@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::apply::{ApplyReport, Outcome};
 use crate::config::SourceFile;
 use crate::model::{Desired, Endpoint, SpuId, SpuSpec};
-use crate::plan::{Action, DriftField, Plan, UnmanagedSpu};
+use crate::plan::{Action, BlockerKind, DriftField, Plan, UnmanagedSpu};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -74,6 +74,7 @@ pub struct DriftDoc {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlockerDoc {
+    pub kind: BlockerKind,
     pub message: String,
     pub help: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +170,7 @@ impl PlanDoc {
                 .blockers
                 .iter()
                 .map(|b| BlockerDoc {
+                    kind: b.kind(),
                     message: b.message(),
                     help: b.help().to_string(),
                     spu: b.spu(),

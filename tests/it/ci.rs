@@ -448,8 +448,14 @@ async fn apply_reports_in_json_with_windows() {
     ]);
     let refused: serde_json::Value = serde_json::from_str(&refused.expect(6).stdout).unwrap();
     assert_matches_schema("apply-report.schema.json", &refused);
-    let blocker = refused["plan"]["blockers"][0]["message"].as_str().unwrap();
-    assert!(blocker.contains("more than the allowed 0"), "{blocker}");
+    let blocker = &refused["plan"]["blockers"][0];
+    assert_eq!(blocker["kind"], "too_many_changes", "{blocker}");
+    assert!(
+        blocker["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("more than the allowed 0")),
+        "{blocker}"
+    );
     assert_eq!(refused["summary"]["verified"], false);
 }
 

@@ -316,6 +316,27 @@ async fn managed_and_unknown_spus_are_refused_without_any_write() {
         out.stdout
     );
     assert!(out.stderr.contains("the plan is refused"), "{}", out.stderr);
+    // The plan document names each blocker's kind and SPU for a pipeline to act on.
+    let json = env.run(&["plan", "-f", file, "-o", "json"]).expect(6);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let blockers: Vec<(String, i64)> = doc["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["kind"].as_str().unwrap().to_string(),
+                b["spu"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        blockers,
+        [
+            ("managed_spu".to_string(), 0),
+            ("unknown_spu".to_string(), 77)
+        ]
+    );
     assert_eq!(spec_of(&sc, 0).await, managed);
     assert_eq!(
         spec_of(&sc, 5001).await.public_endpoint_local,
