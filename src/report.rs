@@ -218,8 +218,9 @@ impl PlanDoc {
     }
 }
 
-/// An apply run as printed with `-o json|yaml`: every run that got as far as a plan prints
-/// one, also when the plan is refused, has no changes, or is a dry run.
+/// An apply run as printed with `-o json|yaml`: once it has a plan, a run prints one, also
+/// when the plan is refused, has no changes, is a dry run or is not approved (not when a
+/// saved plan is stale, or an error stops the run itself).
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ApplyDoc<'a> {
     pub format_version: u32,
@@ -235,8 +236,10 @@ pub struct ApplyDoc<'a> {
 impl<'a> ApplyDoc<'a> {
     pub fn new(plan: &'a PlanDoc, report: &'a ApplyReport, dry_run: bool) -> Self {
         let mut summary = ApplySummary::of(report);
-        // Nothing refused or merely previewed is proven to be as the file says.
-        summary.verified &= !dry_run && plan.blockers.is_empty();
+        // Nothing refused, previewed or left unapproved is proven to be as the file says:
+        // every planned change must have its result.
+        summary.verified &=
+            !dry_run && plan.blockers.is_empty() && report.results.len() == plan.changes.len();
         ApplyDoc {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION"),

@@ -325,18 +325,27 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
         return Ok(Outcome { changes: true });
     };
     if !args.auto_approve && args.plan.is_none() {
-        approve(ctx, &doc)?;
+        if let Err(declined) = approve(ctx, &doc) {
+            unexecuted(recovered_first);
+            return Err(declined);
+        }
     }
     execute(ctx, &mut target, journal, &doc, recovered_first).await
 }
 
-/// The document of an apply that did not execute (refused, nothing to change, dry run).
-/// Text has already shown the plan; Markdown shows the plan, as a PR comment would.
-fn print_unexecuted(ctx: &Ctx, doc: &PlanDoc, report: &ApplyReport, dry_run: bool) {
+/// The document of an apply that did not execute (refused, nothing to change, dry run,
+/// not approved). Text has already shown the plan; Markdown shows the plan, as a PR
+/// comment would, and what recovery did first.
+pub(crate) fn print_unexecuted(ctx: &Ctx, doc: &PlanDoc, report: &ApplyReport, dry_run: bool) {
     let document = || ApplyDoc::new(doc, report, dry_run);
     match ctx.global.output {
         Format::Text => {}
-        Format::Markdown => ctx.print_plan(doc),
+        Format::Markdown => {
+            ctx.print_plan(doc);
+            output::stdout(&crate::render::markdown::recovered_first(
+                &report.recovered_first,
+            ));
+        }
         Format::Json => output::stdout(&crate::render::json(&document())),
         Format::Yaml => {
             output::stdout(&serde_yaml::to_string(&document()).expect("reports serialize"))

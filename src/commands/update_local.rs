@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::apply::ApplyReport;
+use crate::cli::Format;
 use crate::cli::UpdateLocalArgs;
-use crate::commands::{apply::execute, apply::journal_and_recover, refused, Ctx, Outcome};
+use crate::commands::apply::{execute, journal_and_recover, print_unexecuted};
+use crate::commands::{refused, Ctx, Outcome};
 use crate::error::{Error, Result};
 use crate::model::{
     ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuSpans, Unmanaged,
@@ -74,11 +77,24 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
         ),
         false,
     );
+    // Text shows a refused plan; other formats print the one apply document they always do.
+    let unexecuted = |recovered_first| {
+        let report = ApplyReport {
+            recovered_first,
+            ..ApplyReport::default()
+        };
+        print_unexecuted(ctx, &doc, &report, false);
+    };
     if !doc.blockers.is_empty() {
-        ctx.print_plan(&doc);
+        if ctx.global.output == Format::Text {
+            ctx.print_plan(&doc);
+        } else {
+            unexecuted(recovered_first);
+        }
         return Err(refused(&doc));
     }
     if !doc.has_changes() {
+        unexecuted(recovered_first);
         let spu = &live.spus[&args.id].spec;
         crate::output::stderr(&format!(
             "SPU {} ({}) already has local endpoint {}; nothing to do.\n",

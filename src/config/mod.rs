@@ -9,6 +9,7 @@ pub mod validate;
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 
@@ -97,7 +98,7 @@ impl SourceFile {
 pub struct ConfigErrors {
     pub name: String,
     #[source_code]
-    pub src: NamedSource<String>,
+    pub src: NamedSource<Arc<str>>,
     #[related]
     pub problems: Vec<ProblemDiagnostic>,
     /// The same problems, located by line, for annotations and JSON.
@@ -118,7 +119,7 @@ fn plural(n: usize) -> String {
 pub struct ProblemDiagnostic {
     message: String,
     #[source_code]
-    src: NamedSource<String>,
+    src: NamedSource<Arc<str>>,
     #[label(primary, "{label}")]
     span: SourceSpan,
     label: String,
@@ -132,7 +133,9 @@ pub struct ProblemDiagnostic {
 impl ConfigErrors {
     pub fn new(file: &SourceFile, mut problems: Vec<Problem>) -> Self {
         problems.sort_by_key(|p| p.span.start);
-        let src = NamedSource::new(&file.name, file.text.clone()).with_language("TOML");
+        // One copy of the text, shared by every problem (a file can have thousands).
+        let text: Arc<str> = Arc::from(file.text.as_str());
+        let src = NamedSource::new(&file.name, text).with_language("TOML");
         let located = problems
             .iter()
             .map(|p| {

@@ -76,22 +76,44 @@ const LOCAL_KEYS: &[&str] = &["host", "port", "encryption"];
 
 type Item<'i> = Spanned<DeValue<'i>>;
 
-/// Parses the text. `None` only when the TOML itself does not parse; then every syntax
-/// error found is reported, the first on each line (the rest of a line is usually the
-/// same mistake seen again).
+/// At most this many lines with syntax errors are reported: past a few, the file is
+/// usually not a zone file at all (a saved plan passed as `-f`, say).
+const MAX_SYNTAX_LINES: usize = 20;
+
+/// Parses the text. `None` only when the TOML itself does not parse; then the syntax
+/// errors are reported, the first on each line (the rest of a line is usually the same
+/// mistake seen again), for the first [`MAX_SYNTAX_LINES`] lines that have one.
 pub fn parse(text: &str) -> (Option<RawConfig>, Vec<Problem>) {
     let mut problems = Vec::new();
     let (doc, mut errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.span().map_or(0, |s| s.start));
+        // Lines are counted in bytes, once over the file, as the sorted errors advance.
+        let bytes = text.as_bytes();
+        let (mut counted_to, mut line) = (0, 0);
         let mut last_line = None;
-        for err in errors {
+        let mut lines = 0;
+        for err in &errors {
             let span = err.span().unwrap_or(0..0);
-            let line = text[..span.start.min(text.len())].matches('\n').count();
+            let start = span.start.min(bytes.len());
+            line += bytes[counted_to..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            counted_to = start;
             if last_line == Some(line) {
                 continue;
             }
             last_line = Some(line);
+            lines += 1;
+            if lines > MAX_SYNTAX_LINES {
+                problems.push(Problem::new(
+                    "invalid TOML: more errors follow; only the first are shown",
+                    span,
+                    "and from here on",
+                ));
+                break;
+            }
             problems.push(Problem::new(
                 format!("invalid TOML: {}", err.message().trim()),
                 span,

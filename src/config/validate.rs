@@ -463,6 +463,27 @@ local = { host = "h", encryption = "tls" }
             .all(|l| l.0.message.starts_with("invalid TOML")));
     }
 
+    /// A file that is not TOML at all (here a JSON plan passed by mistake) is reported in
+    /// a bounded number of problems, not one per line.
+    #[test]
+    fn a_file_that_is_not_toml_gives_a_bounded_report() {
+        let mut text = String::from("{\n  \"changes\": [\n");
+        for i in 0..5_000 {
+            text.push_str(&format!(
+                "    {{ \"id\": {i}, \"name\": \"custom-spu-{i}\" }},\n"
+            ));
+        }
+        text.push_str("  ]\n}\n");
+        let errors = load(&file(&text)).expect_err("not TOML");
+        assert_eq!(errors.located.len(), 21, "{:#?}", &errors.located[..3]);
+        assert!(errors.located[20].0.message.contains("more errors follow"));
+        let lines: Vec<usize> = errors.located.iter().map(|l| l.1).collect();
+        assert!(
+            lines.windows(2).all(|w| w[0] < w[1]),
+            "one per line: {lines:?}"
+        );
+    }
+
     #[test]
     fn integers_beyond_64_bits_are_problems() {
         let found = messages("[[spu]]\nid = 99999999999999999999\nlocal = \"none\"\n");
@@ -510,7 +531,7 @@ local = { host = "h", encryption = "tls" }
             .map(|i| text[..i].to_string())
             .collect();
         for (i, _) in text.char_indices().filter(|(_, c)| c.is_ascii()) {
-            for with in ["=", "\"", "[", "]", "{", "\n", "#"] {
+            for with in ["=", "\"", "[", "]", "{", "\n", "#", "é", "日本"] {
                 let mut mangled = text.clone();
                 mangled.replace_range(i..i + 1, with);
                 cases.push(mangled);

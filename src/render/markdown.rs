@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::apply::ApplyReport;
+use crate::apply::{ApplyReport, Recovered};
 use crate::plan::opt;
 use crate::report::PlanDoc;
 
@@ -115,18 +115,7 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
             "NOT fully applied"
         }
     );
-    if !report.recovered_first.is_empty() {
-        let _ = writeln!(
-            out,
-            "Recovered first, from an interrupted apply: {}\n",
-            report
-                .recovered_first
-                .iter()
-                .map(|r| format!("{} {} ({})", r.id, code(&r.name), r.state.as_str()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    out.push_str(&recovered_first(&report.recovered_first));
     if !report.results.is_empty() {
         let _ = writeln!(
             out,
@@ -151,4 +140,19 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
         }
     }
     out
+}
+
+/// One line saying what recovering an earlier, interrupted apply found; empty if nothing.
+pub fn recovered_first(items: &[Recovered]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Recovered first, from an interrupted apply: {}\n\n",
+        items
+            .iter()
+            .map(|r| format!("{} {} ({})", r.id, code(&r.name), r.state.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }

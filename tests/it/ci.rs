@@ -447,6 +447,20 @@ async fn apply_reports_in_json_with_windows() {
         "json",
     ]);
     let refused: serde_json::Value = serde_json::from_str(&refused.expect(6).stdout).unwrap();
+    // Without a terminal to ask and without --auto-approve, nothing is applied, and the
+    // document still comes out.
+    let unapproved = env.run(&["apply", "-f", path, "-o", "json"]);
+    let unapproved: serde_json::Value = serde_json::from_str(&unapproved.expect(1).stdout).unwrap();
+    assert_matches_schema("apply-report.schema.json", &unapproved);
+    assert_eq!(
+        unapproved["plan"]["changes"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        unapproved["report"]["results"].as_array().map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(unapproved["summary"]["verified"], false);
     assert_matches_schema("apply-report.schema.json", &refused);
     let blocker = &refused["plan"]["blockers"][0];
     assert_eq!(blocker["kind"], "too_many_changes", "{blocker}");

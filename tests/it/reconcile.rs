@@ -203,6 +203,20 @@ async fn update_local_defaults_to_the_public_port_and_encryption() {
         "{}",
         same.stderr
     );
+    // With -o json every outcome is the one apply document: nothing to change here...
+    let same = env
+        .run(&["update-local", "5001", "[::1]:7001", "-c", &c, "-o", "json"])
+        .expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&same.stdout).unwrap();
+    assert_eq!(doc["plan"]["changes"].as_array().map(Vec::len), Some(0));
+    assert_eq!(doc["summary"]["verified"], true);
+    // ...and a refused one.
+    let unknown = env
+        .run(&["update-local", "42", "h", "-c", &c, "-o", "json"])
+        .expect(6);
+    let doc: serde_json::Value = serde_json::from_str(&unknown.stdout).unwrap();
+    assert_eq!(doc["plan"]["blockers"][0]["kind"], "unknown_spu");
+    assert_eq!(doc["summary"]["verified"], false);
 
     env.run(&["update-local", "5001", "none", "-c", &c])
         .expect(0);
