@@ -114,11 +114,14 @@ pub fn parse(text: &str) -> (Option<RawConfig>, Vec<Problem>) {
                 ));
                 break;
             }
-            problems.push(Problem::new(
-                format!("invalid TOML: {}", err.message().trim()),
-                span,
-                "here",
-            ));
+            let mut message = format!("invalid TOML: {}", err.message().trim());
+            // Name the key a "duplicate key" error is about (the span is the second one).
+            if let Some(key) = text.get(span.clone()).filter(|k| !k.trim().is_empty()) {
+                if message.ends_with("duplicate key") {
+                    message = format!("{message} `{}`", key.trim());
+                }
+            }
+            problems.push(Problem::new(message, span, "here"));
         }
         return (None, problems);
     }

@@ -485,6 +485,12 @@ local = { host = "h", encryption = "tls" }
     }
 
     #[test]
+    fn a_duplicate_key_is_named() {
+        let found = messages("[[spu]]\nid = 1\nlocal = \"none\"\nlocal = \"h\"\n");
+        assert_eq!(found, ["invalid TOML: duplicate key `local`"]);
+    }
+
+    #[test]
     fn integers_beyond_64_bits_are_problems() {
         let found = messages("[[spu]]\nid = 99999999999999999999\nlocal = \"none\"\n");
         assert_eq!(found, ["`id` does not fit in a 64-bit integer"]);
