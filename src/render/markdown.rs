@@ -156,3 +156,37 @@ pub fn recovered_first(items: &[Recovered]) -> String {
             .join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::apply::{ApplyReport, Recovered, RecoveryState};
+    use crate::plan::Plan;
+    use crate::report::PlanDoc;
+
+    #[test]
+    fn an_apply_report_says_what_was_recovered_first() {
+        let doc = PlanDoc::new(Plan::default(), "sc://127.0.0.1:9003", None, None);
+        let report = ApplyReport {
+            recovered_first: vec![Recovered {
+                id: 5001,
+                name: "custom-spu-5001".into(),
+                state: RecoveryState::RestoredNew,
+                detail: None,
+            }],
+            ..ApplyReport::default()
+        };
+        let md = super::apply_report(&doc, &report);
+        assert!(
+            md.starts_with("<!-- fluvio-endpoints apply file=- target=sc://127.0.0.1:9003 -->\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "Recovered first, from an interrupted apply: 5001 `custom-spu-5001` (restored_new)\n"
+            ),
+            "{md}"
+        );
+        let quiet = super::apply_report(&doc, &ApplyReport::default());
+        assert!(!quiet.contains("Recovered first"), "{quiet}");
+    }
+}
