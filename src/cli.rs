@@ -107,7 +107,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// Change local endpoints to match a file (or a saved plan), then verify
     Apply(ApplyArgs),
-    /// Read-only audit: exit 2 when the cluster differs from the file
+    /// Read-only audit: exit 2 when the cluster differs from the file, 6 if the plan is refused
     Drift(FilesArgs),
     /// List SPUs: ID NAME STATUS TYPE RACK PUBLIC PRIVATE LOCAL
     List,

@@ -80,7 +80,7 @@ pub fn run(cli: Cli) -> u8 {
         Ok(_) => exit::OK,
         Err(err) => {
             if !matches!(err, error::Error::Reported { .. }) {
-                output::diagnostic(&err, &style);
+                commands::report_error(&ctx, &err);
             }
             err.exit_code()
         }

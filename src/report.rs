@@ -261,6 +261,8 @@ pub struct ApplySummary {
     pub unresolved: usize,
     /// Changes of an earlier, interrupted apply resolved before this run planned.
     pub recovered_first: usize,
+    /// Changes of this run that recovery resolved at once (those it could not are in
+    /// `unresolved`).
     pub recovered: usize,
     /// The re-read proved every change (true too when there was nothing to change).
     pub verified: bool,
@@ -276,8 +278,8 @@ impl ApplySummary {
             rolled_back: report.count(Outcome::RolledBack),
             failed: report.count(Outcome::Failed),
             unresolved: report.unresolved(),
-            recovered_first: report.recovered_first.len(),
-            recovered: report.recovered.len(),
+            recovered_first: resolved(&report.recovered_first),
+            recovered: resolved(&report.recovered),
             verified: report.all_applied(),
             max_unavailable_ms: report
                 .results
@@ -286,6 +288,14 @@ impl ApplySummary {
                 .fold(None, |m: Option<f64>, w| Some(m.map_or(w, |m| m.max(w)))),
         }
     }
+}
+
+/// How many recoveries resolved their change (every state but `unresolved`).
+fn resolved(items: &[crate::apply::Recovered]) -> usize {
+    items
+        .iter()
+        .filter(|r| r.state != crate::apply::RecoveryState::Unresolved)
+        .count()
 }
 
 fn pretty_schema(schema: schemars::schema::RootSchema) -> String {

@@ -114,11 +114,32 @@ impl Ctx {
             Format::Markdown => crate::render::markdown::plan(doc),
         };
         output::stdout(&text);
+        self.print_annotations(doc);
+    }
+
+    /// The plan's annotations, when they are on.
+    pub fn print_annotations(&self, doc: &PlanDoc) {
         if self.global.annotations.enabled() {
             // The runner reads workflow commands from both streams; stdout keeps a JSON,
             // YAML or Markdown document parseable.
             let commands = crate::render::annotations::plan(doc);
             if self.global.output == Format::Text {
+                output::stdout(&commands);
+            } else {
+                output::stderr(&commands);
+            }
+        }
+    }
+}
+
+/// Prints an error on stderr; an invalid file's problems also become annotations at their
+/// lines when annotations are on (stdout with text output, else stderr, as for plans).
+pub fn report_error(ctx: &Ctx, err: &Error) {
+    output::diagnostic(err, &ctx.style);
+    if let Error::Config(errors) = err {
+        if ctx.global.annotations.enabled() {
+            let commands = crate::render::annotations::config_errors(errors);
+            if ctx.global.output == Format::Text {
                 output::stdout(&commands);
             } else {
                 output::stderr(&commands);

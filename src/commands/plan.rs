@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{PlanArgs, Safety};
+use crate::cli::{Format, PlanArgs, Safety};
 use crate::commands::{load_file, refused, Ctx, Outcome};
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
@@ -84,26 +84,40 @@ pub async fn plan_many(
         futures_util::future::join_all(files.iter().map(|f| plan_file(ctx, f, safety, saving)))
             .await;
     let single = files.len() == 1;
+    // Several files stay one parseable output: a JSON array of their plan documents, or a
+    // YAML stream of documents each opened by `---`; text and Markdown follow each other.
+    let mut json_docs: Vec<PlanDoc> = Vec::new();
     let mut outcome = Outcome::default();
     let mut errors: Vec<Error> = Vec::new();
     for result in results {
         let checked = result.and_then(|doc| {
-            ctx.print_plan(&doc);
+            match ctx.global.output {
+                Format::Json if !single => ctx.print_annotations(&doc),
+                Format::Yaml if !single => {
+                    crate::output::stdout("---\n");
+                    ctx.print_plan(&doc);
+                }
+                _ => ctx.print_plan(&doc),
+            }
             each(&doc)?;
             outcome.changes |= doc.has_changes();
-            if doc.blockers.is_empty() {
-                Ok(())
-            } else {
-                Err(refused(&doc))
+            let blocked = !doc.blockers.is_empty();
+            let error = blocked.then(|| refused(&doc));
+            if ctx.global.output == Format::Json && !single {
+                json_docs.push(doc);
             }
+            error.map_or(Ok(()), Err)
         });
         if let Err(e) = checked {
             if single {
                 return Err(e);
             }
-            crate::output::diagnostic(&e, &ctx.style);
+            crate::commands::report_error(ctx, &e);
             errors.push(e);
         }
+    }
+    if ctx.global.output == Format::Json && !single {
+        crate::output::stdout(&crate::render::json(&json_docs));
     }
     match errors.first() {
         None => Ok(outcome),

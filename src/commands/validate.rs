@@ -18,7 +18,7 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Outcome> {
                 if args.files.len() == 1 {
                     return Err(e);
                 }
-                crate::output::diagnostic(&e, &ctx.style);
+                crate::commands::report_error(ctx, &e);
                 failed.push(e);
             }
         }

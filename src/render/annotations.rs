@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::config::ConfigErrors;
 use crate::plan::opt;
 use crate::report::PlanDoc;
 
@@ -43,6 +44,7 @@ fn command(
     level: &str,
     file: Option<&str>,
     line: Option<usize>,
+    col: Option<usize>,
     title: &str,
     message: &str,
 ) {
@@ -51,6 +53,9 @@ fn command(
         props.push(format!("file={}", escape(file, true)));
         if let Some(line) = line {
             props.push(format!("line={line}"));
+            if let Some(col) = col {
+                props.push(format!("col={col}"));
+            }
         }
     }
     props.push(format!("title={}", escape(title, true)));
@@ -71,6 +76,7 @@ pub fn plan(doc: &PlanDoc) -> String {
             "notice",
             file,
             c.line,
+            None,
             &format!("local endpoint {} for SPU {}", c.action.verb(), c.id),
             &format!(
                 "{} {}: {} -> {}",
@@ -87,6 +93,7 @@ pub fn plan(doc: &PlanDoc) -> String {
             "warning",
             file,
             d.line,
+            None,
             &format!("drift on SPU {}", d.id),
             &format!(
                 "{}: expected {}, found {} (not applied)",
@@ -102,8 +109,30 @@ pub fn plan(doc: &PlanDoc) -> String {
             "error",
             file,
             b.line,
+            None,
             "plan refused",
             &format!("{} (hint: {})", b.message, b.help),
+        );
+    }
+    out
+}
+
+/// Each problem of an invalid file, at its line and column.
+pub fn config_errors(errors: &ConfigErrors) -> String {
+    let mut out = String::new();
+    for (problem, line, col) in &errors.located {
+        let message = match &problem.help {
+            Some(help) => format!("{} (hint: {help})", problem.message),
+            None => problem.message.clone(),
+        };
+        command(
+            &mut out,
+            "error",
+            Some(&errors.name),
+            Some(*line),
+            Some(*col),
+            "invalid configuration",
+            &message,
         );
     }
     out

@@ -251,6 +251,32 @@ async fn github_annotations_point_at_the_toml_lines() {
     );
     let none = plan(&env, file, &[]).expect(0);
     assert!(!none.stdout.contains("::notice"));
+
+    // An invalid file is annotated at each problem's line and column, from `plan` (exit 3,
+    // before any cluster is read) as from `validate`.
+    env.write(
+        "bad.toml",
+        "[[spu]]\nid = 5001\nlocal = \"bad host:1\"\n[[spu]]\nid = 5002\nlocal = \"h:70000\"\n",
+    );
+    for command in ["plan", "validate"] {
+        let out = env
+            .run(&[command, "-f", "bad.toml", "--annotations", "github"])
+            .expect(3);
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("::")).collect();
+        assert_eq!(lines.len(), 2, "{command}: {}", out.stdout);
+        assert!(
+            lines[0].starts_with(
+                "::error file=bad.toml,line=3,col=9,title=invalid configuration::invalid local endpoint: `bad host`"
+            ),
+            "{command}: {}",
+            lines[0]
+        );
+        assert!(
+            lines[1].starts_with("::error file=bad.toml,line=6,col=9,"),
+            "{command}: {}",
+            lines[1]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -306,6 +332,34 @@ async fn several_files_plan_concurrently_each_against_its_own_cluster() {
         "{}",
         mixed.stderr
     );
+
+    // Several files stay one parseable output: a JSON array of plan documents, in the
+    // order given, and a YAML stream of documents.
+    let json = env.run(&["plan", "-f", fa, fb, "-o", "json"]).expect(0);
+    let docs: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
+    let targets: Vec<&str> = docs.iter().map(|d| d["target"].as_str().unwrap()).collect();
+    let want = [
+        format!("sc://{}", a.endpoint()),
+        format!("sc://{}", b.endpoint()),
+    ];
+    assert_eq!(targets, want);
+    for doc in &docs {
+        assert_matches_schema("plan.schema.json", doc);
+    }
+    let mixed = env.run(&["plan", "-f", bad, fa, "-o", "json"]).expect(3);
+    let docs: Vec<serde_json::Value> = serde_json::from_str(&mixed.stdout).unwrap();
+    assert_eq!(
+        docs.len(),
+        1,
+        "the invalid file has no plan: {}",
+        mixed.stdout
+    );
+    let yaml = env.run(&["plan", "-f", fa, fb, "-o", "yaml"]).expect(0);
+    let docs: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&yaml.stdout)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let targets: Vec<&str> = docs.iter().map(|d| d["target"].as_str().unwrap()).collect();
+    assert_eq!(targets, want);
 }
 
 #[tokio::test(flavor = "multi_thread")]
