@@ -65,8 +65,24 @@ fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
         return Err(bad("it is a refused plan".into()));
     }
     // What is applied is `target`; it must be exactly the reviewed change: the live spec
-    // with the new local endpoint, on a Custom SPU, and nothing else.
+    // with the new local endpoint, on a Custom SPU, and nothing else; an endpoint a zone
+    // file could declare; once per SPU.
+    let mut seen = std::collections::BTreeSet::new();
     for c in &doc.changes {
+        if !seen.insert(c.id) {
+            return Err(bad(format!("SPU {} has more than one change", c.id)));
+        }
+        if let Some(after) = &c.after {
+            let valid = crate::address::parse_host(&after.host).is_ok_and(|h| h == after.host)
+                && after.port != 0;
+            if !valid {
+                return Err(bad(format!(
+                    "the new local endpoint of SPU {} ({}) is not a valid host and port; make the plan again with `plan --out`",
+                    c.id,
+                    after.describe()
+                )));
+            }
+        }
         let consistent = c.live.kind == crate::model::SpuKind::Custom
             && c.id == c.live.id
             && c.name == c.live.name

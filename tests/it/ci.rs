@@ -579,6 +579,22 @@ async fn a_saved_plan_applies_only_what_was_reviewed() {
         "{}",
         out.stderr
     );
+    // So is one edited, consistently, to an endpoint no zone file could declare, and one
+    // that lists a change twice.
+    let mut bad_host: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    bad_host["changes"][0]["after"]["host"] = "a..b".into();
+    bad_host["changes"][0]["target"]["local"]["host"] = "a..b".into();
+    let mut twice: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    let change = twice["changes"][0].clone();
+    twice["changes"].as_array_mut().unwrap().push(change);
+    for (name, doc, why) in [
+        ("host.plan", bad_host, "is not a valid host and port"),
+        ("twice.plan", twice, "SPU 5001 has more than one change"),
+    ] {
+        let path = env.write(name, &doc.to_string());
+        let out = env.run(&["apply", path.to_str().unwrap()]).expect(3);
+        assert!(out.stderr.contains(why), "{name}: {}", out.stderr);
+    }
     let before = env.run(&["list", "-c", &sc.endpoint()]).expect(0);
     assert!(
         before.stdout.lines().nth(1).unwrap().ends_with(" -"),
