@@ -197,6 +197,20 @@ fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
             problems.push(Problem::new("empty SPU name", name.span.clone(), "empty"));
         }
     }
+    // Asserted text is printed in plans: a control character (a newline starting a line
+    // of CI workflow commands, say) has no place in an SPU name or rack.
+    for (key, value) in [("name", &raw.name), ("rack", &raw.rack)] {
+        if let Some(value) = value
+            .as_ref()
+            .filter(|v| v.value.chars().any(char::is_control))
+        {
+            problems.push(Problem::new(
+                format!("`{key}` contains a control character"),
+                value.span.clone(),
+                "control character",
+            ));
+        }
+    }
     let public = raw
         .public
         .as_ref()
@@ -488,6 +502,20 @@ local = { host = "h", encryption = "tls" }
     fn a_duplicate_key_is_named() {
         let found = messages("[[spu]]\nid = 1\nlocal = \"none\"\nlocal = \"h\"\n");
         assert_eq!(found, ["invalid TOML: duplicate key `local`"]);
+    }
+
+    #[test]
+    fn control_characters_in_asserted_text_are_problems() {
+        let found = messages(
+            "[[spu]]\nid = 1\nlocal = \"none\"\nname = \"x\\n::error file=evil::injected\"\nrack = \"r\\u0007\"\n",
+        );
+        assert_eq!(
+            found,
+            [
+                "`name` contains a control character",
+                "`rack` contains a control character"
+            ]
+        );
     }
 
     #[test]
