@@ -143,10 +143,11 @@ impl DirTarget {
     }
 }
 
-/// The first process (other than this one) with `dir` among its arguments, as in
-/// `fluvio-run sc --local DIR` or `--read-only DIR`.
+/// The first process with `dir` among its arguments, as in `fluvio-run sc --local DIR` or
+/// `--read-only DIR`; not this one, nor the ones that started it (a `timeout`, `time` or
+/// script wrapped around this tool names the directory too).
 pub fn serving_process(dir: &Path) -> Option<(u32, String)> {
-    let me = std::process::id();
+    let mine = lineage();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -155,7 +156,7 @@ pub fn serving_process(dir: &Path) -> Option<(u32, String)> {
         else {
             continue;
         };
-        if pid == me {
+        if mine.contains(&pid) {
             continue;
         }
         let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
@@ -181,6 +182,25 @@ pub fn serving_process(dir: &Path) -> Option<(u32, String)> {
         }
     }
     None
+}
+
+/// This process and its ancestors, from `/proc/PID/stat` (the parent's pid follows the
+/// command name, which is in parentheses and may itself hold spaces or parentheses).
+fn lineage() -> Vec<u32> {
+    let mut pids = vec![std::process::id()];
+    while let Some(&pid) = pids.last() {
+        let parent = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let after_name = &stat[stat.rfind(')')? + 1..];
+                after_name.split_whitespace().nth(1)?.parse::<u32>().ok()
+            });
+        match parent {
+            Some(parent) if parent > 1 && !pids.contains(&parent) => pids.push(parent),
+            _ => break,
+        }
+    }
+    pids
 }
 
 impl Target for DirTarget {

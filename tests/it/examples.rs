@@ -148,6 +148,36 @@ async fn applying_to_a_metadata_dir_takes_effect_when_the_sc_starts() {
     ])
     .expect(0);
 
+    // A wrapper around the tool (here `timeout`) names the directory too, but serves
+    // nothing: it does not block the tool it runs.
+    let inner = env.command(&[
+        "apply",
+        "--dry-run",
+        "-f",
+        docker.to_str().unwrap(),
+        "--metadata-dir",
+        meta.to_str().unwrap(),
+    ]);
+    let mut wrapped = std::process::Command::new("timeout");
+    wrapped
+        .arg("60")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(inner.get_current_dir().unwrap());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    let out = wrapped.output().expect("timeout runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A process serving the directory (as `fluvio-run sc --local DIR` would) blocks writes.
     // `sh` waiting on its stdin stays one process that never re-execs; a launcher that
     // execs through shims (a pyenv `python3`) reads as an empty command line for a moment
