@@ -90,7 +90,7 @@ impl SourceFile {
 
 /// Every problem found in one file, rendered by miette with the file's text.
 #[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{name}: {} in the configuration", plural(self.problems.len()))]
+#[error("{name}: {} in the configuration", plural(self.located.len()))]
 #[diagnostic(
     code(endpoints::config::invalid),
     help("fix the problems above; `fluvio-endpoints validate -f FILE` checks a file offline")
@@ -104,6 +104,9 @@ pub struct ConfigErrors {
     /// The same problems, located by line, for annotations and JSON.
     pub located: Vec<(Problem, usize, usize)>,
 }
+
+/// How many problems are rendered with their place in the file.
+const MAX_RENDERED: usize = 50;
 
 fn plural(n: usize) -> String {
     if n == 1 {
@@ -143,8 +146,13 @@ impl ConfigErrors {
                 (p.clone(), line, col)
             })
             .collect();
-        let problems = problems
+        // Rendering a problem scans the text for its lines: thousands of them would take
+        // minutes. The first ones are shown; annotations and `located` keep them all.
+        let hidden = problems.len().saturating_sub(MAX_RENDERED);
+        let first_hidden = problems.get(MAX_RENDERED).map(|p| p.span.clone());
+        let mut problems: Vec<ProblemDiagnostic> = problems
             .into_iter()
+            .take(MAX_RENDERED)
             .map(|p| ProblemDiagnostic {
                 message: p.message,
                 src: src.clone(),
@@ -155,6 +163,23 @@ impl ConfigErrors {
                 help: p.help,
             })
             .collect();
+        if let Some(span) = first_hidden {
+            problems.push(ProblemDiagnostic {
+                message: format!(
+                    "and {hidden} more problem{}, not shown here",
+                    if hidden == 1 { "" } else { "s" }
+                ),
+                src: src.clone(),
+                span: span.into(),
+                label: "the first not shown".into(),
+                related: None,
+                related_label: String::new(),
+                help: Some(
+                    "fix the problems above and validate again; `--annotations github` lists every one"
+                        .into(),
+                ),
+            });
+        }
         ConfigErrors {
             name: file.name.clone(),
             src,

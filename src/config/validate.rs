@@ -518,6 +518,28 @@ local = { host = "h", encryption = "tls" }
         );
     }
 
+    /// Thousands of problems are all located (for annotations) and counted, but only the
+    /// first are rendered with the text, then one line for the rest.
+    #[test]
+    fn thousands_of_problems_render_the_first_and_count_all() {
+        let mut text = String::new();
+        for i in 0..3_000 {
+            text.push_str(&format!("[[spu]]\nid = {i}\nlocal = \"bad host\"\n"));
+        }
+        let errors = load(&file(&text)).expect_err("invalid");
+        assert_eq!(errors.located.len(), 3_000);
+        assert_eq!(errors.problems.len(), 51);
+        assert_eq!(
+            errors.to_string(),
+            "zone.toml: 3000 problems in the configuration"
+        );
+        let rendered = format!("{:?}", errors.problems[50]);
+        assert!(
+            rendered.contains("and 2950 more problems, not shown here"),
+            "{rendered}"
+        );
+    }
+
     #[test]
     fn integers_beyond_64_bits_are_problems() {
         let found = messages("[[spu]]\nid = 99999999999999999999\nlocal = \"none\"\n");
