@@ -67,7 +67,31 @@ pub fn run(cli: Cli) -> u8 {
                 .enable_all()
                 .build()
                 .expect("the tokio runtime starts");
-            runtime.block_on(run_async(&ctx, command))
+            // The fluvio client panics on some malformed replies. A panic on a client task
+            // fails the request in hand at once (see `target::sc`); one here, on the
+            // command's own task, ends the command as an unusable cluster, not a crash.
+            let default_hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                target::sc::note_client_failure();
+                if std::env::var_os("RUST_BACKTRACE").is_some() {
+                    default_hook(info);
+                } else {
+                    output::stderr(&format!("error: internal failure: {info}\n"));
+                }
+            }));
+            let run = std::panic::AssertUnwindSafe(|| runtime.block_on(run_async(&ctx, command)));
+            std::panic::catch_unwind(run).unwrap_or_else(|_| {
+                Err(error::Error::Unreachable(
+                    target::TargetError::Unreachable {
+                        endpoint: ctx
+                            .global
+                            .cluster
+                            .clone()
+                            .unwrap_or_else(|| "the cluster".into()),
+                        cause: target::sc::CLIENT_FAILURE.into(),
+                    },
+                ))
+            })
         }
     };
     match result {

@@ -15,6 +15,19 @@ use super::convert::{custom_spec, live_from_fluvio};
 use super::{Target, TargetError};
 use crate::model::{Live, LiveSpu, SpuSpec};
 
+/// Set when the fluvio client panicked, as it does on some malformed replies: its
+/// connection is then dead, and waiting out a request's timeout would only delay the
+/// error. Cleared by the next connect.
+static CLIENT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// What a request that the failed client abandoned reports.
+pub const CLIENT_FAILURE: &str = "the fluvio client stopped on an internal failure (printed above), as it does on a reply it cannot decode; is that address an SC?";
+
+/// Records that the client failed (called from the panic hook).
+pub fn note_client_failure() {
+    CLIENT_FAILED.store(true, Ordering::SeqCst);
+}
+
 /// How the user picked the cluster; the first that is set wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterChoice {
@@ -118,6 +131,7 @@ impl ScTarget {
         timeout: Duration,
     ) -> Result<Self, TargetError> {
         let endpoint = config.endpoint.clone();
+        CLIENT_FAILED.store(false, Ordering::SeqCst);
         let client = match tokio::time::timeout(timeout, Fluvio::connect_with_config(&config)).await
         {
             Err(_) => {
@@ -157,7 +171,23 @@ impl ScTarget {
         op: impl Fn() -> String,
         fut: impl Future<Output = anyhow::Result<T>>,
     ) -> Result<T, TargetError> {
-        let result = tokio::time::timeout(self.timeout, fut).await;
+        let failed = async {
+            while !CLIENT_FAILED.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let result = tokio::select! {
+            result = tokio::time::timeout(self.timeout, fut) => result,
+            () = failed => {
+                // The reply came, unreadable: nothing of this request is left to land
+                // later, so the next retry may reconnect.
+                self.unanswered.store(false, Ordering::SeqCst);
+                return Err(TargetError::Transient {
+                    op: op(),
+                    cause: CLIENT_FAILURE.into(),
+                });
+            }
+        };
         self.unanswered.store(result.is_err(), Ordering::SeqCst);
         match result {
             Err(_) => Err(TargetError::Transient {

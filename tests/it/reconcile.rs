@@ -1,6 +1,6 @@
 //! The reconciler end to end: the real binary against the test SC over loopback.
 
-use crate::support::cli::Env;
+use crate::support::cli::{Env, Run};
 use crate::support::test_sc::{
     local_custom_spu, managed_spu, CustomSpuSpec, EncryptionEnum, Endpoint, Health, IngressAddr,
     IngressPort, SpuSpec, TestSc, TestScConfig,
@@ -412,6 +412,57 @@ async fn an_unreachable_sc_names_the_address_and_cause() {
         out.stderr
     );
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+/// A server that answers every request with a frame whose length prefix is absurd: the
+/// fluvio client fails on it. The tool ends as for an unusable cluster, exit 4, at once.
+#[test]
+fn a_server_answering_garbage_is_an_unusable_cluster_not_a_crash() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(&[0xff; 64]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let env = Env::new();
+    let started = std::time::Instant::now();
+    let out = env
+        .command(&["list", "-c", &addr, "--timeout", "30"])
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let out = Run {
+        code: 4,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "no waiting out the timeout"
+    );
+    assert!(out.stderr.contains(&addr), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is that address an SC?"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("error: internal failure: panicked at")
+            && !out.stderr.contains("stack backtrace"),
+        "one line for the failure, no stack dump: {}",
+        out.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
