@@ -1073,3 +1073,113 @@ async fn a_delete_answered_after_the_timeout_does_not_delete_the_new_spu() {
     );
     assert_settled(&sc, &env, file, &before, 1).await;
 }
+
+/// A TCP proxy to `upstream` that passes every frame through, except the SC's reply to the
+/// first admin Delete (api key 1002), which it replaces with bytes the client cannot decode
+/// (an absurd frame length). Request frames start with api key (i16), version (i16) and
+/// correlation id (i32); reply frames with the correlation id.
+fn corrupting_proxy(upstream: String) -> String {
+    use std::collections::HashSet;
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    fn read_frame(from: &mut TcpStream) -> Option<Vec<u8>> {
+        let mut len = [0u8; 4];
+        from.read_exact(&mut len).ok()?;
+        let mut frame = vec![0u8; usize::try_from(i32::from_be_bytes(len)).ok()?];
+        from.read_exact(&mut frame).ok()?;
+        Some(frame)
+    }
+    fn write_frame(to: &mut TcpStream, frame: &[u8]) -> bool {
+        let len = (frame.len() as i32).to_be_bytes();
+        to.write_all(&len)
+            .and_then(|()| to.write_all(frame))
+            .is_ok()
+    }
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let corrupted = Arc::new(AtomicBool::new(false));
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let (Ok(client), Ok(server)) = (client, TcpStream::connect(&upstream)) else {
+                return;
+            };
+            let deletes = Arc::new(Mutex::new(HashSet::<i32>::new()));
+            let (mut from, mut to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let ids = deletes.clone();
+            std::thread::spawn(move || {
+                while let Some(frame) = read_frame(&mut from) {
+                    if frame.len() >= 8 && i16::from_be_bytes([frame[0], frame[1]]) == 1002 {
+                        let id = i32::from_be_bytes(frame[4..8].try_into().unwrap());
+                        ids.lock().unwrap().insert(id);
+                    }
+                    if !write_frame(&mut to, &frame) {
+                        break;
+                    }
+                }
+                let _ = to.shutdown(Shutdown::Write);
+            });
+            let (mut from, mut to) = (server, client);
+            let corrupted = corrupted.clone();
+            std::thread::spawn(move || {
+                while let Some(frame) = read_frame(&mut from) {
+                    let id = frame
+                        .get(0..4)
+                        .map(|b| i32::from_be_bytes(b.try_into().unwrap()));
+                    let to_delete = id.is_some_and(|id| deletes.lock().unwrap().contains(&id));
+                    if to_delete && !corrupted.swap(true, Ordering::SeqCst) {
+                        let _ = to.write_all(&[0xff; 8]);
+                        break;
+                    }
+                    if !write_frame(&mut to, &frame) {
+                        break;
+                    }
+                }
+                let _ = to.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undecodable_reply_to_the_delete_fails_at_once_and_the_replace_completes() {
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let proxy = corrupting_proxy(sc.endpoint());
+    let file = env.write(
+        "zone.toml",
+        &format!(
+            "[cluster]\nendpoint = \"{proxy}\"\n\n[[spu]]\nid = 5001\nlocal = \"h5001.example:9010\"\n"
+        ),
+    );
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    // The delete lands; its reply makes the client fail. The tool does not wait out the
+    // timeout: the request fails at once, the engine looks (the SPU is gone) and creates.
+    let started = Instant::now();
+    let run = env
+        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "10"])
+        .expect(0);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}:\n{}",
+        started.elapsed(),
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("panicked at"),
+        "the client did fail on the reply: {}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("1 applied") && run.stdout.contains("verified"),
+        "{}",
+        run.stdout
+    );
+    assert_settled(&sc, &env, file, &before, 1).await;
+}
