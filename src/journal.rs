@@ -75,16 +75,25 @@ fn journal_err(path: &Path, what: &str, err: impl std::fmt::Display) -> Error {
     Error::Journal(format!("journal {}: {what}: {err}", path.display()))
 }
 
+/// A journal file's bytes; none when it does not exist yet.
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(journal_err(path, "cannot open", e)),
+    }
+}
+
 /// Reads the unfinished changes of a journal file without locking it.
 pub fn read_pending(path: &Path) -> Result<(Vec<Pending>, u64)> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
-        Err(e) => return Err(journal_err(path, "cannot open", e)),
-    };
+    parse(path, &read_bytes(path)?)
+}
+
+/// The unfinished changes recorded in `bytes` (the file at `path`), and the highest seq.
+fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Pending>, u64)> {
     // Every record ends with '\n'; a last line without one is a write that never completed.
     let torn_tail = !bytes.is_empty() && !bytes.ends_with(b"\n");
-    let lines: Vec<String> = BufReader::new(bytes.as_slice())
+    let lines: Vec<String> = BufReader::new(bytes)
         .lines()
         .collect::<std::io::Result<_>>()
         .map_err(|e| journal_err(path, "cannot read", e))?;
@@ -99,8 +108,8 @@ pub fn read_pending(path: &Path) -> Result<(Vec<Pending>, u64)> {
             Ok(r) => r,
             // A torn last line is a write that never completed: its change never started.
             Err(_) if Some(n) == last => continue,
-            // A complete line that does not parse could hide a pending change, as below.
-            // Anywhere else it could hide a pending change: stop rather than guess.
+            // A complete line that does not parse could hide a pending change: stop rather
+            // than guess.
             Err(e) => {
                 return Err(journal_err(
                     path,
@@ -125,12 +134,7 @@ pub fn read_pending(path: &Path) -> Result<(Vec<Pending>, u64)> {
 
 /// Cuts a torn last line (one without its '\n') off the file, under the lock, so the next
 /// record starts on a line of its own instead of joining the fragment.
-fn cut_torn_tail(path: &Path) -> Result<()> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(journal_err(path, "cannot read", e)),
-    };
+fn cut_torn_tail(path: &Path, bytes: &[u8]) -> Result<()> {
     if bytes.is_empty() || bytes.ends_with(b"\n") {
         return Ok(());
     }
@@ -169,8 +173,10 @@ impl Journal {
             }
             Err(e) => return Err(journal_err(&lock_path, "cannot lock", e)),
         }
-        let (pending, max_seq) = read_pending(&path)?;
-        cut_torn_tail(&path)?;
+        // Read once, under the lock: parsed, then the torn tail (if any) cut from the same bytes.
+        let bytes = read_bytes(&path)?;
+        let (pending, max_seq) = parse(&path, &bytes)?;
+        cut_torn_tail(&path, &bytes)?;
         Ok(Journal {
             path,
             file: None,

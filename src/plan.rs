@@ -24,6 +24,15 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action that takes a local endpoint from `before` to `after` (they differ).
+    pub fn between(before: &Option<Endpoint>, after: &Option<Endpoint>) -> Action {
+        match (before, after) {
+            (None, Some(_)) => Action::Set,
+            (Some(_), None) => Action::Clear,
+            _ => Action::Change,
+        }
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Action::Set => "+",
@@ -252,11 +261,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             });
             continue;
         }
-        let action = match (&spec.local, &wanted) {
-            (None, Some(_)) => Action::Set,
-            (Some(_), None) => Action::Clear,
-            _ => Action::Change,
-        };
+        let action = Action::between(&spec.local, &wanted);
         plan.changes.push(Change {
             id: *id,
             name: spec.name.clone(),

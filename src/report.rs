@@ -118,20 +118,19 @@ impl PlanDoc {
                         .map(|span| f.line_col(span.start).0)
                 })
             };
-        PlanDoc {
+        let mut doc = PlanDoc {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             target: target.to_string(),
             platform_version,
             config: file.map(|(f, _)| ConfigRef::of(f)),
+            // set / change / clear: counted by `recount` below.
             summary: Summary {
-                set: count(plan.changes.iter().map(|c| c.action), Action::Set),
-                change: count(plan.changes.iter().map(|c| c.action), Action::Change),
-                clear: count(plan.changes.iter().map(|c| c.action), Action::Clear),
                 unchanged: plan.unchanged.len(),
                 drift: plan.drift.len(),
                 unmanaged: plan.unmanaged.len(),
                 blocked: plan.blockers.len(),
+                ..Summary::default()
             },
             changes: plan
                 .changes
@@ -177,7 +176,9 @@ impl PlanDoc {
                     line: b.spu().and_then(|id| line(id, &|s| Some(s.entry.clone()))),
                 })
                 .collect(),
-        }
+        };
+        doc.recount();
+        doc
     }
 
     pub fn has_changes(&self) -> bool {

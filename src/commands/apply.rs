@@ -89,12 +89,7 @@ fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
             && c.before == c.live.local
             && c.before != c.after
             && c.target == c.live.with_local(c.after.clone())
-            && c.action
-                == match (&c.before, &c.after) {
-                    (None, Some(_)) => crate::plan::Action::Set,
-                    (Some(_), None) => crate::plan::Action::Clear,
-                    _ => crate::plan::Action::Change,
-                };
+            && c.action == crate::plan::Action::between(&c.before, &c.after);
         if c.live_fingerprint != c.live.fingerprint() {
             return Err(bad(format!(
                 "the fingerprint of SPU {} does not match its recorded spec; make the plan again with `plan --out`",
@@ -316,13 +311,7 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
         output::stdout(&crate::render::text::plan(&doc, &ctx.style));
     }
     // A run that stops short of executing still prints its one document.
-    let unexecuted = |recovered_first: Vec<Recovered>| {
-        let report = ApplyReport {
-            recovered_first,
-            ..ApplyReport::default()
-        };
-        print_unexecuted(ctx, &doc, &report, args.dry_run);
-    };
+    let unexecuted = |recovered_first| print_unexecuted(ctx, &doc, recovered_first, args.dry_run);
     if !doc.blockers.is_empty() {
         unexecuted(recovered_first);
         return Err(refused(&doc));
@@ -352,7 +341,16 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
 /// The document of an apply that did not execute (refused, nothing to change, dry run,
 /// not approved). Text has already shown the plan; Markdown shows the plan, as a PR
 /// comment would, and what recovery did first.
-pub(crate) fn print_unexecuted(ctx: &Ctx, doc: &PlanDoc, report: &ApplyReport, dry_run: bool) {
+pub(crate) fn print_unexecuted(
+    ctx: &Ctx,
+    doc: &PlanDoc,
+    recovered_first: Vec<Recovered>,
+    dry_run: bool,
+) {
+    let report = &ApplyReport {
+        recovered_first,
+        ..ApplyReport::default()
+    };
     let document = || ApplyDoc::new(doc, report, dry_run);
     match ctx.global.output {
         Format::Text => {}
@@ -367,8 +365,7 @@ pub(crate) fn print_unexecuted(ctx: &Ctx, doc: &PlanDoc, report: &ApplyReport, d
             output::stdout(&serde_yaml::to_string(&document()).expect("reports serialize"))
         }
     }
-    if ctx.global.annotations.enabled() && matches!(ctx.global.output, Format::Json | Format::Yaml)
-    {
-        output::stderr(&crate::render::annotations::plan(doc));
+    if matches!(ctx.global.output, Format::Json | Format::Yaml) {
+        ctx.print_annotations(doc);
     }
 }

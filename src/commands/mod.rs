@@ -120,30 +120,28 @@ impl Ctx {
     /// The plan's annotations, when they are on.
     pub fn print_annotations(&self, doc: &PlanDoc) {
         if self.global.annotations.enabled() {
-            // The runner reads workflow commands from both streams; stdout keeps a JSON,
-            // YAML or Markdown document parseable.
-            let commands = crate::render::annotations::plan(doc);
-            if self.global.output == Format::Text {
-                output::stdout(&commands);
-            } else {
-                output::stderr(&commands);
-            }
+            self.emit_annotations(&crate::render::annotations::plan(doc));
+        }
+    }
+
+    /// Workflow commands go to stdout with text output; with the other formats to stderr
+    /// (the runner reads both), so a JSON, YAML or Markdown document stays parseable.
+    fn emit_annotations(&self, commands: &str) {
+        if self.global.output == Format::Text {
+            output::stdout(commands);
+        } else {
+            output::stderr(commands);
         }
     }
 }
 
 /// Prints an error on stderr; an invalid file's problems also become annotations at their
-/// lines when annotations are on (stdout with text output, else stderr, as for plans).
+/// lines when annotations are on.
 pub fn report_error(ctx: &Ctx, err: &Error) {
     output::diagnostic(err, &ctx.style);
     if let Error::Config(errors) = err {
         if ctx.global.annotations.enabled() {
-            let commands = crate::render::annotations::config_errors(errors);
-            if ctx.global.output == Format::Text {
-                output::stdout(&commands);
-            } else {
-                output::stderr(&commands);
-            }
+            ctx.emit_annotations(&crate::render::annotations::config_errors(errors));
         }
     }
 }

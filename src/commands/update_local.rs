@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::apply::ApplyReport;
 use crate::cli::Format;
 use crate::cli::UpdateLocalArgs;
 use crate::commands::apply::{execute, journal_and_recover, print_unexecuted};
@@ -78,13 +77,7 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
         false,
     );
     // Text shows a refused plan; other formats print the one apply document they always do.
-    let unexecuted = |recovered_first| {
-        let report = ApplyReport {
-            recovered_first,
-            ..ApplyReport::default()
-        };
-        print_unexecuted(ctx, &doc, &report, false);
-    };
+    let unexecuted = |recovered_first| print_unexecuted(ctx, &doc, recovered_first, false);
     if !doc.blockers.is_empty() {
         if ctx.global.output == Format::Text {
             ctx.print_plan(&doc);

@@ -95,10 +95,6 @@ pub struct ScTarget {
     unanswered: AtomicBool,
 }
 
-fn chain(err: &anyhow::Error) -> String {
-    format!("{err:#}")
-}
-
 /// Sorts a client error: SC answers by code, anything else as a connection problem.
 fn classify(op: String, err: anyhow::Error) -> TargetError {
     match err.downcast_ref::<ApiError>() {
@@ -119,7 +115,7 @@ fn classify(op: String, err: anyhow::Error) -> TargetError {
         },
         None => TargetError::Transient {
             op,
-            cause: chain(&err),
+            cause: causes(err.as_ref()),
         },
     }
 }
@@ -141,7 +137,7 @@ impl ScTarget {
                 })
             }
             Ok(Err(err)) => {
-                let cause = chain(&err);
+                let cause = causes(err.as_ref());
                 return Err(
                     if cause.contains("not compatible") || cause.contains("minimum") {
                         TargetError::Incompatible { endpoint, cause }
