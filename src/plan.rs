@@ -61,7 +61,7 @@ pub struct Change {
     /// The live spec the plan was made from (every field is copied from it).
     pub live: SpuSpec,
     /// `live` with the new local endpoint: what the replace creates.
-    pub target: SpuSpec,
+    pub next: SpuSpec,
 }
 
 /// An asserted field of the file that the cluster does not match. Never applied.
@@ -267,7 +267,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             name: spec.name.clone(),
             action,
             before: spec.local.clone(),
-            target: spec.with_local(wanted.clone()),
+            next: spec.with_local(wanted.clone()),
             after: wanted,
             live: spec.clone(),
         });
@@ -327,7 +327,7 @@ fn drift(plan: &mut Plan, want: &crate::model::DesiredSpu, spec: &SpuSpec) {
         spec.public.assertion().unwrap_or_else(|| "-".to_string())
     });
     check(DriftField::Private, &want.private, &|| {
-        crate::model::host_port(&spec.private.host, spec.private.port)
+        spec.private.host_port().to_string()
     });
     check(DriftField::Rack, &want.rack, &|| {
         spec.rack.clone().unwrap_or_else(|| "-".to_string())
@@ -425,8 +425,8 @@ mod tests {
             );
             assert!(plan.blockers.is_empty());
             if let Some(change) = plan.changes.first() {
-                assert_eq!(change.target.local, change.after);
-                assert_eq!(change.target.with_local(None), change.live.with_local(None));
+                assert_eq!(change.next.local, change.after);
+                assert_eq!(change.next.with_local(None), change.live.with_local(None));
             } else {
                 assert_eq!(plan.unchanged, vec![1]);
             }

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::apply::{ApplyReport, Outcome};
+use crate::apply::{ApplyReport, SpuOutcome};
 use crate::config::SourceFile;
-use crate::model::{Desired, Endpoint, SpuId, SpuSpec};
+use crate::model::{ClusterId, Desired, Endpoint, SpuId, SpuSpec};
 use crate::plan::{Action, BlockerKind, DriftField, Plan, UnmanagedSpu};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -58,7 +58,10 @@ pub struct ChangeDoc {
     #[serde(default)]
     pub live_fingerprint: String,
     pub live: SpuSpec,
-    pub target: SpuSpec,
+    // `live` with the new local endpoint: what apply creates. (A plain comment: doc
+    // comments become schema descriptions.)
+    #[serde(rename = "target")]
+    pub next: SpuSpec,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -89,7 +92,8 @@ pub struct PlanDoc {
     pub format_version: u32,
     pub tool_version: String,
     /// The cluster the plan was made against (`sc://host:port` or `dir:/path`).
-    pub target: String,
+    #[serde(rename = "target")]
+    pub cluster: ClusterId,
     #[serde(default)]
     pub platform_version: Option<String>,
     #[serde(default)]
@@ -104,7 +108,7 @@ pub struct PlanDoc {
 impl PlanDoc {
     pub fn new(
         plan: Plan,
-        target: &str,
+        cluster: &ClusterId,
         platform_version: Option<String>,
         file: Option<(&SourceFile, &Desired)>,
     ) -> Self {
@@ -121,7 +125,7 @@ impl PlanDoc {
         let mut doc = PlanDoc {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            target: target.to_string(),
+            cluster: cluster.clone(),
             platform_version,
             config: file.map(|(f, _)| ConfigRef::of(f)),
             // set / change / clear: counted by `recount` below.
@@ -144,7 +148,7 @@ impl PlanDoc {
                     after: c.after,
                     live_fingerprint: String::new(),
                     live: c.live,
-                    target: c.target,
+                    next: c.next,
                 })
                 .collect(),
             drift: plan
@@ -185,6 +189,11 @@ impl PlanDoc {
         !self.changes.is_empty()
     }
 
+    /// A plan with blockers is never applied (nor saved).
+    pub fn is_blocked(&self) -> bool {
+        !self.blockers.is_empty()
+    }
+
     /// Sets the summary's change counts from the changes themselves (a saved plan's own
     /// counts are not trusted).
     pub fn recount(&mut self) {
@@ -213,7 +222,7 @@ impl PlanDoc {
                 before: c.before.clone(),
                 after: c.after.clone(),
                 live: c.live.clone(),
-                target: c.target.clone(),
+                next: c.next.clone(),
             })
             .collect()
     }
@@ -226,7 +235,8 @@ impl PlanDoc {
 pub struct ApplyDoc<'a> {
     pub format_version: u32,
     pub tool_version: &'static str,
-    pub target: &'a str,
+    #[serde(rename = "target")]
+    pub cluster: &'a ClusterId,
     /// `--dry-run`: nothing was written.
     pub dry_run: bool,
     pub plan: &'a PlanDoc,
@@ -240,11 +250,11 @@ impl<'a> ApplyDoc<'a> {
         // Nothing refused, previewed or left unapproved is proven to be as the file says:
         // every planned change must have its result.
         summary.verified &=
-            !dry_run && plan.blockers.is_empty() && report.results.len() == plan.changes.len();
+            !dry_run && !plan.is_blocked() && report.results.len() == plan.changes.len();
         ApplyDoc {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION"),
-            target: &plan.target,
+            cluster: &plan.cluster,
             dry_run,
             plan,
             report,
@@ -274,10 +284,10 @@ pub struct ApplySummary {
 impl ApplySummary {
     pub fn of(report: &ApplyReport) -> Self {
         ApplySummary {
-            applied: report.count(Outcome::Applied),
-            skipped: report.count(Outcome::Skipped),
-            rolled_back: report.count(Outcome::RolledBack),
-            failed: report.count(Outcome::Failed),
+            applied: report.count(SpuOutcome::Applied),
+            skipped: report.count(SpuOutcome::Skipped),
+            rolled_back: report.count(SpuOutcome::RolledBack),
+            failed: report.count(SpuOutcome::Failed),
             unresolved: report.unresolved(),
             recovered_first: resolved(&report.recovered_first),
             recovered: resolved(&report.recovered),

@@ -2,8 +2,8 @@
 
 use comfy_table::{presets::NOTHING, Table};
 
+use crate::cluster::convert::fluvio_json;
 use crate::model::Live;
-use crate::target::convert::fluvio_json;
 
 /// `list -O`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
