@@ -160,10 +160,13 @@ fn install_panic_hook() {
 /// True for a panic located in this crate's source; the fluvio client's code lives in
 /// other crates (paths under cargo's registry).
 fn panic_is_ours(info: &PanicHookInfo<'_>) -> bool {
-    info.location().is_some_and(|l| {
-        let file = l.file();
-        file.starts_with("src/") || file.starts_with(env!("CARGO_MANIFEST_DIR"))
-    })
+    info.location().is_some_and(|l| in_own_source(l.file()))
+}
+
+/// Cargo names this crate's files relative to it (`src/plan.rs`) and a dependency's by
+/// its absolute path.
+fn in_own_source(file: &str) -> bool {
+    file.starts_with("src/") || file.starts_with(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -186,5 +189,22 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {
         Command::Validate(_) | Command::Schema { .. } | Command::Metadata => {
             unreachable!("handled before the runtime starts")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn panics_are_sorted_by_where_they_happen() {
+        // As this build names its own code: a bug here is internal (exit 70).
+        assert!(super::in_own_source(std::panic::Location::caller().file()));
+        assert!(super::in_own_source("src/plan.rs"));
+        // The fluvio client's code (and any other dependency's) is not.
+        assert!(!super::in_own_source(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/fluvio-socket-0.50.1/src/multiplexing.rs"
+        ));
+        assert!(!super::in_own_source(
+            "/rustc/abc/library/core/src/option.rs"
+        ));
     }
 }

@@ -369,19 +369,3 @@ pub fn diagnostic(err: &dyn miette::Diagnostic, style: &Style) {
     }
     stderr(&text);
 }
-
-/// An error and its causes on one line, each said once (for warnings, which are not
-/// rendered as diagnostics).
-pub fn one_line(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        next = cause.source();
-    }
-    text
-}

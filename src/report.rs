@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::{ApplyReport, SpuOutcome};
 use crate::config::SourceFile;
-use crate::model::{ClusterId, Desired, Endpoint, SpuId, SpuSpec};
-use crate::plan::{Action, BlockerKind, DriftField, Plan, UnmanagedSpu};
+use crate::model::{ClusterId, Desired, SpuId};
+use crate::plan::{Action, BlockerKind, Change, DriftField, Plan, UnmanagedSpu};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -43,26 +43,9 @@ pub struct Summary {
     pub blocked: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ChangeDoc {
-    pub id: SpuId,
-    pub name: String,
-    pub action: Action,
-    pub before: Option<Endpoint>,
-    pub after: Option<Endpoint>,
-    /// 1-based line of the SPU's `local` in the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    /// Fingerprint of `live` (in JSON/YAML plans and saved plans; empty in text ones, which
-    /// never show it): apply refuses a saved plan if the SPU no longer matches it.
-    #[serde(default)]
-    pub live_fingerprint: String,
-    pub live: SpuSpec,
-    // `live` with the new local endpoint: what apply creates. (A plain comment: doc
-    // comments become schema descriptions.)
-    #[serde(rename = "target")]
-    pub next: SpuSpec,
-}
+/// A change as plan documents carry it: the plan's own `Change`, with its line and
+/// fingerprint filled in.
+pub type ChangeDoc = Change;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DriftDoc {
@@ -139,16 +122,9 @@ impl PlanDoc {
             changes: plan
                 .changes
                 .into_iter()
-                .map(|c| ChangeDoc {
+                .map(|c| Change {
                     line: line(c.id, &|s| Some(s.local.clone())),
-                    id: c.id,
-                    name: c.name,
-                    action: c.action,
-                    before: c.before,
-                    after: c.after,
-                    live_fingerprint: String::new(),
-                    live: c.live,
-                    next: c.next,
+                    ..c
                 })
                 .collect(),
             drift: plan
@@ -209,22 +185,6 @@ impl PlanDoc {
             c.live_fingerprint = c.live.fingerprint();
         }
         self
-    }
-
-    /// The changes as the apply engine takes them.
-    pub fn to_changes(&self) -> Vec<crate::plan::Change> {
-        self.changes
-            .iter()
-            .map(|c| crate::plan::Change {
-                id: c.id,
-                name: c.name.clone(),
-                action: c.action,
-                before: c.before.clone(),
-                after: c.after.clone(),
-                live: c.live.clone(),
-                next: c.next.clone(),
-            })
-            .collect()
     }
 }
 

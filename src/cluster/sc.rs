@@ -13,6 +13,7 @@ use fluvio_sc_schema::ApiError;
 
 use super::convert::{custom_spec, live_from_fluvio};
 use super::{Cluster, ClusterError};
+use crate::error::one_line as causes;
 use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
 
 /// Set when the fluvio client panicked, as it does on some malformed replies: its
@@ -66,22 +67,6 @@ pub enum ProfileError {
     UnknownProfile(String),
     #[error("the fluvio config has no current profile: {0}")]
     NoCurrent(String),
-}
-
-/// An error and its sources on one line.
-fn causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        // Some errors print their source in their own message; say it once.
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        next = cause.source();
-    }
-    text
 }
 
 /// Resolves a choice into the client's cluster config.

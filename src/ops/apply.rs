@@ -161,14 +161,14 @@ pub async fn execute(
             ));
         }
     });
-    let changes = doc.to_changes();
+    let changes = &doc.changes;
     printer.note(&format!(
         "Applying {} change(s) to {}:\n",
         changes.len(),
         doc.cluster
     ));
     let mut report: ApplyReport = crate::apply::apply(
-        &changes,
+        changes,
         &mut session.cluster,
         &mut session.journal,
         &RetryPolicy::default(),

@@ -114,41 +114,9 @@ pub fn check_fresh(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::model::*;
     use crate::plan::plan;
-
-    fn spu(id: SpuId, local: Option<&str>) -> LiveSpu {
-        LiveSpu {
-            spec: SpuSpec {
-                name: format!("custom-spu-{id}"),
-                id,
-                kind: SpuKind::Custom,
-                public: Ingress {
-                    port: 9010,
-                    addrs: vec![IngressAddr {
-                        hostname: Some("localhost".into()),
-                        ip: None,
-                    }],
-                    encryption: Encryption::Plaintext,
-                },
-                private: Endpoint {
-                    host: "localhost".into(),
-                    port: 9011,
-                    encryption: Encryption::Plaintext,
-                },
-                rack: None,
-                local: local.map(|h| Endpoint {
-                    host: h.into(),
-                    port: 9010,
-                    encryption: Encryption::Plaintext,
-                }),
-            },
-            status: SpuState::Online,
-        }
-    }
+    use crate::plan::tests::{desired, spec, want};
 
     fn sc() -> ClusterId {
         ClusterId::Sc("127.0.0.1:9003".into())
@@ -156,24 +124,11 @@ mod tests {
 
     /// The live cluster (SPUs 1 and 2, no local endpoints) and a saved plan setting both.
     fn saved() -> (Live, PlanDoc) {
-        let live = Live::from_specs([spu(1, None), spu(2, None)]);
-        let want = |id| DesiredSpu {
-            id,
-            local: LocalDecl::Set {
-                host: "h.example".into(),
-                port: None,
-                encryption: None,
-            },
-            name: None,
-            public: None,
-            private: None,
-            rack: None,
-            spans: SpuSpans::default(),
-        };
-        let desired = Desired {
-            spus: BTreeMap::from([(1, want(1)), (2, want(2))]),
-            ..Desired::default()
-        };
+        let live = Live::from_specs([
+            spec(1, SpuKind::Custom, None),
+            spec(2, SpuKind::Custom, None),
+        ]);
+        let desired = desired(vec![want(1, Some("h.example")), want(2, Some("h.example"))]);
         let doc = PlanDoc::new(plan(&desired, &live), &sc(), None, None).fingerprinted();
         (live, doc)
     }

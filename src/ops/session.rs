@@ -89,7 +89,7 @@ impl Connect {
     pub fn warn_pending(&self, cluster: &ClusterId, printer: &Printer) {
         let path = Journal::path_for(&self.journal_dir, cluster);
         match journal::read_pending(&path) {
-            Err(e) => printer.warn(&crate::output::one_line(&e), None),
+            Err(e) => printer.warn(&crate::error::one_line(&e), None),
             Ok((pending, _)) if !pending.is_empty() => {
                 printer.pending(cluster, pending.len(), &path)
             }
