@@ -8,7 +8,7 @@ use crate::apply::{ApplyReport, Recovered, SpuResult};
 use crate::error::{Error, Result};
 use crate::model::{ClusterId, Live};
 use crate::render;
-use crate::report::{ApplyDoc, PlanDoc};
+use crate::report::{ApplyDoc, PlanDoc, RunKind};
 
 /// `-o/--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -235,7 +235,7 @@ impl Printer {
             Format::Text => render::text::apply_report(report, &self.style, self.streams_results()),
             Format::Markdown => render::markdown::apply_report(doc, report),
             Format::Json | Format::Yaml => self
-                .serialize(&ApplyDoc::new(doc, report, false))
+                .serialize(&ApplyDoc::new(doc, report, RunKind::Real))
                 .expect("a document format"),
         };
         stdout(&text);
@@ -244,7 +244,7 @@ impl Printer {
     /// The document of an apply that did not execute (refused, nothing to change, dry run,
     /// not approved). Text has already shown the plan; Markdown shows the plan, as a PR
     /// comment would, and what recovery did first.
-    pub fn unexecuted(&self, doc: &PlanDoc, recovered_first: Vec<Recovered>, dry_run: bool) {
+    pub fn unexecuted(&self, doc: &PlanDoc, recovered_first: Vec<Recovered>, run: RunKind) {
         let report = ApplyReport {
             recovered_first,
             ..ApplyReport::default()
@@ -256,7 +256,7 @@ impl Printer {
                 stdout(&render::markdown::recovered_first(&report.recovered_first));
             }
             Format::Json | Format::Yaml => {
-                let document = ApplyDoc::new(doc, &report, dry_run);
+                let document = ApplyDoc::new(doc, &report, run);
                 stdout(&self.serialize(&document).expect("a document format"));
                 self.plan_annotations(doc);
             }
@@ -269,21 +269,24 @@ impl Printer {
         if self.format == Format::Text {
             self.plan(doc);
         } else {
-            self.unexecuted(doc, recovered_first, false);
+            self.unexecuted(doc, recovered_first, RunKind::Real);
+        }
+    }
+
+    /// How `list` prints in the chosen format (table, JSON or YAML; not Markdown).
+    pub fn list_format(&self) -> Result<render::table::ListFormat> {
+        use render::table::ListFormat;
+        match self.format {
+            Format::Text => Ok(ListFormat::Table),
+            Format::Json => Ok(ListFormat::Json),
+            Format::Yaml => Ok(ListFormat::Yaml),
+            Format::Markdown => Err(Error::Usage(crate::error::Usage::ListFormat)),
         }
     }
 
     /// `list`: the SPU table, or Fluvio-shaped JSON or YAML.
-    pub fn list(&self, live: &Live) -> Result<()> {
-        use render::table::ListFormat;
-        let format = match self.format {
-            Format::Text => ListFormat::Table,
-            Format::Json => ListFormat::Json,
-            Format::Yaml => ListFormat::Yaml,
-            Format::Markdown => return Err(Error::Usage(crate::error::Usage::ListFormat)),
-        };
+    pub fn list(&self, live: &Live, format: render::table::ListFormat) {
         stdout(&render::table::render(live, format));
-        Ok(())
     }
 
     /// A warning that an earlier apply on `cluster` left changes unfinished.

@@ -2,12 +2,14 @@
 //! format of `plan --out` / `apply PLAN`) and apply reports. `format_version` changes only
 //! when a field changes meaning or goes away; new fields may be added.
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 use crate::apply::{ApplyReport, SpuOutcome};
 use crate::config::SourceFile;
-use crate::model::{ClusterId, Desired, SpuId};
-use crate::plan::{Action, BlockerKind, Change, DriftField, Plan, UnmanagedSpu};
+use crate::model::{ClusterId, Desired, SpuId, SpuSpans};
+use crate::plan::{Action, Blocker, BlockerKind, Change, Drift, DriftField, Plan, UnmanagedSpu};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -69,6 +71,54 @@ pub struct BlockerDoc {
     pub line: Option<usize>,
 }
 
+/// Where in the file each SPU's entry and fields are, as 1-based lines (none without a
+/// file, e.g. for `update-local`).
+struct Lines<'a>(Option<(&'a SourceFile, &'a Desired)>);
+
+impl Lines<'_> {
+    fn of(&self, id: SpuId, pick: impl Fn(&SpuSpans) -> Option<Range<usize>>) -> Option<usize> {
+        self.0.and_then(|(file, desired)| {
+            desired
+                .spus
+                .get(&id)
+                .and_then(|s| pick(&s.spans))
+                .map(|span| file.line_col(span.start).0)
+        })
+    }
+}
+
+impl DriftDoc {
+    fn new(d: Drift, lines: &Lines<'_>) -> Self {
+        DriftDoc {
+            line: lines.of(d.id, |s| match d.field {
+                DriftField::Name => s.name.clone(),
+                DriftField::Public => s.public.clone(),
+                DriftField::Private => s.private.clone(),
+                DriftField::Rack => s.rack.clone(),
+            }),
+            id: d.id,
+            name: d.name,
+            field: d.field,
+            expected: d.expected,
+            actual: d.actual,
+        }
+    }
+}
+
+impl BlockerDoc {
+    fn new(b: &Blocker, lines: &Lines<'_>) -> Self {
+        BlockerDoc {
+            kind: b.kind(),
+            message: b.message(),
+            help: b.help().to_string(),
+            spu: b.spu(),
+            line: b
+                .spu()
+                .and_then(|id| lines.of(id, |s| Some(s.entry.clone()))),
+        }
+    }
+}
+
 /// A plan as printed with `-o json` and saved with `--out`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanDoc {
@@ -95,16 +145,7 @@ impl PlanDoc {
         platform_version: Option<String>,
         file: Option<(&SourceFile, &Desired)>,
     ) -> Self {
-        let line =
-            |id: SpuId,
-             pick: &dyn Fn(&crate::model::SpuSpans) -> Option<std::ops::Range<usize>>| {
-                file.and_then(|(f, d)| {
-                    d.spus
-                        .get(&id)
-                        .and_then(|s| pick(&s.spans))
-                        .map(|span| f.line_col(span.start).0)
-                })
-            };
+        let lines = Lines(file);
         let mut doc = PlanDoc {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -123,38 +164,20 @@ impl PlanDoc {
                 .changes
                 .into_iter()
                 .map(|c| Change {
-                    line: line(c.id, &|s| Some(s.local.clone())),
+                    line: lines.of(c.id, |s| Some(s.local.clone())),
                     ..c
                 })
                 .collect(),
             drift: plan
                 .drift
                 .into_iter()
-                .map(|d| DriftDoc {
-                    line: line(d.id, &|s| match d.field {
-                        DriftField::Name => s.name.clone(),
-                        DriftField::Public => s.public.clone(),
-                        DriftField::Private => s.private.clone(),
-                        DriftField::Rack => s.rack.clone(),
-                    }),
-                    id: d.id,
-                    name: d.name,
-                    field: d.field,
-                    expected: d.expected,
-                    actual: d.actual,
-                })
+                .map(|d| DriftDoc::new(d, &lines))
                 .collect(),
             unmanaged: plan.unmanaged,
             blockers: plan
                 .blockers
                 .iter()
-                .map(|b| BlockerDoc {
-                    kind: b.kind(),
-                    message: b.message(),
-                    help: b.help().to_string(),
-                    spu: b.spu(),
-                    line: b.spu().and_then(|id| line(id, &|s| Some(s.entry.clone()))),
-                })
+                .map(|b| BlockerDoc::new(b, &lines))
                 .collect(),
         };
         doc.recount();
@@ -204,8 +227,16 @@ pub struct ApplyDoc<'a> {
     pub summary: ApplySummary,
 }
 
+/// Whether an apply run may write: a dry run does every check and writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Real,
+    DryRun,
+}
+
 impl<'a> ApplyDoc<'a> {
-    pub fn new(plan: &'a PlanDoc, report: &'a ApplyReport, dry_run: bool) -> Self {
+    pub fn new(plan: &'a PlanDoc, report: &'a ApplyReport, run: RunKind) -> Self {
+        let dry_run = run == RunKind::DryRun;
         let mut summary = ApplySummary::of(report);
         // Nothing refused, previewed or left unapproved is proven to be as the file says:
         // every planned change must have its result.

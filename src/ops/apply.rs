@@ -10,11 +10,12 @@ use super::session::{Access, Connect, Session};
 use super::{load_file, refused, saved, ChangeLimit, Found};
 use crate::apply::{ApplyReport, Recovered, RetryPolicy};
 use crate::cluster::{AnyCluster, Cluster};
+use crate::config::SourceFile;
 use crate::error::{Error, Result};
 use crate::journal::Journal;
-use crate::model::{ClusterId, ClusterSel};
+use crate::model::{ClusterId, ClusterSel, Desired, Live};
 use crate::output::Printer;
-use crate::report::{ApplySummary, ConfigRef, PlanDoc};
+use crate::report::{ApplySummary, ConfigRef, PlanDoc, RunKind};
 
 /// What to apply.
 #[derive(Debug, Clone)]
@@ -45,42 +46,108 @@ enum Opened {
     DryRun(AnyCluster),
 }
 
-pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -> Result<Found> {
-    let (saved, loaded) = match &options.source {
-        Source::File(path) => (None, Some(load_file(path)?)),
-        Source::Saved { plan, file } => (
-            Some(saved::load(plan)?),
-            file.as_deref().map(load_file).transpose()?,
-        ),
-    };
-    // A saved plan names its cluster; flags still pick one (and a changed one is stale).
-    let mut connect = connect.clone();
-    let selection = match (&loaded, &saved) {
-        (Some((_, desired)), _) => desired.cluster.clone(),
-        (None, Some(doc)) => match &doc.cluster {
-            ClusterId::Sc(addr) => ClusterSel {
-                endpoint: Some(addr.clone()),
-                profile: None,
+/// What an apply reads before it opens the cluster: a saved plan, a zone file, or both.
+struct Inputs {
+    saved: Option<PlanDoc>,
+    file: Option<(SourceFile, Desired)>,
+}
+
+impl Inputs {
+    fn read(source: &Source) -> Result<Inputs> {
+        Ok(match source {
+            Source::File(path) => Inputs {
+                saved: None,
+                file: Some(load_file(path)?),
             },
-            ClusterId::MetadataDir(dir) => {
-                if !connect.flags.pick() {
-                    connect.flags.metadata_dir = Some(dir.clone());
+            Source::Saved { plan, file } => Inputs {
+                saved: Some(saved::load(plan)?),
+                file: file.as_deref().map(load_file).transpose()?,
+            },
+        })
+    }
+
+    /// The cluster to open: the file's, else the saved plan's (whose metadata directory
+    /// is used unless flags pick another cluster; a changed cluster is then stale).
+    fn cluster(&self, connect: &mut Connect) -> ClusterSel {
+        match (&self.file, &self.saved) {
+            (Some((_, desired)), _) => desired.cluster.clone(),
+            (None, Some(doc)) => match &doc.cluster {
+                ClusterId::Sc(addr) => ClusterSel {
+                    endpoint: Some(addr.clone()),
+                    profile: None,
+                },
+                ClusterId::MetadataDir(dir) => {
+                    if !connect.flags.pick() {
+                        connect.flags.metadata_dir = Some(dir.clone());
+                    }
+                    ClusterSel::default()
                 }
-                ClusterSel::default()
+            },
+            (None, None) => unreachable!("a source has a file or a plan"),
+        }
+    }
+
+    /// The plan to apply: the saved one if it is still fresh, else the file's, planned now.
+    fn plan(
+        self,
+        cluster: &AnyCluster,
+        live: &Live,
+        limit_by: ChangeLimit,
+        fingerprints: bool,
+    ) -> Result<PlanDoc> {
+        match (self.saved, &self.file) {
+            (Some(doc), file) => {
+                let file = file.as_ref().map(|(f, _)| ConfigRef::of(f));
+                saved::check_fresh(&doc, &cluster.identity(), live, file.as_ref())
+                    .map_err(Error::Stale)?;
+                Ok(doc)
             }
-        },
-        (None, None) => unreachable!("a source has a file or a plan"),
-    };
-    // A dry run makes the same checks as a real one (directory not served, lock free) and
-    // reports a pending journal instead of recovering it.
-    let mut opened = if options.dry_run {
-        let cluster = connect.open(&selection, Access::Write).await?;
-        drop(Journal::open(&connect.journal_dir, &cluster.identity())?);
-        connect.warn_pending(&cluster.identity(), printer);
-        Opened::DryRun(cluster)
+            (None, Some((file, desired))) => {
+                let mut plan = crate::plan::plan(desired, live);
+                limit(&mut plan, limit_by, desired);
+                Ok(document(
+                    plan,
+                    live,
+                    cluster,
+                    Some((file, desired)),
+                    fingerprints,
+                ))
+            }
+            (None, None) => unreachable!("a source has a file or a plan"),
+        }
+    }
+}
+
+/// Opens the cluster for the run. A dry run makes the same checks as a real one
+/// (directory not served, lock free) and reports a pending journal instead of recovering
+/// it.
+async fn open(
+    connect: &Connect,
+    selection: &ClusterSel,
+    run: RunKind,
+    printer: &Printer,
+) -> Result<Opened> {
+    Ok(match run {
+        RunKind::DryRun => {
+            let cluster = connect.open(selection, Access::Write).await?;
+            drop(Journal::open(&connect.journal_dir, &cluster.identity())?);
+            connect.warn_pending(&cluster.identity(), printer);
+            Opened::DryRun(cluster)
+        }
+        RunKind::Real => Opened::Session(Session::open(connect, selection, printer).await?),
+    })
+}
+
+pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -> Result<Found> {
+    let inputs = Inputs::read(&options.source)?;
+    let mut connect = connect.clone();
+    let selection = inputs.cluster(&mut connect);
+    let run = if options.dry_run {
+        RunKind::DryRun
     } else {
-        Opened::Session(Session::open(&connect, &selection, printer).await?)
+        RunKind::Real
     };
+    let mut opened = open(&connect, &selection, run, printer).await?;
     let (cluster, recovered_first) = match &mut opened {
         Opened::Session(session) => (
             &mut session.cluster,
@@ -89,29 +156,10 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
         Opened::DryRun(cluster) => (cluster, Vec::new()),
     };
     let live = cluster.read().await.map_err(Error::from_cluster)?;
-    let doc = match (saved, &loaded) {
-        (Some(doc), _) => {
-            let file = loaded.as_ref().map(|(f, _)| ConfigRef::of(f));
-            saved::check_fresh(&doc, &cluster.identity(), &live, file.as_ref())
-                .map_err(Error::Stale)?;
-            doc
-        }
-        (None, Some((file, desired))) => {
-            let mut plan = crate::plan::plan(desired, &live);
-            limit(&mut plan, options.limit, desired);
-            document(
-                plan,
-                &live,
-                cluster,
-                Some((file, desired)),
-                printer.documents_are_kept(),
-            )
-        }
-        (None, None) => unreachable!("a source has a file or a plan"),
-    };
+    let doc = inputs.plan(cluster, &live, options.limit, printer.documents_are_kept())?;
     printer.plan_if_text(&doc);
     // A run that stops short of executing still prints its one document.
-    let unexecuted = |recovered_first| printer.unexecuted(&doc, recovered_first, options.dry_run);
+    let unexecuted = |recovered_first| printer.unexecuted(&doc, recovered_first, run);
     if doc.is_blocked() {
         unexecuted(recovered_first);
         return Err(refused(&doc));

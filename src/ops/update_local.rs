@@ -13,6 +13,7 @@ use crate::model::{
     ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuId, SpuSpans, Unmanaged,
 };
 use crate::output::Printer;
+use crate::report::RunKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateLocalOptions {
@@ -94,7 +95,7 @@ pub async fn run(
         return Err(refused(&doc));
     }
     if !doc.has_changes() {
-        printer.unexecuted(&doc, recovered_first, false);
+        printer.unexecuted(&doc, recovered_first, RunKind::Real);
         let spu = &live.spus[&options.id].spec;
         printer.note(&format!(
             "SPU {} ({}) already has local endpoint {}; nothing to do.\n",
