@@ -161,7 +161,7 @@ pub enum Error {
     Reported { count: usize, code: u8 },
 
     /// A panic in the tool's own code: a bug, not a problem with the input or the cluster.
-    #[error("internal error: {0}")]
+    #[error("internal error (a bug in fluvio-endpoints): {0}")]
     #[diagnostic(
         code(endpoints::internal),
         help("this is a bug in fluvio-endpoints; nothing after it was done. Run with RUST_BACKTRACE=1 for a backtrace")

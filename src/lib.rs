@@ -58,27 +58,10 @@ pub fn run(cli: Cli) -> u8 {
         global: cli.global.clone(),
         printer,
     };
-    let result = match cli.command {
-        Command::Validate(args) => commands::validate::run(&ctx, &args),
-        Command::Schema { kind } => {
-            printer.data(&match kind {
-                cli::SchemaKind::Config => config::schema::json_schema(),
-                cli::SchemaKind::Plan => report::plan_schema(),
-                cli::SchemaKind::Apply => report::apply_schema(),
-            });
-            Ok(Found::default())
-        }
-        Command::Metadata => {
-            printer.data(&render::json(&serde_json::json!({
-                "title": "endpoints",
-                "package": "fluvio-endpoints",
-                "description": "Declarative SPU local endpoints: plan, apply, verify",
-                "version": env!("CARGO_PKG_VERSION"),
-            })));
-            Ok(Found::default())
-        }
-        command => run_on_runtime(&ctx, command),
-    };
+    install_panic_hook();
+    let command = cli.command;
+    let work = std::panic::AssertUnwindSafe(|| dispatch(&ctx, command));
+    let result = std::panic::catch_unwind(work).unwrap_or_else(|_| panicked(&ctx));
     match result {
         // Output that did not reach its reader is not a success.
         Ok(_) if output::stdout_failed() => {
@@ -96,62 +79,91 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Runs a command that talks to a cluster, on a tokio runtime, with panics sorted: one in
-/// the fluvio client (it panics on some replies it cannot decode) makes the cluster
-/// unusable (exit 4); one in this tool's own code is an internal error (exit 70).
+/// Runs the command; those that talk to a cluster on a tokio runtime.
+fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
+    let printer = ctx.printer;
+    match command {
+        Command::Validate(args) => commands::validate::run(ctx, &args),
+        Command::Schema { kind } => {
+            printer.data(&match kind {
+                cli::SchemaKind::Config => config::schema::json_schema(),
+                cli::SchemaKind::Plan => report::plan_schema(),
+                cli::SchemaKind::Apply => report::apply_schema(),
+            });
+            Ok(Found::default())
+        }
+        Command::Metadata => {
+            printer.data(&render::json(&serde_json::json!({
+                "title": "endpoints",
+                "package": "fluvio-endpoints",
+                "description": "Declarative SPU local endpoints: plan, apply, verify",
+                "version": env!("CARGO_PKG_VERSION"),
+            })));
+            Ok(Found::default())
+        }
+        command => run_on_runtime(ctx, command),
+    }
+}
+
+/// Runs a command that talks to a cluster, on a tokio runtime.
 fn run_on_runtime(ctx: &Ctx, command: Command) -> Result<Found> {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            return Err(Error::Internal(format!(
-                "the async runtime did not start: {e}"
-            )))
-        }
-    };
-    install_panic_hook();
-    let run = std::panic::AssertUnwindSafe(|| runtime.block_on(run_async(ctx, command)));
-    std::panic::catch_unwind(run).unwrap_or_else(|payload| {
-        if OWN_PANIC.load(Ordering::SeqCst) {
-            return Err(Error::Internal(panic_message(payload.as_ref())));
-        }
-        let endpoint = ctx
-            .global
-            .cluster
-            .as_ref()
-            .map_or_else(|| "the cluster".into(), |c| c.to_string());
-        Err(Error::Unreachable(cluster::ClusterError::Unreachable {
-            endpoint,
-            cause: cluster::sc::CLIENT_FAILURE.into(),
-        }))
-    })
+        .map_err(|e| Error::Internal(format!("the async runtime did not start: {e}")))?;
+    CLIENT_IN_USE.store(true, Ordering::SeqCst);
+    runtime.block_on(run_async(ctx, command))
 }
 
-/// Set when a panic came from this tool's own code rather than from the fluvio client.
-static OWN_PANIC: AtomicBool = AtomicBool::new(false);
+/// What a panic that reached the top ends the run with: one in the fluvio client (it
+/// panics on some replies it cannot decode) makes the cluster unusable (exit 4); one in
+/// this tool's own code is an internal error (exit 70).
+fn panicked(ctx: &Ctx) -> Result<Found> {
+    if let Some(text) = own_panic() {
+        return Err(Error::Internal(text));
+    }
+    let endpoint = ctx
+        .global
+        .cluster
+        .as_ref()
+        .map_or_else(|| "the cluster".into(), |c| c.to_string());
+    Err(Error::Unreachable(cluster::ClusterError::Unreachable {
+        endpoint,
+        cause: cluster::sc::CLIENT_FAILURE.into(),
+    }))
+}
 
-/// Where a panic happened decides what it means. A panic in the fluvio client fails the
-/// request in hand at once (see `cluster::sc`) and is reported as an unusable cluster;
-/// one in this tool's own source is a bug, reported as an internal error.
+/// Set once the fluvio client may run: before that, every panic is the tool's own.
+static CLIENT_IN_USE: AtomicBool = AtomicBool::new(false);
+
+/// The first panic of this tool's own code, as the hook saw it (message and place).
+static OWN_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn own_panic() -> Option<String> {
+    OWN_PANIC.lock().map_or(None, |p| p.clone())
+}
+
+/// Where a panic happened decides what it means. Once the fluvio client runs, a panic
+/// outside this tool's own source is the client's (it panics on some replies it cannot
+/// decode, inside the `bytes` crate): it fails the request in hand at once (see
+/// `cluster::sc`), is printed as one line, and the run reports an unusable cluster. A
+/// panic in this tool's own source, or before any client runs, is a bug: kept for the
+/// internal error (exit 70) that the run ends with.
 fn install_panic_hook() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let ours = panic_is_ours(info);
+        let ours = !CLIENT_IN_USE.load(Ordering::SeqCst) || panic_is_ours(info);
         if ours {
-            OWN_PANIC.store(true, Ordering::SeqCst);
+            if let Ok(mut first) = OWN_PANIC.lock() {
+                first.get_or_insert_with(|| info.to_string());
+            }
         } else {
             cluster::sc::note_client_failure();
         }
         if std::env::var_os("RUST_BACKTRACE").is_some() {
             default_hook(info);
-        } else if ours {
-            output::stderr(&format!(
-                "error: internal error (a bug in fluvio-endpoints): {info}\n"
-            ));
-        } else {
+        } else if !ours {
             output::stderr(&format!("error: internal failure: {info}\n"));
         }
     }));
@@ -167,14 +179,6 @@ fn panic_is_ours(info: &PanicHookInfo<'_>) -> bool {
 /// its absolute path.
 fn in_own_source(file: &str) -> bool {
     file.starts_with("src/") || file.starts_with(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_string())
 }
 
 async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {

@@ -286,7 +286,7 @@ pub struct LiveSpu {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Live {
     pub spus: BTreeMap<SpuId, LiveSpu>,
-    /// The SC's platform version, when the target is a running SC.
+    /// The SC's platform version, when the cluster is a running SC.
     pub platform_version: Option<String>,
 }
 

@@ -7,7 +7,7 @@ use crate::apply::{ApplyReport, Recovered};
 use crate::plan::opt;
 use crate::report::PlanDoc;
 
-/// The marker that identifies the comment of one file and target.
+/// The marker that identifies the comment of one file and cluster.
 pub fn marker(doc: &PlanDoc) -> String {
     let file = doc.config.as_ref().map_or("-", |c| c.path.as_str());
     format!(
