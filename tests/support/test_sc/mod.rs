@@ -14,9 +14,11 @@
 #![allow(dead_code, unused_imports)]
 
 mod api;
+mod auth;
 mod faults;
 mod server;
 mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,9 @@ pub use fluvio_controlplane_metadata::spu::{
 };
 pub use fluvio_protocol::link::ErrorCode;
 
+pub use auth::{Authorization, Policy};
 pub use faults::{ApiKind, Faults};
+pub use tls::{CertFiles, Pki, ScTls, Validity};
 
 use state::{ScState, Shared};
 
@@ -55,6 +59,10 @@ pub struct TestScConfig {
     pub metadata_dir: Option<PathBuf>,
     /// platform version reported by ApiVersions; default "0.18.1"
     pub platform_version: String,
+    /// serve TLS (`None`: plain TCP, the default)
+    pub tls: Option<ScTls>,
+    /// who may do what (default: everything allowed, an SC without a policy)
+    pub authorization: Authorization,
 }
 
 impl Default for TestScConfig {
@@ -63,6 +71,8 @@ impl Default for TestScConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             metadata_dir: None,
             platform_version: "0.18.1".to_owned(),
+            tls: None,
+            authorization: Authorization::Root,
         }
     }
 }
@@ -152,12 +162,18 @@ impl TestSc {
                 (tmp.path().to_path_buf(), Some(tmp))
             }
         };
+        config.authorization.check()?;
+        let tls = config.tls.as_ref().map(ScTls::acceptor).transpose()?;
         let mut sc = TestSc {
             addr: config.bind,
             dir,
             _tempdir: tempdir,
             platform_version,
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(Shared {
+                tls,
+                authorization: Arc::new(config.authorization),
+                ..Shared::default()
+            }),
             running: None,
         };
         sc.launch(Duration::ZERO).await?;
