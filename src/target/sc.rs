@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use fluvio::config::ConfigFile;
+use fluvio::config::{ConfigFile, TlsPolicy};
 use fluvio::metadata::customspu::CustomSpuSpec;
 use fluvio::{Fluvio, FluvioAdmin, FluvioClusterConfig};
 use fluvio_controlplane_metadata::spu::{CustomSpuKey, SpuSpec as FlvSpuSpec};
@@ -84,6 +84,34 @@ pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, Pro
     }
 }
 
+/// Says in the profile's terms what a TLS failure of the fluvio client means; `None` when
+/// `cause` (the client's own words) is not one. The client's words follow in parentheses.
+fn tls_problem(cause: &str, tls: &TlsPolicy) -> Option<String> {
+    let says = |text: &str| cause.contains(text);
+    let uses_tls = !matches!(tls, TlsPolicy::Disabled);
+    let problem = if says("UnknownIssuer") {
+        "TLS: the SC's certificate is not signed by the CA in the profile (ca_cert)"
+    } else if says("certificate expired") || says("Expired") {
+        "TLS: the SC's certificate has expired (or is not valid yet)"
+    } else if says("not valid for name") || says("NotValidForName") {
+        "TLS: the SC's certificate is not valid for the profile's TLS domain"
+    } else if says("fatal alert: UnknownCA")
+        || says("fatal alert: BadCertificate")
+        || says("fatal alert: CertificateRequired")
+    {
+        "TLS: the SC refused the client certificate (cert/key in the profile): it needs one signed by a CA that the SC trusts"
+    } else if matches!(tls, TlsPolicy::Anonymous) && says("Invalid Dns Name") {
+        "TLS: the fluvio 0.50.1 client cannot connect with tls_policy = \"anonymous\" (it takes HOST:PORT for a DNS name); use tls_policy = \"verified\""
+    } else if !uses_tls && says("bytes remaining on stream") {
+        "the SC's answer is not a Fluvio reply: does it expect TLS? (set [cluster.<name>.tls] in the fluvio profile)"
+    } else if uses_tls && says("no answer within") {
+        "no answer to the TLS connection: an SC that does not serve TLS never answers one (check the profile's [cluster.<name>.tls])"
+    } else {
+        return None;
+    };
+    Some(format!("{problem} ({cause})"))
+}
+
 /// A connected SC.
 pub struct ScTarget {
     config: FluvioClusterConfig,
@@ -131,13 +159,15 @@ impl ScTarget {
         let client = match tokio::time::timeout(timeout, Fluvio::connect_with_config(&config)).await
         {
             Err(_) => {
+                let cause = format!("no answer within {}s", timeout.as_secs_f32());
                 return Err(TargetError::Unreachable {
                     endpoint,
-                    cause: format!("no answer within {}s", timeout.as_secs_f32()),
-                })
+                    cause: tls_problem(&cause, &config.tls).unwrap_or(cause),
+                });
             }
             Ok(Err(err)) => {
                 let cause = causes(err.as_ref());
+                let cause = tls_problem(&cause, &config.tls).unwrap_or(cause);
                 return Err(
                     if cause.contains("not compatible") || cause.contains("minimum") {
                         TargetError::Incompatible { endpoint, cause }

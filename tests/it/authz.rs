@@ -36,7 +36,9 @@ async fn sc_with(authorization: Authorization, tls: bool, pki: &Pki) -> TestSc {
 
 /// An SC where every plain-TCP connection holds `roles`.
 async fn plain_sc(roles: &[&str]) -> TestSc {
-    let policy = Policy::from_json(POLICY).unwrap().without_certificate(roles);
+    let policy = Policy::from_json(POLICY)
+        .unwrap()
+        .without_certificate(roles);
     sc_with(Authorization::Policy(policy), false, &Pki::new("unused")).await
 }
 
@@ -195,7 +197,10 @@ async fn principals_are_client_certificate_common_names() {
 
     // alice may do everything
     let alice = env_of("alice");
-    let file = alice.write("zone.toml", "[[spu]]\nid = 5002\nlocal = \"h.example:9020\"\n");
+    let file = alice.write(
+        "zone.toml",
+        "[[spu]]\nid = 5002\nlocal = \"h.example:9020\"\n",
+    );
     alice
         .run(&["apply", "-f", file.to_str().unwrap(), "--auto-approve"])
         .expect(0);

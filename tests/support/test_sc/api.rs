@@ -197,7 +197,9 @@ where
         return Ok(None);
     }
     let empty = ListResponse::<S>::new(vec![]);
-    Ok(Some(ObjectApiListResponse::try_encode_from(empty, version)?))
+    Ok(Some(ObjectApiListResponse::try_encode_from(
+        empty, version,
+    )?))
 }
 
 pub(crate) async fn list(

@@ -122,7 +122,11 @@ impl Policy {
     /// Checks that every bound role is defined (a typo would silently deny everything).
     fn check(&self) -> Result<()> {
         let defined: HashSet<&String> = self.roles.keys().collect();
-        let bound = self.scopes.values().flatten().chain(&self.without_certificate);
+        let bound = self
+            .scopes
+            .values()
+            .flatten()
+            .chain(&self.without_certificate);
         for role in bound {
             if !defined.contains(role) {
                 return Err(anyhow!("role `{role}` is bound but not in the policy"));

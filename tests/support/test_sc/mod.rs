@@ -5,7 +5,9 @@
 //! own response types, and the metadata lives in a
 //! `fluvio_stream_dispatcher::metadata::local::LocalMetadataStorage` (so the files on disk
 //! are exactly a local SC's `<dir>/SPU/<name>.yaml`), fed into the stores by Fluvio's own
-//! `MetadataDispatcher`. See `FIDELITY.md` beside this file for the rules it reproduces.
+//! `MetadataDispatcher`. It can serve TLS (`tls.rs`, fluvio-future's rustls acceptor, as the
+//! real SC) and enforce the real SC's authorization rules (`auth.rs`). See `FIDELITY.md`
+//! beside this file for the rules it reproduces.
 //!
 //! The server runs on Fluvio's executor threads (`fluvio_future::task`, async-io based), not
 //! on the caller's runtime: a test may block its own thread (e.g. waiting for a child

@@ -1,7 +1,8 @@
 //! TCP side of the test SC: accept loop and per-connection request loop, framed with
 //! `fluvio-socket` and decoded with `AdminPublicDecodedRequest` (as upstream
 //! `public_server.rs`: requests of one connection are served in order; watches run in their
-//! own tasks and stop when the connection ends).
+//! own tasks and stop when the connection ends). A connection first goes through `tls::open`:
+//! the TLS handshake when the SC serves TLS, and its authorization context.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,9 +16,9 @@ use fluvio_types::event::StickyEvent;
 use futures_util::StreamExt;
 
 use super::api;
-use super::tls;
 use super::faults::ApiKind;
 use super::state::ScState;
+use super::tls;
 
 const AFTER_ANSWER_GRACE: Duration = Duration::from_millis(100);
 
