@@ -66,9 +66,28 @@ fn causes(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// A fluvio config error without the lines of the file it quotes: a profile can hold a
+/// private key inline, and a TOML error quotes the line it is on (line and column stay).
+fn without_quoted_lines(text: &str) -> String {
+    let quoted = |line: &str| {
+        let rest = line
+            .trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.trim_start().starts_with('|') || line.contains("-----BEGIN")
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| !quoted(line) && !line.trim().is_empty())
+        .collect();
+    kept.join(": ")
+}
+
 /// Resolves a choice into the client's cluster config.
 pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileError> {
-    let load = || ConfigFile::load(None).map_err(|e| ProfileError::ConfigFile(causes(&e)));
+    let load = || {
+        ConfigFile::load(None)
+            .map_err(|e| ProfileError::ConfigFile(without_quoted_lines(&causes(&e))))
+    };
     match choice {
         ClusterChoice::Endpoint(addr) => Ok(FluvioClusterConfig::new(addr.clone())),
         ClusterChoice::Profile(name) => load()?

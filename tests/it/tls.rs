@@ -364,7 +364,6 @@ async fn journal_of_an_unverified_apply_over_tls_holds_no_secret() {
     let pki = Pki::new("endpoints-test-ca");
     let server = pki.server(&["localhost"], Validity::Current);
     let sc = tls_sc(pki.sc_tls_with(&server, true)).await;
-    sc.set_health(5001, Health::Online);
     let client = pki.client("alice");
     let env = Env::new();
     env.write_profile(&sc.endpoint(), &files("localhost", &client, pki.ca_cert()));
@@ -408,4 +407,29 @@ async fn journal_of_an_unverified_apply_over_tls_holds_no_secret() {
         &[&recovered],
         &secrets(&[&client, &server], &[pki.ca_pem()]),
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_profile_is_reported_without_the_key_it_holds() {
+    // A TOML error quotes the line it is on: here the inline key, pasted on one line and
+    // left unterminated. The tool names the line, never its text.
+    let pki = Pki::new("endpoints-test-ca");
+    let client = pki.client("alice");
+    let env = Env::new();
+    let key = client.key_pem().replace('\n', "\\n");
+    let text = format!(
+        "version = \"2\"\ncurrent_profile = \"test\"\n\n[profile.test]\ncluster = \"test\"\n\n\
+         [cluster.test]\nendpoint = \"127.0.0.1:9\"\n\n[cluster.test.tls]\n\
+         tls_policy = \"verified\"\ntls_source = \"inline\"\n\n[cluster.test.tls.certs]\n\
+         domain = \"localhost\"\nkey = \"{key}\ncert = \"c\"\nca_cert = \"a\"\n"
+    );
+    env.write("fluvio-config", &text);
+    let run = env.run(&["list"]).expect(3);
+    assert!(
+        run.stderr.contains("cannot read the fluvio config")
+            && run.stderr.contains("line 16, column"),
+        "{}",
+        run.stderr
+    );
+    assert_no_secrets(&env, &[&run], &secrets(&[&client], &[]));
 }
