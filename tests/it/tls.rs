@@ -12,7 +12,7 @@ use fluvio_future::rust_tls::{ConnectorBuilder, TlsDomainConnector};
 
 use crate::support::cli::{Env, ProfileTls, Run};
 use crate::support::test_sc::{
-    ApiKind, CertFiles, Health, Pki, ScTls, SpuSpec, TestSc, TestScConfig, Validity,
+    ApiKind, CertFiles, Pki, ScTls, SpuSpec, TestSc, TestScConfig, Validity,
 };
 
 /// A TLS SC with two local-cluster SPUs.
