@@ -322,3 +322,34 @@ impl Target for ScTarget {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_keep_the_position_and_drop_the_quoted_line() {
+        let error = "Failed to deserialize Fluvio config /p: TOML parse error at line 16, column 9\n   |\n16 | key = \"-----BEGIN PRIVATE KEY-----\\nMIGH\n   |         ^\ninvalid basic string\n";
+        assert_eq!(
+            without_quoted_lines(error),
+            "Failed to deserialize Fluvio config /p: TOML parse error at line 16, column 9: invalid basic string"
+        );
+        assert_eq!(without_quoted_lines("no such file"), "no such file");
+    }
+
+    #[test]
+    fn tls_problems_are_named_only_for_tls_failures() {
+        let tls = TlsPolicy::Anonymous;
+        assert!(tls_problem("connection refused (os error 111)", &tls).is_none());
+        assert!(tls_problem("no answer within 15s", &TlsPolicy::Disabled).is_none());
+        let named = tls_problem("invalid peer certificate: UnknownIssuer", &tls).unwrap();
+        assert!(
+            named.starts_with("TLS: the SC's certificate is not signed"),
+            "{named}"
+        );
+        assert!(
+            named.ends_with("(invalid peer certificate: UnknownIssuer)"),
+            "{named}"
+        );
+    }
+}

@@ -184,14 +184,6 @@ pub(crate) struct ConnAuth {
 }
 
 impl ConnAuth {
-    /// Everything allowed (connections of an SC without a policy).
-    pub(crate) fn root() -> Self {
-        ConnAuth {
-            mode: Arc::new(Authorization::Root),
-            roles: vec![],
-        }
-    }
-
     pub(crate) fn allows(&self, ty: ObjectType, action: TypeAction) -> bool {
         match &*self.mode {
             Authorization::Root => true,

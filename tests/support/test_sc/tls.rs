@@ -69,8 +69,10 @@ pub(crate) async fn open(
     };
     let fd = tcp.as_connection_fd();
     let stream = acceptor.accept(tcp).await.context("TLS handshake")?;
-    let principal = match stream.get_ref().1.peer_certificates() {
-        Some([first, ..]) => Some(common_name(first.as_ref())?),
+    // only a policy reads the principal (upstream: the x509 authenticator, which runs only
+    // with `--authorization-scopes`)
+    let principal = match (&**authorization, stream.get_ref().1.peer_certificates()) {
+        (Authorization::Policy(_), Some([first, ..])) => Some(common_name(first.as_ref())?),
         _ => None,
     };
     let auth = authorization.for_connection(principal.as_deref());
