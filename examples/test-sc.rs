@@ -42,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
         bind: args.bind,
         metadata_dir: args.metadata_dir,
         platform_version: args.platform_version,
+        ..Default::default()
     })
     .await?;
     // like `fluvio cluster start --local`: SPUs already in the dir are left alone, missing

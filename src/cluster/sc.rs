@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use fluvio::config::ConfigFile;
+use fluvio::config::{ConfigFile, TlsPolicy};
 use fluvio::metadata::customspu::CustomSpuSpec;
 use fluvio::{Fluvio, FluvioAdmin, FluvioClusterConfig};
 use fluvio_controlplane_metadata::spu::{CustomSpuKey, SpuSpec as FlvSpuSpec};
@@ -69,9 +69,28 @@ pub enum ProfileError {
     NoCurrent(String),
 }
 
+/// A fluvio config error without the lines of the file it quotes: a profile can hold a
+/// private key inline, and a TOML error quotes the line it is on (line and column stay).
+fn without_quoted_lines(text: &str) -> String {
+    let quoted = |line: &str| {
+        let rest = line
+            .trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.trim_start().starts_with('|') || line.contains("-----BEGIN")
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| !quoted(line) && !line.trim().is_empty())
+        .collect();
+    kept.join(": ")
+}
+
 /// Resolves a choice into the client's cluster config.
 pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileError> {
-    let load = || ConfigFile::load(None).map_err(|e| ProfileError::ConfigFile(causes(&e)));
+    let load = || {
+        ConfigFile::load(None)
+            .map_err(|e| ProfileError::ConfigFile(without_quoted_lines(&causes(&e))))
+    };
     match choice {
         ClusterChoice::Endpoint(addr) => Ok(FluvioClusterConfig::new(addr.clone())),
         ClusterChoice::Profile(name) => load()?
@@ -85,6 +104,34 @@ pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, Pro
             .cloned()
             .map_err(|e| ProfileError::NoCurrent(e.to_string())),
     }
+}
+
+/// Says in the profile's terms what a TLS failure of the fluvio client means; `None` when
+/// `cause` (the client's own words) is not one. The client's words follow in parentheses.
+fn tls_problem(cause: &str, tls: &TlsPolicy) -> Option<String> {
+    let says = |text: &str| cause.contains(text);
+    let uses_tls = !matches!(tls, TlsPolicy::Disabled);
+    let problem = if says("UnknownIssuer") {
+        "TLS: the SC's certificate is not signed by the CA in the profile (ca_cert)"
+    } else if says("certificate expired") || says("Expired") {
+        "TLS: the SC's certificate has expired (or is not valid yet)"
+    } else if says("not valid for name") || says("NotValidForName") {
+        "TLS: the SC's certificate is not valid for the profile's TLS domain"
+    } else if says("fatal alert: UnknownCA")
+        || says("fatal alert: BadCertificate")
+        || says("fatal alert: CertificateRequired")
+    {
+        "TLS: the SC refused the client certificate (cert/key in the profile): it needs one signed by a CA that the SC trusts"
+    } else if matches!(tls, TlsPolicy::Anonymous) && says("Invalid Dns Name") {
+        "TLS: the fluvio 0.50.1 client cannot connect with tls_policy = \"anonymous\" (it takes HOST:PORT for a DNS name); use tls_policy = \"verified\""
+    } else if !uses_tls && says("bytes remaining on stream") {
+        "the SC's answer is not a Fluvio reply: does it expect TLS? (set [cluster.<name>.tls] in the fluvio profile)"
+    } else if uses_tls && says("no answer within") {
+        "no answer to the TLS connection: an SC that does not serve TLS never answers one (check the profile's [cluster.<name>.tls])"
+    } else {
+        return None;
+    };
+    Some(format!("{problem} ({cause})"))
 }
 
 /// A connected SC.
@@ -134,13 +181,15 @@ impl ScCluster {
         let client = match tokio::time::timeout(timeout, Fluvio::connect_with_config(&config)).await
         {
             Err(_) => {
+                let cause = format!("no answer within {}s", timeout.as_secs_f32());
                 return Err(ClusterError::Unreachable {
                     endpoint,
-                    cause: format!("no answer within {}s", timeout.as_secs_f32()),
-                })
+                    cause: tls_problem(&cause, &config.tls).unwrap_or(cause),
+                });
             }
             Ok(Err(err)) => {
                 let cause = causes(err.as_ref());
+                let cause = tls_problem(&cause, &config.tls).unwrap_or(cause);
                 return Err(
                     if cause.contains("not compatible") || cause.contains("minimum") {
                         ClusterError::Incompatible { endpoint, cause }
@@ -269,5 +318,36 @@ impl Cluster for ScCluster {
         }
         *self = ScCluster::connect(self.config.clone(), self.timeout).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_keep_the_position_and_drop_the_quoted_line() {
+        let error = "Failed to deserialize Fluvio config /p: TOML parse error at line 16, column 9\n   |\n16 | key = \"-----BEGIN PRIVATE KEY-----\\nMIGH\n   |         ^\ninvalid basic string\n";
+        assert_eq!(
+            without_quoted_lines(error),
+            "Failed to deserialize Fluvio config /p: TOML parse error at line 16, column 9: invalid basic string"
+        );
+        assert_eq!(without_quoted_lines("no such file"), "no such file");
+    }
+
+    #[test]
+    fn tls_problems_are_named_only_for_tls_failures() {
+        let tls = TlsPolicy::Anonymous;
+        assert!(tls_problem("connection refused (os error 111)", &tls).is_none());
+        assert!(tls_problem("no answer within 15s", &TlsPolicy::Disabled).is_none());
+        let named = tls_problem("invalid peer certificate: UnknownIssuer", &tls).unwrap();
+        assert!(
+            named.starts_with("TLS: the SC's certificate is not signed"),
+            "{named}"
+        );
+        assert!(
+            named.ends_with("(invalid peer certificate: UnknownIssuer)"),
+            "{named}"
+        );
     }
 }

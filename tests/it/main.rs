@@ -1,3 +1,4 @@
+mod authz;
 mod ci;
 mod examples;
 mod faults;
@@ -5,3 +6,4 @@ mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;
 mod test_sc;
+mod tls;

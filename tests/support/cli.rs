@@ -58,6 +58,18 @@ impl Env {
         path
     }
 
+    /// Writes the fluvio config the binary reads (`FLV_PROFILE_PATH`): one profile and
+    /// cluster named `test`, current, at `endpoint`, with `tls`.
+    pub fn write_profile(&self, endpoint: &str, tls: &ProfileTls) -> PathBuf {
+        let mut text = format!(
+            "version = \"2\"\ncurrent_profile = \"test\"\n\n[profile.test]\ncluster = \"test\"\n\n\
+             [cluster.test]\nendpoint = {}\n",
+            quoted(endpoint)
+        );
+        text.push_str(&tls.toml("test"));
+        self.write("fluvio-config", &text)
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fluvio-endpoints"));
         cmd.args(args)
@@ -80,4 +92,74 @@ impl Env {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
+}
+
+/// The `[cluster.X.tls]` table of a fluvio profile, in each form fluvio 0.50.1 reads.
+#[derive(Debug, Clone)]
+pub enum ProfileTls<'a> {
+    /// No table at all (plain TCP).
+    None,
+    /// `tls_policy = "disabled"`
+    Disabled,
+    /// `tls_policy = "anonymous"`: TLS without verifying the SC and without a client
+    /// certificate.
+    Anonymous,
+    /// `tls_policy = "verified"`, `tls_source = "files"`: paths to PEM files.
+    Files {
+        domain: &'a str,
+        key: &'a Path,
+        cert: &'a Path,
+        ca_cert: &'a Path,
+    },
+    /// `tls_policy = "verified"`, `tls_source = "inline"`: the PEM text itself.
+    Inline {
+        domain: &'a str,
+        key: &'a str,
+        cert: &'a str,
+        ca_cert: &'a str,
+    },
+}
+
+impl ProfileTls<'_> {
+    fn toml(&self, cluster: &str) -> String {
+        let table = format!("\n[cluster.{cluster}.tls]\n");
+        let certs = |source: &str, domain: &str, key: &str, cert: &str, ca_cert: &str| {
+            format!(
+                "{table}tls_policy = \"verified\"\ntls_source = \"{source}\"\n\n\
+                 [cluster.{cluster}.tls.certs]\ndomain = {}\nkey = {}\ncert = {}\nca_cert = {}\n",
+                quoted(domain),
+                quoted(key),
+                quoted(cert),
+                quoted(ca_cert)
+            )
+        };
+        match self {
+            ProfileTls::None => String::new(),
+            ProfileTls::Disabled => format!("{table}tls_policy = \"disabled\"\n"),
+            ProfileTls::Anonymous => format!("{table}tls_policy = \"anonymous\"\n"),
+            ProfileTls::Files {
+                domain,
+                key,
+                cert,
+                ca_cert,
+            } => certs(
+                "files",
+                domain,
+                &key.to_string_lossy(),
+                &cert.to_string_lossy(),
+                &ca_cert.to_string_lossy(),
+            ),
+            ProfileTls::Inline {
+                domain,
+                key,
+                cert,
+                ca_cert,
+            } => certs("inline", domain, key, cert, ca_cert),
+        }
+    }
+}
+
+/// A TOML string literal (escaped; multi-line text becomes `\n` escapes).
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
 }

@@ -7,6 +7,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
+use fluvio_controlplane_metadata::extended::SpecExt;
 use fluvio_controlplane_metadata::message::Message;
 use fluvio_controlplane_metadata::smartmodule::SmartModuleSpec;
 use fluvio_controlplane_metadata::spu::{CustomSpuKey, CustomSpuSpec, SpuSpec};
@@ -31,6 +32,7 @@ use fluvio_socket::ExclusiveFlvSink;
 use fluvio_stream_dispatcher::metadata::local::LocalMetadataItem;
 use fluvio_types::event::StickyEvent;
 
+use super::auth::{ConnAuth, TypeAction};
 use super::faults::ApiKind;
 use super::state::{Ctx, ScState, SpuObj};
 
@@ -182,8 +184,27 @@ where
     ctx.store().clone_values().await
 }
 
+/// upstream: every list checks Read on its object type; denied answers an EMPTY list
+fn denied<S: AdminSpec + SpecExt>(
+    auth: &ConnAuth,
+    version: i16,
+) -> Result<Option<ObjectApiListResponse>>
+where
+    ObjectApiListResponse: TryEncodableFrom<ListResponse<S>>,
+    S::Status: Encoder + Decoder + Debug,
+{
+    if auth.allows(S::OBJECT_TYPE, TypeAction::Read) {
+        return Ok(None);
+    }
+    let empty = ListResponse::<S>::new(vec![]);
+    Ok(Some(ObjectApiListResponse::try_encode_from(
+        empty, version,
+    )?))
+}
+
 pub(crate) async fn list(
     state: &ScState,
+    auth: &ConnAuth,
     out: &Out,
     request: RequestMessage<ObjectApiListRequest>,
 ) -> Result<()> {
@@ -194,7 +215,9 @@ pub(crate) async fn list(
 
     let (header, req) = request.get_header_request();
     let version = header.api_version();
-    let response = if let Some(req) = req.downcast()? as Option<ListRequest<TopicSpec>> {
+    let response = if let Some(response) = list_denied(auth, &req, version)? {
+        response
+    } else if let Some(req) = req.downcast()? as Option<ListRequest<TopicSpec>> {
         let system = req.system;
         ObjectApiListResponse::try_encode_from(
             list_store(values(&state.topics).await, &req.name_filters, |t| {
@@ -268,10 +291,58 @@ pub(crate) async fn list(
     send(out, &header, response).await
 }
 
+/// The empty answer of a list whose Read is denied, or `None` when it is allowed (or of a
+/// kind that the list handler refuses anyway).
+fn list_denied(
+    auth: &ConnAuth,
+    req: &ObjectApiListRequest,
+    version: i16,
+) -> Result<Option<ObjectApiListResponse>> {
+    use fluvio_controlplane_metadata::mirror::MirrorSpec;
+    use fluvio_controlplane_metadata::partition::PartitionSpec;
+    use fluvio_controlplane_metadata::spg::SpuGroupSpec;
+    use fluvio_controlplane_metadata::tableformat::TableFormatSpec;
+
+    fn check<S>(
+        auth: &ConnAuth,
+        req: &ObjectApiListRequest,
+        version: i16,
+    ) -> Result<Option<Option<ObjectApiListResponse>>>
+    where
+        S: AdminSpec + SpecExt,
+        S::Status: Encoder + Decoder + Debug,
+        ObjectApiListRequest: TryEncodableFrom<ListRequest<S>>,
+        ObjectApiListResponse: TryEncodableFrom<ListResponse<S>>,
+    {
+        if (req.downcast()? as Option<ListRequest<S>>).is_none() {
+            return Ok(None);
+        }
+        Ok(Some(denied::<S>(auth, version)?))
+    }
+
+    let checks = [
+        check::<TopicSpec>,
+        check::<SpuSpec>,
+        check::<SpuGroupSpec>,
+        check::<CustomSpuSpec>,
+        check::<PartitionSpec>,
+        check::<SmartModuleSpec>,
+        check::<TableFormatSpec>,
+        check::<MirrorSpec>,
+    ];
+    for check in checks {
+        if let Some(answer) = check(auth, req, version)? {
+            return Ok(answer);
+        }
+    }
+    Ok(None)
+}
+
 // ---------------------------------------------------------------- create
 
 pub(crate) async fn create(
     state: &ScState,
+    auth: &ConnAuth,
     out: &Out,
     request: Box<RequestMessage<ObjectApiCreateRequest>>,
 ) -> Result<()> {
@@ -283,7 +354,7 @@ pub(crate) async fn create(
             .unwrap_or_default();
         Status::new(name, code, message)
     } else if let Some(create) = req.downcast()? as Option<CreateRequest<CustomSpuSpec>> {
-        register_custom_spu(state, create).await
+        register_custom_spu(state, auth, create).await
     } else {
         // the test SC does not create other object kinds
         Status::new(
@@ -296,9 +367,22 @@ pub(crate) async fn create(
 }
 
 /// upstream `spu/register_custom_spus_req.rs`
-async fn register_custom_spu(state: &ScState, create: CreateRequest<CustomSpuSpec>) -> Status {
+async fn register_custom_spu(
+    state: &ScState,
+    auth: &ConnAuth,
+    create: CreateRequest<CustomSpuSpec>,
+) -> Status {
     let (common, spec) = create.parts();
     let name = common.name;
+
+    // the Create permission on the type comes first of all (also for a dry run)
+    if !auth.allows(CustomSpuSpec::OBJECT_TYPE, TypeAction::Create) {
+        return Status::new(
+            name,
+            ErrorCode::PermissionDenied,
+            Some("permission denied".to_owned()),
+        );
+    }
 
     // name OR id already known -> SpuAlreadyExists; checked before the dry-run return
     if state.spus.store().value(&name).await.is_some() || state.spu_by_id(spec.id).await.is_some() {
@@ -340,7 +424,8 @@ pub(crate) async fn delete(
     send(out, &header, status).await
 }
 
-/// upstream `spu/unregister_custom_spus_req.rs`
+/// upstream `spu/unregister_custom_spus_req.rs`. No permission is checked: upstream's
+/// instance check (`allow_instance_action`) allows every delete under every authorization.
 async fn unregister_custom_spu(state: &ScState, key: CustomSpuKey) -> Status {
     let found: Option<SpuObj> = match &key {
         CustomSpuKey::Name(name) => state

@@ -5,7 +5,9 @@
 //! own response types, and the metadata lives in a
 //! `fluvio_stream_dispatcher::metadata::local::LocalMetadataStorage` (so the files on disk
 //! are exactly a local SC's `<dir>/SPU/<name>.yaml`), fed into the stores by Fluvio's own
-//! `MetadataDispatcher`. See `FIDELITY.md` beside this file for the rules it reproduces.
+//! `MetadataDispatcher`. It can serve TLS (`tls.rs`, fluvio-future's rustls acceptor, as the
+//! real SC) and enforce the real SC's authorization rules (`auth.rs`). See `FIDELITY.md`
+//! beside this file for the rules it reproduces.
 //!
 //! The server runs on Fluvio's executor threads (`fluvio_future::task`, async-io based), not
 //! on the caller's runtime: a test may block its own thread (e.g. waiting for a child
@@ -14,9 +16,11 @@
 #![allow(dead_code, unused_imports)]
 
 mod api;
+mod auth;
 mod faults;
 mod server;
 mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,7 +40,9 @@ pub use fluvio_controlplane_metadata::spu::{
 };
 pub use fluvio_protocol::link::ErrorCode;
 
+pub use auth::{Authorization, Policy};
 pub use faults::{ApiKind, Faults};
+pub use tls::{CertFiles, Pki, ScTls, Validity};
 
 use state::{ScState, Shared};
 
@@ -55,6 +61,10 @@ pub struct TestScConfig {
     pub metadata_dir: Option<PathBuf>,
     /// platform version reported by ApiVersions; default "0.18.1"
     pub platform_version: String,
+    /// serve TLS (`None`: plain TCP, the default)
+    pub tls: Option<ScTls>,
+    /// who may do what (default: everything allowed, an SC without a policy)
+    pub authorization: Authorization,
 }
 
 impl Default for TestScConfig {
@@ -63,6 +73,8 @@ impl Default for TestScConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             metadata_dir: None,
             platform_version: "0.18.1".to_owned(),
+            tls: None,
+            authorization: Authorization::Root,
         }
     }
 }
@@ -152,12 +164,18 @@ impl TestSc {
                 (tmp.path().to_path_buf(), Some(tmp))
             }
         };
+        config.authorization.check()?;
+        let tls = config.tls.as_ref().map(ScTls::acceptor).transpose()?;
         let mut sc = TestSc {
             addr: config.bind,
             dir,
             _tempdir: tempdir,
             platform_version,
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(Shared {
+                tls,
+                authorization: Arc::new(config.authorization),
+                ..Shared::default()
+            }),
             running: None,
         };
         sc.launch(Duration::ZERO).await?;

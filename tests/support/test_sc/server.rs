@@ -1,7 +1,8 @@
 //! TCP side of the test SC: accept loop and per-connection request loop, framed with
 //! `fluvio-socket` and decoded with `AdminPublicDecodedRequest` (as upstream
 //! `public_server.rs`: requests of one connection are served in order; watches run in their
-//! own tasks and stop when the connection ends).
+//! own tasks and stop when the connection ends). A connection first goes through `tls::open`:
+//! the TLS handshake when the SC serves TLS, and its authorization context.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,13 +12,13 @@ use fluvio_future::net::{TcpListener, TcpStream};
 use fluvio_future::task::spawn;
 use fluvio_future::timer::sleep;
 use fluvio_sc_schema::{AdminPublicApiKey, AdminPublicDecodedRequest};
-use fluvio_socket::FluvioSocket;
 use fluvio_types::event::StickyEvent;
 use futures_util::StreamExt;
 
 use super::api;
 use super::faults::ApiKind;
 use super::state::ScState;
+use super::tls;
 
 const AFTER_ANSWER_GRACE: Duration = Duration::from_millis(100);
 
@@ -51,7 +52,21 @@ pub(crate) async fn accept_loop(
 }
 
 async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
-    let socket = FluvioSocket::from(tcp.clone());
+    // TLS handshake (when served) and the connection's authorization context
+    let opened = tls::open(
+        state.shared.tls.as_ref(),
+        &state.shared.authorization,
+        tcp.clone(),
+    )
+    .await;
+    let (socket, auth) = match opened {
+        Ok(opened) => opened,
+        Err(err) => {
+            tracing::debug!(%err, "test sc: connection refused");
+            close(&state, id, &tcp);
+            return;
+        }
+    };
     let (sink, mut stream) = socket.split();
     let sink = sink.as_shared();
     let end = StickyEvent::shared();
@@ -83,9 +98,11 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
             AdminPublicDecodedRequest::ApiVersionsRequest(r) => {
                 api::api_versions(&state, &out, r).await
             }
-            AdminPublicDecodedRequest::CreateRequest(r) => api::create(&state, &out, r).await,
+            AdminPublicDecodedRequest::CreateRequest(r) => {
+                api::create(&state, &auth, &out, r).await
+            }
             AdminPublicDecodedRequest::DeleteRequest(r) => api::delete(&state, &out, r).await,
-            AdminPublicDecodedRequest::ListRequest(r) => api::list(&state, &out, r).await,
+            AdminPublicDecodedRequest::ListRequest(r) => api::list(&state, &auth, &out, r).await,
             AdminPublicDecodedRequest::UpdateRequest(r) => api::update(&state, &out, r).await,
             AdminPublicDecodedRequest::WatchRequest(r) => api::watch(&state, &out, r, end.clone()),
             AdminPublicDecodedRequest::MirroringRequest(_) => {
@@ -108,6 +125,10 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
         }
     }
     end.notify();
+    close(&state, id, &tcp);
+}
+
+fn close(state: &ScState, id: u64, tcp: &TcpStream) {
     let _ = tcp.shutdown(std::net::Shutdown::Both);
     state
         .connections

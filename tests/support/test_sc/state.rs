@@ -17,6 +17,7 @@ use fluvio_controlplane_metadata::spu::{SpuSpec, SpuStatus, SpuStatusResolution}
 use fluvio_controlplane_metadata::tableformat::TableFormatSpec;
 use fluvio_controlplane_metadata::topic::TopicSpec;
 use fluvio_future::net::TcpStream;
+use fluvio_future::rust_tls::TlsAcceptor;
 use fluvio_future::timer::sleep;
 use fluvio_stream_dispatcher::dispatcher::MetadataDispatcher;
 use fluvio_stream_dispatcher::metadata::local::{LocalMetadataItem, LocalMetadataStorage};
@@ -27,6 +28,7 @@ use fluvio_stream_model::core::{MetadataContext, Spec};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::auth::Authorization;
 use super::faults::Faults;
 use super::Health;
 
@@ -42,6 +44,10 @@ pub(crate) struct Shared {
     pub health_version: AtomicU64,
     /// number of completed status passes
     pub status_passes: AtomicU64,
+    /// TLS acceptor when the SC serves TLS
+    pub tls: Option<TlsAcceptor>,
+    /// the authorization every new connection gets its context from
+    pub authorization: Arc<Authorization>,
 }
 
 impl Shared {

@@ -1,0 +1,435 @@
+//! TLS end to end: the real binary, configured only through a fluvio profile file
+//! (`FLV_PROFILE_PATH`), against the test SC serving TLS with certificates made here.
+
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use fluvio::metadata::spu::SpuSpec as FlvSpuSpec;
+use fluvio::{Fluvio, FluvioClusterConfig};
+use fluvio_future::net::DomainConnector;
+use fluvio_future::rust_tls::{ConnectorBuilder, TlsDomainConnector};
+
+use crate::support::cli::{Env, ProfileTls, Run};
+use crate::support::test_sc::{
+    ApiKind, CertFiles, Pki, ScTls, SpuSpec, TestSc, TestScConfig, Validity,
+};
+
+/// A TLS SC with two local-cluster SPUs.
+async fn tls_sc(tls: ScTls) -> TestSc {
+    let sc = TestSc::start(TestScConfig {
+        tls: Some(tls),
+        ..Default::default()
+    })
+    .await
+    .expect("TLS test SC starts");
+    sc.seed_local_cluster(2, 0).await.expect("seeded");
+    sc
+}
+
+fn files<'a>(domain: &'a str, client: &'a CertFiles, ca_cert: &'a Path) -> ProfileTls<'a> {
+    ProfileTls::Files {
+        domain,
+        key: &client.key,
+        cert: &client.cert,
+        ca_cert,
+    }
+}
+
+const ZONE: &str = "[[spu]]\nid = 5001\nlocal = \"host.docker.internal:9010\"\n";
+
+async fn local_of(sc: &TestSc, id: i32) -> Option<String> {
+    let spus: Vec<(String, SpuSpec)> = sc
+        .spus()
+        .await
+        .into_iter()
+        .map(|(name, spec, _)| (name, spec))
+        .collect();
+    let (_, spec) = spus
+        .iter()
+        .find(|(_, spec)| spec.id == id)
+        .unwrap_or_else(|| panic!("SPU {id} missing"));
+    spec.public_endpoint_local.as_ref().map(|e| e.to_string())
+}
+
+/// Byte strings that would betray key or certificate content: PEM markers, every base64
+/// line of the PEM files, and slices of the DER bytes (raw and hex).
+fn secrets(certs: &[&CertFiles], pems: &[String]) -> Vec<Vec<u8>> {
+    let mut needles: Vec<Vec<u8>> = ["-----BEGIN", "-----END", "PRIVATE KEY"]
+        .iter()
+        .map(|m| m.as_bytes().to_vec())
+        .collect();
+    let mut texts: Vec<String> = pems.to_vec();
+    for c in certs {
+        texts.push(c.cert_pem());
+        texts.push(c.key_pem());
+        for der in [&c.cert_der, &c.key_der] {
+            let tail = &der[der.len() - 24..];
+            needles.push(tail.to_vec());
+            needles.push(hex::encode(tail).into_bytes());
+        }
+    }
+    for text in texts {
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+        {
+            needles.push(line.as_bytes().to_vec());
+        }
+    }
+    needles
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// No run printed, and no journal file holds, any key or certificate content.
+fn assert_no_secrets(env: &Env, runs: &[&Run], needles: &[Vec<u8>]) {
+    let mut places: Vec<(String, Vec<u8>)> = vec![];
+    for (i, run) in runs.iter().enumerate() {
+        places.push((format!("run {i} stdout"), run.stdout.as_bytes().to_vec()));
+        places.push((format!("run {i} stderr"), run.stderr.as_bytes().to_vec()));
+    }
+    if let Ok(dir) = std::fs::read_dir(env.journal_dir()) {
+        for entry in dir.flatten() {
+            let bytes = std::fs::read(entry.path()).expect("read journal file");
+            places.push((entry.path().display().to_string(), bytes));
+        }
+    }
+    for (place, bytes) in &places {
+        for needle in needles {
+            assert!(
+                !contains(bytes, needle),
+                "{place} holds key or certificate content ({})",
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+}
+
+fn rows(run: &Run) -> Vec<&str> {
+    run.stdout
+        .lines()
+        .filter(|l| l.contains("custom-spu-"))
+        .collect()
+}
+
+/// list, plan, apply, plan again: the whole flow over one profile.
+async fn list_plan_apply(sc: &TestSc, env: &Env) -> Vec<Run> {
+    let list = env.run(&["list"]).expect(0);
+    assert_eq!(rows(&list).len(), 2, "{}", list.stdout);
+    let file = env.write("zone.toml", ZONE);
+    let file = file.to_str().unwrap();
+    let plan = env
+        .run(&["plan", "-f", file, "--detailed-exitcode"])
+        .expect(2);
+    assert!(
+        plan.stdout.contains("host.docker.internal:9010"),
+        "{}",
+        plan.stdout
+    );
+    let apply = env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    assert_eq!(
+        local_of(sc, 5001).await.as_deref(),
+        Some("host.docker.internal:9010")
+    );
+    let again = env
+        .run(&["plan", "-f", file, "--detailed-exitcode"])
+        .expect(0);
+    vec![list, plan, apply, again]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verified_tls_with_a_client_certificate_from_files() {
+    let pki = Pki::new("endpoints-test-ca");
+    let server = pki.server(&["localhost"], Validity::Current);
+    let sc = tls_sc(pki.sc_tls_with(&server, true)).await;
+    let client = pki.client("alice");
+    let env = Env::new();
+    env.write_profile(&sc.endpoint(), &files("localhost", &client, pki.ca_cert()));
+    let runs = list_plan_apply(&sc, &env).await;
+    let runs: Vec<&Run> = runs.iter().collect();
+    assert_no_secrets(&env, &runs, &secrets(&[&client, &server], &[pki.ca_pem()]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verified_tls_with_inline_certificates() {
+    let pki = Pki::new("endpoints-test-ca");
+    let server = pki.server(&["localhost"], Validity::Current);
+    let sc = tls_sc(pki.sc_tls_with(&server, true)).await;
+    let client = pki.client("alice");
+    let (key, cert, ca) = (client.key_pem(), client.cert_pem(), pki.ca_pem());
+    let env = Env::new();
+    env.write_profile(
+        &sc.endpoint(),
+        &ProfileTls::Inline {
+            domain: "localhost",
+            key: &key,
+            cert: &cert,
+            ca_cert: &ca,
+        },
+    );
+    let runs = list_plan_apply(&sc, &env).await;
+    let runs: Vec<&Run> = runs.iter().collect();
+    assert_no_secrets(&env, &runs, &secrets(&[&client, &server], &[ca]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verified_tls_without_client_authentication() {
+    // An SC that does not ask for a client certificate: the profile's is simply not sent.
+    let pki = Pki::new("endpoints-test-ca");
+    let sc = tls_sc(pki.sc_tls(false)).await;
+    let client = pki.client("alice");
+    let env = Env::new();
+    env.write_profile(&sc.endpoint(), &files("localhost", &client, pki.ca_cert()));
+    list_plan_apply(&sc, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_tls_serves_the_fluvio_client() {
+    // The test SC serves anonymous TLS (no client certificate) to the real client, connected
+    // the way fluvio's anonymous policy means: no verification of the SC's certificate.
+    let pki = Pki::new("endpoints-test-ca");
+    let sc = tls_sc(pki.sc_tls(false)).await;
+    let fluvio = Fluvio::connect_with_connector(
+        anonymous_connector("localhost"),
+        &FluvioClusterConfig::new(sc.endpoint()),
+    )
+    .await
+    .expect("anonymous TLS connect");
+    let spus = fluvio.admin().await.all::<FlvSpuSpec>().await.unwrap();
+    assert_eq!(spus.len(), 2);
+}
+
+/// fluvio-future's rustls connector without certificate verification, for `domain`.
+fn anonymous_connector(domain: &str) -> DomainConnector {
+    let connector = ConnectorBuilder::with_safe_defaults()
+        .no_cert_verification()
+        .build();
+    Box::new(TlsDomainConnector::new(connector, domain.to_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_tls_through_a_profile_is_refused_by_the_0_50_1_client_with_one_clear_line() {
+    // fluvio 0.50.1's rustls connector for `tls_policy = "anonymous"` takes the address
+    // (HOST:PORT) for the server name and fails before connecting; the tool says so.
+    let pki = Pki::new("endpoints-test-ca");
+    let sc = tls_sc(pki.sc_tls(false)).await;
+    let env = Env::new();
+    env.write_profile(&sc.endpoint(), &ProfileTls::Anonymous);
+    fails_with(
+        &env,
+        &[],
+        "cannot connect with tls_policy = \"anonymous\"",
+        &secrets(&[], &[]),
+    );
+}
+
+/// Runs `list` (with `args`) and checks that it failed as unreachable (exit 4) with one
+/// error message that says `says`, nothing on stdout, and no secret anywhere.
+fn fails_with(env: &Env, args: &[&str], says: &str, needles: &[Vec<u8>]) -> Run {
+    let mut all = vec!["list"];
+    all.extend_from_slice(args);
+    let run = env.run(&all).expect(4);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    // the report wraps one message over several lines: join them back
+    let message: Vec<&str> = run
+        .stderr
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with('×'))
+        .take_while(|l| !l.trim_start().starts_with("help:"))
+        .collect();
+    let message = message
+        .iter()
+        .map(|l| l.trim_start_matches([' ', '×', '│']).trim_end())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        message.starts_with(&format!("cannot reach the SC at {}", endpoint_in(env))),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        message.contains(says),
+        "{says:?} in {message:?}:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches('×').count(),
+        1,
+        "one error:\n{}",
+        run.stderr
+    );
+    assert_no_secrets(env, &[&run], needles);
+    run
+}
+
+/// The endpoint of the profile `Env::write_profile` last wrote.
+fn endpoint_in(env: &Env) -> String {
+    let text = std::fs::read_to_string(env.home().join("fluvio-config")).unwrap();
+    let line = text.lines().find(|l| l.starts_with("endpoint = ")).unwrap();
+    line.trim_start_matches("endpoint = ")
+        .trim_matches('"')
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_failures_exit_4_with_one_clear_line() {
+    let pki = Pki::new("endpoints-test-ca");
+    let server = pki.server(&["localhost"], Validity::Current);
+    let sc = tls_sc(pki.sc_tls_with(&server, true)).await;
+    let client = pki.client("alice");
+    let other = Pki::new("someone-elses-ca");
+    let stranger = other.client("alice");
+    let needles = secrets(
+        &[&client, &server, &stranger],
+        &[pki.ca_pem(), other.ca_pem()],
+    );
+    let env = Env::new();
+
+    // The profile trusts another CA than the one that signed the SC's certificate.
+    env.write_profile(
+        &sc.endpoint(),
+        &files("localhost", &client, other.ca_cert()),
+    );
+    fails_with(&env, &[], "not signed by the CA in the profile", &needles);
+
+    // The profile names another domain than the SC's certificate.
+    env.write_profile(
+        &sc.endpoint(),
+        &files("sc.example.com", &client, pki.ca_cert()),
+    );
+    fails_with(
+        &env,
+        &[],
+        "not valid for the profile's TLS domain",
+        &needles,
+    );
+
+    // A plaintext client (no [cluster.X.tls]) against the TLS SC.
+    env.write_profile(&sc.endpoint(), &ProfileTls::None);
+    fails_with(&env, &[], "does it expect TLS?", &needles);
+    env.write_profile(&sc.endpoint(), &ProfileTls::Disabled);
+    fails_with(&env, &[], "does it expect TLS?", &needles);
+
+    // A client certificate the SC does not trust.
+    env.write_profile(
+        &sc.endpoint(),
+        &files("localhost", &stranger, pki.ca_cert()),
+    );
+    fails_with(&env, &[], "refused the client certificate", &needles);
+
+    // The SC's certificate has expired.
+    let expired = pki.server(&["localhost"], Validity::Expired);
+    let old = tls_sc(pki.sc_tls_with(&expired, true)).await;
+    env.write_profile(&old.endpoint(), &files("localhost", &client, pki.ca_cert()));
+    fails_with(&env, &[], "has expired", &secrets(&[&expired], &[]));
+
+    // A TLS client against a plaintext SC.
+    let plain = TestSc::start(TestScConfig::default()).await.unwrap();
+    plain.seed_local_cluster(1, 0).await.unwrap();
+    env.write_profile(
+        &plain.endpoint(),
+        &files("localhost", &client, pki.ca_cert()),
+    );
+    // (the SC reads the TLS hello as the length of a request and waits for the rest)
+    fails_with(
+        &env,
+        &["--timeout", "2"],
+        "does not serve TLS never answers",
+        &needles,
+    );
+
+    // Nothing changed on the SC.
+    assert_eq!(local_of(&sc, 5001).await, None);
+}
+
+/// Waits for a child without blocking the runtime's threads.
+async fn finish(child: Child) -> Run {
+    tokio::task::spawn_blocking(move || {
+        let out = child.wait_with_output().expect("wait for the binary");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn journal_of_an_unverified_apply_over_tls_holds_no_secret() {
+    let pki = Pki::new("endpoints-test-ca");
+    let server = pki.server(&["localhost"], Validity::Current);
+    let sc = tls_sc(pki.sc_tls_with(&server, true)).await;
+    let client = pki.client("alice");
+    let env = Env::new();
+    env.write_profile(&sc.endpoint(), &files("localhost", &client, pki.ca_cert()));
+    let file = env.write("zone.toml", ZONE);
+    let file = file.to_str().unwrap();
+
+    // Once the create is sent, every list outlasts the client's timeout: the apply cannot
+    // verify, and its change stays in the journal.
+    sc.faults()
+        .delay(ApiKind::Create, Duration::from_millis(150));
+    let child = env
+        .command(&["apply", "-f", file, "--auto-approve", "--timeout", "0.5"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sc.faults().requests(ApiKind::Create) == 0 {
+        assert!(Instant::now() < deadline, "no create reached the SC");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    sc.faults().delay(ApiKind::List, Duration::from_secs(1));
+    let run = finish(child).await;
+    sc.faults().clear();
+    let run = run.expect(8);
+    let journal: Vec<_> = std::fs::read_dir(env.journal_dir())
+        .expect("journal dir")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x != "lock"))
+        .collect();
+    assert!(!journal.is_empty(), "the change stays in the journal");
+    assert_no_secrets(
+        &env,
+        &[&run],
+        &secrets(&[&client, &server], &[pki.ca_pem()]),
+    );
+    // recover over the same profile resolves it
+    let recovered = env.run(&["recover"]).expect(0);
+    assert_no_secrets(
+        &env,
+        &[&recovered],
+        &secrets(&[&client, &server], &[pki.ca_pem()]),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_profile_is_reported_without_the_key_it_holds() {
+    // A TOML error quotes the line it is on: here the inline key, pasted on one line and
+    // left unterminated. The tool names the line, never its text.
+    let pki = Pki::new("endpoints-test-ca");
+    let client = pki.client("alice");
+    let env = Env::new();
+    let key = client.key_pem().replace('\n', "\\n");
+    let text = format!(
+        "version = \"2\"\ncurrent_profile = \"test\"\n\n[profile.test]\ncluster = \"test\"\n\n\
+         [cluster.test]\nendpoint = \"127.0.0.1:9\"\n\n[cluster.test.tls]\n\
+         tls_policy = \"verified\"\ntls_source = \"inline\"\n\n[cluster.test.tls.certs]\n\
+         domain = \"localhost\"\nkey = \"{key}\ncert = \"c\"\nca_cert = \"a\"\n"
+    );
+    env.write("fluvio-config", &text);
+    let run = env.run(&["list"]).expect(3);
+    assert!(
+        run.stderr.contains("cannot read the fluvio config")
+            && run.stderr.contains("line 16, column"),
+        "{}",
+        run.stderr
+    );
+    assert_no_secrets(&env, &[&run], &secrets(&[&client], &[]));
+}
