@@ -90,6 +90,13 @@ fn parse_timeout(text: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err("expected a number from 1 to 1024".to_string()),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     #[value(alias = "table")]
@@ -117,6 +124,13 @@ pub enum Command {
     Recover,
     /// Write a zone file from the live cluster
     Export(ExportArgs),
+    /// From here, prove a Fluvio SPU answers at each local endpoint (a file's, or the cluster's)
+    Probe(ProbeArgs),
+    /// Show or set use_spu_local_address (whether a profile's clients use local endpoints)
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
     /// Print a JSON Schema: of the zone file, of `plan -o json`, or of `apply -o json`
     #[command(hide = true)]
     Schema {
@@ -133,6 +147,7 @@ pub enum SchemaKind {
     Config,
     Plan,
     Apply,
+    Probe,
 }
 
 #[derive(Debug, Args)]
@@ -215,4 +230,42 @@ pub struct ExportArgs {
         default_value = "../schemas/fluvio-endpoints.schema.json"
     )]
     pub schema: String,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Exit codes: 0 every probed SPU answered; 10 some local endpoints are unreachable;\n\
+3 bad file, 4 cluster unreachable, 1 other errors (the probe could not run).")]
+pub struct ProbeArgs {
+    /// Probe the endpoints this zone file declares (else the cluster's live local endpoints)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Also probe each SPU's public endpoint (shown for comparison; it does not decide the exit code)
+    #[arg(long)]
+    pub public: bool,
+    /// Seconds one address may take to connect and answer the SPU handshake
+    #[arg(long = "probe-timeout", default_value_t = 3.0, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Seconds the whole probe may take
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = parse_timeout)]
+    pub deadline: f64,
+    /// Addresses probed at once
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = parse_concurrency)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Show profiles (or one) with their cluster, endpoint and use_spu_local_address
+    Show {
+        /// A profile name (default: all)
+        name: Option<String>,
+    },
+    /// Set use_spu_local_address = true for a profile's cluster (--off: false), keeping the file's layout
+    UseLocal {
+        /// The profile
+        name: String,
+        /// Set it to false instead
+        #[arg(long)]
+        off: bool,
+    },
 }

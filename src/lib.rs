@@ -9,6 +9,9 @@
 //! report::PlanDoc::new(Plan, ..) -> PlanDoc            (the JSON contract, saved plans)
 //! render::{text, markdown, annotations, table}(..) -> String
 //! apply::apply(&[Change], &mut impl Target, &mut Journal) -> ApplyReport   (the only writer)
+//!
+//! probe::probe(&[Subject], &Options) -> [SpuProbe] -> ProbeDoc (resolve, connect, SPU handshake)
+//! profile::FluvioConfig (the client side: use_spu_local_address, edited in place)
 //! ```
 //!
 //! `target::sc` is the only module that talks to a running SC (through the real `fluvio`
@@ -25,6 +28,8 @@ pub mod journal;
 pub mod model;
 pub mod output;
 pub mod plan;
+pub mod probe;
+pub mod profile;
 pub mod render;
 pub mod report;
 pub mod target;
@@ -49,9 +54,11 @@ pub fn run(cli: Cli) -> u8 {
                 cli::SchemaKind::Config => config::schema::json_schema(),
                 cli::SchemaKind::Plan => report::plan_schema(),
                 cli::SchemaKind::Apply => report::apply_schema(),
+                cli::SchemaKind::Probe => probe::probe_schema(),
             });
             Ok(Outcome::default())
         }
+        Command::Profile { command } => commands::profile::run(&ctx, &command),
         Command::Metadata => {
             output::stdout(&render::json(&serde_json::json!({
                 "title": "endpoints",
@@ -120,7 +127,11 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Outcome> {
         Command::UpdateLocal(args) => commands::update_local::run(ctx, &args).await,
         Command::Recover => commands::recover::run(ctx).await,
         Command::Export(args) => commands::export::run(ctx, &args).await,
-        Command::Validate(_) | Command::Schema { .. } | Command::Metadata => {
+        Command::Probe(args) => commands::probe::run(ctx, &args).await,
+        Command::Validate(_)
+        | Command::Schema { .. }
+        | Command::Metadata
+        | Command::Profile { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

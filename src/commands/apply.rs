@@ -274,6 +274,7 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Outcome> {
     // A dry run makes the same checks as a real one (directory not served, lock free) and
     // reports a pending journal instead of recovering it.
     let mut target = ctx.open_target(&cluster, true).await?;
+    ctx.warn_local_off(&cluster);
     let (mut journal, recovered_first) = if args.dry_run {
         drop(Journal::open(&ctx.journal_dir(), &target.identity())?);
         ctx.warn_pending(&target);

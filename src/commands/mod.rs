@@ -6,6 +6,8 @@ pub mod drift;
 pub mod export;
 pub mod list;
 pub mod plan;
+pub mod probe;
+pub mod profile;
 pub mod recover;
 pub mod update_local;
 pub mod validate;
@@ -96,6 +98,30 @@ impl Ctx {
         }
     }
 
+    /// The profile whose clients this command stands for (`-P`, else the file's, else the
+    /// current one); none when an address or a metadata directory picks the cluster.
+    pub fn profile_in_use(&self, file: &ClusterSel) -> crate::profile::InUse {
+        use crate::profile::InUse;
+        if self.global.metadata_dir.is_some() || self.global.cluster.is_some() {
+            InUse::None
+        } else if let Some(p) = &self.global.profile {
+            InUse::Named(p.clone())
+        } else if file.endpoint.is_some() {
+            InUse::None
+        } else if let Some(p) = &file.profile {
+            InUse::Named(p.clone())
+        } else {
+            InUse::Current
+        }
+    }
+
+    /// Warns on stderr when the profile in use ignores local endpoints; returns the warning.
+    pub fn warn_local_off(&self, file: &ClusterSel) -> Option<String> {
+        let warning = crate::profile::local_off_warning(&self.profile_in_use(file))?;
+        output::stderr(&format!("{} {warning}\n", self.style.warn("warning:")));
+        Some(warning)
+    }
+
     /// Adds fingerprints when the plan goes out as a JSON or YAML document (or is saved).
     pub fn finish_doc(&self, doc: PlanDoc, saving: bool) -> PlanDoc {
         if saving || matches!(self.global.output, Format::Json | Format::Yaml) {
@@ -126,7 +152,7 @@ impl Ctx {
 
     /// Workflow commands go to stdout with text output; with the other formats to stderr
     /// (the runner reads both), so a JSON, YAML or Markdown document stays parseable.
-    fn emit_annotations(&self, commands: &str) {
+    pub fn emit_annotations(&self, commands: &str) {
         if self.global.output == Format::Text {
             output::stdout(commands);
         } else {

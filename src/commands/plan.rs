@@ -58,6 +58,7 @@ async fn load_and_read(ctx: &Ctx, path: &Path) -> Result<(SourceFile, Desired, A
 pub async fn plan_file(ctx: &Ctx, path: &Path, safety: &Safety, saving: bool) -> Result<PlanDoc> {
     let (file, desired, target, live) = load_and_read(ctx, path).await?;
     ctx.warn_pending(&target);
+    ctx.warn_local_off(&desired.cluster);
     let mut plan = crate::plan::plan(&desired, &live);
     if !safety.force {
         plan.enforce_max_changes(safety.max_changes.or(desired.policy.max_changes));
