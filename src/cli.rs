@@ -233,8 +233,10 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = "Exit codes: 0 every probed SPU answered; 10 some local endpoints are unreachable;\n\
-3 bad file, 4 cluster unreachable, 1 other errors (the probe could not run).")]
+#[command(
+    after_help = "Exit codes: 0 every probed SPU answered; 10 some local endpoints are unreachable;\n\
+3 bad file, 4 cluster unreachable, 1 other errors (the probe could not run)."
+)]
 pub struct ProbeArgs {
     /// Probe the endpoints this zone file declares (else the cluster's live local endpoints)
     #[arg(short = 'f', long = "file", value_name = "FILE")]

@@ -219,7 +219,11 @@ impl FluvioConfig {
 
     /// Sets the profile's cluster's `use_spu_local_address` in the document. Returns the
     /// cluster and whether the text changed.
-    pub fn set_use_local(&mut self, profile: &str, on: bool) -> Result<(String, bool), ProfileError> {
+    pub fn set_use_local(
+        &mut self,
+        profile: &str,
+        on: bool,
+    ) -> Result<(String, bool), ProfileError> {
         let before = self.view(profile)?;
         let cluster = before.cluster.clone();
         if before.use_spu_local_address == Some(on) {
@@ -353,13 +357,20 @@ endpoint = "127.0.0.1:9003"
     #[test]
     fn flips_one_value_and_keeps_the_rest() {
         let mut c = config(CONFIG);
-        assert_eq!(c.set_use_local("docker", true).unwrap(), ("docker".into(), true));
+        assert_eq!(
+            c.set_use_local("docker", true).unwrap(),
+            ("docker".into(), true)
+        );
         let expected = CONFIG.replace(
             "use_spu_local_address = false   # flipped",
             "use_spu_local_address = true   # flipped",
         );
         assert_eq!(c.text(), expected);
-        assert_eq!(c.set_use_local("docker", true).unwrap().1, false, "already on");
+        assert_eq!(
+            c.set_use_local("docker", true).unwrap().1,
+            false,
+            "already on"
+        );
     }
 
     #[test]
@@ -367,18 +378,26 @@ endpoint = "127.0.0.1:9003"
         let mut c = config(&CONFIG.replace("cluster = \"gone\"", "cluster = \"plain\""));
         assert_eq!(c.view("ci").unwrap().use_spu_local_address, None);
         c.set_use_local("ci", true).unwrap();
+        assert!(c.text().contains(
+            "[cluster.plain]\nendpoint = \"127.0.0.1:9003\"\nuse_spu_local_address = true\n"
+        ));
         assert!(c
             .text()
-            .contains("[cluster.plain]\nendpoint = \"127.0.0.1:9003\"\nuse_spu_local_address = true\n"));
-        assert!(c.text().starts_with("version = \"2\"\ncurrent_profile = \"docker\"   # picked"));
+            .starts_with("version = \"2\"\ncurrent_profile = \"docker\"   # picked"));
     }
 
     #[test]
     fn names_what_exists_when_refusing() {
         let mut c = config(CONFIG);
         let unknown = c.set_use_local("prod", true).unwrap_err().to_string();
-        assert!(unknown.contains("no profile `prod`") && unknown.contains("`docker`, `ci`"), "{unknown}");
+        assert!(
+            unknown.contains("no profile `prod`") && unknown.contains("`docker`, `ci`"),
+            "{unknown}"
+        );
         let gone = c.set_use_local("ci", true).unwrap_err().to_string();
-        assert!(gone.contains("cluster `gone`") && gone.contains("`docker`, `plain`"), "{gone}");
+        assert!(
+            gone.contains("cluster `gone`") && gone.contains("`docker`, `plain`"),
+            "{gone}"
+        );
     }
 }

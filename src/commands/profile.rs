@@ -8,7 +8,15 @@ use crate::profile::{config_path, FluvioConfig, ProfileView};
 
 fn table(views: &[ProfileView]) -> String {
     let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING).set_header(["", "PROFILE", "CLUSTER", "ENDPOINT", "USE_SPU_LOCAL_ADDRESS"]);
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_header([
+            "",
+            "PROFILE",
+            "CLUSTER",
+            "ENDPOINT",
+            "USE_SPU_LOCAL_ADDRESS",
+        ]);
     for v in views {
         table.add_row([
             if v.current { "*" } else { "" }.to_string(),
@@ -42,7 +50,9 @@ pub fn run(ctx: &Ctx, command: &ProfileCommand) -> Result<Outcome> {
         }
         ProfileCommand::UseLocal { name, off } => {
             let on = !off;
-            let (cluster, changed) = config.set_use_local(name, on).map_err(Error::from_profile)?;
+            let (cluster, changed) = config
+                .set_use_local(name, on)
+                .map_err(Error::from_profile)?;
             if changed {
                 config.save().map_err(Error::from_profile)?;
             }

@@ -28,9 +28,9 @@ const SC_CREATE_KEY: i16 = 1001;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peer {
     /// A Fluvio SPU: its version list has the SPU's produce API.
-    Spu { platform_version: String },
+    Spu { platform_version: Option<String> },
     /// A Fluvio SC: it answers `ApiVersions` with the admin API.
-    Sc { platform_version: String },
+    Sc { platform_version: Option<String> },
     /// A Fluvio peer whose version list is neither an SPU's nor an SC's.
     OtherFluvio { api_keys: Vec<i16> },
 }
@@ -102,7 +102,9 @@ async fn handshake(tcp: TcpStream) -> Result<Peer, String> {
         client_os: std::env::consts::OS.into(),
         client_arch: std::env::consts::ARCH.into(),
     });
-    request.get_mut_header().set_client_id("fluvio-endpoints-probe");
+    request
+        .get_mut_header()
+        .set_client_id("fluvio-endpoints-probe");
     let reply = socket.send(&request).await.map_err(socket_reason)?;
     let response: ApiVersionsResponse = reply.response;
     if response.error_code.is_error() {
@@ -117,7 +119,9 @@ async fn handshake(tcp: TcpStream) -> Result<Peer, String> {
 /// Tells an SPU from an SC (or another Fluvio peer) by the APIs it lists.
 fn classify(response: &ApiVersionsResponse) -> Peer {
     let keys: Vec<i16> = response.api_keys.iter().map(|k| k.api_key).collect();
-    let platform_version = response.platform_version.to_semver().to_string();
+    // An SPU leaves the platform version at its default, 0.0.0: that says nothing.
+    let platform_version =
+        Some(response.platform_version.to_semver().to_string()).filter(|v| v != "0.0.0");
     if keys.contains(&(SpuServerApiKey::Produce as i16)) {
         Peer::Spu { platform_version }
     } else if keys.contains(&SC_CREATE_KEY) {

@@ -244,8 +244,8 @@ impl ProbeDoc {
 
 /// The JSON Schema of `probe -o json`, as checked in under `schemas/`.
 pub fn probe_schema() -> String {
-    let mut text = serde_json::to_string_pretty(&schemars::schema_for!(ProbeDoc))
-        .expect("schemas serialize");
+    let mut text =
+        serde_json::to_string_pretty(&schemars::schema_for!(ProbeDoc)).expect("schemas serialize");
     text.push('\n');
     text
 }
@@ -345,12 +345,10 @@ async fn probe_address(addr: SocketAddr, options: &Options, deadline: Instant) -
             match attempt.result {
                 Ok(peer) => {
                     let (kind, version, error) = match peer {
-                        Peer::Spu { platform_version } => {
-                            (PeerKind::Spu, Some(platform_version), None)
-                        }
+                        Peer::Spu { platform_version } => (PeerKind::Spu, platform_version, None),
                         Peer::Sc { platform_version } => (
                             PeerKind::Sc,
-                            Some(platform_version),
+                            platform_version,
                             Some("a Fluvio SC answered, not an SPU".to_string()),
                         ),
                         Peer::OtherFluvio { api_keys } => (
@@ -523,7 +521,8 @@ pub fn hints(
         .filter_map(|a| a.parse().ok())
         .collect();
     let reachable = addresses.iter().any(|a| a.handshake);
-    if ips.iter().any(IpAddr::is_loopback) && !reachable {
+    let connected = addresses.iter().any(|a| a.connected);
+    if ips.iter().any(IpAddr::is_loopback) && !connected {
         if docker {
             out.push(format!(
                 "{host} resolves to a loopback address here: that is this machine (in a container, the container itself), not the Docker host; on Linux map it to the host gateway: {add_host}"
@@ -545,7 +544,9 @@ pub fn hints(
                 "{host} resolves only to IPv6 addresses (no A record): clients without IPv6 cannot reach it"
             ));
         } else if n6 == 0 && n4 > 0 && !ok4 {
-            out.push(format!("{host} resolves only to IPv4 addresses (no AAAA record)"));
+            out.push(format!(
+                "{host} resolves only to IPv4 addresses (no AAAA record)"
+            ));
         }
     }
     if n4 > 0 && n6 > 0 && ok4 != ok6 {
@@ -611,15 +612,50 @@ mod tests {
         let failed = Resolution {
             via: Resolver::System,
             addresses: vec![],
-            error: Some("the system resolver (getaddrinfo) failed: Name or service not known".into()),
+            error: Some(
+                "the system resolver (getaddrinfo) failed: Name or service not known".into(),
+            ),
         };
         let cases: Vec<(&str, Resolution, Vec<AddressProbe>, &[&str])> = vec![
-            ("host.docker.internal", failed.clone(), vec![], &["--add-host=host.docker.internal:host-gateway", "Name or service not known"]),
-            ("spu.zone.example", failed, vec![], &["does not resolve here", "zone's DNS"]),
-            ("host.docker.internal", resolved(&["127.0.0.1"]), vec![addr("127.0.0.1:9010", false)], &["loopback", "host-gateway"]),
-            ("localhost", resolved(&["127.0.0.1"]), vec![addr("127.0.0.1:9010", false)], &["the container itself"]),
-            ("v6.example", resolved(&["fd00::1"]), vec![addr("[fd00::1]:9010", true)], &["only to IPv6"]),
-            ("both.example", resolved(&["10.0.0.1", "fd00::1"]), vec![addr("10.0.0.1:9010", true), addr("[fd00::1]:9010", false)], &["its IPv4 address answers but its IPv6 address does not"]),
+            (
+                "host.docker.internal",
+                failed.clone(),
+                vec![],
+                &[
+                    "--add-host=host.docker.internal:host-gateway",
+                    "Name or service not known",
+                ],
+            ),
+            (
+                "spu.zone.example",
+                failed,
+                vec![],
+                &["does not resolve here", "zone's DNS"],
+            ),
+            (
+                "host.docker.internal",
+                resolved(&["127.0.0.1"]),
+                vec![addr("127.0.0.1:9010", false)],
+                &["loopback", "host-gateway"],
+            ),
+            (
+                "localhost",
+                resolved(&["127.0.0.1"]),
+                vec![addr("127.0.0.1:9010", false)],
+                &["the container itself"],
+            ),
+            (
+                "v6.example",
+                resolved(&["fd00::1"]),
+                vec![addr("[fd00::1]:9010", true)],
+                &["only to IPv6"],
+            ),
+            (
+                "both.example",
+                resolved(&["10.0.0.1", "fd00::1"]),
+                vec![addr("10.0.0.1:9010", true), addr("[fd00::1]:9010", false)],
+                &["its IPv4 address answers but its IPv6 address does not"],
+            ),
         ];
         for (host, res, addrs, wanted) in cases {
             let got = hints(host, Encryption::Plaintext, &res, &addrs).join("\n");

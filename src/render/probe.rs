@@ -8,7 +8,15 @@ use crate::probe::{AddressProbe, EndpointProbe, ProbeDoc, SpuProbe, SpuStatus};
 
 /// Untrusted text on one line: control characters shown as escapes.
 fn clean(text: &str) -> String {
-    text.chars().flat_map(char::escape_debug).collect::<String>()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn status_label(status: SpuStatus) -> &'static str {
@@ -155,11 +163,7 @@ pub fn markdown(doc: &ProbeDoc) -> String {
             if let Some(error) = &e.resolution.error {
                 results.push(md_cell(error));
             }
-            let verdict = if e.reachable {
-                "✅"
-            } else {
-                "❌"
-            };
+            let verdict = if e.reachable { "✅" } else { "❌" };
             let _ = writeln!(
                 out,
                 "| {} | {} | {role} `{}` | {} | {verdict} |",
@@ -180,7 +184,11 @@ pub fn markdown(doc: &ProbeDoc) -> String {
 pub fn annotations(doc: &ProbeDoc) -> String {
     let file = doc.config.as_ref().map(|c| c.path.as_str());
     let mut out = String::new();
-    for s in doc.spus.iter().filter(|s| s.status == SpuStatus::Unreachable) {
+    for s in doc
+        .spus
+        .iter()
+        .filter(|s| s.status == SpuStatus::Unreachable)
+    {
         let Some(local) = &s.local else { continue };
         let mut message = format!("{} is unreachable from here", local.endpoint);
         let first = local
