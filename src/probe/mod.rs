@@ -503,14 +503,14 @@ pub fn hints(
     let mut out = Vec::new();
     let docker = host.eq_ignore_ascii_case(DOCKER_HOST);
     let add_host = "start the container with `--add-host=host.docker.internal:host-gateway` (Compose: `extra_hosts: [\"host.docker.internal:host-gateway\"]`); Docker Desktop provides the name by itself";
-    if let Some(error) = &resolution.error {
+    if resolution.error.is_some() {
         if docker {
             out.push(format!(
-                "{host} does not resolve here ({error}): on Linux, Docker Engine defines it only when asked: {add_host}"
+                "{host} does not resolve here: on Linux, Docker Engine defines it only when asked: {add_host}"
             ));
         } else {
             out.push(format!(
-                "{host} does not resolve here ({error}): clients in this zone cannot find it; add it to the zone's DNS or hosts file, or use a name or address this zone resolves"
+                "{host} does not resolve here: clients in this zone cannot find it; add it to the zone's DNS or hosts file, or use a name or address this zone resolves"
             ));
         }
         return out;

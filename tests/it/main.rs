@@ -6,3 +6,4 @@ mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;
 mod test_sc;
+mod zones;
