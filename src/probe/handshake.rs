@@ -268,11 +268,15 @@ mod tests {
             min_version: 0,
             max_version: 1,
         };
-        let mut spu = ApiVersionsResponse::default();
-        spu.api_keys = vec![key(0), key(1), key(1003)];
+        let spu = ApiVersionsResponse {
+            api_keys: vec![key(0), key(1), key(1003)],
+            ..Default::default()
+        };
         assert!(matches!(classify(&spu), Peer::Spu { .. }));
-        let mut sc = ApiVersionsResponse::default();
-        sc.api_keys = vec![key(18), key(1001), key(1003)];
+        let sc = ApiVersionsResponse {
+            api_keys: vec![key(18), key(1001), key(1003)],
+            ..Default::default()
+        };
         assert!(matches!(classify(&sc), Peer::Sc { .. }));
         let other = ApiVersionsResponse::default();
         assert!(matches!(classify(&other), Peer::OtherFluvio { .. }));

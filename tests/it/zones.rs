@@ -160,6 +160,8 @@ impl Drop for Zone {
         let _ = ip(&["netns", "del", &self.container]);
         let _ = ip(&["netns", "del", &self.host]);
         let _ = std::fs::remove_dir_all(&self.etc);
+        // /etc/netns itself only when no other zone uses it (remove_dir refuses otherwise).
+        let _ = std::fs::remove_dir("/etc/netns");
     }
 }
 

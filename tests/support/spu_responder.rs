@@ -193,8 +193,7 @@ fn api_versions(
     request: &RequestMessage<ApiVersionsRequest>,
 ) -> ResponseMessage<ApiVersionsResponse> {
     let old_client = request.request.client_version.is_empty();
-    let mut response = ApiVersionsResponse::default();
-    response.api_keys = vec![
+    let api_keys = vec![
         key(
             SpuServerApiKey::Produce,
             DefaultProduceRequest::MIN_API_VERSION,
@@ -225,5 +224,8 @@ fn api_versions(
             UpdateOffsetsRequest::DEFAULT_API_VERSION,
         ),
     ];
-    request.new_response(response)
+    request.new_response(ApiVersionsResponse {
+        api_keys,
+        ..Default::default()
+    })
 }
