@@ -12,12 +12,12 @@
 
 pub mod handshake;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -281,10 +281,24 @@ async fn resolve(host: String, deadline: Instant) -> (Resolution, Vec<IpAddr>) {
             vec![],
         )
     };
-    match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host.as_str(), 0))).await {
+    // The std resolver on a thread of its own, not the runtime's blocking pool: a resolver
+    // that never answers is abandoned at the deadline and cannot delay the exit.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let name = host.clone();
+    let spawned = std::thread::Builder::new()
+        .name("probe-resolve".into())
+        .spawn(move || {
+            use std::net::ToSocketAddrs;
+            let _ = tx.send((name.as_str(), 0).to_socket_addrs().map(Vec::from_iter));
+        });
+    if let Err(e) = spawned {
+        return failed(format!("cannot start the resolver: {e}"));
+    }
+    match tokio::time::timeout_at(deadline, rx).await {
         Err(_) => failed("the system resolver gave no answer before the total deadline".into()),
-        Ok(Err(e)) => failed(format!("the system resolver (getaddrinfo) failed: {e}")),
-        Ok(Ok(found)) => {
+        Ok(Err(_)) => failed("the system resolver stopped without an answer".into()),
+        Ok(Ok(Err(e))) => failed(format!("the system resolver (getaddrinfo) failed: {e}")),
+        Ok(Ok(Ok(found))) => {
             let mut ips: Vec<IpAddr> = Vec::new();
             for addr in found {
                 if !ips.contains(&addr.ip()) {
@@ -415,42 +429,40 @@ async fn probe_address(addr: SocketAddr, options: &Options, deadline: Instant) -
 /// most `options.concurrency` in flight; everything ends by `options.deadline`.
 pub async fn probe(subjects: &[Subject], options: &Options) -> Vec<SpuProbe> {
     let deadline = Instant::now() + options.deadline;
-    let concurrency = options.concurrency.max(1);
+    let slots = tokio::sync::Semaphore::new(options.concurrency.max(1));
 
-    let mut hosts: Vec<String> = Vec::new();
+    // Each distinct host once, with every port it is dialled on.
+    let mut hosts: BTreeMap<&str, BTreeSet<u16>> = BTreeMap::new();
     for s in subjects {
         for e in s.local.iter().chain(s.public.iter()) {
-            if !hosts.contains(&e.host) {
-                hosts.push(e.host.clone());
-            }
+            hosts.entry(e.host.as_str()).or_default().insert(e.port);
         }
     }
-    let resolved: BTreeMap<String, (Resolution, Vec<IpAddr>)> = stream::iter(hosts)
-        .map(|host| async move {
-            let r = resolve(host.clone(), deadline).await;
-            (host, r)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
+    // A host's addresses are probed as soon as it resolves: a slow name does not hold up
+    // the others. Resolutions and probes share the concurrency slots (never held together).
+    let slots = &slots;
+    let per_host = hosts.into_iter().map(|(host, ports)| async move {
+        let (resolution, ips) = {
+            let _slot = slots.acquire().await.expect("the semaphore stays open");
+            resolve(host.to_string(), deadline).await
+        };
+        let addrs: Vec<SocketAddr> = ips
+            .iter()
+            .flat_map(|ip| ports.iter().map(|port| SocketAddr::new(*ip, *port)))
+            .collect();
+        let probed = join_all(addrs.into_iter().map(|addr| async move {
+            let _slot = slots.acquire().await.expect("the semaphore stays open");
+            (addr, probe_address(addr, options, deadline).await)
+        }))
         .await;
-
-    // Every (ip, port) once, however many SPUs or endpoints share it.
-    let mut targets: Vec<SocketAddr> = Vec::new();
-    for s in subjects {
-        for e in s.local.iter().chain(s.public.iter()) {
-            for ip in &resolved[&e.host].1 {
-                let addr = SocketAddr::new(*ip, e.port);
-                if !targets.contains(&addr) {
-                    targets.push(addr);
-                }
-            }
-        }
+        (host.to_string(), (resolution, ips, probed))
+    });
+    let mut resolved: BTreeMap<String, (Resolution, Vec<IpAddr>)> = BTreeMap::new();
+    let mut results: BTreeMap<SocketAddr, AddressProbe> = BTreeMap::new();
+    for (host, (resolution, ips, probed)) in join_all(per_host).await {
+        resolved.insert(host, (resolution, ips));
+        results.extend(probed);
     }
-    let results: BTreeMap<SocketAddr, AddressProbe> = stream::iter(targets)
-        .map(|addr| async move { (addr, probe_address(addr, options, deadline).await) })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
 
     let endpoint = |e: &Endpoint| {
         let (resolution, ips) = &resolved[&e.host];

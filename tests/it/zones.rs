@@ -56,8 +56,8 @@ fn ip(args: &[&str]) -> Result<(), String> {
 }
 
 impl Zone {
-    /// Makes the zone, or says why it cannot.
-    fn create() -> Result<Zone, String> {
+    /// Makes the zone, or says why it cannot. The container's DNS server is `nameserver`.
+    fn create(nameserver: &str) -> Result<Zone, String> {
         let n = ZONES.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
         let zone = Zone {
@@ -97,7 +97,7 @@ impl Zone {
         std::fs::create_dir_all(&zone.etc)
             .map_err(|e| format!("cannot create {}: {e}", zone.etc.display()))?;
         // What `docker run --add-host=host.docker.internal:host-gateway` writes; DNS goes
-        // to the container's own loopback, where nothing answers, so no query leaves it.
+        // to `nameserver` inside the zone, so no query leaves it.
         let files = [
             (
                 "hosts",
@@ -105,7 +105,7 @@ impl Zone {
                     "127.0.0.1\tlocalhost\n::1\tlocalhost\n{HOST_ADDR}\thost.docker.internal\n"
                 ),
             ),
-            ("resolv.conf", "nameserver 127.0.0.1\n".to_string()),
+            ("resolv.conf", format!("nameserver {nameserver}\n")),
         ];
         for (name, text) in files {
             std::fs::write(zone.etc.join(name), text)
@@ -165,9 +165,14 @@ impl Drop for Zone {
     }
 }
 
-/// A zone, or `None` (with the reason printed) where zones cannot be made outside CI.
+/// A zone whose DNS server is the container's own loopback (nothing answers there), or
+/// `None` (with the reason printed) where zones cannot be made outside CI.
 fn zone_or_skip(test: &str) -> Option<Zone> {
-    match Zone::create() {
+    zone_with_dns_or_skip(test, "127.0.0.1")
+}
+
+fn zone_with_dns_or_skip(test: &str, nameserver: &str) -> Option<Zone> {
+    match Zone::create(nameserver) {
         Ok(zone) => Some(zone),
         Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("{test}: cannot make network namespaces under CI=true: {reason}")
@@ -327,6 +332,49 @@ async fn inside_the_container_each_broken_endpoint_says_why() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dns_server_that_never_answers_ends_at_the_deadline() {
+    // The zone's DNS server is an address in its subnet that no host has.
+    let Some(zone) = zone_with_dns_or_skip("zones::dns_never_answers", BLACKHOLE_ADDR) else {
+        return;
+    };
+    let spu = SpuResponder::serve(zone.bind_on_host(0), Behaviour::Spu).unwrap();
+    let port = spu.port();
+    let sc = TestSc::start(TestScConfig::default()).await.unwrap();
+    sc.seed_spus(vec![
+        spu_on(0, port, Some(("host.docker.internal", port))),
+        spu_on(1, port, Some(("spu.zone.invalid", port))),
+    ])
+    .await
+    .unwrap();
+    let env = Env::new();
+    let dir = sc.metadata_dir().to_str().unwrap().to_string();
+    let args = [
+        "--metadata-dir",
+        &dir,
+        "probe",
+        "--deadline",
+        "2",
+        "-o",
+        "json",
+    ];
+    let run = zone.run(&env, &args).expect(10);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    crate::probe::assert_matches_schema(&doc);
+    // The hosts file answers at once; the DNS query is abandoned at the deadline (or
+    // fails, if the kernel reports the address unreachable first), never waited out.
+    assert_eq!(doc["spus"][0]["status"], "reachable", "{}", run.stdout);
+    assert_eq!(doc["spus"][1]["status"], "unreachable");
+    let error = doc["spus"][1]["local"]["resolution"]["error"]
+        .as_str()
+        .unwrap();
+    assert!(
+        error == "the system resolver gave no answer before the total deadline"
+            || error.starts_with("the system resolver (getaddrinfo) failed"),
+        "{error}"
+    );
+}
+
 // ------------------------------------------------------------------ profile
 
 const FLUVIO_CONFIG: &str = r#"version = "2"
@@ -400,15 +448,21 @@ fn profile_use_local_flips_one_value_and_keeps_the_file() {
     assert_eq!(names, ["fluvio-config"]);
 }
 
+/// A diagnostic as one line: the renderer wraps long messages at its width.
+fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[test]
 fn profile_refuses_what_does_not_exist_and_a_file_that_is_not_toml() {
     let env = Env::new();
     let path = fluvio_config(&env, "127.0.0.1:9003");
     let unknown = env.run(&["profile", "use-local", "prod"]).expect(3);
     assert!(
-        unknown
-            .stderr
-            .contains("no profile `prod` (profiles: `docker`, `ci`)"),
+        one_line(&unknown.stderr).contains("no profile `prod` (profiles: `docker`, `ci`)"),
         "{}",
         unknown.stderr
     );
@@ -416,7 +470,8 @@ fn profile_refuses_what_does_not_exist_and_a_file_that_is_not_toml() {
     std::fs::write(&path, &dangling).unwrap();
     let gone = env.run(&["profile", "use-local", "ci"]).expect(3);
     assert!(
-        gone.stderr.contains("cluster `gone`") && gone.stderr.contains("`docker`, `ci`"),
+        one_line(&gone.stderr).contains("names cluster `gone`, which is not in the fluvio config")
+            && one_line(&gone.stderr).contains("(clusters: `docker`, `ci`)"),
         "{}",
         gone.stderr
     );
