@@ -71,6 +71,9 @@ async fn probe_names_each_failure_and_exits_10() {
     let http = SpuResponder::bind(loopback(), Behaviour::Http)
         .await
         .unwrap();
+    let tls = SpuResponder::bind(loopback(), Behaviour::TlsAlert)
+        .await
+        .unwrap();
     let refused = refused_port();
     let sc = sc_with_locals(vec![
         local(spu.port()),
@@ -84,6 +87,9 @@ async fn probe_names_each_failure_and_exits_10() {
     let mut wrong = local_custom_spu(5);
     wrong.public_endpoint_local = local(sc.addr().port());
     sc.seed_custom(wrong, Health::Online).await.unwrap();
+    let mut tls_only = local_custom_spu(6);
+    tls_only.public_endpoint_local = local(tls.port());
+    sc.seed_custom(tls_only, Health::Online).await.unwrap();
 
     let env = Env::new();
     let args = ["-c", &sc.endpoint(), "probe", "--probe-timeout", "1"];
@@ -115,16 +121,18 @@ async fn probe_names_each_failure_and_exits_10() {
     assert!(block(5005).contains("skipped"), "{}", block(5005));
     assert!(block(5006).contains("a Fluvio SC answered, not an SPU"));
     assert!(block(5006).contains("hint: a Fluvio SC answers at this port"));
+    assert!(block(5007).contains("it speaks TLS"), "{}", block(5007));
+    assert!(block(5007).contains("hint: this endpoint expects TLS"));
     assert!(
         text.stdout.contains(
-            "Probe: 1 of 5 SPUs reachable at their local endpoint, 4 unreachable, 1 without one."
+            "Probe: 1 of 6 SPUs reachable at their local endpoint, 5 unreachable, 1 without one."
         ),
         "{}",
         text.stdout
     );
     assert!(
         text.stderr
-            .contains("4 of 5 SPUs are unreachable at their local endpoint"),
+            .contains("5 of 6 SPUs are unreachable at their local endpoint"),
         "{}",
         text.stderr
     );
@@ -138,7 +146,7 @@ async fn probe_names_each_failure_and_exits_10() {
     assert_matches_schema(&doc);
     assert_eq!(doc["format_version"], 1);
     assert_eq!(doc["summary"]["reachable"], 1);
-    assert_eq!(doc["summary"]["unreachable"], 4);
+    assert_eq!(doc["summary"]["unreachable"], 5);
     assert_eq!(doc["summary"]["skipped"], 1);
     let spus = doc["spus"].as_array().unwrap();
     let addr = |i: usize| &spus[i]["local"]["addresses"][0];

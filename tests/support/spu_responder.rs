@@ -41,6 +41,9 @@ pub enum Behaviour {
     Silent,
     /// Answer the first bytes with an HTTP error, then close.
     Http,
+    /// Answer as a TLS-only server does to bytes that are not a TLS hello: a fatal
+    /// `decode_error` alert record, then close.
+    TlsAlert,
 }
 
 /// A running responder; stops when dropped.
@@ -157,6 +160,14 @@ async fn serve(stream: TcpStream, behaviour: Behaviour, handshakes: Arc<AtomicUs
                     b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
                 )
                 .await;
+            let _ = stream.close().await;
+        }
+        Behaviour::TlsAlert => {
+            let mut stream = stream;
+            let mut buf = [0u8; 1024];
+            let _ = futures_util::io::AsyncReadExt::read(&mut stream, &mut buf).await;
+            // record type alert (21), TLS 1.2, length 2, level fatal (2), decode_error (50)
+            let _ = stream.write_all(&[21, 3, 3, 0, 2, 2, 50]).await;
             let _ = stream.close().await;
         }
     }
