@@ -503,6 +503,51 @@ pub async fn probe(subjects: &[Subject], options: &Options) -> Vec<SpuProbe> {
         .collect()
 }
 
+/// An SPU whose local endpoint did not answer, in a sentence (for blockers and warnings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    pub id: SpuId,
+    pub name: String,
+    pub line: Option<usize>,
+    pub endpoint: String,
+    /// The resolver's error, else each address's, joined.
+    pub why: String,
+    pub hints: Vec<String>,
+}
+
+/// The unreachable SPUs of a probe, each with why.
+pub fn unreachable(spus: &[SpuProbe]) -> Vec<Unreachable> {
+    spus.iter()
+        .filter(|s| s.status == SpuStatus::Unreachable)
+        .filter_map(|s| {
+            let local = s.local.as_ref()?;
+            let why = match &local.resolution.error {
+                Some(error) => error.clone(),
+                None => local
+                    .addresses
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{}: {}",
+                            a.address,
+                            a.error.as_deref().unwrap_or("no answer")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            Some(Unreachable {
+                id: s.id,
+                name: s.name.clone(),
+                line: s.line,
+                endpoint: local.endpoint.clone(),
+                why,
+                hints: local.hints.clone(),
+            })
+        })
+        .collect()
+}
+
 const DOCKER_HOST: &str = "host.docker.internal";
 
 /// Advice from the facts of one endpoint's probe.
@@ -635,7 +680,7 @@ mod tests {
                 vec![],
                 &[
                     "--add-host=host.docker.internal:host-gateway",
-                    "Name or service not known",
+                    "does not resolve here",
                 ],
             ),
             (
@@ -683,6 +728,46 @@ mod tests {
             &[addr("127.0.0.1:9010", true)],
         );
         assert!(fine.is_empty(), "{fine:?}");
+    }
+
+    #[test]
+    fn unreachable_says_why_per_address() {
+        let probe = |addresses: Vec<AddressProbe>, error: Option<&str>| SpuProbe {
+            id: 5001,
+            name: "custom-spu-5001".into(),
+            line: Some(7),
+            status: if addresses.iter().any(|a| a.handshake) {
+                SpuStatus::Reachable
+            } else {
+                SpuStatus::Unreachable
+            },
+            reason: None,
+            local: Some(EndpointProbe {
+                endpoint: "h:9010".into(),
+                encryption: Encryption::Plaintext,
+                reachable: addresses.iter().any(|a| a.handshake),
+                resolution: Resolution {
+                    via: Resolver::System,
+                    addresses: vec![],
+                    error: error.map(Into::into),
+                },
+                addresses,
+                hints: vec![],
+            }),
+            public: None,
+        };
+        let down = unreachable(&[probe(
+            vec![addr("10.0.0.1:9010", false), addr("[fd00::1]:9010", false)],
+            None,
+        )]);
+        assert_eq!(
+            down[0].why,
+            "10.0.0.1:9010: connect failed: connection refused; [fd00::1]:9010: connect failed: connection refused"
+        );
+        assert_eq!((down[0].id, down[0].line), (5001, Some(7)));
+        let unresolved = unreachable(&[probe(vec![], Some("the system resolver failed"))]);
+        assert_eq!(unresolved[0].why, "the system resolver failed");
+        assert!(unreachable(&[probe(vec![addr("10.0.0.1:9010", true)], None)]).is_empty());
     }
 
     #[test]
