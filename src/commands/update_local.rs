@@ -49,6 +49,7 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Outcome> {
         policy: Policy {
             unmanaged: Unmanaged::Ignore,
             max_changes: None,
+            ..Policy::default()
         },
         spus: BTreeMap::from([(
             args.id,
