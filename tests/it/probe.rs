@@ -74,6 +74,9 @@ async fn probe_names_each_failure_and_exits_10() {
     let tls = SpuResponder::bind(loopback(), Behaviour::TlsAlert)
         .await
         .unwrap();
+    let garbage = SpuResponder::bind(loopback(), Behaviour::Garbage)
+        .await
+        .unwrap();
     let refused = refused_port();
     let sc = sc_with_locals(vec![
         local(spu.port()),
@@ -90,6 +93,9 @@ async fn probe_names_each_failure_and_exits_10() {
     let mut tls_only = local_custom_spu(6);
     tls_only.public_endpoint_local = local(tls.port());
     sc.seed_custom(tls_only, Health::Online).await.unwrap();
+    let mut undecodable = local_custom_spu(7);
+    undecodable.public_endpoint_local = local(garbage.port());
+    sc.seed_custom(undecodable, Health::Online).await.unwrap();
 
     let env = Env::new();
     let args = ["-c", &sc.endpoint(), "probe", "--probe-timeout", "1"];
@@ -124,15 +130,20 @@ async fn probe_names_each_failure_and_exits_10() {
     assert!(block(5007).contains("it speaks TLS"), "{}", block(5007));
     assert!(block(5007).contains("hint: this endpoint expects TLS"));
     assert!(
+        block(5008).contains("the Fluvio handshake failed"),
+        "{}",
+        block(5008)
+    );
+    assert!(
         text.stdout.contains(
-            "Probe: 1 of 6 SPUs reachable at their local endpoint, 5 unreachable, 1 without one."
+            "Probe: 1 of 7 SPUs reachable at their local endpoint, 6 unreachable, 1 without one."
         ),
         "{}",
         text.stdout
     );
     assert!(
         text.stderr
-            .contains("5 of 6 SPUs are unreachable at their local endpoint"),
+            .contains("6 of 7 SPUs are unreachable at their local endpoint"),
         "{}",
         text.stderr
     );
@@ -146,7 +157,7 @@ async fn probe_names_each_failure_and_exits_10() {
     assert_matches_schema(&doc);
     assert_eq!(doc["format_version"], 1);
     assert_eq!(doc["summary"]["reachable"], 1);
-    assert_eq!(doc["summary"]["unreachable"], 5);
+    assert_eq!(doc["summary"]["unreachable"], 6);
     assert_eq!(doc["summary"]["skipped"], 1);
     let spus = doc["spus"].as_array().unwrap();
     let addr = |i: usize| &spus[i]["local"]["addresses"][0];

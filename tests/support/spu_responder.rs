@@ -41,6 +41,8 @@ pub enum Behaviour {
     Silent,
     /// Answer the first bytes with an HTTP error, then close.
     Http,
+    /// Answer with a well-framed reply whose content is not an `ApiVersions` answer.
+    Garbage,
     /// Answer as a TLS-only server does to bytes that are not a TLS hello: a fatal
     /// `decode_error` alert record, then close.
     TlsAlert,
@@ -159,6 +161,16 @@ async fn serve(stream: TcpStream, behaviour: Behaviour, handshakes: Arc<AtomicUs
                 .write_all(
                     b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
                 )
+                .await;
+            let _ = stream.close().await;
+        }
+        Behaviour::Garbage => {
+            let mut stream = stream;
+            let mut buf = [0u8; 1024];
+            let _ = futures_util::io::AsyncReadExt::read(&mut stream, &mut buf).await;
+            // a 6-byte frame: a correlation id, then a truncated, impossible error code
+            let _ = stream
+                .write_all(&[0, 0, 0, 6, 0, 0, 0, 1, 0x7f, 0x7f])
                 .await;
             let _ = stream.close().await;
         }
