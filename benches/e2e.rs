@@ -24,14 +24,14 @@ use fluvio::metadata::customspu::CustomSpuSpec as FlvCustomSpuSpec;
 use fluvio::metadata::spu::SpuSpec as FlvSpuSpec;
 use fluvio::{Fluvio, FluvioClusterConfig};
 use fluvio_controlplane_metadata::spu::{CustomSpuKey, EncryptionEnum, Endpoint as FlvEndpoint};
-use fluvio_endpoints::apply::{apply, ApplyOptions};
+use fluvio_endpoints::apply::{apply, RetryPolicy};
+use fluvio_endpoints::cluster::sc::ScCluster;
+use fluvio_endpoints::cluster::{Cluster, ClusterError};
 use fluvio_endpoints::config::{self, SourceFile};
 use fluvio_endpoints::journal::Journal;
-use fluvio_endpoints::model::{Live, LiveSpu, SpuSpec};
+use fluvio_endpoints::model::{ClusterId, Live, LiveSpu, SpuSpec};
 use fluvio_endpoints::output::Style;
 use fluvio_endpoints::report::PlanDoc;
-use fluvio_endpoints::target::sc::ScTarget;
-use fluvio_endpoints::target::{Target, TargetError};
 use std::sync::atomic::AtomicBool;
 
 mod common;
@@ -348,7 +348,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         let desired = config::load(&source).unwrap();
         let t_load = t.elapsed();
         let t = Instant::now();
-        let mut target = ScTarget::connect(config(), Duration::from_secs(15))
+        let mut target = ScCluster::connect(config(), Duration::from_secs(15))
             .await
             .unwrap();
         let t_conn2 = t.elapsed();
@@ -386,8 +386,8 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
     summary("floor: connect", &f_conn);
     summary("floor: list SpuSpec", &f_list);
     summary("tool: read + validate file", &load);
-    summary("tool: ScTarget::connect", &conn);
-    summary("tool: Target::read (list + convert)", &read);
+    summary("tool: ScCluster::connect", &conn);
+    summary("tool: Cluster::read (list + convert)", &read);
     summary("tool: plan::plan (diff)", &diff);
     summary("tool: PlanDoc::new", &doc_t);
     summary("tool: render::text::plan", &render);
@@ -501,17 +501,17 @@ struct Timed<T> {
     deleted: Option<Instant>,
 }
 
-impl<T: Target> Target for Timed<T> {
-    fn identity(&self) -> String {
+impl<T: Cluster> Cluster for Timed<T> {
+    fn identity(&self) -> ClusterId {
         self.inner.identity()
     }
-    async fn read(&mut self) -> Result<Live, TargetError> {
+    async fn read(&mut self) -> Result<Live, ClusterError> {
         let t = Instant::now();
         let r = self.inner.read().await;
         self.read.push(ms(t.elapsed()));
         r
     }
-    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, TargetError> {
+    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError> {
         let t = Instant::now();
         let r = self.inner.fetch(name).await;
         self.fetch.push(ms(t.elapsed()));
@@ -520,17 +520,17 @@ impl<T: Target> Target for Timed<T> {
     fn updates_in_place(&self) -> bool {
         self.inner.updates_in_place()
     }
-    async fn update(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn update(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         self.inner.update(spec).await
     }
-    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         let t = Instant::now();
         let r = self.inner.delete(spec).await;
         self.delete.push(ms(t.elapsed()));
         self.deleted = Some(Instant::now());
         r
     }
-    async fn create(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         let t = Instant::now();
         if let Some(d) = self.deleted.take() {
             self.gap.push(ms(t - d));
@@ -539,7 +539,7 @@ impl<T: Target> Target for Timed<T> {
         self.create.push(ms(t.elapsed()));
         r
     }
-    async fn reconnect(&mut self) -> Result<(), TargetError> {
+    async fn reconnect(&mut self) -> Result<(), ClusterError> {
         self.inner.reconnect().await
     }
 }
@@ -548,7 +548,7 @@ impl<T: Target> Target for Timed<T> {
 async fn apply_breakdown(n: usize, addr: &str, home: &Path) {
     let source = SourceFile::new("breakdown.toml", common::zone_file(n, None, "c.example"));
     let desired = config::load(&source).unwrap();
-    let inner = ScTarget::connect(
+    let inner = ScCluster::connect(
         FluvioClusterConfig::new(addr.to_string()),
         Duration::from_secs(15),
     )
@@ -573,7 +573,7 @@ async fn apply_breakdown(n: usize, addr: &str, home: &Path) {
         &plan.changes,
         &mut target,
         &mut journal,
-        &ApplyOptions::default(),
+        &RetryPolicy::default(),
         &stop,
         &mut |_| {},
     )
@@ -671,7 +671,7 @@ fn pure_child(file: &Path, n: usize) {
     let t = Instant::now();
     let doc = PlanDoc::new(
         plan,
-        "sc://127.0.0.1:9003",
+        &ClusterId::Sc("127.0.0.1:9003".into()),
         live.platform_version.clone(),
         Some((&source, &desired)),
     );

@@ -5,6 +5,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use fluvio_endpoints::config::{self, SourceFile};
+use fluvio_endpoints::model::ClusterId;
 use fluvio_endpoints::output::Style;
 use fluvio_endpoints::report::PlanDoc;
 
@@ -55,7 +56,7 @@ fn stages(c: &mut Criterion) {
                     |p| {
                         PlanDoc::new(
                             black_box(p),
-                            "sc://127.0.0.1:9003",
+                            &ClusterId::Sc("127.0.0.1:9003".into()),
                             Some("0.18.1".into()),
                             Some((f, d)),
                         )
@@ -75,7 +76,7 @@ fn stages(c: &mut Criterion) {
                     |p| {
                         PlanDoc::new(
                             black_box(p),
-                            "sc://127.0.0.1:9003",
+                            &ClusterId::Sc("127.0.0.1:9003".into()),
                             Some("0.18.1".into()),
                             None,
                         )
@@ -106,7 +107,7 @@ fn stages(c: &mut Criterion) {
         );
         let doc = PlanDoc::new(
             plan,
-            "sc://127.0.0.1:9003",
+            &ClusterId::Sc("127.0.0.1:9003".into()),
             Some("0.18.1".into()),
             Some((&file, &desired)),
         );

@@ -1,4 +1,4 @@
-//! `apply(&[Change], &mut impl Target)`: the only writer.
+//! `apply(&[Change], &mut impl Cluster)`: the only writer.
 //!
 //! Every change is a replace. On a running SC that is delete + create of the same name and
 //! id with every other field copied from the live spec, because the SC has no in-place
@@ -18,24 +18,24 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::cluster::{Cluster, ClusterError};
 use crate::error::Result;
-use crate::journal::{Journal, Pending};
-use crate::model::{Endpoint, SpuId, SpuSpec};
+use crate::journal::{EndOutcome, Journal, Pending};
+use crate::model::{ClusterId, Endpoint, SpuId, SpuSpec};
 use crate::plan::{Action, Change};
-use crate::target::{Target, TargetError};
 
-/// Knobs for retries on transient failures.
+/// How often, and after what pause, a request that failed transiently is retried.
 #[derive(Debug, Clone)]
-pub struct ApplyOptions {
+pub struct RetryPolicy {
     /// Attempts after the first, for one request.
     pub retries: u32,
     /// First pause between attempts; doubles each time.
     pub backoff: Duration,
 }
 
-impl Default for ApplyOptions {
+impl Default for RetryPolicy {
     fn default() -> Self {
-        ApplyOptions {
+        RetryPolicy {
             retries: 4,
             backoff: Duration::from_millis(100),
         }
@@ -45,7 +45,8 @@ impl Default for ApplyOptions {
 /// How one SPU's change ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+#[schemars(rename = "Outcome")]
+pub enum SpuOutcome {
     /// Replaced and verified.
     Applied,
     /// Not touched (it moved since the plan, or the run was stopped first).
@@ -59,14 +60,14 @@ pub enum Outcome {
     Unresolved,
 }
 
-impl Outcome {
+impl SpuOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Applied => "applied",
-            Outcome::Skipped => "skipped",
-            Outcome::RolledBack => "rolled back",
-            Outcome::Failed => "failed",
-            Outcome::Unresolved => "unresolved",
+            SpuOutcome::Applied => "applied",
+            SpuOutcome::Skipped => "skipped",
+            SpuOutcome::RolledBack => "rolled back",
+            SpuOutcome::Failed => "failed",
+            SpuOutcome::Unresolved => "unresolved",
         }
     }
 }
@@ -79,7 +80,7 @@ pub struct SpuResult {
     pub action: Action,
     pub before: Option<Endpoint>,
     pub after: Option<Endpoint>,
-    pub outcome: Outcome,
+    pub outcome: SpuOutcome,
     /// Why, for anything but `applied`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -91,6 +92,13 @@ pub struct SpuResult {
 }
 
 impl SpuResult {
+    /// This result, ended with `outcome` for `reason`.
+    fn ended(mut self, outcome: SpuOutcome, reason: String) -> Self {
+        self.outcome = outcome;
+        self.reason = Some(reason);
+        self
+    }
+
     /// A change not (yet) carried out.
     fn skipped(change: &Change, reason: Option<String>) -> Self {
         SpuResult {
@@ -99,7 +107,7 @@ impl SpuResult {
             action: change.action,
             before: change.before.clone(),
             after: change.after.clone(),
-            outcome: Outcome::Skipped,
+            outcome: SpuOutcome::Skipped,
             reason,
             unavailable_ms: None,
             seq: None,
@@ -162,20 +170,23 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
-    pub fn count(&self, outcome: Outcome) -> usize {
+    pub fn count(&self, outcome: SpuOutcome) -> usize {
         self.results.iter().filter(|r| r.outcome == outcome).count()
     }
 
     pub fn all_applied(&self) -> bool {
         self.verification_error.is_none()
-            && self.results.iter().all(|r| r.outcome == Outcome::Applied)
+            && self
+                .results
+                .iter()
+                .all(|r| r.outcome == SpuOutcome::Applied)
     }
 
     /// Changes still open in the journal. An apply with unresolved results recovers them
     /// at once; what that recovery could not resolve is what remains.
     pub fn unresolved(&self) -> usize {
         if self.recovered.is_empty() {
-            self.count(Outcome::Unresolved)
+            self.count(SpuOutcome::Unresolved)
         } else {
             self.recovered
                 .iter()
@@ -191,30 +202,30 @@ enum CreateOutcome {
     /// After a failure, the SPU was found with this spec.
     Found(SpuSpec),
     /// The SC refused the spec.
-    Refused(TargetError),
+    Refused(ClusterError),
     /// Retries ran out without knowing.
-    Unknown(TargetError),
+    Unknown(ClusterError),
 }
 
-struct Engine<'a, T: Target> {
-    target: &'a mut T,
+struct Engine<'a, T: Cluster> {
+    cluster: &'a mut T,
     journal: &'a mut Journal,
-    options: &'a ApplyOptions,
-    identity: String,
+    options: &'a RetryPolicy,
+    identity: ClusterId,
 }
 
-impl<T: Target> Engine<'_, T> {
+impl<T: Cluster> Engine<'_, T> {
     async fn pause(&mut self, attempt: u32) {
         let factor = 1u32 << attempt.min(6);
         tokio::time::sleep(self.options.backoff * factor).await;
         // A failed reconnect is retried by the next attempt's request.
-        let _ = self.target.reconnect().await;
+        let _ = self.cluster.reconnect().await;
     }
 
-    async fn fetch(&mut self, name: &str) -> Result<Option<SpuSpec>, TargetError> {
+    async fn fetch(&mut self, name: &str) -> Result<Option<SpuSpec>, ClusterError> {
         let mut attempt = 0;
         loop {
-            match self.target.fetch(name).await {
+            match self.cluster.fetch(name).await {
                 Ok(found) => return Ok(found.map(|l| l.spec)),
                 Err(e) if e.is_transient() && attempt < self.options.retries => {
                     self.pause(attempt).await;
@@ -226,10 +237,10 @@ impl<T: Target> Engine<'_, T> {
     }
 
     /// Reads the whole cluster, retrying transient failures like `fetch`.
-    async fn read(&mut self) -> Result<crate::model::Live, TargetError> {
+    async fn read(&mut self) -> Result<crate::model::Live, ClusterError> {
         let mut attempt = 0;
         loop {
-            match self.target.read().await {
+            match self.cluster.read().await {
                 Ok(live) => return Ok(live),
                 Err(e) if e.is_transient() && attempt < self.options.retries => {
                     self.pause(attempt).await;
@@ -244,9 +255,9 @@ impl<T: Target> Engine<'_, T> {
     async fn create(&mut self, spec: &SpuSpec) -> CreateOutcome {
         let mut attempt = 0;
         loop {
-            match self.target.create(spec).await {
+            match self.cluster.create(spec).await {
                 Ok(()) => return CreateOutcome::Created,
-                Err(e @ TargetError::AlreadyExists { .. }) => {
+                Err(e @ ClusterError::AlreadyExists { .. }) => {
                     return match self.fetch(&spec.name).await {
                         Ok(Some(found)) => CreateOutcome::Found(found),
                         // The id belongs to an SPU of another name.
@@ -271,14 +282,14 @@ impl<T: Target> Engine<'_, T> {
 
     /// Deletes `spec`. `Ok(true)`: it is gone. `Ok(false)`: it was not ours to delete
     /// (gone or changed before we touched it).
-    async fn delete(&mut self, spec: &SpuSpec) -> Result<bool, TargetError> {
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<bool, ClusterError> {
         let mut attempt = 0;
         loop {
-            match self.target.delete(spec).await {
+            match self.cluster.delete(spec).await {
                 Ok(()) => return Ok(true),
                 // A retry finding it gone means our earlier attempt landed.
-                Err(TargetError::NotFound { .. }) if attempt > 0 => return Ok(true),
-                Err(TargetError::NotFound { .. }) => return Ok(false),
+                Err(ClusterError::NotFound { .. }) if attempt > 0 => return Ok(true),
+                Err(ClusterError::NotFound { .. }) => return Ok(false),
                 Err(e) if e.is_transient() && attempt < self.options.retries => {
                     self.pause(attempt).await;
                     attempt += 1;
@@ -294,169 +305,184 @@ impl<T: Target> Engine<'_, T> {
         }
     }
 
+    /// One replace, steps 1 to 4; step 5 (verification) runs after all of them.
     async fn change(&mut self, change: &Change) -> Result<SpuResult> {
-        let mut result = SpuResult::skipped(change, None);
-        let finish = |mut r: SpuResult, outcome, reason: String| {
-            r.outcome = outcome;
-            r.reason = Some(reason);
-            r
-        };
+        let result = SpuResult::skipped(change, None);
         // 1. The SPU must still be exactly what the plan saw.
-        match self.fetch(&change.name).await {
-            Err(e) => {
-                return Ok(finish(
-                    result,
-                    Outcome::Skipped,
-                    format!("could not re-read it: {e}"),
-                ))
-            }
-            Ok(None) => {
-                return Ok(finish(
-                    result,
-                    Outcome::Skipped,
-                    "it no longer exists".into(),
-                ))
-            }
-            Ok(Some(now)) if now == change.target => {
-                result.outcome = Outcome::Applied;
-                result.reason = Some("already as declared".into());
-                return Ok(result);
-            }
-            Ok(Some(now)) if now != change.live => {
-                return Ok(finish(result, Outcome::Skipped, moved(&change.live, &now)));
-            }
-            Ok(Some(_)) => {}
-        }
+        let result = match self.recheck(change, result).await {
+            Step::Next(result) => result,
+            Step::Done(result) => return Ok(result),
+        };
         // 2. Durable intent before the first write.
         let seq = self
             .journal
-            .begin(&self.identity, &change.live, &change.target)?;
-        result.seq = Some(seq);
-
-        if self.target.updates_in_place() {
-            return match self.target.update(&change.target).await {
-                Ok(()) => {
-                    result.outcome = Outcome::Applied;
-                    Ok(result)
-                }
-                Err(e) => {
-                    // Safe to end only if the old spec is intact on disk.
-                    if let Ok(Some(found)) = self.fetch(&change.name).await {
-                        if found == change.live {
-                            self.journal.end(seq, "failed")?;
-                            return Ok(finish(result, Outcome::Failed, e.to_string()));
-                        }
-                    }
-                    Ok(finish(result, Outcome::Unresolved, e.to_string()))
-                }
-            };
+            .begin(&self.identity, &change.live, &change.next)?;
+        let result = SpuResult {
+            seq: Some(seq),
+            ..result
+        };
+        if self.cluster.updates_in_place() {
+            return self.rewrite(change, result, seq).await;
         }
-
         // 3. Delete.
-        match self.delete(&change.live).await {
-            Ok(true) => {}
-            Ok(false) => {
-                self.journal.end(seq, "skipped")?;
-                return Ok(finish(
-                    result,
-                    Outcome::Skipped,
-                    "someone else deleted or changed it just before the change".into(),
-                ));
-            }
-            // An unanswered delete may still land later: only a refusal ends the entry.
-            Err(e) if e.is_transient() => {
-                return Ok(finish(
-                    result,
-                    Outcome::Unresolved,
-                    format!("delete did not complete: {e}"),
-                ));
-            }
-            Err(e) => {
-                return match self.fetch(&change.name).await {
-                    Ok(Some(found)) if found == change.live => {
-                        self.journal.end(seq, "failed")?;
-                        Ok(finish(
-                            result,
-                            Outcome::Failed,
-                            format!("delete failed: {e}"),
-                        ))
-                    }
-                    _ => Ok(finish(
-                        result,
-                        Outcome::Unresolved,
-                        format!("delete failed: {e}"),
-                    )),
-                };
-            }
-        }
-        let deleted_at = Instant::now();
-
+        let result = match self.delete_step(change, result, seq).await? {
+            Step::Next(result) => result,
+            Step::Done(result) => return Ok(result),
+        };
         // 4. Create the new spec; roll back to the old one if it is refused.
-        match self.create(&change.target).await {
-            CreateOutcome::Created => {
-                result.unavailable_ms = Some(deleted_at.elapsed().as_secs_f64() * 1000.0);
-                result.outcome = Outcome::Applied;
+        self.create_step(change, result, seq, Instant::now()).await
+    }
+
+    /// Step 1: re-reads the SPU; anything but the planned live spec ends the change here.
+    async fn recheck(&mut self, change: &Change, result: SpuResult) -> Step {
+        match self.fetch(&change.name).await {
+            Err(e) => {
+                Step::Done(result.ended(SpuOutcome::Skipped, format!("could not re-read it: {e}")))
+            }
+            Ok(None) => Step::Done(result.ended(SpuOutcome::Skipped, "it no longer exists".into())),
+            Ok(Some(now)) if now == change.next => {
+                Step::Done(result.ended(SpuOutcome::Applied, "already as declared".into()))
+            }
+            Ok(Some(now)) if now != change.live => {
+                Step::Done(result.ended(SpuOutcome::Skipped, moved(&change.live, &now)))
+            }
+            Ok(Some(_)) => Step::Next(result),
+        }
+    }
+
+    /// A cluster that rewrites a spec in place: one write, no unavailability.
+    async fn rewrite(
+        &mut self,
+        change: &Change,
+        mut result: SpuResult,
+        seq: u64,
+    ) -> Result<SpuResult> {
+        match self.cluster.update(&change.next).await {
+            Ok(()) => {
+                result.outcome = SpuOutcome::Applied;
                 Ok(result)
             }
-            CreateOutcome::Found(found) if found == change.target => {
-                result.unavailable_ms = Some(deleted_at.elapsed().as_secs_f64() * 1000.0);
-                result.outcome = Outcome::Applied;
+            Err(e) => {
+                // Safe to end only if the old spec is intact on disk.
+                if let Ok(Some(found)) = self.fetch(&change.name).await {
+                    if found == change.live {
+                        self.journal.end(seq, EndOutcome::Failed)?;
+                        return Ok(result.ended(SpuOutcome::Failed, e.to_string()));
+                    }
+                }
+                Ok(result.ended(SpuOutcome::Unresolved, e.to_string()))
+            }
+        }
+    }
+
+    /// Step 3: deletes the live spec. `Next` once it is gone; `Done` when the change ends
+    /// here (not ours to delete, refused, or not known to have landed).
+    async fn delete_step(&mut self, change: &Change, result: SpuResult, seq: u64) -> Result<Step> {
+        let err = match self.delete(&change.live).await {
+            Ok(true) => return Ok(Step::Next(result)),
+            Ok(false) => {
+                self.journal.end(seq, EndOutcome::Skipped)?;
+                return Ok(Step::Done(result.ended(
+                    SpuOutcome::Skipped,
+                    "someone else deleted or changed it just before the change".into(),
+                )));
+            }
+            Err(e) => e,
+        };
+        let reason = if err.is_transient() {
+            format!("delete did not complete: {err}")
+        } else {
+            format!("delete failed: {err}")
+        };
+        // An unanswered delete may still land later: only a refusal ends the entry, and
+        // only when the old spec is still there.
+        if !err.is_transient() {
+            if let Ok(Some(found)) = self.fetch(&change.name).await {
+                if found == change.live {
+                    self.journal.end(seq, EndOutcome::Failed)?;
+                    return Ok(Step::Done(result.ended(SpuOutcome::Failed, reason)));
+                }
+            }
+        }
+        Ok(Step::Done(result.ended(SpuOutcome::Unresolved, reason)))
+    }
+
+    /// Step 4: creates the new spec after the delete at `deleted_at`.
+    async fn create_step(
+        &mut self,
+        change: &Change,
+        mut result: SpuResult,
+        seq: u64,
+        deleted_at: Instant,
+    ) -> Result<SpuResult> {
+        let window = || Some(deleted_at.elapsed().as_secs_f64() * 1000.0);
+        match self.create(&change.next).await {
+            CreateOutcome::Created => {
+                result.unavailable_ms = window();
+                result.outcome = SpuOutcome::Applied;
+                Ok(result)
+            }
+            CreateOutcome::Found(found) if found == change.next => {
+                result.unavailable_ms = window();
+                result.outcome = SpuOutcome::Applied;
                 Ok(result)
             }
             CreateOutcome::Found(other) => {
-                self.journal.end(seq, "conflict")?;
-                Ok(finish(
-                    result,
-                    Outcome::Skipped,
+                self.journal.end(seq, EndOutcome::Conflict)?;
+                Ok(result.ended(
+                    SpuOutcome::Skipped,
                     format!(
                         "someone else re-created it during the change: {}",
-                        moved(&change.target, &other)
+                        moved(&change.next, &other)
                     ),
                 ))
             }
-            CreateOutcome::Unknown(e) => Ok(finish(
-                result,
-                Outcome::Unresolved,
+            CreateOutcome::Unknown(e) => Ok(result.ended(
+                SpuOutcome::Unresolved,
                 format!("create did not complete: {e}"),
             )),
             CreateOutcome::Refused(create_err) => {
                 let rollback = self.create(&change.live).await;
-                let window = deleted_at.elapsed().as_secs_f64() * 1000.0;
-                result.unavailable_ms = Some(window);
-                match rollback {
-                    CreateOutcome::Created => {
-                        self.journal.end(seq, "rolled_back")?;
-                        Ok(finish(
-                            result,
-                            Outcome::RolledBack,
-                            format!("{create_err}; the old spec was restored"),
-                        ))
-                    }
-                    CreateOutcome::Found(found) => {
-                        self.journal.end(seq, "rolled_back")?;
-                        let note = if found == change.live {
-                            "the old spec was restored".to_string()
-                        } else {
-                            format!(
-                                "it now exists as someone else wrote it ({})",
-                                moved(&change.live, &found)
-                            )
-                        };
-                        Ok(finish(
-                            result,
-                            Outcome::RolledBack,
-                            format!("{create_err}; {note}"),
-                        ))
-                    }
-                    CreateOutcome::Refused(e) | CreateOutcome::Unknown(e) => Ok(finish(
-                        result,
-                        Outcome::Unresolved,
-                        format!("{create_err}; restoring the old spec also failed: {e}"),
-                    )),
-                }
+                result.unavailable_ms = window();
+                self.rolled_back(change, result, seq, create_err, rollback)
             }
         }
     }
+
+    /// What a rollback to the old spec, after the new one was refused, came to.
+    fn rolled_back(
+        &mut self,
+        change: &Change,
+        result: SpuResult,
+        seq: u64,
+        create_err: ClusterError,
+        rollback: CreateOutcome,
+    ) -> Result<SpuResult> {
+        let note = match rollback {
+            CreateOutcome::Created => "the old spec was restored".to_string(),
+            CreateOutcome::Found(found) if found == change.live => {
+                "the old spec was restored".to_string()
+            }
+            CreateOutcome::Found(found) => format!(
+                "it now exists as someone else wrote it ({})",
+                moved(&change.live, &found)
+            ),
+            CreateOutcome::Refused(e) | CreateOutcome::Unknown(e) => {
+                return Ok(result.ended(
+                    SpuOutcome::Unresolved,
+                    format!("{create_err}; restoring the old spec also failed: {e}"),
+                ))
+            }
+        };
+        self.journal.end(seq, EndOutcome::RolledBack)?;
+        Ok(result.ended(SpuOutcome::RolledBack, format!("{create_err}; {note}")))
+    }
+}
+
+/// Where a step of a replace leaves the change: go on, or ended with this result.
+enum Step {
+    Next(SpuResult),
+    Done(SpuResult),
 }
 
 /// What differs between two specs, for reports.
@@ -475,15 +501,15 @@ pub fn moved(expected: &SpuSpec, found: &SpuSpec) -> String {
 }
 
 /// Resolves every change an earlier run left unfinished, so each SPU exists again.
-pub async fn recover<T: Target>(
-    target: &mut T,
+pub async fn recover<T: Cluster>(
+    cluster: &mut T,
     journal: &mut Journal,
-    options: &ApplyOptions,
+    options: &RetryPolicy,
 ) -> Result<Vec<Recovered>> {
-    let identity = target.identity();
+    let identity = cluster.identity();
     let pending: Vec<Pending> = journal.pending().to_vec();
     let mut engine = Engine {
-        target,
+        cluster,
         journal,
         options,
         identity,
@@ -520,7 +546,7 @@ pub async fn recover<T: Target>(
             },
         };
         if state != RecoveryState::Unresolved {
-            engine.journal.end(p.seq, "recovered")?;
+            engine.journal.end(p.seq, EndOutcome::Recovered)?;
         }
         out.push(Recovered {
             id: p.new.id,
@@ -537,18 +563,18 @@ pub async fn recover<T: Target>(
 ///
 /// `stop` is checked between SPUs (never inside a replace), so Ctrl-C finishes the SPU in
 /// flight and skips the rest. `progress` sees each result as it happens.
-pub async fn apply<T: Target>(
+pub async fn apply<T: Cluster>(
     changes: &[Change],
-    target: &mut T,
+    cluster: &mut T,
     journal: &mut Journal,
-    options: &ApplyOptions,
+    options: &RetryPolicy,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&SpuResult),
 ) -> Result<ApplyReport> {
     let mut report = ApplyReport::default();
-    let identity = target.identity();
+    let identity = cluster.identity();
     let mut engine = Engine {
-        target,
+        cluster,
         journal,
         options,
         identity,
@@ -573,21 +599,21 @@ pub async fn apply<T: Target>(
             Ok(live) => {
                 for (result, change) in report.results.iter_mut().zip(changes) {
                     let Some(seq) = result.seq else { continue };
-                    if result.outcome != Outcome::Applied {
+                    if result.outcome != SpuOutcome::Applied {
                         continue;
                     }
                     match live.spus.get(&change.id).map(|l| &l.spec) {
-                        Some(found) if *found == change.target => {
-                            engine.journal.end(seq, "applied")?;
+                        Some(found) if *found == change.next => {
+                            engine.journal.end(seq, EndOutcome::Applied)?;
                         }
                         Some(found) => {
-                            engine.journal.end(seq, "verify_failed")?;
-                            result.outcome = Outcome::Failed;
+                            engine.journal.end(seq, EndOutcome::VerifyFailed)?;
+                            result.outcome = SpuOutcome::Failed;
                             result.reason =
-                                Some(format!("verification: {}", moved(&change.target, found)));
+                                Some(format!("verification: {}", moved(&change.next, found)));
                         }
                         None => {
-                            result.outcome = Outcome::Unresolved;
+                            result.outcome = SpuOutcome::Unresolved;
                             result.reason = Some("verification: the SPU is missing after its create was acknowledged".into());
                         }
                     }
@@ -599,9 +625,9 @@ pub async fn apply<T: Target>(
     if report
         .results
         .iter()
-        .any(|r| r.outcome == Outcome::Unresolved)
+        .any(|r| r.outcome == SpuOutcome::Unresolved)
     {
-        report.recovered = recover(engine.target, engine.journal, options).await?;
+        report.recovered = recover(engine.cluster, engine.journal, options).await?;
     } else {
         engine.journal.compact()?;
     }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::output::ColorChoice;
+use crate::model::HostPort;
+use crate::output::{ColorChoice, Format};
 use crate::render::annotations::Annotations;
 
 #[derive(Debug, Parser)]
@@ -43,7 +44,7 @@ pub struct Global {
         conflicts_with = "metadata_dir",
         value_parser = parse_cluster
     )]
-    pub cluster: Option<String>,
+    pub cluster: Option<HostPort>,
 
     /// Work on a stopped local cluster's metadata directory instead of a running SC
     #[arg(long, global = true, value_name = "DIR")]
@@ -75,9 +76,9 @@ pub struct Global {
     pub timeout: f64,
 }
 
-fn parse_cluster(text: &str) -> Result<String, String> {
+fn parse_cluster(text: &str) -> Result<HostPort, String> {
     match crate::address::parse_host_port(text) {
-        Ok((host, Some(port))) => Ok(format!("{host}:{port}")),
+        Ok((host, Some(port))) => Ok(HostPort::new(host, port)),
         Ok((_, None)) => Err("expected HOST:PORT, e.g. 127.0.0.1:9003".to_string()),
         Err(e) => Err(e.to_string()),
     }
@@ -95,15 +96,6 @@ fn parse_concurrency(text: &str) -> Result<usize, String> {
         Ok(n) if (1..=1024).contains(&n) => Ok(n),
         _ => Err("expected a number from 1 to 1024".to_string()),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    #[value(alias = "table")]
-    Text,
-    Json,
-    Yaml,
-    Markdown,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,8 +4,12 @@ use std::path::PathBuf;
 
 use miette::Diagnostic;
 
+use crate::address::AddressError;
+use crate::cluster::sc::ProfileError;
+use crate::cluster::ClusterError;
 use crate::config::ConfigErrors;
-use crate::target::TargetError;
+use crate::journal::JournalError;
+use crate::model::ClusterId;
 
 /// Documented exit codes (README "Exit codes", `--help`).
 pub mod exit {
@@ -32,6 +36,8 @@ pub mod exit {
     pub const PROBE_UNREACHABLE: u8 = 10;
     /// Bad command-line usage.
     pub const USAGE: u8 = 64;
+    /// An internal error: a bug in fluvio-endpoints itself (it panicked).
+    pub const INTERNAL: u8 = 70;
 
     /// The table printed in `--help`.
     pub const TABLE: &str = "Exit codes:
@@ -45,7 +51,8 @@ pub mod exit {
   7   partial apply: some changes failed or were skipped; no SPU lost
   8   an interrupted or unverified apply needs `recover`
   10  probe: some local endpoints are unreachable from here
-  64  command-line usage error";
+  64  command-line usage error
+  70  internal error: a bug in fluvio-endpoints (please report it)";
 }
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
@@ -73,34 +80,34 @@ pub enum Error {
     #[diagnostic(transparent)]
     Config(Box<ConfigErrors>),
 
-    #[error("{0}")]
+    #[error(transparent)]
     #[diagnostic(
         code(endpoints::cluster::profile),
         help("list profiles with `fluvio profile list`, or pass the SC address with --cluster HOST:PORT")
     )]
-    Profile(String),
+    Profile(ProfileError),
 
     #[error("{0}")]
     #[diagnostic(
         code(endpoints::cluster::unreachable),
         help("check that the SC is running and the address is right (--cluster HOST:PORT or --profile NAME)")
     )]
-    Unreachable(TargetError),
+    Unreachable(ClusterError),
 
     #[error("{0}")]
     #[diagnostic(
         code(endpoints::cluster::incompatible),
         help("fluvio-endpoints uses the Fluvio 0.50.1 client, which needs an SC of platform 0.11.10 or later")
     )]
-    Incompatible(TargetError),
+    Incompatible(ClusterError),
 
     #[error("{0}")]
     #[diagnostic(code(endpoints::target::dir))]
-    Store(TargetError),
+    Store(ClusterError),
 
     #[error("{0}")]
     #[diagnostic(code(endpoints::cluster::request))]
-    Request(TargetError),
+    Request(ClusterError),
 
     #[error("the plan is refused")]
     #[diagnostic(code(endpoints::plan::refused), help("{help}"))]
@@ -111,20 +118,20 @@ pub enum Error {
         first: RefusedReason,
     },
 
-    #[error("{0}")]
+    #[error(transparent)]
     #[diagnostic(
         code(endpoints::plan::stale),
         help("run `plan --out` again, review it, then apply the new plan")
     )]
-    Stale(String),
+    Stale(Stale),
 
     #[error("invalid saved plan {}: {message}", path.display())]
     #[diagnostic(code(endpoints::plan::invalid))]
     BadSavedPlan { path: PathBuf, message: String },
 
-    #[error("{0}")]
+    #[error("{not_applied} of {total} change(s) were not applied; see the report above")]
     #[diagnostic(code(endpoints::apply::partial))]
-    Partial(String),
+    Partial { not_applied: usize, total: usize },
 
     #[error("{0}")]
     #[diagnostic(
@@ -133,9 +140,9 @@ pub enum Error {
     )]
     RecoveryNeeded(String),
 
-    #[error("{0}")]
+    #[error(transparent)]
     #[diagnostic(code(endpoints::journal))]
-    Journal(String),
+    Journal(#[from] JournalError),
 
     #[error("apply needs approval")]
     #[diagnostic(
@@ -148,9 +155,9 @@ pub enum Error {
     #[diagnostic(code(endpoints::apply::cancelled))]
     Cancelled,
 
-    #[error("{0}")]
-    #[diagnostic(code(endpoints::usage))]
-    Usage(String),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Usage(Usage),
 
     #[error("{unreachable} of {probed} SPUs are unreachable at their local endpoint from here")]
     #[diagnostic(
@@ -170,6 +177,54 @@ pub enum Error {
     /// Errors already printed (one per zone file); carries the aggregated exit code.
     #[error("{count} of the files failed")]
     Reported { count: usize, code: u8 },
+
+    /// A panic in the tool's own code: a bug, not a problem with the input or the cluster.
+    #[error("internal error (a bug in fluvio-endpoints): {0}")]
+    #[diagnostic(
+        code(endpoints::internal),
+        help("this is a bug in fluvio-endpoints; nothing after it was done. Run with RUST_BACKTRACE=1 for a backtrace")
+    )]
+    Internal(String),
+}
+
+/// Why a saved plan no longer applies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Stale {
+    #[error("the plan was made for {planned}, not {now}")]
+    OtherCluster { planned: ClusterId, now: ClusterId },
+    #[error("{path} changed since the plan was made")]
+    FileChanged { path: String },
+    #[error("the cluster changed since the plan was made: SPU {} no longer match{} it", .spus.join(", "), if .spus.len() == 1 { "es" } else { "" })]
+    Moved {
+        /// `id (name)` of each SPU that moved.
+        spus: Vec<String>,
+    },
+}
+
+/// A command line that parses but asks for something impossible.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum Usage {
+    #[error("--out saves the plan of one file; give a single -f")]
+    #[diagnostic(code(endpoints::usage))]
+    OutNeedsOneFile,
+    #[error("`none` clears the local endpoint; it takes no --port or --encryption")]
+    #[diagnostic(code(endpoints::usage))]
+    NoneTakesNoPort,
+    #[error("give the port once: in HOST:PORT or with --port")]
+    #[diagnostic(code(endpoints::usage))]
+    PortTwice,
+    #[error("invalid host `{host}`")]
+    #[diagnostic(code(endpoints::usage))]
+    InvalidHost {
+        host: String,
+        #[source]
+        source: AddressError,
+        #[help]
+        help: Option<&'static str>,
+    },
+    #[error("list prints table, json or yaml")]
+    #[diagnostic(code(endpoints::usage))]
+    ListFormat,
 }
 
 /// The first reason of a refused plan, kept as the error's source.
@@ -188,7 +243,7 @@ impl Error {
             Error::Unreachable(_) | Error::Incompatible(_) | Error::Store(_) => UNREACHABLE,
             Error::Refused { .. } => UNSAFE_PLAN,
             Error::Stale(_) => STALE_PLAN,
-            Error::Partial(_) => PARTIAL_APPLY,
+            Error::Partial { .. } => PARTIAL_APPLY,
             Error::RecoveryNeeded(_) => RECOVERY_NEEDED,
             Error::Usage(_) => USAGE,
             Error::ProbeUnreachable { .. } => PROBE_UNREACHABLE,
@@ -207,6 +262,7 @@ impl Error {
                 }
             }
             Error::Reported { code, .. } => *code,
+            Error::Internal(_) => INTERNAL,
             Error::WriteFile { .. }
             | Error::Request(_)
             | Error::Journal(_)
@@ -220,12 +276,12 @@ impl Error {
         Error::ProfileFile(err)
     }
 
-    /// Maps a target failure met while reading or connecting.
-    pub fn from_target(err: TargetError) -> Self {
+    /// Maps a cluster failure met while reading or connecting.
+    pub fn from_cluster(err: ClusterError) -> Self {
         match err {
-            TargetError::Unreachable { .. } => Error::Unreachable(err),
-            TargetError::Incompatible { .. } => Error::Incompatible(err),
-            TargetError::Store(_) => Error::Store(err),
+            ClusterError::Unreachable { .. } => Error::Unreachable(err),
+            ClusterError::Incompatible { .. } => Error::Incompatible(err),
+            ClusterError::Store(_) => Error::Store(err),
             _ => Error::Request(err),
         }
     }
@@ -238,3 +294,19 @@ impl From<Box<ConfigErrors>> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its causes on one line, each said once (some errors print their source in
+/// their own message): for warnings and for errors that travel as text.
+pub fn one_line(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        next = cause.source();
+    }
+    text
+}

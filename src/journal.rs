@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::model::SpuSpec;
+use crate::model::{ClusterId, SpuSpec};
 
 /// Where journals live unless `--journal-dir` or `FLUVIO_ENDPOINTS_JOURNAL_DIR` says otherwise.
 pub fn default_dir() -> PathBuf {
@@ -23,14 +22,33 @@ pub fn default_dir() -> PathBuf {
     home.join(".fluvio").join("endpoints").join("journal")
 }
 
+/// The journal format this build writes: each line carries it as `v`. Format 1 (lines
+/// without `v`) is still read, so an apply left pending by an older build is recovered.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Lines written before the format was versioned.
+fn legacy_format() -> u32 {
+    1
+}
+
 /// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    #[serde(default = "legacy_format")]
+    pub v: u32,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+/// What a line records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 #[allow(clippy::large_enum_variant)] // written once per line; boxing buys nothing
 pub enum Record {
     Begin {
         seq: u64,
-        target: String,
+        #[serde(rename = "target")]
+        cluster: ClusterId,
         old: SpuSpec,
         new: SpuSpec,
         pid: u32,
@@ -38,8 +56,28 @@ pub enum Record {
     },
     End {
         seq: u64,
-        outcome: String,
+        outcome: EndOutcome,
     },
+}
+
+/// How a journaled change ended; spelled as format 1 wrote it, so old journals read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndOutcome {
+    /// Replaced and verified.
+    Applied,
+    /// The change failed and the old spec is intact.
+    Failed,
+    /// Someone else deleted or changed the SPU just before the change.
+    Skipped,
+    /// Someone else re-created the SPU during the change.
+    Conflict,
+    /// The new spec was refused and the old one re-created.
+    RolledBack,
+    /// The re-read after the change found another spec.
+    VerifyFailed,
+    /// A later run resolved it (`recover`, or an apply recovering first).
+    Recovered,
 }
 
 /// An unfinished change: begun, never ended.
@@ -71,8 +109,38 @@ fn file_key(identity: &str) -> String {
     format!("{readable}-{}", hex::encode(&digest[..6]))
 }
 
-fn journal_err(path: &Path, what: &str, err: impl std::fmt::Display) -> Error {
-    Error::Journal(format!("journal {}: {what}: {err}", path.display()))
+type Result<T, E = JournalError> = std::result::Result<T, E>;
+
+/// Why the journal cannot be used; the run stops before touching the cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {}: {what}", path.display())]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("journal {}: line {line} is unreadable; repair or move the file after checking its SPUs: refusing to guess what it held", path.display())]
+    Unreadable {
+        path: PathBuf,
+        line: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("journal {}: line {line} is in journal format {version}, newer than this build reads ({FORMAT_VERSION}); use the fluvio-endpoints that wrote it", path.display())]
+    Newer {
+        path: PathBuf,
+        line: usize,
+        version: u32,
+    },
+    #[error("another fluvio-endpoints run is changing {cluster} (lock {} is held); wait for it to finish", lock.display())]
+    Locked { cluster: ClusterId, lock: PathBuf },
+}
+
+fn io_err(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> JournalError {
+    let path = path.to_path_buf();
+    move |source| JournalError::Io { path, what, source }
 }
 
 /// A journal file's bytes; none when it does not exist yet.
@@ -80,7 +148,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     match std::fs::read(path) {
         Ok(b) => Ok(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(journal_err(path, "cannot open", e)),
+        Err(e) => Err(io_err(path, "cannot open")(e)),
     }
 }
 
@@ -96,7 +164,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Pending>, u64)> {
     let lines: Vec<String> = BufReader::new(bytes)
         .lines()
         .collect::<std::io::Result<_>>()
-        .map_err(|e| journal_err(path, "cannot read", e))?;
+        .map_err(io_err(path, "cannot read"))?;
     let last = torn_tail.then(|| lines.len() - 1);
     let mut pending: Vec<Pending> = Vec::new();
     let mut max_seq = 0;
@@ -104,21 +172,25 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Pending>, u64)> {
         if line.trim().is_empty() {
             continue;
         }
-        let record: Record = match serde_json::from_str(line) {
-            Ok(r) => r,
+        let record = match serde_json::from_str::<Line>(line) {
+            Ok(Line { v, .. }) if v > FORMAT_VERSION => {
+                return Err(JournalError::Newer {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    version: v,
+                })
+            }
+            Ok(Line { record, .. }) => record,
             // A torn last line is a write that never completed: its change never started.
             Err(_) if Some(n) == last => continue,
             // A complete line that does not parse could hide a pending change: stop rather
             // than guess.
-            Err(e) => {
-                return Err(journal_err(
-                    path,
-                    &format!(
-                    "line {} is unreadable ({e}); repair or move the file after checking its SPUs",
-                    n + 1
-                ),
-                    "refusing to guess what it held",
-                ))
+            Err(source) => {
+                return Err(JournalError::Unreadable {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    source,
+                })
             }
         };
         match record {
@@ -143,35 +215,35 @@ fn cut_torn_tail(path: &Path, bytes: &[u8]) -> Result<()> {
         .write(true)
         .open(path)
         .and_then(|f| f.set_len(keep as u64).and_then(|()| f.sync_data()))
-        .map_err(|e| journal_err(path, "cannot cut a torn last line", e))
+        .map_err(io_err(path, "cannot cut a torn last line"))
 }
 
 impl Journal {
-    /// The journal file for a target identity under `dir`.
-    pub fn path_for(dir: &Path, identity: &str) -> PathBuf {
-        dir.join(format!("{}.jsonl", file_key(identity)))
+    /// The journal file for a cluster under `dir`.
+    pub fn path_for(dir: &Path, cluster: &ClusterId) -> PathBuf {
+        dir.join(format!("{}.jsonl", file_key(&cluster.to_string())))
     }
 
     /// Opens and locks the journal. Fails at once if another run holds the lock.
-    pub fn open(dir: &Path, identity: &str) -> Result<Journal> {
-        std::fs::create_dir_all(dir).map_err(|e| journal_err(dir, "cannot create", e))?;
-        let path = Self::path_for(dir, identity);
+    pub fn open(dir: &Path, cluster: &ClusterId) -> Result<Journal> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir, "cannot create"))?;
+        let path = Self::path_for(dir, cluster);
         let lock_path = path.with_extension("lock");
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| journal_err(&lock_path, "cannot open", e))?;
+            .map_err(io_err(&lock_path, "cannot open"))?;
         match lock.try_lock_exclusive() {
             Ok(true) => {}
             Ok(false) => {
-                return Err(Error::Journal(format!(
-                    "another fluvio-endpoints run is changing {identity} (lock {} is held); wait for it to finish",
-                    lock_path.display()
-                )))
+                return Err(JournalError::Locked {
+                    cluster: cluster.clone(),
+                    lock: lock_path,
+                })
             }
-            Err(e) => return Err(journal_err(&lock_path, "cannot lock", e)),
+            Err(e) => return Err(io_err(&lock_path, "cannot lock")(e)),
         }
         // Read once, under the lock: parsed, then the torn tail (if any) cut from the same bytes.
         let bytes = read_bytes(&path)?;
@@ -195,8 +267,12 @@ impl Journal {
         &self.pending
     }
 
-    fn append(&mut self, record: &Record) -> Result<()> {
-        let mut line = serde_json::to_vec(record).expect("records serialize");
+    fn append(&mut self, record: Record) -> Result<()> {
+        let line = Line {
+            v: FORMAT_VERSION,
+            record,
+        };
+        let mut line = serde_json::to_vec(&line).expect("records serialize");
         line.push(b'\n');
         if self.file.is_none() {
             let existed = self.path.exists();
@@ -204,14 +280,14 @@ impl Journal {
                 .create(true)
                 .append(true)
                 .open(&self.path)
-                .map_err(|e| journal_err(&self.path, "cannot open", e))?;
+                .map_err(io_err(&self.path, "cannot open"))?;
             // A new file's name is durable only once its directory is synced; without it a
             // crash of the machine could lose the whole journal, fsynced lines and all.
             if !existed {
                 if let Some(dir) = self.path.parent() {
                     File::open(dir)
                         .and_then(|d| d.sync_all())
-                        .map_err(|e| journal_err(dir, "cannot sync", e))?;
+                        .map_err(io_err(dir, "cannot sync"))?;
                 }
             }
             self.file = Some(file);
@@ -219,16 +295,16 @@ impl Journal {
         let file = self.file.as_mut().expect("opened above");
         file.write_all(&line)
             .and_then(|()| file.sync_data())
-            .map_err(|e| journal_err(&self.path, "cannot write", e))
+            .map_err(io_err(&self.path, "cannot write"))
     }
 
     /// Durably records a change about to start; returns its sequence number.
-    pub fn begin(&mut self, target: &str, old: &SpuSpec, new: &SpuSpec) -> Result<u64> {
+    pub fn begin(&mut self, cluster: &ClusterId, old: &SpuSpec, new: &SpuSpec) -> Result<u64> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.append(&Record::Begin {
+        self.append(Record::Begin {
             seq,
-            target: target.to_string(),
+            cluster: cluster.clone(),
             old: old.clone(),
             new: new.clone(),
             pid: std::process::id(),
@@ -245,11 +321,8 @@ impl Journal {
     }
 
     /// Records that a change is finished (applied and verified, rolled back, or skipped).
-    pub fn end(&mut self, seq: u64, outcome: &str) -> Result<()> {
-        self.append(&Record::End {
-            seq,
-            outcome: outcome.to_string(),
-        })?;
+    pub fn end(&mut self, seq: u64, outcome: EndOutcome) -> Result<()> {
+        self.append(Record::End { seq, outcome })?;
         self.pending.retain(|p| p.seq != seq);
         Ok(())
     }
@@ -261,7 +334,7 @@ impl Journal {
             match std::fs::remove_file(&self.path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(journal_err(&self.path, "cannot remove", e)),
+                Err(e) => return Err(io_err(&self.path, "cannot remove")(e)),
             }
         }
         Ok(())
@@ -272,6 +345,10 @@ impl Journal {
 mod tests {
     use super::*;
     use crate::model::*;
+
+    fn sc(addr: &str) -> ClusterId {
+        ClusterId::Sc(addr.into())
+    }
 
     fn spec(local: Option<&str>) -> SpuSpec {
         SpuSpec {
@@ -301,14 +378,14 @@ mod tests {
     fn begun_and_not_ended_is_pending_across_opens() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let mut j = Journal::open(dir.path(), "sc://a:1").unwrap();
-            let s1 = j.begin("sc://a:1", &spec(None), &spec(Some("x"))).unwrap();
+            let mut j = Journal::open(dir.path(), &sc("a:1")).unwrap();
+            let s1 = j.begin(&sc("a:1"), &spec(None), &spec(Some("x"))).unwrap();
             let _s2 = j
-                .begin("sc://a:1", &spec(Some("x")), &spec(Some("y")))
+                .begin(&sc("a:1"), &spec(Some("x")), &spec(Some("y")))
                 .unwrap();
-            j.end(s1, "applied").unwrap();
+            j.end(s1, EndOutcome::Applied).unwrap();
         }
-        let j = Journal::open(dir.path(), "sc://a:1").unwrap();
+        let j = Journal::open(dir.path(), &sc("a:1")).unwrap();
         assert_eq!(j.pending().len(), 1);
         assert_eq!(j.pending()[0].new.local.as_ref().unwrap().host, "y");
         assert_eq!(j.next_seq, 3);
@@ -317,13 +394,13 @@ mod tests {
     #[test]
     fn a_second_open_is_refused_while_locked() {
         let dir = tempfile::tempdir().unwrap();
-        let _first = Journal::open(dir.path(), "sc://a:1").unwrap();
-        let second = Journal::open(dir.path(), "sc://a:1");
+        let _first = Journal::open(dir.path(), &sc("a:1")).unwrap();
+        let second = Journal::open(dir.path(), &sc("a:1"));
         assert!(
-            matches!(second, Err(Error::Journal(m)) if m.contains("another fluvio-endpoints run"))
+            matches!(second, Err(e @ JournalError::Locked { .. }) if e.to_string().contains("another fluvio-endpoints run"))
         );
         assert!(
-            Journal::open(dir.path(), "sc://b:1").is_ok(),
+            Journal::open(dir.path(), &sc("b:1")).is_ok(),
             "other clusters are independent"
         );
     }
@@ -338,7 +415,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            matches!(read_pending(&path), Err(Error::Journal(m)) if m.contains("line 1 is unreadable"))
+            matches!(read_pending(&path), Err(e @ JournalError::Unreadable { .. }) if e.to_string().contains("line 1 is unreadable"))
         );
     }
 
@@ -346,8 +423,8 @@ mod tests {
     fn a_torn_last_line_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = {
-            let mut j = Journal::open(dir.path(), "t").unwrap();
-            j.begin("t", &spec(None), &spec(Some("x"))).unwrap();
+            let mut j = Journal::open(dir.path(), &sc("t")).unwrap();
+            j.begin(&sc("t"), &spec(None), &spec(Some("x"))).unwrap();
             j.path().to_path_buf()
         };
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
@@ -355,8 +432,9 @@ mod tests {
         let (pending, _) = read_pending(&path).unwrap();
         assert_eq!(pending.len(), 1);
         // The next run appends after the cut, on a line of its own: nothing is lost.
-        let mut j = Journal::open(dir.path(), "t").unwrap();
-        j.begin("t", &spec(Some("x")), &spec(Some("y"))).unwrap();
+        let mut j = Journal::open(dir.path(), &sc("t")).unwrap();
+        j.begin(&sc("t"), &spec(Some("x")), &spec(Some("y")))
+            .unwrap();
         drop(j);
         let (pending, _) = read_pending(&path).unwrap();
         assert_eq!(pending.len(), 2);
@@ -365,10 +443,58 @@ mod tests {
     #[test]
     fn compact_removes_a_finished_journal() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path(), "t").unwrap();
-        let s = j.begin("t", &spec(None), &spec(Some("x"))).unwrap();
-        j.end(s, "applied").unwrap();
+        let mut j = Journal::open(dir.path(), &sc("t")).unwrap();
+        let s = j.begin(&sc("t"), &spec(None), &spec(Some("x"))).unwrap();
+        j.end(s, EndOutcome::Applied).unwrap();
         j.compact().unwrap();
         assert!(!j.path().exists());
+    }
+
+    /// Lines exactly as format 1 wrote them (no `v`, outcomes as text): an apply left
+    /// pending by the earlier build is still found, and one it ended is not.
+    #[test]
+    fn a_format_1_journal_is_read() {
+        let old = serde_json::to_string(&spec(None)).unwrap();
+        let new = serde_json::to_string(&spec(Some("x"))).unwrap();
+        let begin = |seq: u64| {
+            format!(
+                "{{\"op\":\"begin\",\"seq\":{seq},\"target\":\"sc://a:1\",\"old\":{old},\"new\":{new},\"pid\":7,\"unix_ms\":1}}\n"
+            )
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = Journal::path_for(dir.path(), &sc("a:1"));
+        let mut text = begin(1) + &begin(2) + &begin(3);
+        text += "{\"op\":\"end\",\"seq\":1,\"outcome\":\"rolled_back\"}\n";
+        text += "{\"op\":\"end\",\"seq\":3,\"outcome\":\"verify_failed\"}\n";
+        std::fs::write(&path, text).unwrap();
+
+        let mut j = Journal::open(dir.path(), &sc("a:1")).unwrap();
+        let pending: Vec<u64> = j.pending().iter().map(|p| p.seq).collect();
+        assert_eq!(pending, [2]);
+        assert_eq!(j.pending()[0].new, spec(Some("x")));
+        // The next line is written in the current format, after the old ones.
+        j.end(2, EndOutcome::Recovered).unwrap();
+        let last = std::fs::read_to_string(&path).unwrap();
+        let last: serde_json::Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+        assert_eq!(
+            last,
+            serde_json::json!({"v": FORMAT_VERSION, "op": "end", "seq": 2, "outcome": "recovered"})
+        );
+        assert!(read_pending(&path).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn a_newer_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(
+            &path,
+            "{\"v\":99,\"op\":\"end\",\"seq\":1,\"outcome\":\"applied\"}\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            read_pending(&path),
+            Err(JournalError::Newer { version: 99, .. })
+        ));
     }
 }

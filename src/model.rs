@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,11 @@ impl fmt::Display for Endpoint {
 }
 
 impl Endpoint {
+    /// The address alone, as a zone file writes it.
+    pub fn host_port(&self) -> HostPort {
+        HostPort::new(self.host.clone(), self.port)
+    }
+
     /// `host:port`, plus the encryption when it is not plaintext.
     pub fn describe(&self) -> String {
         match self.encryption {
@@ -73,13 +79,92 @@ impl Endpoint {
     }
 }
 
-/// `host:port` as a zone file writes it: an IPv6 literal in brackets, whether or not the
-/// SC stored it with them, so assertions compare what they mean.
-pub fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
+/// A `host:port` address: an SC's, or an endpoint as a zone file asserts it. Displayed
+/// the way a zone file writes it: an IPv6 literal in brackets, whether or not the SC
+/// stored it with them, so assertions compare what they mean.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl HostPort {
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        HostPort {
+            host: host.into(),
+            port,
+        }
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = &self.host;
+        if host.contains(':') && !host.starts_with('[') {
+            write!(f, "[{host}]:{}", self.port)
+        } else {
+            write!(f, "{host}:{}", self.port)
+        }
+    }
+}
+
+/// Which cluster a run works on: a running SC by the address as given, or a stopped local
+/// cluster's metadata directory by its canonical path. Journals, locks and saved plans are
+/// keyed by its text form, `sc://ADDR` or `dir:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClusterId {
+    Sc(String),
+    MetadataDir(PathBuf),
+}
+
+impl ClusterId {
+    /// Reads the text form back (`sc://ADDR`, `dir:PATH`); `None` for anything else.
+    pub fn parse(text: &str) -> Option<ClusterId> {
+        if let Some(addr) = text.strip_prefix("sc://") {
+            Some(ClusterId::Sc(addr.to_string()))
+        } else {
+            text.strip_prefix("dir:")
+                .map(|path| ClusterId::MetadataDir(PathBuf::from(path)))
+        }
+    }
+}
+
+impl Serialize for ClusterId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClusterId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ClusterId::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown target `{text}` (expected sc://HOST:PORT or dir:PATH)"
+            ))
+        })
+    }
+}
+
+/// In documents a cluster is its text form.
+impl schemars::JsonSchema for ClusterId {
+    fn is_referenceable() -> bool {
+        false
+    }
+    fn schema_name() -> String {
+        "ClusterId".to_string()
+    }
+    fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        String::json_schema(gen)
+    }
+}
+
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClusterId::Sc(addr) => write!(f, "sc://{addr}"),
+            ClusterId::MetadataDir(path) => write!(f, "dir:{}", path.display()),
+        }
     }
 }
 
@@ -112,7 +197,7 @@ impl Ingress {
     /// The address an assertion compares with; `None` when there is no address at all.
     pub fn assertion(&self) -> Option<String> {
         let host = self.host();
-        (!host.is_empty()).then(|| host_port(host, self.port))
+        (!host.is_empty()).then(|| HostPort::new(host, self.port).to_string())
     }
 }
 
@@ -201,7 +286,7 @@ pub struct LiveSpu {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Live {
     pub spus: BTreeMap<SpuId, LiveSpu>,
-    /// The SC's platform version, when the target is a running SC.
+    /// The SC's platform version, when the cluster is a running SC.
     pub platform_version: Option<String>,
 }
 

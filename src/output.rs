@@ -1,7 +1,24 @@
-//! The one place that decides colors and writes to the terminal: data (plans, JSON,
-//! tables) to stdout, progress and diagnostics to stderr.
+//! The one printer: it alone decides colors, which stream a document goes to for each
+//! `--output` format, annotations, the approval prompt and progress. Data (plans, JSON,
+//! tables) to stdout; progress and diagnostics to stderr.
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::apply::{ApplyReport, Recovered, SpuResult};
+use crate::error::{Error, Result};
+use crate::model::{ClusterId, Live};
+use crate::render;
+use crate::report::{ApplyDoc, PlanDoc, RunKind};
+
+/// `-o/--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[value(alias = "table")]
+    Text,
+    Json,
+    Yaml,
+    Markdown,
+}
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -60,6 +77,278 @@ impl Style {
     }
     pub fn hint(&self, t: &str) -> String {
         self.paint("36", t)
+    }
+}
+
+/// Where every command's output goes, by format.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    pub format: Format,
+    pub style: Style,
+    /// CI annotations are on.
+    pub annotations: bool,
+}
+
+impl Printer {
+    /// Data for stdout, whatever the format.
+    pub fn data(&self, text: &str) {
+        stdout(text);
+    }
+
+    /// A diagnostic or progress line on stderr.
+    pub fn note(&self, text: &str) {
+        stderr(text);
+    }
+
+    /// `warning: ...` with a `hint: ...` line, on stderr.
+    pub fn warn(&self, message: &str, hint: Option<&str>) {
+        let hint = hint.map_or(String::new(), |h| format!("{}\n", self.style.hint(h)));
+        stderr(&format!(
+            "{} {message}\n{hint}",
+            self.style.warn("warning:")
+        ));
+    }
+
+    /// True when the documents printed carry fingerprints (JSON, YAML): those are for
+    /// machines, which keep and compare them.
+    pub fn documents_are_kept(&self) -> bool {
+        matches!(self.format, Format::Json | Format::Yaml)
+    }
+
+    fn serialize<T: serde::Serialize>(&self, value: &T) -> Option<String> {
+        match self.format {
+            Format::Json => Some(render::json(value)),
+            Format::Yaml => Some(serde_yaml::to_string(value).expect("documents serialize")),
+            Format::Text | Format::Markdown => None,
+        }
+    }
+
+    /// A plan in the chosen format, plus its annotations.
+    pub fn plan(&self, doc: &PlanDoc) {
+        let text = match self.format {
+            Format::Text => render::text::plan(doc, &self.style),
+            Format::Markdown => render::markdown::plan(doc),
+            Format::Json | Format::Yaml => self.serialize(doc).expect("a document format"),
+        };
+        stdout(&text);
+        self.plan_annotations(doc);
+    }
+
+    /// Only the text plan: what `apply` shows before it asks or acts (other formats print
+    /// one document at the end).
+    pub fn plan_if_text(&self, doc: &PlanDoc) {
+        if self.format == Format::Text {
+            stdout(&render::text::plan(doc, &self.style));
+        }
+    }
+
+    /// Plans of several files, in the order given: one parseable output, a JSON array of
+    /// their documents or a YAML stream of documents each opened by `---`; text and
+    /// Markdown follow each other. `finish` ends it.
+    pub fn plans(&self, count: usize) -> PlanStream<'_> {
+        PlanStream {
+            printer: self,
+            single: count == 1,
+            json: Vec::new(),
+        }
+    }
+
+    /// The plan's annotations, when they are on.
+    pub fn plan_annotations(&self, doc: &PlanDoc) {
+        if self.annotations {
+            self.emit_annotations(&render::annotations::plan(doc));
+        }
+    }
+
+    /// Workflow commands go to stdout with text output; with the other formats to stderr
+    /// (the runner reads both), so a JSON, YAML or Markdown document stays parseable.
+    fn emit_annotations(&self, commands: &str) {
+        if self.format == Format::Text {
+            stdout(commands);
+        } else {
+            stderr(commands);
+        }
+    }
+
+    /// A probe report in the chosen format, plus an annotation per unreachable SPU.
+    pub fn probe(&self, doc: &crate::probe::ProbeDoc) {
+        let text = match self.format {
+            Format::Text => render::probe::text(doc, &self.style),
+            Format::Markdown => render::probe::markdown(doc),
+            Format::Json | Format::Yaml => self.serialize(doc).expect("a document format"),
+        };
+        stdout(&text);
+        if self.annotations {
+            self.emit_annotations(&render::probe::annotations(doc));
+        }
+    }
+
+    /// Profiles of the fluvio config: a table, or JSON / YAML.
+    pub fn profiles(&self, views: &[crate::profile::ProfileView]) {
+        let text = match self.serialize(&views) {
+            Some(text) => text,
+            None => render::table::profiles(views),
+        };
+        stdout(&text);
+    }
+
+    /// An error on stderr, with its cause chain, once; an invalid file's problems also
+    /// become annotations at their lines when annotations are on.
+    pub fn error(&self, err: &Error) {
+        diagnostic(err, &self.style);
+        if let Error::Config(errors) = err {
+            if self.annotations {
+                self.emit_annotations(&render::annotations::config_errors(errors));
+            }
+        }
+    }
+
+    /// Asks for `yes` on a terminal; anything else, or no terminal, is a refusal.
+    pub fn approve(&self, doc: &PlanDoc) -> Result<()> {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return Err(Error::NoApproval);
+        }
+        if self.format != Format::Text {
+            // stdout carries a document; the person answering still needs to see the plan.
+            stderr(&render::text::plan(doc, &self.style));
+        }
+        stderr(&format!(
+            "\nApply {} local-endpoint change(s) to {}?\nEach one deletes and re-creates its SPU. Only 'yes' will be accepted: ",
+            doc.changes.len(),
+            doc.cluster
+        ));
+        let mut answer = String::new();
+        stdin
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|_| Error::Cancelled)?;
+        if answer.trim() == "yes" {
+            Ok(())
+        } else {
+            Err(Error::Cancelled)
+        }
+    }
+
+    /// Text output streams each SPU's line to stdout as it happens; other formats keep
+    /// stdout for their one document and show progress on stderr.
+    pub fn streams_results(&self) -> bool {
+        self.format == Format::Text
+    }
+
+    /// One SPU's result, as apply goes.
+    pub fn progress(&self, result: &SpuResult) {
+        let line = render::text::result_line(result, &self.style);
+        if self.streams_results() {
+            stdout(&line)
+        } else {
+            stderr(&line)
+        }
+    }
+
+    /// What recovering an interrupted apply found, on stderr as it happens.
+    pub fn recovered(&self, items: &[Recovered]) {
+        stderr(&render::text::recovered(items, &self.style));
+    }
+
+    /// The report of an apply that ran.
+    pub fn apply_report(&self, doc: &PlanDoc, report: &ApplyReport) {
+        let text = match self.format {
+            Format::Text => render::text::apply_report(report, &self.style, self.streams_results()),
+            Format::Markdown => render::markdown::apply_report(doc, report),
+            Format::Json | Format::Yaml => self
+                .serialize(&ApplyDoc::new(doc, report, RunKind::Real))
+                .expect("a document format"),
+        };
+        stdout(&text);
+    }
+
+    /// The document of an apply that did not execute (refused, nothing to change, dry run,
+    /// not approved). Text has already shown the plan; Markdown shows the plan, as a PR
+    /// comment would, and what recovery did first.
+    pub fn unexecuted(&self, doc: &PlanDoc, recovered_first: Vec<Recovered>, run: RunKind) {
+        let report = ApplyReport {
+            recovered_first,
+            ..ApplyReport::default()
+        };
+        match self.format {
+            Format::Text => {}
+            Format::Markdown => {
+                self.plan(doc);
+                stdout(&render::markdown::recovered_first(&report.recovered_first));
+            }
+            Format::Json | Format::Yaml => {
+                let document = ApplyDoc::new(doc, &report, run);
+                stdout(&self.serialize(&document).expect("a document format"));
+                self.plan_annotations(doc);
+            }
+        }
+    }
+
+    /// A refused plan from `update-local`: text shows the plan, the other formats the one
+    /// apply document they always print.
+    pub fn refused_update(&self, doc: &PlanDoc, recovered_first: Vec<Recovered>) {
+        if self.format == Format::Text {
+            self.plan(doc);
+        } else {
+            self.unexecuted(doc, recovered_first, RunKind::Real);
+        }
+    }
+
+    /// How `list` prints in the chosen format (table, JSON or YAML; not Markdown).
+    pub fn list_format(&self) -> Result<render::table::ListFormat> {
+        use render::table::ListFormat;
+        match self.format {
+            Format::Text => Ok(ListFormat::Table),
+            Format::Json => Ok(ListFormat::Json),
+            Format::Yaml => Ok(ListFormat::Yaml),
+            Format::Markdown => Err(Error::Usage(crate::error::Usage::ListFormat)),
+        }
+    }
+
+    /// `list`: the SPU table, or Fluvio-shaped JSON or YAML.
+    pub fn list(&self, live: &Live, format: render::table::ListFormat) {
+        stdout(&render::table::render(live, format));
+    }
+
+    /// A warning that an earlier apply on `cluster` left changes unfinished.
+    pub fn pending(&self, cluster: &ClusterId, count: usize, journal: &std::path::Path) {
+        self.warn(
+            &format!(
+                "an interrupted apply left {count} change(s) unfinished on {cluster} (journal {}).",
+                journal.display()
+            ),
+            Some("hint: run `fluvio-endpoints recover` (apply also recovers first)"),
+        );
+    }
+}
+
+/// The plans of several files, printed as they come (see `Printer::plans`).
+pub struct PlanStream<'a> {
+    printer: &'a Printer,
+    single: bool,
+    json: Vec<PlanDoc>,
+}
+
+impl PlanStream<'_> {
+    pub fn push(&mut self, doc: &PlanDoc) {
+        match self.printer.format {
+            Format::Json if !self.single => {
+                self.printer.plan_annotations(doc);
+                self.json.push(doc.clone());
+            }
+            Format::Yaml if !self.single => {
+                stdout("---\n");
+                self.printer.plan(doc);
+            }
+            _ => self.printer.plan(doc),
+        }
+    }
+
+    pub fn finish(self) {
+        if self.printer.format == Format::Json && !self.single {
+            stdout(&render::json(&self.json));
+        }
     }
 }
 

@@ -50,18 +50,30 @@ impl Action {
     }
 }
 
-/// One local-endpoint change, carried out as a replace of the SPU.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+// One local-endpoint change, carried out as a replace of the SPU: what `plan` finds, what
+// plan documents (and saved plans) carry, and what the apply engine takes. Doc comments
+// here become the JSON Schema's descriptions (`schemas/plan.schema.json`), so only the
+// fields a document adds have them; the rest are plain comments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ChangeDoc")]
 pub struct Change {
     pub id: SpuId,
     pub name: String,
     pub action: Action,
     pub before: Option<Endpoint>,
     pub after: Option<Endpoint>,
-    /// The live spec the plan was made from (every field is copied from it).
+    /// 1-based line of the SPU's `local` in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Fingerprint of `live` (in JSON/YAML plans and saved plans; empty in text ones, which
+    /// never show it): apply refuses a saved plan if the SPU no longer matches it.
+    #[serde(default)]
+    pub live_fingerprint: String,
+    // The live spec the plan was made from (every field is copied from it).
     pub live: SpuSpec,
-    /// `live` with the new local endpoint: what the replace creates.
-    pub target: SpuSpec,
+    // `live` with the new local endpoint: what the replace creates.
+    #[serde(rename = "target")]
+    pub next: SpuSpec,
 }
 
 /// An asserted field of the file that the cluster does not match. Never applied.
@@ -267,8 +279,10 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             name: spec.name.clone(),
             action,
             before: spec.local.clone(),
-            target: spec.with_local(wanted.clone()),
+            next: spec.with_local(wanted.clone()),
             after: wanted,
+            line: None,
+            live_fingerprint: String::new(),
             live: spec.clone(),
         });
     }
@@ -327,7 +341,7 @@ fn drift(plan: &mut Plan, want: &crate::model::DesiredSpu, spec: &SpuSpec) {
         spec.public.assertion().unwrap_or_else(|| "-".to_string())
     });
     check(DriftField::Private, &want.private, &|| {
-        crate::model::host_port(&spec.private.host, spec.private.port)
+        spec.private.host_port().to_string()
     });
     check(DriftField::Rack, &want.rack, &|| {
         spec.rack.clone().unwrap_or_else(|| "-".to_string())
@@ -346,11 +360,12 @@ pub fn platform_supports_local(version: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::*;
 
-    fn spec(id: SpuId, kind: SpuKind, local: Option<&str>) -> LiveSpu {
+    /// A live SPU as a local cluster registers it, for tests.
+    pub(crate) fn spec(id: SpuId, kind: SpuKind, local: Option<&str>) -> LiveSpu {
         LiveSpu {
             spec: SpuSpec {
                 name: format!("custom-spu-{id}"),
@@ -380,7 +395,8 @@ mod tests {
         }
     }
 
-    fn want(id: SpuId, local: Option<&str>) -> DesiredSpu {
+    /// A zone-file entry declaring only `local`, for tests.
+    pub(crate) fn want(id: SpuId, local: Option<&str>) -> DesiredSpu {
         DesiredSpu {
             id,
             local: match local {
@@ -399,7 +415,7 @@ mod tests {
         }
     }
 
-    fn desired(spus: Vec<DesiredSpu>) -> Desired {
+    pub(crate) fn desired(spus: Vec<DesiredSpu>) -> Desired {
         Desired {
             spus: spus.into_iter().map(|s| (s.id, s)).collect(),
             ..Desired::default()
@@ -425,8 +441,8 @@ mod tests {
             );
             assert!(plan.blockers.is_empty());
             if let Some(change) = plan.changes.first() {
-                assert_eq!(change.target.local, change.after);
-                assert_eq!(change.target.with_local(None), change.live.with_local(None));
+                assert_eq!(change.next.local, change.after);
+                assert_eq!(change.next.with_local(None), change.live.with_local(None));
             } else {
                 assert_eq!(plan.unchanged, vec![1]);
             }

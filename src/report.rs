@@ -2,12 +2,14 @@
 //! format of `plan --out` / `apply PLAN`) and apply reports. `format_version` changes only
 //! when a field changes meaning or goes away; new fields may be added.
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
-use crate::apply::{ApplyReport, Outcome};
+use crate::apply::{ApplyReport, SpuOutcome};
 use crate::config::SourceFile;
-use crate::model::{Desired, Endpoint, SpuId, SpuSpec};
-use crate::plan::{Action, BlockerKind, DriftField, Plan, UnmanagedSpu};
+use crate::model::{ClusterId, Desired, SpuId, SpuSpans};
+use crate::plan::{Action, Blocker, BlockerKind, Change, Drift, DriftField, Plan, UnmanagedSpu};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -43,23 +45,9 @@ pub struct Summary {
     pub blocked: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ChangeDoc {
-    pub id: SpuId,
-    pub name: String,
-    pub action: Action,
-    pub before: Option<Endpoint>,
-    pub after: Option<Endpoint>,
-    /// 1-based line of the SPU's `local` in the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    /// Fingerprint of `live` (in JSON/YAML plans and saved plans; empty in text ones, which
-    /// never show it): apply refuses a saved plan if the SPU no longer matches it.
-    #[serde(default)]
-    pub live_fingerprint: String,
-    pub live: SpuSpec,
-    pub target: SpuSpec,
-}
+/// A change as plan documents carry it: the plan's own `Change`, with its line and
+/// fingerprint filled in.
+pub type ChangeDoc = Change;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DriftDoc {
@@ -83,13 +71,62 @@ pub struct BlockerDoc {
     pub line: Option<usize>,
 }
 
+/// Where in the file each SPU's entry and fields are, as 1-based lines (none without a
+/// file, e.g. for `update-local`).
+struct Lines<'a>(Option<(&'a SourceFile, &'a Desired)>);
+
+impl Lines<'_> {
+    fn of(&self, id: SpuId, pick: impl Fn(&SpuSpans) -> Option<Range<usize>>) -> Option<usize> {
+        self.0.and_then(|(file, desired)| {
+            desired
+                .spus
+                .get(&id)
+                .and_then(|s| pick(&s.spans))
+                .map(|span| file.line_col(span.start).0)
+        })
+    }
+}
+
+impl DriftDoc {
+    fn new(d: Drift, lines: &Lines<'_>) -> Self {
+        DriftDoc {
+            line: lines.of(d.id, |s| match d.field {
+                DriftField::Name => s.name.clone(),
+                DriftField::Public => s.public.clone(),
+                DriftField::Private => s.private.clone(),
+                DriftField::Rack => s.rack.clone(),
+            }),
+            id: d.id,
+            name: d.name,
+            field: d.field,
+            expected: d.expected,
+            actual: d.actual,
+        }
+    }
+}
+
+impl BlockerDoc {
+    fn new(b: &Blocker, lines: &Lines<'_>) -> Self {
+        BlockerDoc {
+            kind: b.kind(),
+            message: b.message(),
+            help: b.help().to_string(),
+            spu: b.spu(),
+            line: b
+                .spu()
+                .and_then(|id| lines.of(id, |s| Some(s.entry.clone()))),
+        }
+    }
+}
+
 /// A plan as printed with `-o json` and saved with `--out`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanDoc {
     pub format_version: u32,
     pub tool_version: String,
     /// The cluster the plan was made against (`sc://host:port` or `dir:/path`).
-    pub target: String,
+    #[serde(rename = "target")]
+    pub cluster: ClusterId,
     #[serde(default)]
     pub platform_version: Option<String>,
     #[serde(default)]
@@ -104,24 +141,15 @@ pub struct PlanDoc {
 impl PlanDoc {
     pub fn new(
         plan: Plan,
-        target: &str,
+        cluster: &ClusterId,
         platform_version: Option<String>,
         file: Option<(&SourceFile, &Desired)>,
     ) -> Self {
-        let line =
-            |id: SpuId,
-             pick: &dyn Fn(&crate::model::SpuSpans) -> Option<std::ops::Range<usize>>| {
-                file.and_then(|(f, d)| {
-                    d.spus
-                        .get(&id)
-                        .and_then(|s| pick(&s.spans))
-                        .map(|span| f.line_col(span.start).0)
-                })
-            };
+        let lines = Lines(file);
         let mut doc = PlanDoc {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            target: target.to_string(),
+            cluster: cluster.clone(),
             platform_version,
             config: file.map(|(f, _)| ConfigRef::of(f)),
             // set / change / clear: counted by `recount` below.
@@ -135,46 +163,21 @@ impl PlanDoc {
             changes: plan
                 .changes
                 .into_iter()
-                .map(|c| ChangeDoc {
-                    line: line(c.id, &|s| Some(s.local.clone())),
-                    id: c.id,
-                    name: c.name,
-                    action: c.action,
-                    before: c.before,
-                    after: c.after,
-                    live_fingerprint: String::new(),
-                    live: c.live,
-                    target: c.target,
+                .map(|c| Change {
+                    line: lines.of(c.id, |s| Some(s.local.clone())),
+                    ..c
                 })
                 .collect(),
             drift: plan
                 .drift
                 .into_iter()
-                .map(|d| DriftDoc {
-                    line: line(d.id, &|s| match d.field {
-                        DriftField::Name => s.name.clone(),
-                        DriftField::Public => s.public.clone(),
-                        DriftField::Private => s.private.clone(),
-                        DriftField::Rack => s.rack.clone(),
-                    }),
-                    id: d.id,
-                    name: d.name,
-                    field: d.field,
-                    expected: d.expected,
-                    actual: d.actual,
-                })
+                .map(|d| DriftDoc::new(d, &lines))
                 .collect(),
             unmanaged: plan.unmanaged,
             blockers: plan
                 .blockers
                 .iter()
-                .map(|b| BlockerDoc {
-                    kind: b.kind(),
-                    message: b.message(),
-                    help: b.help().to_string(),
-                    spu: b.spu(),
-                    line: b.spu().and_then(|id| line(id, &|s| Some(s.entry.clone()))),
-                })
+                .map(|b| BlockerDoc::new(b, &lines))
                 .collect(),
         };
         doc.recount();
@@ -183,6 +186,11 @@ impl PlanDoc {
 
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// A plan with blockers is never applied (nor saved).
+    pub fn is_blocked(&self) -> bool {
+        !self.blockers.is_empty()
     }
 
     /// Sets the summary's change counts from the changes themselves (a saved plan's own
@@ -201,22 +209,6 @@ impl PlanDoc {
         }
         self
     }
-
-    /// The changes as the apply engine takes them.
-    pub fn to_changes(&self) -> Vec<crate::plan::Change> {
-        self.changes
-            .iter()
-            .map(|c| crate::plan::Change {
-                id: c.id,
-                name: c.name.clone(),
-                action: c.action,
-                before: c.before.clone(),
-                after: c.after.clone(),
-                live: c.live.clone(),
-                target: c.target.clone(),
-            })
-            .collect()
-    }
 }
 
 /// An apply run as printed with `-o json|yaml`: once it has a plan, a run prints one, also
@@ -226,7 +218,8 @@ impl PlanDoc {
 pub struct ApplyDoc<'a> {
     pub format_version: u32,
     pub tool_version: &'static str,
-    pub target: &'a str,
+    #[serde(rename = "target")]
+    pub cluster: &'a ClusterId,
     /// `--dry-run`: nothing was written.
     pub dry_run: bool,
     pub plan: &'a PlanDoc,
@@ -234,17 +227,25 @@ pub struct ApplyDoc<'a> {
     pub summary: ApplySummary,
 }
 
+/// Whether an apply run may write: a dry run does every check and writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    Real,
+    DryRun,
+}
+
 impl<'a> ApplyDoc<'a> {
-    pub fn new(plan: &'a PlanDoc, report: &'a ApplyReport, dry_run: bool) -> Self {
+    pub fn new(plan: &'a PlanDoc, report: &'a ApplyReport, run: RunKind) -> Self {
+        let dry_run = run == RunKind::DryRun;
         let mut summary = ApplySummary::of(report);
         // Nothing refused, previewed or left unapproved is proven to be as the file says:
         // every planned change must have its result.
         summary.verified &=
-            !dry_run && plan.blockers.is_empty() && report.results.len() == plan.changes.len();
+            !dry_run && !plan.is_blocked() && report.results.len() == plan.changes.len();
         ApplyDoc {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION"),
-            target: &plan.target,
+            cluster: &plan.cluster,
             dry_run,
             plan,
             report,
@@ -274,10 +275,10 @@ pub struct ApplySummary {
 impl ApplySummary {
     pub fn of(report: &ApplyReport) -> Self {
         ApplySummary {
-            applied: report.count(Outcome::Applied),
-            skipped: report.count(Outcome::Skipped),
-            rolled_back: report.count(Outcome::RolledBack),
-            failed: report.count(Outcome::Failed),
+            applied: report.count(SpuOutcome::Applied),
+            skipped: report.count(SpuOutcome::Skipped),
+            rolled_back: report.count(SpuOutcome::RolledBack),
+            failed: report.count(SpuOutcome::Failed),
             unresolved: report.unresolved(),
             recovered_first: resolved(&report.recovered_first),
             recovered: resolved(&report.recovered),

@@ -1,21 +1,24 @@
 //! `drift -f FILE...`: the read-only audit. Exit 2 when the cluster differs from the file
 //! in a local endpoint or an asserted field.
 
-use crate::cli::{FilesArgs, Safety};
-use crate::commands::{Ctx, Outcome};
+use crate::cli::FilesArgs;
+use crate::commands::{plan_many, Ctx};
 use crate::error::Result;
+use crate::ops::plan::PlanOptions;
+use crate::ops::{ChangeLimit, Found};
 
-pub async fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Outcome> {
-    let safety = Safety {
-        max_changes: None,
-        force: true,
+pub async fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Found> {
+    // Nothing is applied, so no size limit applies.
+    let options = PlanOptions {
+        limit: ChangeLimit::Ignore,
+        fingerprints: ctx.printer.documents_are_kept(),
     };
     let mut drifted = false;
-    let mut outcome = super::plan::plan_many(ctx, &args.files, &safety, false, |doc| {
+    let mut found = plan_many(ctx, &args.files, options, |doc| {
         drifted |= !doc.drift.is_empty();
         Ok(())
     })
     .await?;
-    outcome.changes |= drifted;
-    Ok(outcome)
+    found.changes |= drifted;
+    Ok(found)
 }

@@ -1,18 +1,15 @@
 //! `recover`: resolve every change an interrupted apply left unfinished on this cluster.
 
-use crate::commands::{apply::journal_and_recover, Ctx, Outcome};
+use crate::commands::Ctx;
 use crate::error::Result;
-use crate::model::ClusterSel;
-use crate::target::Target;
+use crate::ops::Found;
 
-pub async fn run(ctx: &Ctx) -> Result<Outcome> {
-    let mut target = ctx.open_target(&ClusterSel::default(), true).await?;
-    let (_journal, recovered) = journal_and_recover(ctx, &mut target).await?;
+pub async fn run(ctx: &Ctx) -> Result<Found> {
+    let (cluster, recovered) = crate::ops::recover::run(&ctx.connect(), &ctx.printer).await?;
     if recovered.is_empty() {
-        crate::output::stderr(&format!(
-            "Nothing to recover on {}: no interrupted apply.\n",
-            target.identity()
+        ctx.printer.note(&format!(
+            "Nothing to recover on {cluster}: no interrupted apply.\n"
         ));
     }
-    Ok(Outcome::default())
+    Ok(Found::default())
 }

@@ -1,14 +1,15 @@
 //! `validate -f FILE...`: offline checks, every problem at once.
 
 use crate::cli::FilesArgs;
-use crate::commands::{load_file, Ctx, Outcome};
+use crate::commands::{aggregate, Ctx};
 use crate::error::{Error, Result};
+use crate::ops::{load_file, Found};
 
-pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Found> {
     let mut failed: Vec<Error> = Vec::new();
     for path in &args.files {
         match load_file(path) {
-            Ok((_, desired)) => crate::output::stderr(&format!(
+            Ok((_, desired)) => ctx.printer.note(&format!(
                 "{} is valid: {} SPU entr{}.\n",
                 path.display(),
                 desired.spus.len(),
@@ -18,16 +19,10 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Outcome> {
                 if args.files.len() == 1 {
                     return Err(e);
                 }
-                crate::commands::report_error(ctx, &e);
+                ctx.printer.error(&e);
                 failed.push(e);
             }
         }
     }
-    match failed.first() {
-        None => Ok(Outcome::default()),
-        Some(first) => Err(Error::Reported {
-            count: failed.len(),
-            code: first.exit_code(),
-        }),
-    }
+    aggregate(&failed).map(|()| Found::default())
 }

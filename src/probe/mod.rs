@@ -1,7 +1,7 @@
 //! Probing: from where the tool runs, does a Fluvio SPU answer at each SPU's local
 //! endpoint? For every endpoint: resolve its host (every A and AAAA address, through the
 //! system resolver, or none for an IP literal), connect to each address, and complete the
-//! SPU handshake (`handshake`). Bounded concurrency, a per-address timeout and a total
+//! SPU handshake (`cluster::handshake`). Bounded concurrency, a per-address timeout and a total
 //! deadline: every address ends with a result or a named error, never a hang.
 //!
 //! ```text
@@ -9,8 +9,6 @@
 //! ```
 //!
 //! `hints` turns the facts of one endpoint into advice (pure, table-tested).
-
-pub mod handshake;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +22,7 @@ use tokio::time::Instant;
 use crate::model::{Encryption, Endpoint, SpuId};
 use crate::report::ConfigRef;
 
-use handshake::{Failure, Peer};
+use crate::cluster::handshake::{self, Failure, Peer};
 
 /// The format of `probe -o json` (bumped on incompatible changes).
 pub const FORMAT_VERSION: u32 = 1;

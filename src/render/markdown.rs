@@ -7,12 +7,12 @@ use crate::apply::{ApplyReport, Recovered};
 use crate::plan::opt;
 use crate::report::PlanDoc;
 
-/// The marker that identifies the comment of one file and target.
+/// The marker that identifies the comment of one file and cluster.
 pub fn marker(doc: &PlanDoc) -> String {
     let file = doc.config.as_ref().map_or("-", |c| c.path.as_str());
     format!(
         "<!-- fluvio-endpoints plan file={file} target={} -->",
-        doc.target
+        doc.cluster
     )
 }
 
@@ -27,9 +27,13 @@ pub fn plan(doc: &PlanDoc) -> String {
         .config
         .as_ref()
         .map_or(String::new(), |c| format!("{} → ", code(&c.path)));
-    let _ = writeln!(out, "### fluvio-endpoints: {file}{}\n", code(&doc.target));
+    let _ = writeln!(
+        out,
+        "### fluvio-endpoints: {file}{}\n",
+        code(&doc.cluster.to_string())
+    );
     let _ = writeln!(out, "**{}**\n", super::text::summary_line(&doc.summary));
-    if !doc.blockers.is_empty() {
+    if doc.is_blocked() {
         let _ = writeln!(
             out,
             "> [!CAUTION]\n> This plan is refused and will not be applied:"
@@ -39,7 +43,7 @@ pub fn plan(doc: &PlanDoc) -> String {
         }
         out.push('\n');
     }
-    if !doc.changes.is_empty() {
+    if doc.has_changes() {
         let _ = writeln!(
             out,
             "| | SPU | Name | Local endpoint before | Local endpoint after |"
@@ -100,7 +104,11 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", marker(doc).replace("plan file=", "apply file="));
     let s = crate::report::ApplySummary::of(report);
-    let _ = writeln!(out, "### fluvio-endpoints apply: {}\n", code(&doc.target));
+    let _ = writeln!(
+        out,
+        "### fluvio-endpoints apply: {}\n",
+        code(&doc.cluster.to_string())
+    );
     let _ = writeln!(
         out,
         "**{} applied, {} skipped, {} rolled back, {} failed, {} unresolved; {}**\n",
@@ -165,7 +173,12 @@ mod tests {
 
     #[test]
     fn an_apply_report_says_what_was_recovered_first() {
-        let doc = PlanDoc::new(Plan::default(), "sc://127.0.0.1:9003", None, None);
+        let doc = PlanDoc::new(
+            Plan::default(),
+            &crate::model::ClusterId::Sc("127.0.0.1:9003".into()),
+            None,
+            None,
+        );
         let report = ApplyReport {
             recovered_first: vec![Recovered {
                 id: 5001,

@@ -1,20 +1,11 @@
 //! Rendering: plans, apply reports and SPU lists as text, JSON, Markdown, tables and CI
-//! annotations. Renderers build strings; `output` writes them.
+//! annotations. Renderers build strings; `output::Printer` decides where they go.
 
 pub mod annotations;
 pub mod markdown;
 pub mod probe;
 pub mod table;
 pub mod text;
-
-/// `-o/--output` for plan, apply and drift.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-    Markdown,
-}
 
 /// Pretty JSON with a trailing newline.
 pub fn json<T: serde::Serialize>(value: &T) -> String {

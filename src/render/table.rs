@@ -2,8 +2,8 @@
 
 use comfy_table::{presets::NOTHING, Table};
 
+use crate::cluster::convert::fluvio_json;
 use crate::model::Live;
-use crate::target::convert::fluvio_json;
 
 /// `list -O`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -50,4 +50,29 @@ pub fn render(live: &Live, format: ListFormat) -> String {
         ListFormat::Json => super::json(&items()),
         ListFormat::Yaml => serde_yaml::to_string(&items()).expect("SPUs serialize"),
     }
+}
+
+/// `profile show`: `PROFILE CLUSTER ENDPOINT USE_SPU_LOCAL_ADDRESS`, the current one starred.
+pub fn profiles(views: &[crate::profile::ProfileView]) -> String {
+    let mut table = Table::new();
+    table.load_preset(NOTHING).set_header([
+        "",
+        "PROFILE",
+        "CLUSTER",
+        "ENDPOINT",
+        "USE_SPU_LOCAL_ADDRESS",
+    ]);
+    for v in views {
+        table.add_row([
+            if v.current { "*" } else { "" }.to_string(),
+            v.profile.clone(),
+            v.cluster.clone(),
+            v.endpoint.clone().unwrap_or_else(|| "-".into()),
+            match v.use_spu_local_address {
+                Some(on) => on.to_string(),
+                None => "false (not set)".into(),
+            },
+        ]);
+    }
+    format!("{table}\n")
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::apply::{ApplyReport, Outcome, Recovered, RecoveryState};
+use crate::apply::{ApplyReport, Recovered, RecoveryState, SpuOutcome};
 use crate::model::Endpoint;
 use crate::output::Style;
 use crate::plan::{opt, Action};
@@ -81,9 +81,9 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
     let _ = writeln!(
         out,
         "{}",
-        style.bold(&format!("Local endpoints for {}{source}", doc.target))
+        style.bold(&format!("Local endpoints for {}{source}", doc.cluster))
     );
-    if !doc.changes.is_empty() {
+    if doc.has_changes() {
         let _ = writeln!(out);
         let width = doc.changes.iter().map(|c| c.name.len()).max().unwrap_or(0);
         for c in &doc.changes {
@@ -121,7 +121,7 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
             let _ = writeln!(out, "  ? {:>5} {} ({})", u.id, u.name, u.kind.label());
         }
     }
-    if !doc.blockers.is_empty() {
+    if doc.is_blocked() {
         let _ = writeln!(out, "\n{}", style.error("Refused:"));
         for b in &doc.blockers {
             let _ = writeln!(out, "  x {}", b.message);
@@ -135,8 +135,8 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
 /// One SPU's result: streamed as apply goes (stdout in text mode, else stderr).
 pub fn result_line(r: &crate::apply::SpuResult, style: &Style) -> String {
     let outcome = match r.outcome {
-        Outcome::Applied => style.added(r.outcome.as_str()),
-        Outcome::Skipped => style.warn(r.outcome.as_str()),
+        SpuOutcome::Applied => style.added(r.outcome.as_str()),
+        SpuOutcome::Skipped => style.warn(r.outcome.as_str()),
         _ => style.error(r.outcome.as_str()),
     };
     let window = r
@@ -193,7 +193,7 @@ pub fn apply_report(report: &ApplyReport, style: &Style, streamed: bool) -> Stri
     let listed: Vec<_> = report
         .results
         .iter()
-        .filter(|r| !streamed || r.outcome != Outcome::Applied)
+        .filter(|r| !streamed || r.outcome != SpuOutcome::Applied)
         .collect();
     if !listed.is_empty() {
         let title = if streamed {

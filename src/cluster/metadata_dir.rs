@@ -18,8 +18,8 @@ use fluvio_stream_model::core::MetadataContext;
 use fluvio_stream_model::store::MetadataStoreObject;
 
 use super::convert::{live_from_fluvio, spec_to_fluvio};
-use super::{Target, TargetError};
-use crate::model::{Live, LiveSpu, SpuSpec};
+use super::{Cluster, ClusterError};
+use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
 
 type Item = MetadataStoreObject<FlvSpuSpec, LocalMetadataItem>;
 
@@ -28,18 +28,18 @@ type Item = MetadataStoreObject<FlvSpuSpec, LocalMetadataItem>;
 const STAGING: &str = ".fluvio-endpoints-staging";
 
 /// The metadata directory of a local-mode SC.
-pub struct DirTarget {
+pub struct MetadataDir {
     dir: PathBuf,
     /// Every SPU as loaded at open, kept current with our own writes. No one else writes a
     /// stopped cluster's directory while we hold its lock and no SC serves it.
     items: BTreeMap<String, Item>,
 }
 
-fn store_err(what: &str, err: impl std::fmt::Display) -> TargetError {
-    TargetError::Store(format!("{what}: {err:#}"))
+fn store_err(what: &str, err: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Store(format!("{what}: {err:#}"))
 }
 
-async fn load(dir: &Path) -> Result<Vec<Item>, TargetError> {
+async fn load(dir: &Path) -> Result<Vec<Item>, ClusterError> {
     LocalMetadataStorage::new(dir)
         .retrieve_items::<FlvSpuSpec>(&NameSpace::All)
         .await
@@ -47,23 +47,23 @@ async fn load(dir: &Path) -> Result<Vec<Item>, TargetError> {
         .map_err(|e| store_err(&format!("reading {}", dir.join("SPU").display()), e))
 }
 
-fn sync(path: &Path) -> Result<(), TargetError> {
+fn sync(path: &Path) -> Result<(), ClusterError> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| store_err(&format!("syncing {}", path.display()), e))
 }
 
-impl DirTarget {
+impl MetadataDir {
     /// Opens `dir`; it must exist and hold an `SPU` folder.
-    pub async fn open(dir: &Path) -> Result<Self, TargetError> {
+    pub async fn open(dir: &Path) -> Result<Self, ClusterError> {
         let dir = dir.canonicalize().map_err(|e| {
-            TargetError::Store(format!(
+            ClusterError::Store(format!(
                 "cannot open metadata directory {}: {e}",
                 dir.display()
             ))
         })?;
         if !dir.join("SPU").is_dir() {
-            return Err(TargetError::Store(format!(
+            return Err(ClusterError::Store(format!(
                 "{} is not a Fluvio metadata directory: it has no SPU folder",
                 dir.display()
             )));
@@ -73,14 +73,14 @@ impl DirTarget {
             .into_iter()
             .map(|i| (i.key().clone(), i))
             .collect();
-        Ok(DirTarget { dir, items })
+        Ok(MetadataDir { dir, items })
     }
 
     /// Refuses when a running process serves this directory: an SC keeps its own copy in
     /// memory and would overwrite or ignore the change.
-    pub fn ensure_not_served(&self) -> Result<(), TargetError> {
+    pub fn ensure_not_served(&self) -> Result<(), ClusterError> {
         match serving_process(&self.dir) {
-            Some((pid, cmd)) => Err(TargetError::Store(format!(
+            Some((pid, cmd)) => Err(ClusterError::Store(format!(
                 "process {pid} ({cmd}) is serving {}; stop the cluster first (`fluvio cluster shutdown --local`), or change the running SC instead with --cluster/--profile",
                 self.dir.display()
             ))),
@@ -90,7 +90,7 @@ impl DirTarget {
 
     /// Writes `spec` as `SPU/<name>.yaml`: through the store into a staging copy of the
     /// file (so the revision advances as the SC's own writes do), fsync, rename, fsync.
-    async fn write(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn write(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         self.ensure_not_served()?;
         let file = format!("{}.yaml", spec.name);
         let live = self.dir.join("SPU").join(&file);
@@ -130,7 +130,7 @@ impl DirTarget {
             .into_iter()
             .find(|i| *i.key() == spec.name)
             .ok_or_else(|| {
-                TargetError::Store(format!("staged SPU {} did not read back", spec.name))
+                ClusterError::Store(format!("staged SPU {} did not read back", spec.name))
             })?;
         sync(&staged)?;
         std::fs::rename(&staged, &live).map_err(|e| io("replacing the SPU file", e))?;
@@ -203,12 +203,12 @@ fn lineage() -> Vec<u32> {
     pids
 }
 
-impl Target for DirTarget {
-    fn identity(&self) -> String {
-        format!("dir:{}", self.dir.display())
+impl Cluster for MetadataDir {
+    fn identity(&self) -> ClusterId {
+        ClusterId::MetadataDir(self.dir.clone())
     }
 
-    async fn read(&mut self) -> Result<Live, TargetError> {
+    async fn read(&mut self) -> Result<Live, ClusterError> {
         Ok(Live::from_specs(
             self.items
                 .values()
@@ -216,7 +216,7 @@ impl Target for DirTarget {
         ))
     }
 
-    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, TargetError> {
+    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError> {
         Ok(self
             .items
             .get(name)
@@ -227,9 +227,9 @@ impl Target for DirTarget {
         true
     }
 
-    async fn update(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn update(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         if !self.items.contains_key(&spec.name) {
-            return Err(TargetError::NotFound {
+            return Err(ClusterError::NotFound {
                 op: format!("updating SPU {}", spec.name),
                 message: "not found".to_string(),
             });
@@ -237,18 +237,18 @@ impl Target for DirTarget {
         self.write(spec).await
     }
 
-    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
-        Err(TargetError::Refused {
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
+        Err(ClusterError::Refused {
             op: format!("deleting SPU {}", spec.name),
             message: "a metadata directory is changed in place".to_string(),
         })
     }
 
-    async fn create(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         let taken = self.items.contains_key(&spec.name)
             || self.items.values().any(|i| i.spec().id == spec.id);
         if taken {
-            return Err(TargetError::AlreadyExists {
+            return Err(ClusterError::AlreadyExists {
                 op: format!("creating SPU {}", spec.name),
                 message: format!("spu '{}({})' already defined", spec.name, spec.id),
             });
@@ -256,7 +256,7 @@ impl Target for DirTarget {
         self.write(spec).await
     }
 
-    async fn reconnect(&mut self) -> Result<(), TargetError> {
+    async fn reconnect(&mut self) -> Result<(), ClusterError> {
         Ok(())
     }
 }

@@ -1,15 +1,18 @@
-//! Where SPU metadata lives: a running SC (`sc`), or a stopped local cluster's metadata
-//! directory (`dir`). `Target` is the one interface the apply engine writes through.
+//! What the tool talks to: a running SC (`sc`, through the real `fluvio` client) or a
+//! stopped local cluster's metadata directory (`metadata_dir`, through Fluvio's own store).
+//! `Cluster` is the one interface the apply engine reads and writes through; `convert`
+//! maps Fluvio's types to the model. The only modules that import Fluvio crates.
 
 pub mod convert;
-pub mod dir;
+pub mod handshake;
+pub mod metadata_dir;
 pub mod sc;
 
-use crate::model::{Live, LiveSpu, SpuSpec};
+use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
 
-/// A failure talking to a target, classified so the apply engine can decide what is safe.
+/// A failure talking to a cluster, classified so the apply engine can decide what is safe.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum TargetError {
+pub enum ClusterError {
     /// Could not connect at all.
     #[error("cannot reach the SC at {endpoint}: {cause}")]
     Unreachable { endpoint: String, cause: String },
@@ -34,74 +37,74 @@ pub enum TargetError {
     Store(String),
 }
 
-impl TargetError {
+impl ClusterError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            TargetError::Transient { .. } | TargetError::Unreachable { .. }
+            ClusterError::Transient { .. } | ClusterError::Unreachable { .. }
         )
     }
 }
 
-/// What every target offers. Writes are whole-spec and keyed by SPU name.
+/// What every cluster offers. Writes are whole-spec and keyed by SPU name.
 #[allow(async_fn_in_trait)]
-pub trait Target {
+pub trait Cluster {
     /// A stable identity for journals, locks and saved plans (`sc://host:port`, `dir:/path`).
-    fn identity(&self) -> String;
+    fn identity(&self) -> ClusterId;
     /// Reads every SPU.
-    async fn read(&mut self) -> Result<Live, TargetError>;
+    async fn read(&mut self) -> Result<Live, ClusterError>;
     /// Reads one SPU by exact name (name filters on the SC are substring matches).
-    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, TargetError>;
+    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError>;
     /// True when `update` rewrites a spec in place; otherwise a change is delete + create.
     fn updates_in_place(&self) -> bool;
     /// Rewrites a spec in place (only when `updates_in_place`).
-    async fn update(&mut self, spec: &SpuSpec) -> Result<(), TargetError>;
+    async fn update(&mut self, spec: &SpuSpec) -> Result<(), ClusterError>;
     /// Deletes a custom SPU by name.
-    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), TargetError>;
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), ClusterError>;
     /// Creates a custom SPU with exactly this spec.
-    async fn create(&mut self, spec: &SpuSpec) -> Result<(), TargetError>;
+    async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError>;
     /// Drops and re-opens the connection, after a transient failure.
-    async fn reconnect(&mut self) -> Result<(), TargetError>;
+    async fn reconnect(&mut self) -> Result<(), ClusterError>;
 }
 
-/// The target chosen at run time.
-pub enum AnyTarget {
-    Sc(Box<sc::ScTarget>),
-    Dir(dir::DirTarget),
+/// The cluster chosen at run time.
+pub enum AnyCluster {
+    Sc(Box<sc::ScCluster>),
+    MetadataDir(metadata_dir::MetadataDir),
 }
 
 macro_rules! delegate {
     ($self:ident, $t:ident => $e:expr) => {
         match $self {
-            AnyTarget::Sc($t) => $e,
-            AnyTarget::Dir($t) => $e,
+            AnyCluster::Sc($t) => $e,
+            AnyCluster::MetadataDir($t) => $e,
         }
     };
 }
 
-impl Target for AnyTarget {
-    fn identity(&self) -> String {
+impl Cluster for AnyCluster {
+    fn identity(&self) -> ClusterId {
         delegate!(self, t => t.identity())
     }
-    async fn read(&mut self) -> Result<Live, TargetError> {
+    async fn read(&mut self) -> Result<Live, ClusterError> {
         delegate!(self, t => t.read().await)
     }
-    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, TargetError> {
+    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError> {
         delegate!(self, t => t.fetch(name).await)
     }
     fn updates_in_place(&self) -> bool {
         delegate!(self, t => t.updates_in_place())
     }
-    async fn update(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn update(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         delegate!(self, t => t.update(spec).await)
     }
-    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         delegate!(self, t => t.delete(spec).await)
     }
-    async fn create(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         delegate!(self, t => t.create(spec).await)
     }
-    async fn reconnect(&mut self) -> Result<(), TargetError> {
+    async fn reconnect(&mut self) -> Result<(), ClusterError> {
         delegate!(self, t => t.reconnect().await)
     }
 }

@@ -12,8 +12,9 @@ use fluvio_sc_schema::errors::ErrorCode;
 use fluvio_sc_schema::ApiError;
 
 use super::convert::{custom_spec, live_from_fluvio};
-use super::{Target, TargetError};
-use crate::model::{Live, LiveSpu, SpuSpec};
+use super::{Cluster, ClusterError};
+use crate::error::one_line as causes;
+use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
 
 /// Set when the fluvio client panicked, as it does on some malformed replies: its
 /// connection is then dead, and waiting out a request's timeout would only delay the
@@ -23,9 +24,27 @@ static CLIENT_FAILED: AtomicBool = AtomicBool::new(false);
 /// What a request that the failed client abandoned reports.
 pub const CLIENT_FAILURE: &str = "the fluvio client stopped on an internal failure (printed above), as it does on a reply it cannot decode; is that address an SC?";
 
+/// Wakes the requests waiting on the client when it fails.
+static CLIENT_FAILED_NOTICE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 /// Records that the client failed (called from the panic hook).
 pub fn note_client_failure() {
     CLIENT_FAILED.store(true, Ordering::SeqCst);
+    CLIENT_FAILED_NOTICE.notify_waiters();
+}
+
+/// Resolves once the client has failed.
+async fn client_failed() {
+    loop {
+        let notice = CLIENT_FAILED_NOTICE.notified();
+        tokio::pin!(notice);
+        // Registered before the check, so a failure between the two still wakes us.
+        notice.as_mut().enable();
+        if CLIENT_FAILED.load(Ordering::SeqCst) {
+            return;
+        }
+        notice.await;
+    }
 }
 
 /// How the user picked the cluster; the first that is set wins.
@@ -50,22 +69,6 @@ pub enum ProfileError {
     NoCurrent(String),
 }
 
-/// An error and its sources on one line.
-fn causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        // Some errors print their source in their own message; say it once.
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        next = cause.source();
-    }
-    text
-}
-
 /// Resolves a choice into the client's cluster config.
 pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileError> {
     let load = || ConfigFile::load(None).map_err(|e| ProfileError::ConfigFile(causes(&e)));
@@ -85,7 +88,7 @@ pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, Pro
 }
 
 /// A connected SC.
-pub struct ScTarget {
+pub struct ScCluster {
     config: FluvioClusterConfig,
     timeout: Duration,
     client: Fluvio,
@@ -96,7 +99,7 @@ pub struct ScTarget {
 }
 
 /// Sorts a client error: SC answers by code, anything else as a connection problem.
-fn classify(op: String, err: anyhow::Error) -> TargetError {
+fn classify(op: String, err: anyhow::Error) -> ClusterError {
     match err.downcast_ref::<ApiError>() {
         Some(ApiError::Code(code, message)) => {
             let message = message
@@ -104,34 +107,34 @@ fn classify(op: String, err: anyhow::Error) -> TargetError {
                 .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| code.to_sentence());
             match code {
-                ErrorCode::SpuAlreadyExists => TargetError::AlreadyExists { op, message },
-                ErrorCode::SpuNotFound => TargetError::NotFound { op, message },
-                _ => TargetError::Refused { op, message },
+                ErrorCode::SpuAlreadyExists => ClusterError::AlreadyExists { op, message },
+                ErrorCode::SpuNotFound => ClusterError::NotFound { op, message },
+                _ => ClusterError::Refused { op, message },
             }
         }
-        Some(other) => TargetError::Refused {
+        Some(other) => ClusterError::Refused {
             op,
             message: other.to_string(),
         },
-        None => TargetError::Transient {
+        None => ClusterError::Transient {
             op,
             cause: causes(err.as_ref()),
         },
     }
 }
 
-impl ScTarget {
+impl ScCluster {
     /// Connects, checking the client's own version compatibility.
     pub async fn connect(
         config: FluvioClusterConfig,
         timeout: Duration,
-    ) -> Result<Self, TargetError> {
+    ) -> Result<Self, ClusterError> {
         let endpoint = config.endpoint.clone();
         CLIENT_FAILED.store(false, Ordering::SeqCst);
         let client = match tokio::time::timeout(timeout, Fluvio::connect_with_config(&config)).await
         {
             Err(_) => {
-                return Err(TargetError::Unreachable {
+                return Err(ClusterError::Unreachable {
                     endpoint,
                     cause: format!("no answer within {}s", timeout.as_secs_f32()),
                 })
@@ -140,16 +143,16 @@ impl ScTarget {
                 let cause = causes(err.as_ref());
                 return Err(
                     if cause.contains("not compatible") || cause.contains("minimum") {
-                        TargetError::Incompatible { endpoint, cause }
+                        ClusterError::Incompatible { endpoint, cause }
                     } else {
-                        TargetError::Unreachable { endpoint, cause }
+                        ClusterError::Unreachable { endpoint, cause }
                     },
                 );
             }
             Ok(Ok(client)) => client,
         };
         let admin = client.admin().await;
-        Ok(ScTarget {
+        Ok(ScCluster {
             config,
             timeout,
             client,
@@ -166,19 +169,14 @@ impl ScTarget {
         &self,
         op: impl Fn() -> String,
         fut: impl Future<Output = anyhow::Result<T>>,
-    ) -> Result<T, TargetError> {
-        let failed = async {
-            while !CLIENT_FAILED.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
+    ) -> Result<T, ClusterError> {
         let result = tokio::select! {
             result = tokio::time::timeout(self.timeout, fut) => result,
-            () = failed => {
+            () = client_failed() => {
                 // The reply came, unreadable: nothing of this request is left to land
                 // later, so the next retry may reconnect.
                 self.unanswered.store(false, Ordering::SeqCst);
-                return Err(TargetError::Transient {
+                return Err(ClusterError::Transient {
                     op: op(),
                     cause: CLIENT_FAILURE.into(),
                 });
@@ -186,7 +184,7 @@ impl ScTarget {
         };
         self.unanswered.store(result.is_err(), Ordering::SeqCst);
         match result {
-            Err(_) => Err(TargetError::Transient {
+            Err(_) => Err(ClusterError::Transient {
                 op: op(),
                 cause: format!("no answer within {}s", self.timeout.as_secs_f32()),
             }),
@@ -195,12 +193,12 @@ impl ScTarget {
     }
 }
 
-impl Target for ScTarget {
-    fn identity(&self) -> String {
-        format!("sc://{}", self.config.endpoint)
+impl Cluster for ScCluster {
+    fn identity(&self) -> ClusterId {
+        ClusterId::Sc(self.config.endpoint.clone())
     }
 
-    async fn read(&mut self) -> Result<Live, TargetError> {
+    async fn read(&mut self) -> Result<Live, ClusterError> {
         let spus = self
             .timed(
                 || "listing SPUs".to_string(),
@@ -215,7 +213,7 @@ impl Target for ScTarget {
         Ok(live)
     }
 
-    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, TargetError> {
+    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError> {
         let spus = self
             .timed(
                 || format!("reading SPU {name}"),
@@ -233,14 +231,14 @@ impl Target for ScTarget {
         false
     }
 
-    async fn update(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
-        Err(TargetError::Refused {
+    async fn update(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
+        Err(ClusterError::Refused {
             op: format!("updating SPU {}", spec.name),
             message: "the SC has no in-place update for SPUs".to_string(),
         })
     }
 
-    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         let key = CustomSpuKey::Name(spec.name.clone());
         self.timed(
             || format!("deleting SPU {} ({})", spec.id, spec.name),
@@ -249,7 +247,7 @@ impl Target for ScTarget {
         .await
     }
 
-    async fn create(&mut self, spec: &SpuSpec) -> Result<(), TargetError> {
+    async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         let custom = custom_spec(spec);
         self.timed(
             || format!("creating SPU {} ({})", spec.id, spec.name),
@@ -265,11 +263,11 @@ impl Target for ScTarget {
     /// SPU just re-created. Staying on the same connection keeps every retry and look
     /// ordered after the abandoned request. If the connection is dead instead, the next
     /// request fails with a connection error, and the reconnect after that happens.
-    async fn reconnect(&mut self) -> Result<(), TargetError> {
+    async fn reconnect(&mut self) -> Result<(), ClusterError> {
         if self.unanswered.load(Ordering::SeqCst) {
             return Ok(());
         }
-        *self = ScTarget::connect(self.config.clone(), self.timeout).await?;
+        *self = ScCluster::connect(self.config.clone(), self.timeout).await?;
         Ok(())
     }
 }

@@ -1,0 +1,256 @@
+//! `apply`: plan a file (or check a saved plan), have it approved, carry it out through
+//! the engine (`crate::apply`), and report. Shared with `update-local` through `execute`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::plan::{document, limit};
+use super::session::{Access, Connect, Session};
+use super::{load_file, refused, saved, ChangeLimit, Found};
+use crate::apply::{ApplyReport, Recovered, RetryPolicy};
+use crate::cluster::{AnyCluster, Cluster};
+use crate::config::SourceFile;
+use crate::error::{Error, Result};
+use crate::journal::Journal;
+use crate::model::{ClusterId, ClusterSel, Desired, Live};
+use crate::output::Printer;
+use crate::report::{ApplySummary, ConfigRef, PlanDoc, RunKind};
+
+/// What to apply.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Plan this zone file now, show the plan, ask.
+    File(PathBuf),
+    /// Exactly a plan saved by `plan --out` (reviewed when saved: not asked again);
+    /// with `file`, refused if that file changed since.
+    Saved {
+        plan: PathBuf,
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub source: Source,
+    /// Do not ask (`--auto-approve`).
+    pub auto_approve: bool,
+    /// Do every check, print the plan, write nothing.
+    pub dry_run: bool,
+    pub limit: ChangeLimit,
+}
+
+/// The cluster an apply works on, open for writing or, for a dry run, checked as if.
+enum Opened {
+    Session(Session),
+    DryRun(AnyCluster),
+}
+
+/// What an apply reads before it opens the cluster: a saved plan, a zone file, or both.
+struct Inputs {
+    saved: Option<PlanDoc>,
+    file: Option<(SourceFile, Desired)>,
+}
+
+impl Inputs {
+    fn read(source: &Source) -> Result<Inputs> {
+        Ok(match source {
+            Source::File(path) => Inputs {
+                saved: None,
+                file: Some(load_file(path)?),
+            },
+            Source::Saved { plan, file } => Inputs {
+                saved: Some(saved::load(plan)?),
+                file: file.as_deref().map(load_file).transpose()?,
+            },
+        })
+    }
+
+    /// The cluster to open: the file's, else the saved plan's (whose metadata directory
+    /// is used unless flags pick another cluster; a changed cluster is then stale).
+    fn cluster(&self, connect: &mut Connect) -> ClusterSel {
+        match (&self.file, &self.saved) {
+            (Some((_, desired)), _) => desired.cluster.clone(),
+            (None, Some(doc)) => match &doc.cluster {
+                ClusterId::Sc(addr) => ClusterSel {
+                    endpoint: Some(addr.clone()),
+                    profile: None,
+                },
+                ClusterId::MetadataDir(dir) => {
+                    if !connect.flags.pick() {
+                        connect.flags.metadata_dir = Some(dir.clone());
+                    }
+                    ClusterSel::default()
+                }
+            },
+            (None, None) => unreachable!("a source has a file or a plan"),
+        }
+    }
+
+    /// The plan to apply: the saved one if it is still fresh, else the file's, planned now.
+    fn plan(
+        self,
+        cluster: &AnyCluster,
+        live: &Live,
+        limit_by: ChangeLimit,
+        fingerprints: bool,
+    ) -> Result<PlanDoc> {
+        match (self.saved, &self.file) {
+            (Some(doc), file) => {
+                let file = file.as_ref().map(|(f, _)| ConfigRef::of(f));
+                saved::check_fresh(&doc, &cluster.identity(), live, file.as_ref())
+                    .map_err(Error::Stale)?;
+                Ok(doc)
+            }
+            (None, Some((file, desired))) => {
+                let mut plan = crate::plan::plan(desired, live);
+                limit(&mut plan, limit_by, desired);
+                Ok(document(
+                    plan,
+                    live,
+                    cluster,
+                    Some((file, desired)),
+                    fingerprints,
+                ))
+            }
+            (None, None) => unreachable!("a source has a file or a plan"),
+        }
+    }
+}
+
+/// Opens the cluster for the run. A dry run makes the same checks as a real one
+/// (directory not served, lock free) and reports a pending journal instead of recovering
+/// it.
+async fn open(
+    connect: &Connect,
+    selection: &ClusterSel,
+    run: RunKind,
+    printer: &Printer,
+) -> Result<Opened> {
+    Ok(match run {
+        RunKind::DryRun => {
+            let cluster = connect.open(selection, Access::Write).await?;
+            drop(Journal::open(&connect.journal_dir, &cluster.identity())?);
+            connect.warn_pending(&cluster.identity(), printer);
+            Opened::DryRun(cluster)
+        }
+        RunKind::Real => Opened::Session(Session::open(connect, selection, printer).await?),
+    })
+}
+
+pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -> Result<Found> {
+    let inputs = Inputs::read(&options.source)?;
+    let mut connect = connect.clone();
+    let selection = inputs.cluster(&mut connect);
+    let run = if options.dry_run {
+        RunKind::DryRun
+    } else {
+        RunKind::Real
+    };
+    let mut opened = open(&connect, &selection, run, printer).await?;
+    connect.warn_local_off(&selection, printer);
+    let (cluster, recovered_first) = match &mut opened {
+        Opened::Session(session) => (
+            &mut session.cluster,
+            std::mem::take(&mut session.recovered_first),
+        ),
+        Opened::DryRun(cluster) => (cluster, Vec::new()),
+    };
+    let live = cluster.read().await.map_err(Error::from_cluster)?;
+    let doc = inputs.plan(cluster, &live, options.limit, printer.documents_are_kept())?;
+    printer.plan_if_text(&doc);
+    // A run that stops short of executing still prints its one document.
+    let unexecuted = |recovered_first| printer.unexecuted(&doc, recovered_first, run);
+    if doc.is_blocked() {
+        unexecuted(recovered_first);
+        return Err(refused(&doc));
+    }
+    if !doc.has_changes() {
+        unexecuted(recovered_first);
+        return Ok(Found::default());
+    }
+    let session = match &mut opened {
+        Opened::Session(session) => session,
+        Opened::DryRun(_) => {
+            unexecuted(recovered_first);
+            printer.note(&format!(
+                "Dry run: {} change(s) would be applied to {}; nothing was written.\n",
+                doc.changes.len(),
+                doc.cluster
+            ));
+            return Ok(Found { changes: true });
+        }
+    };
+    let reviewed = matches!(options.source, Source::Saved { .. });
+    if !options.auto_approve && !reviewed {
+        if let Err(declined) = printer.approve(&doc) {
+            unexecuted(recovered_first);
+            return Err(declined);
+        }
+    }
+    execute(session, &doc, recovered_first, printer).await
+}
+
+/// Carries out a reviewed plan and reports; shared by `apply` and `update-local`.
+/// Ctrl-C finishes the SPU in flight and skips the rest.
+pub async fn execute(
+    session: &mut Session,
+    doc: &PlanDoc,
+    recovered_first: Vec<Recovered>,
+    printer: &Printer,
+) -> Result<Found> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let style = printer.style;
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            crate::output::stderr(&style.warn(
+                "\nInterrupted: finishing the SPU in flight, skipping the rest (Ctrl-C again is ignored until then).\n",
+            ));
+        }
+    });
+    let changes = &doc.changes;
+    printer.note(&format!(
+        "Applying {} change(s) to {}:\n",
+        changes.len(),
+        doc.cluster
+    ));
+    let mut report: ApplyReport = crate::apply::apply(
+        changes,
+        &mut session.cluster,
+        &mut session.journal,
+        &RetryPolicy::default(),
+        &stop,
+        &mut |r| printer.progress(r),
+    )
+    .await?;
+    watcher.abort();
+    report.recovered_first = recovered_first;
+    printer.apply_report(doc, &report);
+    outcome(doc, &report)
+}
+
+/// How an executed apply ends: every change verified, or the error that says what is left.
+fn outcome(doc: &PlanDoc, report: &ApplyReport) -> Result<Found> {
+    let summary = ApplySummary::of(report);
+    if summary.unresolved > 0 {
+        return Err(Error::RecoveryNeeded(format!(
+            "{} change(s) on {} are unresolved; every SPU named is kept in the journal",
+            summary.unresolved, doc.cluster
+        )));
+    }
+    if let Some(why) = &report.verification_error {
+        return Err(Error::RecoveryNeeded(format!(
+            "the changes on {} could not be verified ({why}); the journal keeps them until `recover` confirms each SPU",
+            doc.cluster
+        )));
+    }
+    if !summary.verified {
+        return Err(Error::Partial {
+            not_applied: report.results.len() - summary.applied,
+            total: report.results.len(),
+        });
+    }
+    Ok(Found { changes: true })
+}

@@ -1,0 +1,61 @@
+//! Operations: one per job (`plan`, `apply`, `recover`, `export`, ...), each over a plain
+//! options struct (no clap types) and returning what it found. A `Session` opens the
+//! cluster, the journal and the lock once; `saved` checks saved plans.
+//! Commands turn arguments into these options and hand the results to the printer.
+
+pub mod apply;
+pub mod export;
+pub mod plan;
+pub mod probe;
+pub mod read;
+pub mod recover;
+pub mod saved;
+pub mod session;
+pub mod update_local;
+
+use std::path::Path;
+
+use crate::config::{self, SourceFile};
+use crate::error::{Error, Result};
+use crate::model::Desired;
+use crate::report::PlanDoc;
+
+/// What a run found besides its output: whether there are changes (or drift).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Found {
+    pub changes: bool,
+}
+
+/// How the plan's size is limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeLimit {
+    /// The file's `max_changes`, or this instead when set (`--max-changes`).
+    Enforce(Option<usize>),
+    /// No limit (`--force`, and `drift`, which never applies).
+    Ignore,
+}
+
+/// Reads and validates a zone file.
+pub fn load_file(path: &Path) -> Result<(SourceFile, Desired)> {
+    let file = SourceFile::read(path)?;
+    let desired = config::load(&file)?;
+    Ok((file, desired))
+}
+
+/// The error for a plan with blockers (printed after the plan itself).
+pub fn refused(doc: &PlanDoc) -> Error {
+    let first = doc.blockers.first().expect("called on blocked plans");
+    Error::Refused {
+        count: doc.blockers.len(),
+        help: first.help.clone(),
+        first: crate::error::RefusedReason(if doc.blockers.len() == 1 {
+            first.message.clone()
+        } else {
+            format!(
+                "{} (and {} more, listed above)",
+                first.message,
+                doc.blockers.len() - 1
+            )
+        }),
+    }
+}

@@ -1,0 +1,132 @@
+//! Planning files: validate each, read its cluster, diff (`plan::plan`), and make the plan
+//! document. Several files are planned concurrently, each against its own cluster.
+
+use std::path::{Path, PathBuf};
+
+use super::session::{Access, Connect};
+use super::{load_file, ChangeLimit};
+use crate::cluster::{AnyCluster, Cluster};
+use crate::config::SourceFile;
+use crate::error::{Error, Result};
+use crate::model::{ClusterSel, Desired, Live};
+use crate::output::Printer;
+use crate::plan::Plan;
+use crate::report::PlanDoc;
+
+/// How to plan.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanOptions {
+    pub limit: ChangeLimit,
+    /// Fill in each change's live fingerprint (documents a machine keeps: JSON, YAML and
+    /// saved plans).
+    pub fingerprints: bool,
+}
+
+/// Adds the `max_changes` blocker when the limit asks for it.
+pub fn limit(plan: &mut Plan, limit: ChangeLimit, desired: &Desired) {
+    if let ChangeLimit::Enforce(max) = limit {
+        plan.enforce_max_changes(max.or(desired.policy.max_changes));
+    }
+}
+
+/// The document of a plan, fingerprinted when asked.
+pub fn document(
+    plan: Plan,
+    live: &Live,
+    cluster: &AnyCluster,
+    file: Option<(&SourceFile, &Desired)>,
+    fingerprints: bool,
+) -> PlanDoc {
+    let doc = PlanDoc::new(
+        plan,
+        &cluster.identity(),
+        live.platform_version.clone(),
+        file,
+    );
+    if fingerprints {
+        doc.fingerprinted()
+    } else {
+        doc
+    }
+}
+
+/// Validates a file and reads its cluster. When flags pick the cluster, the file does not
+/// have to be read first, so validation runs on a blocking thread while the cluster is
+/// read: the slower of the two, not their sum. A problem in the file wins over one with
+/// the cluster, as it would sequentially.
+async fn load_and_read(
+    connect: &Connect,
+    path: &Path,
+) -> Result<(SourceFile, Desired, AnyCluster, Live)> {
+    if !connect.flags.pick() {
+        let (file, desired) = load_file(path)?;
+        let mut cluster = connect.open(&desired.cluster, Access::Read).await?;
+        let live = cluster.read().await.map_err(Error::from_cluster)?;
+        return Ok((file, desired, cluster, live));
+    }
+    let file = SourceFile::read(path)?;
+    let mut validating = tokio::task::spawn_blocking(move || {
+        let desired = crate::config::load(&file);
+        (file, desired)
+    });
+    let reading = async {
+        let mut cluster = connect.open(&ClusterSel::default(), Access::Read).await?;
+        let live = cluster.read().await.map_err(Error::from_cluster)?;
+        Ok::<_, Error>((cluster, live))
+    };
+    tokio::pin!(reading);
+    let joined = |v: Result<_, tokio::task::JoinError>| {
+        v.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    };
+    // A bad file is reported at once, without waiting for a slow or unreachable cluster.
+    let (file, desired, read) = tokio::select! {
+        validated = &mut validating => {
+            let (file, desired) = joined(validated);
+            let desired = desired?;
+            (file, desired, reading.await)
+        }
+        read = &mut reading => {
+            let (file, desired) = joined(validating.await);
+            (file, desired?, read)
+        }
+    };
+    let (cluster, live) = read?;
+    Ok((file, desired, cluster, live))
+}
+
+/// Plans one file against its cluster (warning through `printer` when an earlier apply
+/// left that cluster unfinished).
+pub async fn plan_file(
+    connect: &Connect,
+    path: &Path,
+    options: PlanOptions,
+    printer: &Printer,
+) -> Result<PlanDoc> {
+    let (file, desired, cluster, live) = load_and_read(connect, path).await?;
+    connect.warn_pending(&cluster.identity(), printer);
+    connect.warn_local_off(&desired.cluster, printer);
+    let mut plan = crate::plan::plan(&desired, &live);
+    limit(&mut plan, options.limit, &desired);
+    Ok(document(
+        plan,
+        &live,
+        &cluster,
+        Some((&file, &desired)),
+        options.fingerprints,
+    ))
+}
+
+/// Plans every file concurrently; the results in the order given.
+pub async fn plan_files(
+    connect: &Connect,
+    files: &[PathBuf],
+    options: PlanOptions,
+    printer: &Printer,
+) -> Vec<Result<PlanDoc>> {
+    futures_util::future::join_all(
+        files
+            .iter()
+            .map(|f| plan_file(connect, f, options, printer)),
+    )
+    .await
+}

@@ -1,0 +1,16 @@
+//! Reading a whole cluster once, for `list` and `export`.
+
+use super::session::{Access, Connect};
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::model::{ClusterId, ClusterSel, Live};
+use crate::output::Printer;
+
+/// Reads every SPU of the cluster the flags (or the current profile) pick, warning when
+/// an earlier apply left it unfinished.
+pub async fn read(connect: &Connect, printer: &Printer) -> Result<(ClusterId, Live)> {
+    let mut cluster = connect.open(&ClusterSel::default(), Access::Read).await?;
+    connect.warn_pending(&cluster.identity(), printer);
+    let live = cluster.read().await.map_err(Error::from_cluster)?;
+    Ok((cluster.identity(), live))
+}

@@ -1,0 +1,179 @@
+//! Opening a cluster: which one the flags or the file pick, and for a run that writes,
+//! a `Session` holding the cluster, its journal (and so its lock) and what recovering an
+//! earlier, interrupted run found. Opened once per run.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::apply::{Recovered, RecoveryState, RetryPolicy};
+use crate::cluster::metadata_dir::MetadataDir;
+use crate::cluster::sc::{cluster_config, ClusterChoice, ScCluster};
+use crate::cluster::{AnyCluster, Cluster};
+use crate::error::{Error, Result};
+use crate::journal::{self, Journal};
+use crate::model::{ClusterId, ClusterSel, HostPort};
+use crate::output::Printer;
+
+/// The cluster options of the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFlags {
+    /// `-c/--cluster HOST:PORT`.
+    pub cluster: Option<HostPort>,
+    /// `-P/--profile NAME`.
+    pub profile: Option<String>,
+    /// `--metadata-dir DIR`.
+    pub metadata_dir: Option<PathBuf>,
+}
+
+impl ClusterFlags {
+    /// True when the flags pick the cluster, whatever a file's `[cluster]` says.
+    pub fn pick(&self) -> bool {
+        self.cluster.is_some() || self.profile.is_some() || self.metadata_dir.is_some()
+    }
+
+    /// The profile whose clients the run stands for: `-P`, else the file's, else the
+    /// current one; none when an address or a metadata directory picks the cluster.
+    pub fn profile_in_use(&self, file: &ClusterSel) -> crate::profile::InUse {
+        use crate::profile::InUse;
+        if self.metadata_dir.is_some() || self.cluster.is_some() {
+            InUse::None
+        } else if let Some(p) = &self.profile {
+            InUse::Named(p.clone())
+        } else if file.endpoint.is_some() {
+            InUse::None
+        } else if let Some(p) = &file.profile {
+            InUse::Named(p.clone())
+        } else {
+            InUse::Current
+        }
+    }
+
+    /// The SC to connect to: --cluster, --profile, then the file's [cluster], then the
+    /// current fluvio profile. (`--metadata-dir` is checked before this.)
+    fn choice(&self, file: &ClusterSel) -> ClusterChoice {
+        if let Some(addr) = &self.cluster {
+            ClusterChoice::Endpoint(addr.to_string())
+        } else if let Some(profile) = &self.profile {
+            ClusterChoice::Profile(profile.clone())
+        } else if let Some(addr) = &file.endpoint {
+            ClusterChoice::Endpoint(addr.clone())
+        } else if let Some(profile) = &file.profile {
+            ClusterChoice::Profile(profile.clone())
+        } else {
+            ClusterChoice::Current
+        }
+    }
+}
+
+/// What a run will do with the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    /// Changes it (or checks as if it would, for a dry run): a metadata directory must not
+    /// be served by a running process.
+    Write,
+}
+
+/// How to reach clusters and where their journals live.
+#[derive(Debug, Clone)]
+pub struct Connect {
+    pub flags: ClusterFlags,
+    pub journal_dir: PathBuf,
+    /// How long one request may take.
+    pub timeout: Duration,
+}
+
+impl Connect {
+    /// Opens the cluster the flags pick, else the one `file` names, else the current
+    /// profile's.
+    pub async fn open(&self, file: &ClusterSel, access: Access) -> Result<AnyCluster> {
+        if let Some(dir) = &self.flags.metadata_dir {
+            let cluster = MetadataDir::open(dir).await.map_err(Error::from_cluster)?;
+            if access == Access::Write {
+                cluster.ensure_not_served().map_err(Error::from_cluster)?;
+            }
+            return Ok(AnyCluster::MetadataDir(cluster));
+        }
+        let config = cluster_config(&self.flags.choice(file)).map_err(Error::Profile)?;
+        let cluster = ScCluster::connect(config, self.timeout)
+            .await
+            .map_err(Error::from_cluster)?;
+        Ok(AnyCluster::Sc(Box::new(cluster)))
+    }
+
+    /// Warns when the profile whose clients this run stands for ignores local endpoints
+    /// (`use_spu_local_address` off); returns the warning.
+    pub fn warn_local_off(&self, file: &ClusterSel, printer: &Printer) -> Option<String> {
+        let warning = crate::profile::local_off_warning(&self.flags.profile_in_use(file))?;
+        printer.warn(&warning, None);
+        Some(warning)
+    }
+
+    /// Warns when an earlier apply on `cluster` left changes unfinished (`plan`, `list`,
+    /// `drift`, `export` and dry runs only read, so they do not recover it).
+    pub fn warn_pending(&self, cluster: &ClusterId, printer: &Printer) {
+        let path = Journal::path_for(&self.journal_dir, cluster);
+        match journal::read_pending(&path) {
+            Err(e) => printer.warn(&crate::error::one_line(&e), None),
+            Ok((pending, _)) if !pending.is_empty() => {
+                printer.pending(cluster, pending.len(), &path)
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A cluster opened for writing, with its journal locked and anything an earlier run left
+/// unfinished resolved.
+pub struct Session {
+    pub cluster: AnyCluster,
+    pub journal: Journal,
+    /// What recovering an earlier, interrupted run found (empty when nothing was left).
+    pub recovered_first: Vec<Recovered>,
+}
+
+impl Session {
+    /// Opens the cluster for writing, takes its lock, and recovers what an earlier run
+    /// left unfinished (reported through `printer` as it happens).
+    pub async fn open(connect: &Connect, file: &ClusterSel, printer: &Printer) -> Result<Session> {
+        let mut cluster = connect.open(file, Access::Write).await?;
+        let mut journal = Journal::open(&connect.journal_dir, &cluster.identity())?;
+        let recovered_first = recover_pending(&mut cluster, &mut journal, printer).await?;
+        Ok(Session {
+            cluster,
+            journal,
+            recovered_first,
+        })
+    }
+
+    pub fn id(&self) -> ClusterId {
+        self.cluster.identity()
+    }
+}
+
+/// Resolves what the journal holds, if anything; an error when some of it stays open.
+async fn recover_pending(
+    cluster: &mut AnyCluster,
+    journal: &mut Journal,
+    printer: &Printer,
+) -> Result<Vec<Recovered>> {
+    if journal.pending().is_empty() {
+        return Ok(Vec::new());
+    }
+    printer.note(&format!(
+        "Found {} unfinished change(s) from an interrupted apply; recovering first.\n",
+        journal.pending().len()
+    ));
+    let recovered = crate::apply::recover(cluster, journal, &RetryPolicy::default()).await?;
+    printer.recovered(&recovered);
+    if recovered
+        .iter()
+        .any(|r| r.state == RecoveryState::Unresolved)
+    {
+        return Err(Error::RecoveryNeeded(format!(
+            "an interrupted apply on {} could not be recovered yet",
+            cluster.identity()
+        )));
+    }
+    Ok(recovered)
+}
