@@ -154,7 +154,7 @@ pub struct Safety {
     /// Refuse plans with more changes than this (overrides [policy] max_changes)
     #[arg(long, value_name = "N")]
     pub max_changes: Option<usize>,
-    /// Ignore max_changes
+    /// Ignore max_changes (and make an unreachable endpoint under --probe a warning)
     #[arg(long)]
     pub force: bool,
 }
@@ -169,6 +169,9 @@ pub struct PlanArgs {
     /// Save the plan (JSON) for `apply PLAN`; one file only
     #[arg(long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
+    /// From here, probe the local endpoints the plan would set; an unreachable one refuses the plan (--force: a warning)
+    #[arg(long)]
+    pub probe: bool,
     #[command(flatten)]
     pub safety: Safety,
 }
@@ -192,6 +195,9 @@ pub struct ApplyArgs {
     /// Do every check (journal, plan, staleness, safety), print the plan, write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Before any write, probe the local endpoints the plan would set; an unreachable one refuses the plan (--force: a warning)
+    #[arg(long)]
+    pub probe: bool,
     #[command(flatten)]
     pub safety: Safety,
 }

@@ -47,7 +47,8 @@ pub mod exit {
   3   invalid configuration (file, syntax, validation, unknown profile)
   4   cluster unreachable or incompatible, or metadata directory in use
   5   stale plan: the cluster or file changed since `plan --out`
-  6   plan refused: unknown/managed SPU, SC too old, unmanaged policy, max_changes
+  6   plan refused: unknown/managed SPU, SC too old, unmanaged policy, max_changes,
+      an unreachable endpoint (--probe)
   7   partial apply: some changes failed or were skipped; no SPU lost
   8   an interrupted or unverified apply needs `recover`
   10  probe: some local endpoints are unreachable from here

@@ -20,6 +20,8 @@ pub struct PlanOptions {
     /// Fill in each change's live fingerprint (documents a machine keeps: JSON, YAML and
     /// saved plans).
     pub fingerprints: bool,
+    /// `--probe` / `--force`, with the file's `[policy] probe`.
+    pub probe: super::probe::ProbeRequest,
 }
 
 /// Adds the `max_changes` blocker when the limit asks for it.
@@ -107,13 +109,16 @@ pub async fn plan_file(
     connect.warn_local_off(&desired.cluster, printer);
     let mut plan = crate::plan::plan(&desired, &live);
     limit(&mut plan, options.limit, &desired);
-    Ok(document(
+    let mut doc = document(
         plan,
         &live,
         &cluster,
         Some((&file, &desired)),
         options.fingerprints,
-    ))
+    );
+    let mode = options.probe.mode(desired.policy.probe);
+    super::probe::check_plan(&mut doc, mode, printer).await;
+    Ok(doc)
 }
 
 /// Plans every file concurrently; the results in the order given.

@@ -9,10 +9,11 @@ use super::session::{Access, Connect};
 use crate::cluster::Cluster;
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
-use crate::model::{Desired, Endpoint, Live, LiveSpu, LocalDecl};
+use crate::model::{Desired, Endpoint, Live, LiveSpu, LocalDecl, ProbePolicy};
 use crate::output::Printer;
+use crate::plan::Blocker;
 use crate::probe::{self, ProbeDoc, Subject};
-use crate::report::ConfigRef;
+use crate::report::{ConfigRef, PlanDoc};
 
 /// What to probe, and how hard.
 #[derive(Debug, Clone)]
@@ -127,4 +128,87 @@ pub async fn run(connect: &Connect, options: &ProbeOptions, printer: &Printer) -
         spus,
         warnings,
     ))
+}
+
+/// `--probe` and `--force`, as `plan` and `apply` take them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProbeRequest {
+    /// `--probe`: probe, and refuse the plan for an unreachable endpoint.
+    pub probe: bool,
+    /// `--force`: an unreachable endpoint is a warning, not a blocker.
+    pub force: bool,
+}
+
+/// What a plan does about the endpoints it would set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanProbe {
+    Off,
+    /// Probe; warn about each unreachable endpoint.
+    Warn,
+    /// Probe; an unreachable endpoint is a blocker.
+    Block,
+}
+
+impl ProbeRequest {
+    /// The flag, else the file's `[policy] probe`; `--force` turns blocking into warning.
+    pub fn mode(self, policy: ProbePolicy) -> PlanProbe {
+        let wanted = match (self.probe, policy) {
+            (true, _) | (false, ProbePolicy::Error) => PlanProbe::Block,
+            (false, ProbePolicy::Warn) => PlanProbe::Warn,
+            (false, ProbePolicy::Off) => PlanProbe::Off,
+        };
+        match wanted {
+            PlanProbe::Block if self.force => PlanProbe::Warn,
+            other => other,
+        }
+    }
+}
+
+/// Probes the local endpoints a plan would set (its set and change actions) from here,
+/// before anything is written: each unreachable one becomes a blocker at its line, or a
+/// warning. A plan already refused is not probed (it will not be applied anyway).
+pub async fn check_plan(doc: &mut PlanDoc, mode: PlanProbe, printer: &Printer) {
+    if mode == PlanProbe::Off || doc.is_blocked() {
+        return;
+    }
+    let subjects: Vec<Subject> = doc
+        .changes
+        .iter()
+        .filter_map(|c| {
+            c.after.as_ref().map(|after| Subject {
+                id: c.id,
+                name: c.name.clone(),
+                line: c.line,
+                local: Some(after.clone()),
+                skip_reason: None,
+                public: None,
+            })
+        })
+        .collect();
+    if subjects.is_empty() {
+        return;
+    }
+    let spus = probe::probe(&subjects, &probe::Options::default()).await;
+    let down = probe::unreachable(&spus);
+    printer.note(&format!(
+        "Probed the {} local endpoint(s) this plan sets: {} answered as a Fluvio SPU, {} did not.\n",
+        subjects.len(),
+        subjects.len() - down.len(),
+        down.len()
+    ));
+    for u in down {
+        let blocker = Blocker::Unreachable {
+            id: u.id,
+            name: u.name.clone(),
+            endpoint: u.endpoint.clone(),
+            why: u.why.clone(),
+        };
+        match mode {
+            PlanProbe::Block => doc.block(&blocker, u.line),
+            _ => {
+                let hint = u.hints.first().map(|h| format!("hint: {h}"));
+                printer.warn(&blocker.message(), hint.as_deref());
+            }
+        }
+    }
 }

@@ -273,6 +273,66 @@ async fn probe_of_a_file_checks_what_a_plan_would_set() {
     env.run(&["-c", &gone, "probe"]).expect(4);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_probe_refuses_before_any_write() {
+    let spu = SpuResponder::bind(loopback(), Behaviour::Spu)
+        .await
+        .unwrap();
+    let sc = sc_with_locals(vec![None, None]).await;
+    let env = Env::new();
+    let refused = refused_port();
+    let file = env.write(
+        "zone.toml",
+        &format!(
+            "[cluster]\nendpoint = \"{}\"\n\n[[spu]]\nid = 5001\nlocal = \"127.0.0.1:{}\"\n\n[[spu]]\nid = 5002\nlocal = \"127.0.0.1:{refused}\"\n",
+            sc.endpoint(),
+            spu.port()
+        ),
+    );
+    let file = file.to_str().unwrap();
+    let run = env
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--probe",
+            "-o",
+            "json",
+        ])
+        .expect(6);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        doc["plan"]["blockers"][0]["kind"], "unreachable",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(doc["plan"]["blockers"][0]["spu"], 5002);
+    assert!(
+        sc.spus()
+            .await
+            .iter()
+            .all(|(_, s, _)| s.public_endpoint_local.is_none()),
+        "nothing was written"
+    );
+    // With --force the unreachable endpoint is a warning, and the apply goes ahead.
+    let forced = env
+        .run(&["apply", "-f", file, "--auto-approve", "--probe", "--force"])
+        .expect(0);
+    assert!(
+        forced.stderr.contains("warning: SPU 5002"),
+        "{}",
+        forced.stderr
+    );
+    let locals: Vec<_> = sc
+        .spus()
+        .await
+        .into_iter()
+        .map(|(_, s, _)| s.public_endpoint_local.map(|e| e.port))
+        .collect();
+    assert_eq!(locals, [Some(spu.port()), Some(refused)]);
+}
+
 #[test]
 fn the_probe_schema_is_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/probe.schema.json");

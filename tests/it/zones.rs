@@ -375,6 +375,90 @@ async fn a_dns_server_that_never_answers_ends_at_the_deadline() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_probe_inside_the_container_refuses_an_endpoint_it_cannot_reach() {
+    let Some(zone) = zone_or_skip("zones::plan_probe") else {
+        return;
+    };
+    let spu = SpuResponder::serve(zone.bind_on_host(0), Behaviour::Spu).unwrap();
+    let port = spu.port();
+    let sc = TestSc::start(TestScConfig::default()).await.unwrap();
+    sc.seed_spus(vec![spu_on(0, port, None), spu_on(1, port, None)])
+        .await
+        .unwrap();
+    let env = Env::new();
+    let body = "[[spu]]\nid = 5001\nlocal = \"host.docker.internal\"\n\n[[spu]]\nid = 5002\nlocal = \"localhost\"\n";
+    let file = env.write("docker.toml", body);
+    let dir = sc.metadata_dir().to_str().unwrap().to_string();
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["--metadata-dir", &dir, "plan", "-f", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        zone.run(&env, &args)
+    };
+
+    // Without a probe the plan is fine: nothing checks what clients can reach.
+    plan(&[]).expect(0);
+
+    let refused = plan(&["--probe", "-o", "json"]).expect(6);
+    let doc: serde_json::Value = serde_json::from_str(&refused.stdout).unwrap();
+    assert_eq!(
+        doc["blockers"].as_array().unwrap().len(),
+        1,
+        "{}",
+        refused.stdout
+    );
+    let blocker = &doc["blockers"][0];
+    assert_eq!(blocker["kind"], "unreachable");
+    assert_eq!(blocker["spu"], 5002);
+    assert_eq!(blocker["line"], 7);
+    let message = blocker["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "SPU 5002 (custom-spu-5002): no Fluvio SPU answers at localhost:{port} from here:"
+        )) && message.contains("connection refused"),
+        "{message}"
+    );
+    assert!(
+        refused.stderr.contains(
+            "Probed the 2 local endpoint(s) this plan sets: 1 answered as a Fluvio SPU, 1 did not."
+        ),
+        "{}",
+        refused.stderr
+    );
+    let text = plan(&["--probe"]).expect(6);
+    assert!(
+        text.stdout.contains("no Fluvio SPU answers at localhost:"),
+        "{}",
+        text.stdout
+    );
+
+    // --force, or `[policy] probe = "warn"`: a warning, and the plan stands.
+    let forced = plan(&["--probe", "--force"]).expect(0);
+    assert!(
+        forced
+            .stderr
+            .contains("warning: SPU 5002 (custom-spu-5002): no Fluvio SPU answers"),
+        "{}",
+        forced.stderr
+    );
+    std::fs::write(&file, format!("[policy]\nprobe = \"warn\"\n\n{body}")).unwrap();
+    let warned = plan(&[]).expect(0);
+    assert!(
+        warned.stderr.contains("warning: SPU 5002"),
+        "{}",
+        warned.stderr
+    );
+    std::fs::write(&file, format!("[policy]\nprobe = \"error\"\n\n{body}")).unwrap();
+    plan(&[]).expect(6);
+    assert!(
+        sc.spus()
+            .await
+            .iter()
+            .all(|(_, s, _)| s.public_endpoint_local.is_none()),
+        "nothing was written"
+    );
+}
+
 // ------------------------------------------------------------------ profile
 
 const FLUVIO_CONFIG: &str = r#"version = "2"
