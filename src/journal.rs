@@ -346,6 +346,14 @@ mod tests {
     use super::*;
     use crate::model::*;
 
+    /// What reading a journal file holding `text` gives.
+    fn read_text(text: &str) -> Result<(Vec<Pending>, u64)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, text).unwrap();
+        read_pending(&path)
+    }
+
     fn sc(addr: &str) -> ClusterId {
         ClusterId::Sc(addr.into())
     }
@@ -407,15 +415,10 @@ mod tests {
 
     #[test]
     fn an_unreadable_line_before_the_last_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.jsonl");
-        std::fs::write(
-            &path,
-            "{\"op\":\"end\",\"se\n{\"op\":\"end\",\"seq\":1,\"outcome\":\"x\"}\n",
-        )
-        .unwrap();
+        let read =
+            read_text("{\"op\":\"end\",\"se\n{\"op\":\"end\",\"seq\":1,\"outcome\":\"x\"}\n");
         assert!(
-            matches!(read_pending(&path), Err(e @ JournalError::Unreadable { .. }) if e.to_string().contains("line 1 is unreadable"))
+            matches!(read, Err(e @ JournalError::Unreadable { .. }) if e.to_string().contains("line 1 is unreadable"))
         );
     }
 
@@ -485,16 +488,7 @@ mod tests {
 
     #[test]
     fn a_newer_format_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.jsonl");
-        std::fs::write(
-            &path,
-            "{\"v\":99,\"op\":\"end\",\"seq\":1,\"outcome\":\"applied\"}\n",
-        )
-        .unwrap();
-        assert!(matches!(
-            read_pending(&path),
-            Err(JournalError::Newer { version: 99, .. })
-        ));
+        let read = read_text("{\"v\":99,\"op\":\"end\",\"seq\":1,\"outcome\":\"applied\"}\n");
+        assert!(matches!(read, Err(JournalError::Newer { version: 99, .. })));
     }
 }
