@@ -58,6 +58,7 @@ fn ip(args: &[&str]) -> Result<(), String> {
 impl Zone {
     /// Makes the zone, or says why it cannot. The container's DNS server is `nameserver`.
     fn create(nameserver: &str) -> Result<Zone, String> {
+        remove_orphans();
         let n = ZONES.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
         let zone = Zone {
@@ -150,6 +151,29 @@ impl Zone {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Zones of earlier test processes that were killed before their cleanup ran (a drop
+/// does not run on SIGKILL): named `fe-host-<pid>-<n>` / `fe-ctr-<pid>-<n>` after a pid
+/// that no longer runs.
+fn remove_orphans() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some(rest) = name
+            .strip_prefix("fe-host-")
+            .or_else(|| name.strip_prefix("fe-ctr-"))
+        else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or("");
+        if pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = ip(&["netns", "del", name]);
+            let _ = std::fs::remove_dir_all(format!("/etc/netns/{name}"));
         }
     }
 }
