@@ -212,3 +212,29 @@ pub async fn check_plan(doc: &mut PlanDoc, mode: PlanProbe, printer: &Printer) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_the_policy_and_force_decide_the_mode() {
+        use PlanProbe::*;
+        use ProbePolicy as P;
+        let cases = [
+            // (--probe, --force, policy) -> mode
+            (false, false, P::Off, Off),
+            (false, false, P::Warn, Warn),
+            (false, false, P::Error, Block),
+            (true, false, P::Off, Block),
+            (true, false, P::Warn, Block),
+            (true, true, P::Off, Warn),
+            (false, true, P::Error, Warn),
+            (false, true, P::Off, Off),
+        ];
+        for (probe, force, policy, mode) in cases {
+            let request = ProbeRequest { probe, force };
+            assert_eq!(request.mode(policy), mode, "{request:?} {policy:?}");
+        }
+    }
+}
