@@ -91,6 +91,13 @@ fn parse_timeout(text: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err("expected a number from 1 to 1024".to_string()),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check zone files offline: every problem at once, with its place in the file
@@ -109,6 +116,13 @@ pub enum Command {
     Recover,
     /// Write a zone file from the live cluster
     Export(ExportArgs),
+    /// From here, prove a Fluvio SPU answers at each local endpoint (a file's, or the cluster's)
+    Probe(ProbeArgs),
+    /// Show or set use_spu_local_address (whether a profile's clients use local endpoints)
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
     /// Print a JSON Schema: of the zone file, of `plan -o json`, or of `apply -o json`
     #[command(hide = true)]
     Schema {
@@ -125,6 +139,7 @@ pub enum SchemaKind {
     Config,
     Plan,
     Apply,
+    Probe,
 }
 
 #[derive(Debug, Args)]
@@ -139,7 +154,7 @@ pub struct Safety {
     /// Refuse plans with more changes than this (overrides [policy] max_changes)
     #[arg(long, value_name = "N")]
     pub max_changes: Option<usize>,
-    /// Ignore max_changes
+    /// Ignore max_changes (and make an unreachable endpoint under --probe a warning)
     #[arg(long)]
     pub force: bool,
 }
@@ -154,6 +169,9 @@ pub struct PlanArgs {
     /// Save the plan (JSON) for `apply PLAN`; one file only
     #[arg(long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
+    /// From here, probe the local endpoints the plan would set; an unreachable one refuses the plan (--force: a warning)
+    #[arg(long)]
+    pub probe: bool,
     #[command(flatten)]
     pub safety: Safety,
 }
@@ -177,6 +195,9 @@ pub struct ApplyArgs {
     /// Do every check (journal, plan, staleness, safety), print the plan, write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Before any write, probe the local endpoints the plan would set; an unreachable one refuses the plan (--force: a warning)
+    #[arg(long)]
+    pub probe: bool,
     #[command(flatten)]
     pub safety: Safety,
 }
@@ -207,4 +228,44 @@ pub struct ExportArgs {
         default_value = "../schemas/fluvio-endpoints.schema.json"
     )]
     pub schema: String,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 every probed SPU answered; 10 some local endpoints are unreachable;\n\
+3 bad file, 4 cluster unreachable, 1 other errors (the probe could not run)."
+)]
+pub struct ProbeArgs {
+    /// Probe the endpoints this zone file declares (else the cluster's live local endpoints)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Also probe each SPU's public endpoint (shown for comparison; it does not decide the exit code)
+    #[arg(long)]
+    pub public: bool,
+    /// Seconds one address may take to connect and answer the SPU handshake
+    #[arg(long = "probe-timeout", default_value_t = 3.0, value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: f64,
+    /// Seconds the whole probe may take
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = parse_timeout)]
+    pub deadline: f64,
+    /// Addresses probed at once
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = parse_concurrency)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Show profiles (or one) with their cluster, endpoint and use_spu_local_address
+    Show {
+        /// A profile name (default: all)
+        name: Option<String>,
+    },
+    /// Set use_spu_local_address = true for a profile's cluster (--off: false), keeping the file's layout
+    UseLocal {
+        /// The profile
+        name: String,
+        /// Set it to false instead
+        #[arg(long)]
+        off: bool,
+    },
 }

@@ -32,6 +32,8 @@ pub mod exit {
     pub const PARTIAL_APPLY: u8 = 7;
     /// Changes are left in the journal (interrupted, or not verified); run `recover`.
     pub const RECOVERY_NEEDED: u8 = 8;
+    /// `probe`: some local endpoints are unreachable from where it ran.
+    pub const PROBE_UNREACHABLE: u8 = 10;
     /// Bad command-line usage.
     pub const USAGE: u8 = 64;
     /// An internal error: a bug in fluvio-endpoints itself (it panicked).
@@ -45,9 +47,11 @@ pub mod exit {
   3   invalid configuration (file, syntax, validation, unknown profile)
   4   cluster unreachable or incompatible, or metadata directory in use
   5   stale plan: the cluster or file changed since `plan --out`
-  6   plan refused: unknown/managed SPU, SC too old, unmanaged policy, max_changes
+  6   plan refused: unknown/managed SPU, SC too old, unmanaged policy, max_changes,
+      an unreachable endpoint (--probe)
   7   partial apply: some changes failed or were skipped; no SPU lost
   8   an interrupted or unverified apply needs `recover`
+  10  probe: some local endpoints are unreachable from here
   64  command-line usage error
   70  internal error: a bug in fluvio-endpoints (please report it)";
 }
@@ -156,6 +160,21 @@ pub enum Error {
     #[diagnostic(transparent)]
     Usage(Usage),
 
+    #[error("{unreachable} of {probed} SPUs are unreachable at their local endpoint from here")]
+    #[diagnostic(
+        code(endpoints::probe::unreachable),
+        help("each SPU's lines above say what failed; clients in this zone cannot use those endpoints")
+    )]
+    ProbeUnreachable { unreachable: usize, probed: usize },
+
+    #[error("nothing to probe: {what}")]
+    #[diagnostic(code(endpoints::probe::nothing))]
+    NothingToProbe { from_file: bool, what: String },
+
+    #[error(transparent)]
+    #[diagnostic(code(endpoints::profile))]
+    ProfileFile(#[from] crate::profile::ProfileError),
+
     /// Errors already printed (one per zone file); carries the aggregated exit code.
     #[error("{count} of the files failed")]
     Reported { count: usize, code: u8 },
@@ -228,6 +247,21 @@ impl Error {
             Error::Partial { .. } => PARTIAL_APPLY,
             Error::RecoveryNeeded(_) => RECOVERY_NEEDED,
             Error::Usage(_) => USAGE,
+            Error::ProbeUnreachable { .. } => PROBE_UNREACHABLE,
+            Error::NothingToProbe { from_file, .. } => {
+                if *from_file {
+                    INVALID_CONFIG
+                } else {
+                    ERROR
+                }
+            }
+            Error::ProfileFile(e) => {
+                if e.is_config() {
+                    INVALID_CONFIG
+                } else {
+                    ERROR
+                }
+            }
             Error::Reported { code, .. } => *code,
             Error::Internal(_) => INTERNAL,
             Error::WriteFile { .. }
@@ -236,6 +270,11 @@ impl Error {
             | Error::NoApproval
             | Error::Cancelled => ERROR,
         }
+    }
+
+    /// A fluvio config that cannot be read or changed.
+    pub fn from_profile(err: crate::profile::ProfileError) -> Self {
+        Error::ProfileFile(err)
     }
 
     /// Maps a cluster failure met while reading or connecting.

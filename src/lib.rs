@@ -9,6 +9,9 @@
 //! report::PlanDoc::new(Plan, ..) -> PlanDoc            (the JSON contract, saved plans)
 //! render::{text, markdown, annotations, table}(..) -> String
 //! apply::apply(&[Change], &mut impl Cluster, &mut Journal) -> ApplyReport   (the only writer)
+//!
+//! probe::probe(&[Subject], &Options) -> [SpuProbe] -> ProbeDoc (resolve, connect, SPU handshake)
+//! profile::FluvioConfig (the client side: use_spu_local_address, edited in place)
 //! ```
 //!
 //! Around the stages: `cli` (arguments) -> `commands` (one thin module per subcommand:
@@ -32,6 +35,8 @@ pub mod model;
 pub mod ops;
 pub mod output;
 pub mod plan;
+pub mod probe;
+pub mod profile;
 pub mod render;
 pub mod report;
 
@@ -89,9 +94,11 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
                 cli::SchemaKind::Config => config::schema::json_schema(),
                 cli::SchemaKind::Plan => report::plan_schema(),
                 cli::SchemaKind::Apply => report::apply_schema(),
+                cli::SchemaKind::Probe => probe::probe_schema(),
             });
             Ok(Found::default())
         }
+        Command::Profile { command } => commands::profile::run(ctx, &command),
         Command::Metadata => {
             printer.data(&render::json(&serde_json::json!({
                 "title": "endpoints",
@@ -190,7 +197,11 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {
         Command::UpdateLocal(args) => commands::update_local::run(ctx, &args).await,
         Command::Recover => commands::recover::run(ctx).await,
         Command::Export(args) => commands::export::run(ctx, &args).await,
-        Command::Validate(_) | Command::Schema { .. } | Command::Metadata => {
+        Command::Probe(args) => commands::probe::run(ctx, &args).await,
+        Command::Validate(_)
+        | Command::Schema { .. }
+        | Command::Metadata
+        | Command::Profile { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

@@ -318,11 +318,27 @@ pub enum Unmanaged {
     Error,
 }
 
+/// Whether `plan` and `apply` probe the endpoints they would set (`[policy] probe`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbePolicy {
+    /// Only with `--probe`.
+    #[default]
+    Off,
+    /// Probe; an unreachable endpoint is a warning.
+    Warn,
+    /// Probe; an unreachable endpoint refuses the plan (unless `--force`).
+    Error,
+}
+
 /// The `[policy]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Policy {
     pub unmanaged: Unmanaged,
     pub max_changes: Option<usize>,
+    pub probe: ProbePolicy,
 }
 
 /// A declared local endpoint, before the live SPU fills in what was left out.

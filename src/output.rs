@@ -170,6 +170,28 @@ impl Printer {
         }
     }
 
+    /// A probe report in the chosen format, plus an annotation per unreachable SPU.
+    pub fn probe(&self, doc: &crate::probe::ProbeDoc) {
+        let text = match self.format {
+            Format::Text => render::probe::text(doc, &self.style),
+            Format::Markdown => render::probe::markdown(doc),
+            Format::Json | Format::Yaml => self.serialize(doc).expect("a document format"),
+        };
+        stdout(&text);
+        if self.annotations {
+            self.emit_annotations(&render::probe::annotations(doc));
+        }
+    }
+
+    /// Profiles of the fluvio config: a table, or JSON / YAML.
+    pub fn profiles(&self, views: &[crate::profile::ProfileView]) {
+        let text = match self.serialize(&views) {
+            Some(text) => text,
+            None => render::table::profiles(views),
+        };
+        stdout(&text);
+    }
+
     /// An error on stderr, with its cause chain, once; an invalid file's problems also
     /// become annotations at their lines when annotations are on.
     pub fn error(&self, err: &Error) {

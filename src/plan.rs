@@ -123,6 +123,9 @@ pub enum BlockerKind {
     ScTooOld,
     Unmanaged,
     TooManyChanges,
+    // A local endpoint the plan would set does not answer from where the plan ran
+    // (`--probe`, `[policy] probe = "error"`).
+    Unreachable,
 }
 
 /// Why a plan must not be applied.
@@ -144,6 +147,13 @@ pub enum Blocker {
     Unmanaged { ids: Vec<SpuId> },
     /// More changes than `max_changes` allows.
     TooManyChanges { changes: usize, max: usize },
+    /// The probe found no Fluvio SPU answering at a local endpoint the plan would set.
+    Unreachable {
+        id: SpuId,
+        name: String,
+        endpoint: String,
+        why: String,
+    },
 }
 
 impl Blocker {
@@ -166,6 +176,14 @@ impl Blocker {
             Blocker::TooManyChanges { changes, max } => format!(
                 "the plan has {changes} changes, more than the allowed {max}"
             ),
+            Blocker::Unreachable {
+                id,
+                name,
+                endpoint,
+                why,
+            } => format!(
+                "SPU {id} ({name}): no Fluvio SPU answers at {endpoint} from here: {why}"
+            ),
         }
     }
 
@@ -184,6 +202,9 @@ impl Blocker {
             Blocker::TooManyChanges { .. } => {
                 "split the change, raise --max-changes, or pass --force"
             }
+            Blocker::Unreachable { .. } => {
+                "run `fluvio-endpoints probe -f FILE` where the zone's clients run for each address and a hint; fix the name or the network, or pass --force to set it anyway"
+            }
         }
     }
 
@@ -194,13 +215,16 @@ impl Blocker {
             Blocker::ScTooOld { .. } => BlockerKind::ScTooOld,
             Blocker::Unmanaged { .. } => BlockerKind::Unmanaged,
             Blocker::TooManyChanges { .. } => BlockerKind::TooManyChanges,
+            Blocker::Unreachable { .. } => BlockerKind::Unreachable,
         }
     }
 
     /// The SPU this blocker is about, for annotations at its entry.
     pub fn spu(&self) -> Option<SpuId> {
         match self {
-            Blocker::UnknownSpu { id } | Blocker::ManagedSpu { id, .. } => Some(*id),
+            Blocker::UnknownSpu { id }
+            | Blocker::ManagedSpu { id, .. }
+            | Blocker::Unreachable { id, .. } => Some(*id),
             _ => None,
         }
     }

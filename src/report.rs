@@ -193,6 +193,19 @@ impl PlanDoc {
         !self.blockers.is_empty()
     }
 
+    /// Refuses the plan for `blocker`, found after the document was made (a probe), at
+    /// `line` of the file.
+    pub fn block(&mut self, blocker: &Blocker, line: Option<usize>) {
+        self.blockers.push(BlockerDoc {
+            kind: blocker.kind(),
+            message: blocker.message(),
+            help: blocker.help().to_string(),
+            spu: blocker.spu(),
+            line,
+        });
+        self.summary.blocked = self.blockers.len();
+    }
+
     /// Sets the summary's change counts from the changes themselves (a saved plan's own
     /// counts are not trusted).
     pub fn recount(&mut self) {

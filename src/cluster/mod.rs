@@ -4,6 +4,7 @@
 //! maps Fluvio's types to the model. The only modules that import Fluvio crates.
 
 pub mod convert;
+pub mod handshake;
 pub mod metadata_dir;
 pub mod sc;
 

@@ -20,6 +20,10 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Found> {
         auto_approve: args.auto_approve,
         dry_run: args.dry_run,
         limit: args.safety.limit(),
+        probe: crate::ops::probe::ProbeRequest {
+            probe: args.probe,
+            force: args.safety.force,
+        },
     };
     crate::ops::apply::run(&ctx.connect(), &options, &ctx.printer).await
 }

@@ -12,6 +12,8 @@ pub async fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Found> {
     let options = PlanOptions {
         limit: ChangeLimit::Ignore,
         fingerprints: ctx.printer.documents_are_kept(),
+        // drift never applies: nothing to prove reachable
+        probe: crate::ops::probe::ProbeRequest::default(),
     };
     let mut drifted = false;
     let mut found = plan_many(ctx, &args.files, options, |doc| {

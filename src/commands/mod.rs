@@ -6,6 +6,8 @@ pub mod drift;
 pub mod export;
 pub mod list;
 pub mod plan;
+pub mod probe;
+pub mod profile;
 pub mod recover;
 pub mod update_local;
 pub mod validate;

@@ -38,6 +38,10 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Found> {
     let options = PlanOptions {
         limit: args.safety.limit(),
         fingerprints: args.out.is_some() || ctx.printer.documents_are_kept(),
+        probe: crate::ops::probe::ProbeRequest {
+            probe: args.probe,
+            force: args.safety.force,
+        },
     };
     plan_many(ctx, &args.files.files, options, |doc| match &args.out {
         Some(out) => save(ctx, out, doc),

@@ -38,6 +38,7 @@ pub struct RawCluster {
 pub struct RawPolicy {
     pub unmanaged: Option<Sp<String>>,
     pub max_changes: Option<Sp<i64>>,
+    pub probe: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -70,7 +71,7 @@ pub struct RawSpu {
 
 const TOP_KEYS: &[&str] = &["cluster", "policy", "spu"];
 const CLUSTER_KEYS: &[&str] = &["profile", "endpoint"];
-const POLICY_KEYS: &[&str] = &["unmanaged", "max_changes"];
+const POLICY_KEYS: &[&str] = &["unmanaged", "max_changes", "probe"];
 const SPU_KEYS: &[&str] = &["id", "local", "name", "public", "private", "rack"];
 const LOCAL_KEYS: &[&str] = &["host", "port", "encryption"];
 
@@ -226,6 +227,7 @@ impl Walker<'_> {
                     config.policy = Some(RawPolicy {
                         unmanaged: self.string(t, "unmanaged"),
                         max_changes: self.integer(t, "max_changes"),
+                        probe: self.string(t, "probe"),
                     });
                 }
                 None => self.wrong_type(item, "policy", "a table"),

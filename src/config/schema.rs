@@ -44,6 +44,11 @@ pub struct PolicyTable {
     /// Refuse plans with more local-endpoint changes than this, unless `--force`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_changes: Option<u32>,
+    /// Whether plan and apply first probe the endpoints they would set, from where they run:
+    /// off (default: only with `--probe`), warn, or error (an unreachable one refuses the
+    /// plan unless `--force`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<crate::model::ProbePolicy>,
 }
 
 /// `[[spu]]`: one SPU's local endpoint, plus optional assertions that are checked, never applied.

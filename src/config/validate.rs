@@ -8,7 +8,8 @@ use super::raw::{RawConfig, RawLocal, RawSpu, Sp};
 use super::Problem;
 use crate::address::{self, AddressError};
 use crate::model::{
-    ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuId, SpuSpans, Unmanaged,
+    ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, ProbePolicy, SpuId, SpuSpans,
+    Unmanaged,
 };
 
 /// Validates `raw`, pushing every problem found into `problems`.
@@ -123,6 +124,26 @@ fn policy(raw: &super::raw::RawPolicy, problems: &mut Vec<Problem>) -> Policy {
                     ),
                 );
                 Unmanaged::default()
+            }
+        };
+    }
+    if let Some(probe) = &raw.probe {
+        policy.probe = match probe.value.as_str() {
+            "off" => ProbePolicy::Off,
+            "warn" => ProbePolicy::Warn,
+            "error" => ProbePolicy::Error,
+            _ => {
+                problems.push(
+                    Problem::new(
+                        format!("unknown probe policy `{}`", probe.value),
+                        probe.span.clone(),
+                        "expected off, warn or error",
+                    )
+                    .with_help(
+                        "`probe` says whether plan and apply first check that the endpoints they set answer from here",
+                    ),
+                );
+                ProbePolicy::default()
             }
         };
     }
@@ -370,6 +391,7 @@ profile = "docker"
 [policy]
 unmanaged = "error"
 max_changes = 3
+probe = "warn"
 [[spu]]
 id = 5001
 local = "host.docker.internal:9010"
@@ -389,6 +411,7 @@ local = { host = "::1", encryption = "ssl" }
         assert_eq!(desired.cluster.profile.as_deref(), Some("docker"));
         assert_eq!(desired.policy.unmanaged, Unmanaged::Error);
         assert_eq!(desired.policy.max_changes, Some(3));
+        assert_eq!(desired.policy.probe, crate::model::ProbePolicy::Warn);
         assert_eq!(desired.spus.len(), 3);
         assert_eq!(desired.spus[&5002].local, LocalDecl::None);
         assert_eq!(

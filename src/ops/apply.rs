@@ -13,7 +13,7 @@ use crate::cluster::{AnyCluster, Cluster};
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
 use crate::journal::Journal;
-use crate::model::{ClusterId, ClusterSel, Desired, Live};
+use crate::model::{ClusterId, ClusterSel, Desired, Live, ProbePolicy};
 use crate::output::Printer;
 use crate::report::{ApplySummary, ConfigRef, PlanDoc, RunKind};
 
@@ -38,6 +38,8 @@ pub struct ApplyOptions {
     /// Do every check, print the plan, write nothing.
     pub dry_run: bool,
     pub limit: ChangeLimit,
+    /// `--probe` / `--force`, with the file's `[policy] probe`.
+    pub probe: super::probe::ProbeRequest,
 }
 
 /// The cluster an apply works on, open for writing or, for a dry run, checked as if.
@@ -148,6 +150,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
         RunKind::Real
     };
     let mut opened = open(&connect, &selection, run, printer).await?;
+    connect.warn_local_off(&selection, printer);
     let (cluster, recovered_first) = match &mut opened {
         Opened::Session(session) => (
             &mut session.cluster,
@@ -156,7 +159,12 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
         Opened::DryRun(cluster) => (cluster, Vec::new()),
     };
     let live = cluster.read().await.map_err(Error::from_cluster)?;
-    let doc = inputs.plan(cluster, &live, options.limit, printer.documents_are_kept())?;
+    let policy = inputs
+        .file
+        .as_ref()
+        .map_or(ProbePolicy::Off, |(_, d)| d.policy.probe);
+    let mut doc = inputs.plan(cluster, &live, options.limit, printer.documents_are_kept())?;
+    super::probe::check_plan(&mut doc, options.probe.mode(policy), printer).await;
     printer.plan_if_text(&doc);
     // A run that stops short of executing still prints its one document.
     let unexecuted = |recovered_first| printer.unexecuted(&doc, recovered_first, run);

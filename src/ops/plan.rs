@@ -20,6 +20,8 @@ pub struct PlanOptions {
     /// Fill in each change's live fingerprint (documents a machine keeps: JSON, YAML and
     /// saved plans).
     pub fingerprints: bool,
+    /// `--probe` / `--force`, with the file's `[policy] probe`.
+    pub probe: super::probe::ProbeRequest,
 }
 
 /// Adds the `max_changes` blocker when the limit asks for it.
@@ -104,15 +106,19 @@ pub async fn plan_file(
 ) -> Result<PlanDoc> {
     let (file, desired, cluster, live) = load_and_read(connect, path).await?;
     connect.warn_pending(&cluster.identity(), printer);
+    connect.warn_local_off(&desired.cluster, printer);
     let mut plan = crate::plan::plan(&desired, &live);
     limit(&mut plan, options.limit, &desired);
-    Ok(document(
+    let mut doc = document(
         plan,
         &live,
         &cluster,
         Some((&file, &desired)),
         options.fingerprints,
-    ))
+    );
+    let mode = options.probe.mode(desired.policy.probe);
+    super::probe::check_plan(&mut doc, mode, printer).await;
+    Ok(doc)
 }
 
 /// Plans every file concurrently; the results in the order given.

@@ -31,6 +31,23 @@ impl ClusterFlags {
         self.cluster.is_some() || self.profile.is_some() || self.metadata_dir.is_some()
     }
 
+    /// The profile whose clients the run stands for: `-P`, else the file's, else the
+    /// current one; none when an address or a metadata directory picks the cluster.
+    pub fn profile_in_use(&self, file: &ClusterSel) -> crate::profile::InUse {
+        use crate::profile::InUse;
+        if self.metadata_dir.is_some() || self.cluster.is_some() {
+            InUse::None
+        } else if let Some(p) = &self.profile {
+            InUse::Named(p.clone())
+        } else if file.endpoint.is_some() {
+            InUse::None
+        } else if let Some(p) = &file.profile {
+            InUse::Named(p.clone())
+        } else {
+            InUse::Current
+        }
+    }
+
     /// The SC to connect to: --cluster, --profile, then the file's [cluster], then the
     /// current fluvio profile. (`--metadata-dir` is checked before this.)
     fn choice(&self, file: &ClusterSel) -> ClusterChoice {
@@ -82,6 +99,14 @@ impl Connect {
             .await
             .map_err(Error::from_cluster)?;
         Ok(AnyCluster::Sc(Box::new(cluster)))
+    }
+
+    /// Warns when the profile whose clients this run stands for ignores local endpoints
+    /// (`use_spu_local_address` off); returns the warning.
+    pub fn warn_local_off(&self, file: &ClusterSel, printer: &Printer) -> Option<String> {
+        let warning = crate::profile::local_off_warning(&self.flags.profile_in_use(file))?;
+        printer.warn(&warning, None);
+        Some(warning)
     }
 
     /// Warns when an earlier apply on `cluster` left changes unfinished (`plan`, `list`,

@@ -57,6 +57,7 @@ fn desired(options: &UpdateLocalOptions) -> Desired {
         policy: Policy {
             unmanaged: Unmanaged::Ignore,
             max_changes: None,
+            ..Policy::default()
         },
         spus: BTreeMap::from([(
             options.id,

@@ -67,6 +67,19 @@ fn command(
     );
 }
 
+/// One workflow command, for reports other than plans (e.g. `probe`).
+pub fn workflow_command(
+    level: &str,
+    file: Option<&str>,
+    line: Option<usize>,
+    title: &str,
+    message: &str,
+) -> String {
+    let mut out = String::new();
+    command(&mut out, level, file, line, None, title, message);
+    out
+}
+
 pub fn plan(doc: &PlanDoc) -> String {
     let mut out = String::new();
     let file = doc.config.as_ref().map(|c| c.path.as_str());

@@ -3,6 +3,7 @@
 
 pub mod annotations;
 pub mod markdown;
+pub mod probe;
 pub mod table;
 pub mod text;
 

@@ -51,3 +51,28 @@ pub fn render(live: &Live, format: ListFormat) -> String {
         ListFormat::Yaml => serde_yaml::to_string(&items()).expect("SPUs serialize"),
     }
 }
+
+/// `profile show`: `PROFILE CLUSTER ENDPOINT USE_SPU_LOCAL_ADDRESS`, the current one starred.
+pub fn profiles(views: &[crate::profile::ProfileView]) -> String {
+    let mut table = Table::new();
+    table.load_preset(NOTHING).set_header([
+        "",
+        "PROFILE",
+        "CLUSTER",
+        "ENDPOINT",
+        "USE_SPU_LOCAL_ADDRESS",
+    ]);
+    for v in views {
+        table.add_row([
+            if v.current { "*" } else { "" }.to_string(),
+            v.profile.clone(),
+            v.cluster.clone(),
+            v.endpoint.clone().unwrap_or_else(|| "-".into()),
+            match v.use_spu_local_address {
+                Some(on) => on.to_string(),
+                None => "false (not set)".into(),
+            },
+        ]);
+    }
+    format!("{table}\n")
+}

@@ -2,8 +2,10 @@ mod authz;
 mod ci;
 mod examples;
 mod faults;
+mod probe;
 mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;
 mod test_sc;
 mod tls;
+mod zones;

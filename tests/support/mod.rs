@@ -1,3 +1,4 @@
 #![allow(dead_code)]
 pub mod cli;
+pub mod spu_responder;
 pub mod test_sc;
