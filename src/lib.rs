@@ -67,12 +67,11 @@ pub fn run(cli: Cli) -> u8 {
                 .enable_all()
                 .build()
                 .expect("the tokio runtime starts");
-            // The fluvio client panics on some malformed replies. A panic on a client task
-            // fails the request in hand at once (see `target::sc`); one here, on the
-            // command's own task, ends the command as an unusable cluster, not a crash.
+            // The fluvio socket's codec panics on some malformed replies; the SC connection
+            // turns that into a connect error (see `target::connection`). Any panic that
+            // still reaches here ends the command as an unusable cluster, not a crash.
             let default_hook = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
-                target::sc::note_client_failure();
                 if std::env::var_os("RUST_BACKTRACE").is_some() {
                     default_hook(info);
                 } else {

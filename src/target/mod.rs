@@ -1,6 +1,7 @@
 //! Where SPU metadata lives: a running SC (`sc`), or a stopped local cluster's metadata
 //! directory (`dir`). `Target` is the one interface the apply engine writes through.
 
+pub mod connection;
 pub mod convert;
 pub mod dir;
 pub mod sc;
