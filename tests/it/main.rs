@@ -5,3 +5,4 @@ mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;
 mod test_sc;
+mod wire;

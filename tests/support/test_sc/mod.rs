@@ -40,7 +40,7 @@ pub use faults::{ApiKind, Faults};
 
 use state::{ScState, Shared};
 
-/// Health of the simulated SPU process behind an SPU id.
+/// Health of the simulated SPU process behind an SPU id: running and connected, or gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
     Online,
@@ -273,9 +273,12 @@ impl TestSc {
         self.seed_spus(spus).await
     }
 
-    /// The simulated SPU process `id` reports `health` (applied on the next status pass).
-    /// One not registered with the running SC registers first, which the SC refuses when no
-    /// SPU has that id (see `refused_registrations`); it keeps no health then.
+    /// The simulated SPU process `id` is up (`Online`) or gone (`Offline`), applied on the
+    /// next status pass. A process that is up and not registered with the running SC
+    /// registers first, which the SC refuses when no SPU has that id (see
+    /// `refused_registrations`): it keeps no health for it then. A process that goes away
+    /// changes only the status of an SPU it was registered for (upstream: health false on
+    /// disconnect).
     pub fn set_health(&self, id: i32, health: Health) {
         self.shared.set_health(id, health);
     }

@@ -62,23 +62,24 @@ impl Shared {
         self.processes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The SPU process `id` reports `health`; one not registered with the running SC
-    /// (re)connects and registers on the next status pass.
+    /// The SPU process `id` is up (`Online`) or gone (`Offline`). One that is up and not
+    /// registered with the running SC connects and registers on the next status pass; one
+    /// that is gone only matters to an SC it was registered with.
     pub fn set_health(&self, id: i32, health: Health) {
         self.processes().insert(
             id,
             Process {
                 health,
-                registering: true,
+                registering: health == Health::Online,
             },
         );
         self.health_version.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Every SPU process connects again (after an SC restart) and registers.
+    /// Every SPU process that is up connects again (after an SC restart) and registers.
     pub fn reconnect_processes(&self) {
         for process in self.processes().values_mut() {
-            process.registering = true;
+            process.registering = process.health == Health::Online;
         }
         self.health_version.fetch_add(1, Ordering::SeqCst);
     }
@@ -253,9 +254,16 @@ impl ScState {
                 sleep(Duration::from_millis(2)).await;
             }
         }
-        // their SPU processes run and register (once their SPUs exist, or they are refused)
+        // their SPU processes run and have registered (a status pass has run) on return
+        let passes = self.shared.status_passes.load(Ordering::SeqCst);
         for (id, health) in processes {
             self.shared.set_health(id, health);
+        }
+        while self.shared.status_passes.load(Ordering::SeqCst) < passes + 2 {
+            if Instant::now() > deadline {
+                return Err(anyhow!("seeded SPU processes never registered"));
+            }
+            sleep(Duration::from_millis(2)).await;
         }
         Ok(())
     }
