@@ -19,7 +19,7 @@ use fluvio_socket::FluvioSocket;
 use futures_util::StreamExt;
 
 use crate::support::cli::Env;
-use crate::support::test_sc::{local_custom_spu, ErrorCode, Health, TestSc, TestScConfig};
+use crate::support::test_sc::{local_custom_spu, ApiKind, ErrorCode, Health, TestSc, TestScConfig};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -213,6 +213,9 @@ async fn a_changes_watch_update_goes_out_before_its_reply() {
         id
     }
     assert_eq!(next_id(&mut socket).await, 7, "the watch's initial sync");
+    // a slow watch push must still come first: the reply waits for it
+    sc.faults()
+        .delay(ApiKind::Watch, Duration::from_millis(200));
 
     let delete = ObjectApiDeleteRequest::try_encode_from(
         DeleteRequest::<CustomSpuSpec>::new(CustomSpuKey::Id(5001)),
