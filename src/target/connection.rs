@@ -226,3 +226,104 @@ impl ScConnection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use fluvio_controlplane_metadata::spu::SpuSpec;
+    use fluvio_protocol::api::RequestHeader;
+    use fluvio_protocol::link::versions::{ApiVersionKey, ApiVersionsResponse, PlatformVersion};
+    use fluvio_protocol::Encoder;
+    use fluvio_sc_schema::objects::{ListRequest, ListResponse, ObjectApiListResponse};
+    use fluvio_sc_schema::AdminPublicApiKey;
+
+    use super::*;
+
+    fn read_request(stream: &mut TcpStream) -> Option<RequestHeader> {
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).ok()?;
+        let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+        stream.read_exact(&mut body).ok()?;
+        let mut header = RequestHeader::default();
+        header.decode(&mut Cursor::new(&body), 0).ok()?;
+        Some(header)
+    }
+
+    fn frame(correlation: i32, body: &[u8]) -> Vec<u8> {
+        let mut out = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+        out.extend(correlation.to_be_bytes());
+        out.extend(body);
+        out
+    }
+
+    /// A server that answers ApiVersions, then each list request first with a stray reply
+    /// (another correlation id) and then its own, then a frame of negative length.
+    fn server() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let key = |k: AdminPublicApiKey| ApiVersionKey {
+                api_key: k as i16,
+                min_version: 0,
+                max_version: 19,
+            };
+            let mut lists = 0;
+            while let Some(header) = read_request(&mut stream) {
+                let version = header.api_version();
+                let body = if header.api_key() == 18 {
+                    let response = ApiVersionsResponse {
+                        api_keys: vec![key(AdminPublicApiKey::List), key(AdminPublicApiKey::Watch)],
+                        platform_version: PlatformVersion::new(&semver::Version::new(0, 18, 1)),
+                        ..Default::default()
+                    };
+                    response.as_bytes(version).unwrap().to_vec()
+                } else {
+                    lists += 1;
+                    if lists == 3 {
+                        stream.write_all(&(-1i32).to_be_bytes()).unwrap();
+                        continue;
+                    }
+                    let list = ListResponse::<SpuSpec>::new(vec![]);
+                    let response = ObjectApiListResponse::try_encode_from(list, version).unwrap();
+                    stream.write_all(&frame(-7, b"stray")).unwrap();
+                    response.as_bytes(version).unwrap().to_vec()
+                };
+                stream
+                    .write_all(&frame(header.correlation_id(), &body))
+                    .unwrap();
+            }
+        });
+        addr
+    }
+
+    async fn list(conn: &mut ScConnection) -> Result<usize, RequestError> {
+        let request =
+            ListRequest::<SpuSpec>::new(Vec::<fluvio_sc_schema::objects::ListFilter>::new(), false);
+        let response = conn
+            .request::<fluvio_sc_schema::objects::ObjectApiListRequest, _>(request)
+            .await?;
+        let list: ListResponse<SpuSpec> = response.downcast().unwrap().unwrap();
+        Ok(list.inner().len())
+    }
+
+    #[tokio::test]
+    async fn stray_replies_are_skipped_and_a_bad_frame_fails_the_request_not_the_process() {
+        let cluster = FluvioClusterConfig::new(server());
+        let mut conn = ScConnection::connect(&cluster).await.expect("connects");
+        assert_eq!(conn.platform_version().to_string(), "0.18.1");
+        assert_eq!(list(&mut conn).await.expect("first list"), 0);
+        assert_eq!(list(&mut conn).await.expect("second list"), 0);
+        let err = list(&mut conn).await.expect_err("a frame of length -1");
+        assert!(
+            matches!(&err, RequestError::Unreadable(cause) if cause.contains("length -1")),
+            "{err}"
+        );
+        let err = list(&mut conn)
+            .await
+            .expect_err("the connection is not used again");
+        assert!(matches!(err, RequestError::Connection(_)), "{err}");
+    }
+}
