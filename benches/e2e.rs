@@ -5,12 +5,18 @@
 //! - `E2E_SIZES` (default `100,1000,10000`): cluster sizes for plan, the floor and growth;
 //! - `E2E_APPLY_SIZES` (default `100,1000`): sizes for apply (every SPU is a change);
 //! - `E2E_ROUNDS` (default `11`): interleaved rounds per measurement (medians are reported);
+//! - `E2E_STALL_PAIRS` (default `40`): delete+create pairs timed through `Fluvio::connect`
+//!   (each waits out the delayed ACK, ~80 ms a pair) beside the tool's apply;
 //! - `E2E_SKIP=1`: skip everything (CI compiles with `cargo bench --no-run` instead).
 //!
 //! Without `--bench` (i.e. under `cargo test --benches`) it runs nothing.
 //!
 //! The bench binary re-executes itself for the parts that must be separate processes:
-//! `--floor ADDR` (the floor program: connect, list `SpuSpec` once, exit) and
+//! `--floor ADDR` (the floor program: connect, list `SpuSpec` once, exit; the new floor,
+//! over a connection without watch streams: fluvio-socket's `ClientConfig::connect`, whose
+//! ApiVersions exchange gives the platform version, then one list), `--floor-fluvio ADDR`
+//! (the old floor: the same through `Fluvio::connect_with_config` + `admin()`, which also
+//! opens the client's watch streams) and
 //! `--rss FILE N` (validate + diff of FILE against N live SPUs, no network, printing its
 //! own time and peak RSS), and `--pure FILE N` (validate, diff, plan document and text
 //! rendering of FILE against N live SPUs, no network, with a timing breakdown: the target
@@ -32,6 +38,13 @@ use fluvio_endpoints::journal::Journal;
 use fluvio_endpoints::model::{ClusterId, Live, LiveSpu, SpuSpec};
 use fluvio_endpoints::output::Style;
 use fluvio_endpoints::report::PlanDoc;
+use fluvio_protocol::api::Request;
+use fluvio_sc_schema::objects::{
+    CommonCreateRequest, CreateRequest, DeleteRequest, ListRequest, ListResponse,
+    ObjectApiCreateRequest, ObjectApiDeleteRequest, ObjectApiListRequest,
+};
+use fluvio_sc_schema::TryEncodableFrom;
+use fluvio_socket::{ClientConfig, MultiplexerSocket, VersionedSerialSocket};
 use std::sync::atomic::AtomicBool;
 
 mod common;
@@ -46,7 +59,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_fluvio-endpoints");
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("--floor") => return floor_child(&args[2]),
+        Some("--floor") => return floor_child(&args[2], false),
+        Some("--floor-fluvio") => return floor_child(&args[2], true),
         Some("--rss") => return rss_child(Path::new(&args[2]), args[3].parse().expect("N")),
         Some("--noop") => return,
         Some("--pure") => return pure_child(Path::new(&args[2]), args[3].parse().expect("N")),
@@ -238,24 +252,68 @@ fn startup(rounds: usize, work: &Path) {
 
 // ------------------------------------------------------------------ the floor
 
-/// The floor: a minimal program that connects with the same client and lists SpuSpec once.
-fn floor_child(addr: &str) {
+/// A connection without watch streams, written here from fluvio-socket alone (not the
+/// tool's): `ClientConfig::connect` (TCP + ApiVersions) -> `VersionedSerialSocket`.
+async fn wire_connect(addr: &str) -> VersionedSerialSocket {
+    let (socket, config, versions) = ClientConfig::with_addr(addr.to_string())
+        .connect()
+        .await
+        .expect("connect")
+        .split();
+    VersionedSerialSocket::new(MultiplexerSocket::shared(socket), config, versions)
+}
+
+/// One admin request on such a connection.
+async fn wire_request<R, I>(socket: &VersionedSerialSocket, input: I) -> R::Response
+where
+    R: Request + TryEncodableFrom<I> + Send + Sync,
+{
+    let version = socket.lookup_version::<R>().expect("a version in common");
+    let request = R::try_encode_from(input, version).expect("encode");
+    socket
+        .send_and_receive(socket.new_request(request, Some(version)))
+        .await
+        .expect("request")
+}
+
+async fn wire_list(
+    socket: &VersionedSerialSocket,
+) -> Vec<fluvio_sc_schema::objects::Metadata<FlvSpuSpec>> {
+    let response = wire_request::<ObjectApiListRequest, _>(
+        socket,
+        ListRequest::<FlvSpuSpec>::new(Vec::<fluvio_sc_schema::objects::ListFilter>::new(), false),
+    )
+    .await;
+    let list: ListResponse<FlvSpuSpec> = response.downcast().expect("decode").expect("SPUs");
+    list.inner()
+}
+
+/// The floor: a minimal program that connects and lists SpuSpec once. The new floor uses a
+/// connection without watches; `through_fluvio` is the old one, `Fluvio::connect` +
+/// `admin()` (watch streams on the same connection).
+fn floor_child(addr: &str, through_fluvio: bool) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
     let count = runtime.block_on(async {
-        let client = Fluvio::connect_with_config(&FluvioClusterConfig::new(addr.to_string()))
-            .await
-            .expect("connect");
-        let spus = client
-            .admin()
-            .await
-            .all::<FlvSpuSpec>()
-            .await
-            .expect("list");
-        spus.len()
+        if through_fluvio {
+            let client = Fluvio::connect_with_config(&FluvioClusterConfig::new(addr.to_string()))
+                .await
+                .expect("connect");
+            let spus = client
+                .admin()
+                .await
+                .all::<FlvSpuSpec>()
+                .await
+                .expect("list");
+            spus.len()
+        } else {
+            let socket = wire_connect(addr).await;
+            assert!(!socket.versions().platform_version().to_string().is_empty());
+            wire_list(&socket).await.len()
+        }
     });
     println!("{count}");
 }
@@ -288,10 +346,15 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
 
     // Processes, interleaved so that both see the same machine load.
     let (mut floor, mut plan, mut plan_json, mut ratios) = (vec![], vec![], vec![], vec![]);
+    let mut old_floor = vec![];
     for round in 0..rounds + 1 {
         let mut f = Command::new(&me);
         f.args(["--floor", &addr]).stdin(Stdio::null());
         let (tf, out) = tokio::task::block_in_place(|| run_timed(f, 0));
+        assert_eq!(out.trim(), n.to_string());
+        let mut f = Command::new(&me);
+        f.args(["--floor-fluvio", &addr]).stdin(Stdio::null());
+        let (to, out) = tokio::task::block_in_place(|| run_timed(f, 0));
         assert_eq!(out.trim(), n.to_string());
         let (tp, out) = tokio::task::block_in_place(|| {
             run_timed(tool(&home, &["plan", "-f", file_s, "-c", &addr]), 0)
@@ -311,26 +374,37 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
             continue; // warm-up: page cache, the SC's first connection
         }
         floor.push(ms(tf));
+        old_floor.push(ms(to));
         plan.push(ms(tp));
         plan_json.push(ms(tj));
         ratios.push(ms(tp) / ms(tf));
     }
-    summary("floor process (connect + list)", &floor);
+    summary(
+        "floor process (connect + ApiVersions + list, no watches)",
+        &floor,
+    );
+    summary(
+        "old floor process (Fluvio::connect + admin + list)",
+        &old_floor,
+    );
     summary("plan process (-o text)", &plan);
     summary("plan process (-o json)", &plan_json);
     println!(
-        "  RESULT plan/{n}: floor {:.2} ms, plan {:.2} ms, ratio of medians {:.2}x, median of paired ratios {:.2}x, json {:.2}x",
+        "  RESULT plan/{n}: floor {:.2} ms, plan {:.2} ms, ratio of medians {:.2}x, median of paired ratios {:.2}x, json {:.2}x; old floor {:.2} ms (plan / old floor {:.2}x)",
         median(&floor),
         median(&plan),
         median(&plan) / median(&floor),
         median(&ratios),
-        median(&plan_json) / median(&floor)
+        median(&plan_json) / median(&floor),
+        median(&old_floor),
+        median(&plan) / median(&old_floor),
     );
 
     // In process: where the time goes.
     let source = SourceFile::read(&file).unwrap();
     let config = || FluvioClusterConfig::new(addr.clone());
     let (mut f_conn, mut f_list) = (vec![], vec![]);
+    let (mut w_conn, mut w_list) = (vec![], vec![]);
     let (mut load, mut conn, mut read, mut diff, mut doc_t, mut render) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for round in 0..rounds + 1 {
@@ -343,6 +417,13 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         let t_list = t.elapsed();
         assert_eq!(spus.len(), n);
         drop((spus, admin, client));
+        let t = Instant::now();
+        let socket = wire_connect(&addr).await;
+        let t_wconn = t.elapsed();
+        let t = Instant::now();
+        assert_eq!(wire_list(&socket).await.len(), n);
+        let t_wlist = t.elapsed();
+        drop(socket);
 
         let t = Instant::now();
         let desired = config::load(&source).unwrap();
@@ -375,6 +456,8 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         }
         f_conn.push(ms(t_conn));
         f_list.push(ms(t_list));
+        w_conn.push(ms(t_wconn));
+        w_list.push(ms(t_wlist));
         load.push(ms(t_load));
         conn.push(ms(t_conn2));
         read.push(ms(t_read));
@@ -383,8 +466,10 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         render.push(ms(t_render));
     }
     println!("  in process:");
-    summary("floor: connect", &f_conn);
-    summary("floor: list SpuSpec", &f_list);
+    summary("floor: connect + ApiVersions (no watches)", &w_conn);
+    summary("floor: list SpuSpec (no watches)", &w_list);
+    summary("old floor: Fluvio::connect + admin", &f_conn);
+    summary("old floor: list SpuSpec", &f_list);
     summary("tool: read + validate file", &load);
     summary("tool: ScCluster::connect", &conn);
     summary("tool: Cluster::read (list + convert)", &read);
@@ -482,7 +567,8 @@ async fn apply_bench(n: usize, work: &Path) {
         );
 
         if run == 0 {
-            raw_replaces(n, &addr, "floor.example").await;
+            wire_replaces(n, &addr, "floor.example").await;
+            fluvio_replaces(n, &addr, "stall.example").await;
         }
     }
     apply_breakdown(n, &addr, &home).await;
@@ -607,22 +693,74 @@ async fn apply_breakdown(n: usize, addr: &str, home: &Path) {
     );
 }
 
-/// The floor for apply: delete + create each SPU with the raw client, nothing else.
-async fn raw_replaces(n: usize, addr: &str, host: &str) {
+/// The new spec of a replace: the live one with a local endpoint on `host`.
+fn replaced(m: &fluvio_sc_schema::objects::Metadata<FlvSpuSpec>, host: &str) -> FlvCustomSpuSpec {
+    let mut spec: FlvCustomSpuSpec = m.spec.clone().into();
+    spec.public_endpoint_local = Some(FlvEndpoint {
+        host: host.to_string(),
+        port: spec.public_endpoint.port,
+        encryption: EncryptionEnum::PLAINTEXT,
+    });
+    spec
+}
+
+/// The floor for apply: bare delete + create of each SPU on one connection without watch
+/// streams (fluvio-socket and fluvio-sc-schema only), the new spec built before the delete.
+async fn wire_replaces(n: usize, addr: &str, host: &str) {
+    let socket = wire_connect(addr).await;
+    let live = wire_list(&socket).await;
+    let start = Instant::now();
+    let (mut windows, mut deletes) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for m in &live {
+        let spec = replaced(m, host);
+        let create = CreateRequest::new(
+            CommonCreateRequest {
+                name: m.name.clone(),
+                dry_run: false,
+                ..Default::default()
+            },
+            spec,
+        );
+        let t = Instant::now();
+        wire_request::<ObjectApiDeleteRequest, _>(
+            &socket,
+            DeleteRequest::<FlvCustomSpuSpec>::new(CustomSpuKey::Name(m.name.clone())),
+        )
+        .await
+        .as_result()
+        .expect("deleted");
+        let deleted = Instant::now();
+        wire_request::<ObjectApiCreateRequest, _>(&socket, create)
+            .await
+            .as_result()
+            .expect("created");
+        windows.push(ms(deleted.elapsed()));
+        deletes.push(ms(deleted - t));
+    }
+    let took = start.elapsed();
+    summary("floor: delete round trip (no watches)", &deletes);
+    window_line(
+        &format!("apply/{n}/floor(bare delete+create, no watches)"),
+        &mut windows,
+        took,
+        n,
+    );
+}
+
+/// Beside it, the `Fluvio::connect` path (watch streams on the admin connection): its
+/// replies wait for the client's delayed ACK of the watch update sent before them. Timed
+/// on the first `E2E_STALL_PAIRS` SPUs only (each pair takes ~80 ms).
+async fn fluvio_replaces(n: usize, addr: &str, host: &str) {
+    let pairs = env_list("E2E_STALL_PAIRS", &[40])[0].min(n);
     let client = Fluvio::connect_with_config(&FluvioClusterConfig::new(addr.to_string()))
         .await
         .unwrap();
     let admin = client.admin().await;
     let live = admin.all::<FlvSpuSpec>().await.unwrap();
     let start = Instant::now();
-    let (mut windows, mut deletes) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for m in &live {
-        let mut spec: FlvCustomSpuSpec = m.spec.clone().into();
-        spec.public_endpoint_local = Some(FlvEndpoint {
-            host: host.to_string(),
-            port: spec.public_endpoint.port,
-            encryption: EncryptionEnum::PLAINTEXT,
-        });
+    let (mut windows, mut deletes) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
+    for m in live.iter().take(pairs) {
+        let spec = replaced(m, host);
         let t = Instant::now();
         admin
             .delete::<FlvCustomSpuSpec>(CustomSpuKey::Name(m.name.clone()))
@@ -634,12 +772,12 @@ async fn raw_replaces(n: usize, addr: &str, host: &str) {
         windows.push(ms(deleted.elapsed()));
     }
     let took = start.elapsed();
-    summary("floor: delete round trip", &deletes);
+    summary("Fluvio::connect path: delete round trip", &deletes);
     window_line(
-        &format!("apply/{n}/floor(raw delete+create)"),
+        &format!("apply/{n}/Fluvio::connect path (delete+create, {pairs} SPUs)"),
         &mut windows,
         took,
-        n,
+        pairs,
     );
 }
 

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example test-sc -- --metadata-dir DIR --bind 127.0.0.1:9003 \
-//!     [--platform-version 0.18.1] [--seed-custom N] [--seed-managed M]
+//!     [--platform-version 0.18.1] [--seed-custom N] [--seed-managed M] [--store-timeout SECS]
 //! ```
 //!
 //! Prints `listening on ADDR` on one line and serves until SIGINT/SIGTERM.
@@ -33,6 +33,9 @@ struct Args {
     /// register M managed SPUs like a Kubernetes SPU group `main` (main-0..)
     #[arg(long, default_value_t = 0)]
     seed_managed: usize,
+    /// seconds a create or delete waits for a store that takes no changes (unreadable folder)
+    #[arg(long, default_value_t = 10)]
+    store_timeout: u64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -42,12 +45,17 @@ async fn main() -> anyhow::Result<()> {
         bind: args.bind,
         metadata_dir: args.metadata_dir,
         platform_version: args.platform_version,
+        store_timeout: std::time::Duration::from_secs(args.store_timeout),
         ..Default::default()
     })
     .await?;
     // like `fluvio cluster start --local`: SPUs already in the dir are left alone, missing
     // ones are (re-)created without a local endpoint
     let existing: Vec<String> = sc.spus().await.into_iter().map(|(n, _, _)| n).collect();
+    // the SPU processes of SPUs already in the dir start and register
+    for (_, spec, _) in sc.spus().await {
+        sc.set_health(spec.id, test_sc::Health::Online);
+    }
     let mut seed = vec![];
     for i in 0..args.seed_custom {
         let spec = test_sc::local_custom_spu(i);

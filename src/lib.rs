@@ -18,8 +18,8 @@
 //! arguments -> options) -> `ops` (one operation per job over plain options; a `Session`
 //! opens the cluster, the journal and the lock once; `ops::saved` checks saved plans) ->
 //! `output::Printer` (the one place that decides which stream and format output takes).
-//! `cluster` is what the tool talks to: `cluster::sc`, a running SC through the real
-//! `fluvio` client, and `cluster::metadata_dir`, a stopped local cluster's metadata
+//! `cluster` is what the tool talks to: `cluster::sc`, a running SC over a connection that
+//! opens no watch stream (`cluster::connection`), and `cluster::metadata_dir`, a stopped local cluster's metadata
 //! directory through Fluvio's own `LocalMetadataStorage`; it is the only module that
 //! imports Fluvio crates. `journal` makes every replace recoverable.
 
@@ -39,9 +39,6 @@ pub mod probe;
 pub mod profile;
 pub mod render;
 pub mod report;
-
-use std::panic::PanicHookInfo;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use cli::{Cli, Command};
 use commands::Ctx;
@@ -66,7 +63,7 @@ pub fn run(cli: Cli) -> u8 {
     install_panic_hook();
     let command = cli.command;
     let work = std::panic::AssertUnwindSafe(|| dispatch(&ctx, command));
-    let result = std::panic::catch_unwind(work).unwrap_or_else(|_| panicked(&ctx));
+    let result = std::panic::catch_unwind(work).unwrap_or_else(|_| panicked());
     match result {
         // Output that did not reach its reader is not a success.
         Ok(_) if output::stdout_failed() => {
@@ -119,73 +116,39 @@ fn run_on_runtime(ctx: &Ctx, command: Command) -> Result<Found> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("the async runtime did not start: {e}")))?;
-    CLIENT_IN_USE.store(true, Ordering::SeqCst);
     runtime.block_on(run_async(ctx, command))
 }
 
-/// What a panic that reached the top ends the run with: one in the fluvio client (it
-/// panics on some replies it cannot decode) makes the cluster unusable (exit 4); one in
-/// this tool's own code is an internal error (exit 70).
-fn panicked(ctx: &Ctx) -> Result<Found> {
-    if let Some(text) = own_panic() {
-        return Err(Error::Internal(text));
-    }
-    let endpoint = ctx
-        .global
-        .cluster
-        .as_ref()
-        .map_or_else(|| "the cluster".into(), |c| c.to_string());
-    Err(Error::Unreachable(cluster::ClusterError::Unreachable {
-        endpoint,
-        cause: cluster::sc::CLIENT_FAILURE.into(),
-    }))
+/// A panic that reached the top is a bug of this tool: an internal error (exit 70) that
+/// carries the panic's message and place. (The one panic a dependency is known to raise,
+/// the socket codec's on a reply it cannot frame during the connect, is caught where it
+/// happens and becomes a connect error: see `cluster::connection`.)
+fn panicked() -> Result<Found> {
+    Err(Error::Internal(last_panic().unwrap_or_else(|| {
+        "a panic whose message was not recorded".to_string()
+    })))
 }
 
-/// Set once the fluvio client may run: before that, every panic is the tool's own.
-static CLIENT_IN_USE: AtomicBool = AtomicBool::new(false);
+/// The last panic, as the hook saw it (message and place).
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
-/// The first panic of this tool's own code, as the hook saw it (message and place).
-static OWN_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-
-fn own_panic() -> Option<String> {
-    OWN_PANIC.lock().map_or(None, |p| p.clone())
+fn last_panic() -> Option<String> {
+    LAST_PANIC.lock().map_or(None, |p| p.clone())
 }
 
-/// Where a panic happened decides what it means. Once the fluvio client runs, a panic
-/// outside this tool's own source is the client's (it panics on some replies it cannot
-/// decode, inside the `bytes` crate): it fails the request in hand at once (see
-/// `cluster::sc`), is printed as one line, and the run reports an unusable cluster. A
-/// panic in this tool's own source, or before any client runs, is a bug: kept for the
-/// internal error (exit 70) that the run ends with.
+/// Records each panic for the internal error the run ends with, instead of printing it
+/// (the error is printed once, at the edge; a panic caught below never shows).
+/// `RUST_BACKTRACE` keeps Rust's own report too.
 fn install_panic_hook() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let ours = !CLIENT_IN_USE.load(Ordering::SeqCst) || panic_is_ours(info);
-        if ours {
-            if let Ok(mut first) = OWN_PANIC.lock() {
-                first.get_or_insert_with(|| info.to_string());
-            }
-        } else {
-            cluster::sc::note_client_failure();
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(info.to_string());
         }
         if std::env::var_os("RUST_BACKTRACE").is_some() {
             default_hook(info);
-        } else if !ours {
-            output::stderr(&format!("error: internal failure: {info}\n"));
         }
     }));
-}
-
-/// True for a panic located in this crate's source; the fluvio client's code lives in
-/// other crates (paths under cargo's registry).
-fn panic_is_ours(info: &PanicHookInfo<'_>) -> bool {
-    info.location().is_some_and(|l| in_own_source(l.file()))
-}
-
-/// Cargo names this crate's files relative to it (`src/plan.rs`) and a dependency's by
-/// its absolute path.
-fn in_own_source(file: &str) -> bool {
-    file.starts_with("src/") || file.starts_with(env!("CARGO_MANIFEST_DIR"))
 }
 
 async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {
@@ -204,22 +167,5 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {
         | Command::Profile { .. } => {
             unreachable!("handled before the runtime starts")
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn panics_are_sorted_by_where_they_happen() {
-        // As this build names its own code: a bug here is internal (exit 70).
-        assert!(super::in_own_source(std::panic::Location::caller().file()));
-        assert!(super::in_own_source("src/plan.rs"));
-        // The fluvio client's code (and any other dependency's) is not.
-        assert!(!super::in_own_source(
-            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/fluvio-socket-0.50.1/src/multiplexing.rs"
-        ));
-        assert!(!super::in_own_source(
-            "/rustc/abc/library/core/src/option.rs"
-        ));
     }
 }

@@ -3,6 +3,7 @@
 //! `Cluster` is the one interface the apply engine reads and writes through; `convert`
 //! maps Fluvio's types to the model. The only modules that import Fluvio crates.
 
+pub mod connection;
 pub mod convert;
 pub mod handshake;
 pub mod metadata_dir;

@@ -1,51 +1,25 @@
-//! A running SC, through the real `fluvio` client. The only module that imports `fluvio`.
+//! A running SC, through Fluvio's published client crates: profiles from `fluvio`, the
+//! wire through `connection` (no watch streams).
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fluvio::config::{ConfigFile, TlsPolicy};
 use fluvio::metadata::customspu::CustomSpuSpec;
-use fluvio::{Fluvio, FluvioAdmin, FluvioClusterConfig};
+use fluvio::FluvioClusterConfig;
 use fluvio_controlplane_metadata::spu::{CustomSpuKey, SpuSpec as FlvSpuSpec};
+use fluvio_protocol::api::Request;
 use fluvio_sc_schema::errors::ErrorCode;
-use fluvio_sc_schema::ApiError;
+use fluvio_sc_schema::objects::{
+    CommonCreateRequest, CreateRequest, DeleteRequest, ListFilter, ListRequest, ListResponse,
+    ObjectApiCreateRequest, ObjectApiDeleteRequest, ObjectApiListRequest,
+};
+use fluvio_sc_schema::{ApiError, TryEncodableFrom};
 
+use super::connection::{ConnectError, RequestError, ScConnection};
 use super::convert::{custom_spec, live_from_fluvio};
 use super::{Cluster, ClusterError};
 use crate::error::one_line as causes;
 use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
-
-/// Set when the fluvio client panicked, as it does on some malformed replies: its
-/// connection is then dead, and waiting out a request's timeout would only delay the
-/// error. Cleared by the next connect.
-static CLIENT_FAILED: AtomicBool = AtomicBool::new(false);
-
-/// What a request that the failed client abandoned reports.
-pub const CLIENT_FAILURE: &str = "the fluvio client stopped on an internal failure (printed above), as it does on a reply it cannot decode; is that address an SC?";
-
-/// Wakes the requests waiting on the client when it fails.
-static CLIENT_FAILED_NOTICE: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-/// Records that the client failed (called from the panic hook).
-pub fn note_client_failure() {
-    CLIENT_FAILED.store(true, Ordering::SeqCst);
-    CLIENT_FAILED_NOTICE.notify_waiters();
-}
-
-/// Resolves once the client has failed.
-async fn client_failed() {
-    loop {
-        let notice = CLIENT_FAILED_NOTICE.notified();
-        tokio::pin!(notice);
-        // Registered before the check, so a failure between the two still wakes us.
-        notice.as_mut().enable();
-        if CLIENT_FAILED.load(Ordering::SeqCst) {
-            return;
-        }
-        notice.await;
-    }
-}
 
 /// How the user picked the cluster; the first that is set wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,19 +112,17 @@ fn tls_problem(cause: &str, tls: &TlsPolicy) -> Option<String> {
 pub struct ScCluster {
     config: FluvioClusterConfig,
     timeout: Duration,
-    client: Fluvio,
-    admin: FluvioAdmin,
+    conn: ScConnection,
     /// The last request got no answer in time, on a connection that is still open: the SC
     /// may still be working on it. See `reconnect`.
-    unanswered: AtomicBool,
+    unanswered: bool,
 }
 
-/// Sorts a client error: SC answers by code, anything else as a connection problem.
-fn classify(op: String, err: anyhow::Error) -> ClusterError {
-    match err.downcast_ref::<ApiError>() {
-        Some(ApiError::Code(code, message)) => {
+/// Sorts an SC's error answer by code.
+fn classify_api(op: String, err: ApiError) -> ClusterError {
+    match err {
+        ApiError::Code(code, message) => {
             let message = message
-                .clone()
                 .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| code.to_sentence());
             match code {
@@ -159,14 +131,21 @@ fn classify(op: String, err: anyhow::Error) -> ClusterError {
                 _ => ClusterError::Refused { op, message },
             }
         }
-        Some(other) => ClusterError::Refused {
+        other => ClusterError::Refused {
             op,
             message: other.to_string(),
         },
-        None => ClusterError::Transient {
-            op,
-            cause: causes(err.as_ref()),
-        },
+    }
+}
+
+/// Sorts a request's failure: SC answers by code, anything else as a connection problem.
+fn classify(op: String, err: RequestError) -> ClusterError {
+    match err {
+        RequestError::Api(err) => classify_api(op, err),
+        RequestError::Unsupported(message) => ClusterError::Refused { op, message },
+        RequestError::Connection(cause) | RequestError::Unreadable(cause) => {
+            ClusterError::Transient { op, cause }
+        }
     }
 }
 
@@ -177,9 +156,7 @@ impl ScCluster {
         timeout: Duration,
     ) -> Result<Self, ClusterError> {
         let endpoint = config.endpoint.clone();
-        CLIENT_FAILED.store(false, Ordering::SeqCst);
-        let client = match tokio::time::timeout(timeout, Fluvio::connect_with_config(&config)).await
-        {
+        let conn = match tokio::time::timeout(timeout, ScConnection::connect(&config)).await {
             Err(_) => {
                 let cause = format!("no answer within {}s", timeout.as_secs_f32());
                 return Err(ClusterError::Unreachable {
@@ -187,51 +164,41 @@ impl ScCluster {
                     cause: tls_problem(&cause, &config.tls).unwrap_or(cause),
                 });
             }
-            Ok(Err(err)) => {
-                let cause = causes(err.as_ref());
-                let cause = tls_problem(&cause, &config.tls).unwrap_or(cause);
-                return Err(
-                    if cause.contains("not compatible") || cause.contains("minimum") {
-                        ClusterError::Incompatible { endpoint, cause }
-                    } else {
-                        ClusterError::Unreachable { endpoint, cause }
-                    },
-                );
+            Ok(Err(ConnectError::Incompatible(cause))) => {
+                return Err(ClusterError::Incompatible { endpoint, cause })
             }
-            Ok(Ok(client)) => client,
+            Ok(Err(ConnectError::Failed(err))) => {
+                let cause = causes(err.as_ref());
+                return Err(ClusterError::Unreachable {
+                    endpoint,
+                    cause: tls_problem(&cause, &config.tls).unwrap_or(cause),
+                });
+            }
+            Ok(Ok(conn)) => conn,
         };
-        let admin = client.admin().await;
         Ok(ScCluster {
             config,
             timeout,
-            client,
-            admin,
-            unanswered: AtomicBool::new(false),
+            conn,
+            unanswered: false,
         })
     }
 
     pub fn platform_version(&self) -> String {
-        self.client.platform_version().to_string()
+        self.conn.platform_version().to_string()
     }
 
-    async fn timed<T>(
-        &self,
+    /// One request and its reply, within the timeout.
+    async fn exchange<R, I>(
+        &mut self,
         op: impl Fn() -> String,
-        fut: impl Future<Output = anyhow::Result<T>>,
-    ) -> Result<T, ClusterError> {
-        let result = tokio::select! {
-            result = tokio::time::timeout(self.timeout, fut) => result,
-            () = client_failed() => {
-                // The reply came, unreadable: nothing of this request is left to land
-                // later, so the next retry may reconnect.
-                self.unanswered.store(false, Ordering::SeqCst);
-                return Err(ClusterError::Transient {
-                    op: op(),
-                    cause: CLIENT_FAILURE.into(),
-                });
-            }
-        };
-        self.unanswered.store(result.is_err(), Ordering::SeqCst);
+        input: I,
+    ) -> Result<R::Response, ClusterError>
+    where
+        R: Request + TryEncodableFrom<I>,
+    {
+        let result = tokio::time::timeout(self.timeout, self.conn.request::<R, I>(input)).await;
+        self.unanswered = result.is_err();
         match result {
             Err(_) => Err(ClusterError::Transient {
                 op: op(),
@@ -239,6 +206,32 @@ impl ScCluster {
             }),
             Ok(result) => result.map_err(|err| classify(op(), err)),
         }
+    }
+
+    /// Lists SPUs whose name contains one of `filters` (all with none).
+    async fn list(
+        &mut self,
+        op: impl Fn() -> String,
+        filters: Vec<ListFilter>,
+    ) -> Result<Vec<LiveSpu>, ClusterError> {
+        let request = ListRequest::<FlvSpuSpec>::new(filters, false);
+        let response = self
+            .exchange::<ObjectApiListRequest, _>(&op, request)
+            .await?;
+        let spus: ListResponse<FlvSpuSpec> =
+            response
+                .downcast()
+                .ok()
+                .flatten()
+                .ok_or_else(|| ClusterError::Transient {
+                    op: op(),
+                    cause: "the SC's reply is not an SPU list".to_string(),
+                })?;
+        Ok(spus
+            .inner()
+            .iter()
+            .map(|m| live_from_fluvio(&m.name, &m.spec, &m.status))
+            .collect())
     }
 }
 
@@ -248,32 +241,20 @@ impl Cluster for ScCluster {
     }
 
     async fn read(&mut self) -> Result<Live, ClusterError> {
-        let spus = self
-            .timed(
-                || "listing SPUs".to_string(),
-                self.admin.all::<FlvSpuSpec>(),
-            )
-            .await?;
-        let mut live = Live::from_specs(
-            spus.iter()
-                .map(|m| live_from_fluvio(&m.name, &m.spec, &m.status)),
-        );
+        let spus = self.list(|| "listing SPUs".to_string(), vec![]).await?;
+        let mut live = Live::from_specs(spus);
         live.platform_version = Some(self.platform_version());
         Ok(live)
     }
 
     async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError> {
         let spus = self
-            .timed(
+            .list(
                 || format!("reading SPU {name}"),
-                self.admin
-                    .list::<FlvSpuSpec, String>(vec![name.to_string()]),
+                vec![name.to_string().into()],
             )
             .await?;
-        Ok(spus
-            .iter()
-            .find(|m| m.name == name)
-            .map(|m| live_from_fluvio(&m.name, &m.spec, &m.status)))
+        Ok(spus.into_iter().find(|spu| spu.spec.name == name))
     }
 
     fn updates_in_place(&self) -> bool {
@@ -288,21 +269,26 @@ impl Cluster for ScCluster {
     }
 
     async fn delete(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
-        let key = CustomSpuKey::Name(spec.name.clone());
-        self.timed(
-            || format!("deleting SPU {} ({})", spec.id, spec.name),
-            self.admin.delete::<CustomSpuSpec>(key),
-        )
-        .await
+        let op = || format!("deleting SPU {} ({})", spec.id, spec.name);
+        let request = DeleteRequest::<CustomSpuSpec>::new(CustomSpuKey::Name(spec.name.clone()));
+        self.exchange::<ObjectApiDeleteRequest, _>(op, request)
+            .await?
+            .as_result()
+            .map_err(|err| classify_api(op(), err))
     }
 
     async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
-        let custom = custom_spec(spec);
-        self.timed(
-            || format!("creating SPU {} ({})", spec.id, spec.name),
-            self.admin.create(spec.name.clone(), false, custom),
-        )
-        .await
+        let op = || format!("creating SPU {} ({})", spec.id, spec.name);
+        let common = CommonCreateRequest {
+            name: spec.name.clone(),
+            dry_run: false,
+            ..Default::default()
+        };
+        let request = CreateRequest::new(common, custom_spec(spec));
+        self.exchange::<ObjectApiCreateRequest, _>(op, request)
+            .await?
+            .as_result()
+            .map_err(|err| classify_api(op(), err))
     }
 
     /// Re-opens the connection, unless the last request timed out on a connection that is
@@ -310,10 +296,11 @@ impl Cluster for ScCluster {
     /// hand even when the client goes away; so a request abandoned with its connection can
     /// still land later, after a retry on a new connection: a late delete would remove the
     /// SPU just re-created. Staying on the same connection keeps every retry and look
-    /// ordered after the abandoned request. If the connection is dead instead, the next
-    /// request fails with a connection error, and the reconnect after that happens.
+    /// ordered after the abandoned request (its late reply is skipped). If the connection
+    /// is dead instead, the next request fails with a connection error, and the reconnect
+    /// after that happens.
     async fn reconnect(&mut self) -> Result<(), ClusterError> {
-        if self.unanswered.load(Ordering::SeqCst) {
+        if self.unanswered {
             return Ok(());
         }
         *self = ScCluster::connect(self.config.clone(), self.timeout).await?;

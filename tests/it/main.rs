@@ -8,4 +8,5 @@ mod reconcile;
 mod support;
 mod test_sc;
 mod tls;
+mod wire;
 mod zones;

@@ -35,6 +35,7 @@ use fluvio_types::event::StickyEvent;
 use super::auth::{ConnAuth, TypeAction};
 use super::faults::ApiKind;
 use super::state::{Ctx, ScState, SpuObj};
+use fluvio_stream_model::core::Spec;
 
 type Sink = ExclusiveFlvSink;
 
@@ -43,6 +44,54 @@ type Sink = ExclusiveFlvSink;
 pub(crate) struct Out {
     pub sink: Sink,
     pub mute: bool,
+    /// the watch streams open on this connection
+    pub watches: Arc<ConnWatches>,
+}
+
+/// The watch streams of one connection, each with the last store epoch it has sent.
+///
+/// On the real SC a change's watch update goes out on the connection before the reply to
+/// the request that made the change (the watch task wakes on the store change while the
+/// handler still waits for its confirmation). The test SC makes that order certain: a
+/// handler that changed a store waits, before answering, until every watch of that kind on
+/// the same connection has sent the new epoch.
+#[derive(Default)]
+pub(crate) struct ConnWatches {
+    sent: std::sync::Mutex<Vec<(&'static str, tokio::sync::watch::Receiver<i64>)>>,
+}
+
+impl ConnWatches {
+    fn open(&self, kind: &'static str) -> tokio::sync::watch::Sender<i64> {
+        let (sender, receiver) = tokio::sync::watch::channel(i64::MIN);
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((kind, receiver));
+        sender
+    }
+
+    /// Waits until every open watch of `kind` has sent `epoch` (or ended).
+    async fn flushed(&self, kind: &str, epoch: i64) {
+        let receivers: Vec<_> = self
+            .sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, r)| r.clone())
+            .collect();
+        for mut receiver in receivers {
+            // Err: the watch ended (connection closing)
+            let _ = receiver.wait_for(|sent| *sent >= epoch).await;
+        }
+    }
+}
+
+/// Before answering a request that changed the SPU store: let this connection's SPU watches
+/// send the change first.
+async fn spu_watches_first(state: &ScState, out: &Out) {
+    let epoch = state.spus.store().epoch().await;
+    out.watches.flushed(SpuSpec::LABEL, epoch).await;
 }
 
 async fn send<P>(out: &Out, header: &RequestHeader, response: P) -> Result<()>
@@ -354,7 +403,9 @@ pub(crate) async fn create(
             .unwrap_or_default();
         Status::new(name, code, message)
     } else if let Some(create) = req.downcast()? as Option<CreateRequest<CustomSpuSpec>> {
-        register_custom_spu(state, auth, create).await
+        let status = register_custom_spu(state, auth, create).await;
+        spu_watches_first(state, out).await;
+        status
     } else {
         // the test SC does not create other object kinds
         Status::new(
@@ -412,7 +463,9 @@ pub(crate) async fn delete(
 ) -> Result<()> {
     let (header, req) = request.get_header_request();
     let status = if let Some(req) = req.downcast()? as Option<DeleteRequest<CustomSpuSpec>> {
-        unregister_custom_spu(state, req.key()).await
+        let status = unregister_custom_spu(state, req.key()).await;
+        spu_watches_first(state, out).await;
+        status
     } else {
         // upstream delete.rs answers unknown kinds with exactly this ("create error")
         Status::new(
@@ -505,6 +558,7 @@ pub(crate) fn watch(
     let (header, req) = request.get_header_request();
     let sink = out.sink.clone();
     let s = state.clone();
+    let w = &out.watches;
     if (req.downcast()? as Option<WatchRequest<TopicSpec>>).is_some() {
         spawn(watch_loop(
             s.clone(),
@@ -513,6 +567,7 @@ pub(crate) fn watch(
             header,
             false,
             end,
+            w.open(TopicSpec::LABEL),
         ));
     } else if (req.downcast()? as Option<WatchRequest<SpuSpec>>).is_some() {
         spawn(watch_loop(
@@ -522,6 +577,7 @@ pub(crate) fn watch(
             header,
             false,
             end,
+            w.open(SpuSpec::LABEL),
         ));
     } else if (req.downcast()? as Option<WatchRequest<SpuGroupSpec>>).is_some() {
         spawn(watch_loop(
@@ -531,6 +587,7 @@ pub(crate) fn watch(
             header,
             false,
             end,
+            w.open(SpuGroupSpec::LABEL),
         ));
     } else if (req.downcast()? as Option<WatchRequest<PartitionSpec>>).is_some() {
         spawn(watch_loop(
@@ -540,6 +597,7 @@ pub(crate) fn watch(
             header,
             false,
             end,
+            w.open(PartitionSpec::LABEL),
         ));
     } else if let Some(req) = req.downcast()? as Option<WatchRequest<SmartModuleSpec>> {
         spawn(watch_loop(
@@ -549,6 +607,7 @@ pub(crate) fn watch(
             header,
             req.summary,
             end,
+            w.open(SmartModuleSpec::LABEL),
         ));
     } else if (req.downcast()? as Option<WatchRequest<TableFormatSpec>>).is_some() {
         spawn(watch_loop(
@@ -558,6 +617,7 @@ pub(crate) fn watch(
             header,
             false,
             end,
+            w.open(TableFormatSpec::LABEL),
         ));
     } else {
         // upstream: "Not Valid Watch Request" ends the connection
@@ -573,6 +633,7 @@ async fn watch_loop<S>(
     header: RequestHeader,
     summary: bool,
     end: Arc<StickyEvent>,
+    sent: tokio::sync::watch::Sender<i64>,
 ) where
     S: AdminSpec + Send + Sync + 'static,
     S::Status: Encoder + Decoder + Send + Sync + Debug,
@@ -625,11 +686,13 @@ async fn watch_loop<S>(
         let out = Out {
             sink: sink.clone(),
             mute: false,
+            watches: Arc::default(),
         };
         if send(&out, &header, response).await.is_err() {
             end.notify();
             break;
         }
+        sent.send_replace(epoch);
         tokio::select! {
             _ = end.listen() => break,
             _ = listener.listen() => {},

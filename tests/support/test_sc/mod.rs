@@ -46,7 +46,7 @@ pub use tls::{CertFiles, Pki, ScTls, Validity};
 
 use state::{ScState, Shared};
 
-/// Health of the simulated SPU process behind an SPU id.
+/// Health of the simulated SPU process behind an SPU id: running and connected, or gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
     Online,
@@ -65,6 +65,10 @@ pub struct TestScConfig {
     pub tls: Option<ScTls>,
     /// who may do what (default: everything allowed, an SC without a policy)
     pub authorization: Authorization,
+    /// how long a create or delete waits for the store before it fails with "store timed
+    /// out" (whole seconds, at least 1); default 10 s, upstream's wait. Only reached when
+    /// the store does not take changes (an unreadable metadata folder).
+    pub store_timeout: Duration,
 }
 
 impl Default for TestScConfig {
@@ -75,6 +79,7 @@ impl Default for TestScConfig {
             platform_version: "0.18.1".to_owned(),
             tls: None,
             authorization: Authorization::Root,
+            store_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -91,6 +96,7 @@ pub struct TestSc {
     dir: PathBuf,
     _tempdir: Option<tempfile::TempDir>,
     platform_version: semver::Version,
+    store_timeout: Duration,
     shared: Arc<Shared>,
     running: Option<Running>,
 }
@@ -176,6 +182,7 @@ impl TestSc {
                 authorization: Arc::new(config.authorization),
                 ..Shared::default()
             }),
+            store_timeout: config.store_timeout,
             running: None,
         };
         sc.launch(Duration::ZERO).await?;
@@ -199,6 +206,7 @@ impl TestSc {
             &self.dir,
             self.platform_version.clone(),
             self.shared.clone(),
+            self.store_timeout,
         )
         .await?;
         let stop = StickyEvent::shared();
@@ -283,9 +291,36 @@ impl TestSc {
         self.seed_spus(spus).await
     }
 
-    /// Change the health of the simulated SPU process `id` (applied on the next status pass).
+    /// The simulated SPU process `id` is up (`Online`) or gone (`Offline`), applied on the
+    /// next status pass. A process that is up and not registered with the running SC
+    /// registers first, which the SC refuses when no SPU has that id (see
+    /// `refused_registrations`): it keeps no health for it then. A process that goes away
+    /// changes only the status of an SPU it was registered for (upstream: health false on
+    /// disconnect).
     pub fn set_health(&self, id: i32, health: Health) {
         self.shared.set_health(id, health);
+    }
+
+    /// Every simulated SPU process connects to the SC again and registers, as SPU
+    /// processes do some time after an SC restart. Until then each SPU shows the status
+    /// saved on disk.
+    pub fn reconnect_spu_processes(&self) {
+        self.shared.reconnect_processes();
+    }
+
+    /// How many registrations of the SPU process `id` the SC refused (no SPU with that id).
+    pub fn refused_registrations(&self, id: i32) -> usize {
+        self.shared.refused_registrations(id)
+    }
+
+    /// Watch requests received on each client connection so far, in accept order (over
+    /// restarts).
+    pub fn watch_requests_per_connection(&self) -> Vec<usize> {
+        self.shared
+            .watch_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Wait until a complete status pass has run after this call.
@@ -327,7 +362,9 @@ impl TestSc {
     }
 
     /// Stop, then start again on the same dir and the same address, reloading from disk.
-    /// Fault settings, request counters and SPU health survive.
+    /// Fault settings, request counters and the simulated SPU processes survive; their
+    /// registrations (SPU health, in the SC's memory) do not: each SPU shows its saved
+    /// status until `reconnect_spu_processes` or `set_health`.
     pub async fn restart(&mut self) -> Result<()> {
         self.halt().await?;
         self.launch(Duration::from_secs(5)).await

@@ -2,7 +2,9 @@
 //! `fluvio-socket` and decoded with `AdminPublicDecodedRequest` (as upstream
 //! `public_server.rs`: requests of one connection are served in order; watches run in their
 //! own tasks and stop when the connection ends). A connection first goes through `tls::open`:
-//! the TLS handshake when the SC serves TLS, and its authorization context.
+//! the TLS handshake when the SC serves TLS, and its authorization context. As upstream,
+//! accepted sockets keep Nagle's algorithm (no TCP_NODELAY): a reply written right after a
+//! watch update on the same connection waits for the client's ACK of the update.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,7 +34,6 @@ pub(crate) async fn accept_loop(
             _ = stop.listen() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    let _ = stream.set_nodelay(true);
                     let id = state.next_conn.fetch_add(1, Ordering::SeqCst);
                     state
                         .connections
@@ -70,6 +71,8 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
     let (sink, mut stream) = socket.split();
     let sink = sink.as_shared();
     let end = StickyEvent::shared();
+    let log_index = state.shared.new_connection();
+    let watches = Arc::new(api::ConnWatches::default());
     let mut requests = stream.api_stream::<AdminPublicDecodedRequest, AdminPublicApiKey>();
 
     while let Some(next) = requests.next().await {
@@ -81,6 +84,9 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
             }
         };
         let kind = ApiKind::of(&request);
+        if kind == ApiKind::Watch {
+            state.shared.count_watch_request(log_index);
+        }
         let decision = state.shared.faults.on_request(kind);
         if decision.drop_before {
             break;
@@ -93,6 +99,7 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
         let out = api::Out {
             sink: sink.clone(),
             mute: decision.drop_response,
+            watches: watches.clone(),
         };
         let served = match request {
             AdminPublicDecodedRequest::ApiVersionsRequest(r) => {

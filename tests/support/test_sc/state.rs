@@ -35,12 +35,21 @@ use super::Health;
 pub(crate) type Ctx<S> = StoreContext<S, LocalMetadataItem>;
 pub(crate) type SpuObj = MetadataStoreObject<SpuSpec, LocalMetadataItem>;
 
+/// A simulated SPU process. It lives outside the SC, so it outlives the SC's restarts; it
+/// registers with an SC incarnation (upstream: the private API's `RegisterSpuRequest`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Process {
+    pub health: Health,
+    /// it has (re)connected and not yet registered with the running incarnation
+    pub registering: bool,
+}
+
 /// State shared by every incarnation of one `TestSc` (survives restarts).
 #[derive(Default)]
 pub(crate) struct Shared {
     pub faults: Faults,
-    /// simulated SPU processes: id -> health (a registered SPU without an entry stays `Init`)
-    pub health: Mutex<HashMap<i32, Health>>,
+    /// simulated SPU processes by SPU id
+    pub processes: Mutex<HashMap<i32, Process>>,
     pub health_version: AtomicU64,
     /// number of completed status passes
     pub status_passes: AtomicU64,
@@ -48,22 +57,66 @@ pub(crate) struct Shared {
     pub tls: Option<TlsAcceptor>,
     /// the authorization every new connection gets its context from
     pub authorization: Arc<Authorization>,
+    /// registrations refused because no SPU had the process's id: id -> count
+    pub refused: Mutex<HashMap<i32, usize>>,
+    /// client connections in accept order (over restarts): watch requests received on each
+    pub watch_requests: Mutex<Vec<usize>>,
 }
 
 impl Shared {
-    pub fn health_snapshot(&self) -> HashMap<i32, Health> {
-        self.health
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    fn processes(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Process>> {
+        self.processes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The SPU process `id` is up (`Online`) or gone (`Offline`). One that is up and not
+    /// registered with the running SC connects and registers on the next status pass; one
+    /// that is gone only matters to an SC it was registered with.
     pub fn set_health(&self, id: i32, health: Health) {
-        self.health
+        self.processes().insert(
+            id,
+            Process {
+                health,
+                registering: health == Health::Online,
+            },
+        );
+        self.health_version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Every SPU process that is up connects again (after an SC restart) and registers.
+    pub fn reconnect_processes(&self) {
+        for process in self.processes().values_mut() {
+            process.registering = process.health == Health::Online;
+        }
+        self.health_version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn refused_registrations(&self, id: i32) -> usize {
+        self.refused
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, health);
-        self.health_version.fetch_add(1, Ordering::SeqCst);
+            .get(&id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// A new client connection; returns its index in `watch_requests`.
+    pub fn new_connection(&self) -> usize {
+        let mut log = self
+            .watch_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        log.push(0);
+        log.len() - 1
+    }
+
+    pub fn count_watch_request(&self, connection: usize) {
+        let mut log = self
+            .watch_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = log.get_mut(connection) {
+            *count += 1;
+        }
     }
 }
 
@@ -82,33 +135,46 @@ pub(crate) struct ScState {
     /// open client connections (a clone of each TCP stream, to close them on demand)
     pub connections: Mutex<HashMap<u64, TcpStream>>,
     pub next_conn: AtomicU64,
+    /// SPU processes registered with this incarnation (upstream keeps SPU health only in
+    /// memory: after a restart every SPU shows its saved status until its process registers)
+    pub registered: Mutex<HashMap<i32, Health>>,
 }
 
-async fn start_kind<S>(storage: &Arc<LocalMetadataStorage>) -> Result<Ctx<S>>
+async fn start_kind<S>(
+    storage: &Arc<LocalMetadataStorage>,
+    store_timeout: Duration,
+) -> Result<Ctx<S>>
 where
     S: K8ExtendedSpec + DeserializeOwned + Serialize,
     <S as Spec>::Owner: K8ExtendedSpec,
     <S as K8ExtendedSpec>::K8Spec: DeserializeOwned + Serialize,
 {
-    // load the folder ourselves first, so that a bad file fails `start` loudly
-    // instead of making the dispatcher retry in the background
-    let _loaded = storage
-        .retrieve_items::<S>(&NameSpace::All)
-        .await
-        .with_context(|| format!("loading {} metadata", S::LABEL))?;
-    let ctx: Ctx<S> = StoreContext::new();
+    let mut ctx: Ctx<S> = StoreContext::new();
+    ctx.set_wait_time(store_timeout.as_secs().max(1));
+    // As upstream, a folder the storage cannot read does not stop the SC: the dispatcher's
+    // loader fails and retries every 10 s, and until then the store stays empty (lists
+    // answer nothing, deletes "not found", creates wait for the store and time out).
+    let readable = match storage.retrieve_items::<S>(&NameSpace::All).await {
+        Ok(_) => true,
+        Err(err) => {
+            tracing::warn!(%err, kind = S::LABEL, "test sc: metadata folder unreadable, serving an empty store");
+            false
+        }
+    };
     MetadataDispatcher::<S, LocalMetadataStorage, LocalMetadataItem>::start(
         NameSpace::All,
         storage.clone(),
         ctx.clone(),
     );
-    // wait for the dispatcher's initial sync_all (epoch > 0)
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while ctx.store().epoch().await <= 0 {
-        if Instant::now() > deadline {
-            return Err(anyhow!("{} store did not sync", S::LABEL));
+    if readable {
+        // wait for the dispatcher's initial sync_all (epoch > 0)
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ctx.store().epoch().await <= 0 {
+            if Instant::now() > deadline {
+                return Err(anyhow!("{} store did not sync", S::LABEL));
+            }
+            sleep(Duration::from_millis(2)).await;
         }
-        sleep(Duration::from_millis(2)).await;
     }
     Ok(ctx)
 }
@@ -118,23 +184,25 @@ impl ScState {
         dir: &Path,
         platform_version: semver::Version,
         shared: Arc<Shared>,
+        store_timeout: Duration,
     ) -> Result<Arc<Self>> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating metadata dir {}", dir.display()))?;
         let storage = Arc::new(LocalMetadataStorage::new(dir));
         Ok(Arc::new(Self {
-            spus: start_kind::<SpuSpec>(&storage).await?,
-            topics: start_kind::<TopicSpec>(&storage).await?,
-            partitions: start_kind::<PartitionSpec>(&storage).await?,
-            spgs: start_kind::<SpuGroupSpec>(&storage).await?,
-            smartmodules: start_kind::<SmartModuleSpec>(&storage).await?,
-            tableformats: start_kind::<TableFormatSpec>(&storage).await?,
-            mirrors: start_kind::<MirrorSpec>(&storage).await?,
+            spus: start_kind::<SpuSpec>(&storage, store_timeout).await?,
+            topics: start_kind::<TopicSpec>(&storage, store_timeout).await?,
+            partitions: start_kind::<PartitionSpec>(&storage, store_timeout).await?,
+            spgs: start_kind::<SpuGroupSpec>(&storage, store_timeout).await?,
+            smartmodules: start_kind::<SmartModuleSpec>(&storage, store_timeout).await?,
+            tableformats: start_kind::<TableFormatSpec>(&storage, store_timeout).await?,
+            mirrors: start_kind::<MirrorSpec>(&storage, store_timeout).await?,
             storage,
             platform_version,
             shared,
             connections: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
+            registered: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -164,8 +232,9 @@ impl ScState {
             }
         }
         let names: Vec<String> = spus.iter().map(|(n, _, _)| n.clone()).collect();
+        let mut processes = Vec::with_capacity(spus.len());
         for (name, spec, health) in spus {
-            self.shared.set_health(spec.id, health);
+            processes.push((spec.id, health));
             let mut status = SpuStatus::default();
             match health {
                 Health::Online => status.set_online(),
@@ -190,6 +259,17 @@ impl ScState {
                 }
                 sleep(Duration::from_millis(2)).await;
             }
+        }
+        // their SPU processes run and have registered (a status pass has run) on return
+        let passes = self.shared.status_passes.load(Ordering::SeqCst);
+        for (id, health) in processes {
+            self.shared.set_health(id, health);
+        }
+        while self.shared.status_passes.load(Ordering::SeqCst) < passes + 2 {
+            if Instant::now() > deadline {
+                return Err(anyhow!("seeded SPU processes never registered"));
+            }
+            sleep(Duration::from_millis(2)).await;
         }
         Ok(())
     }
@@ -222,10 +302,13 @@ impl ScState {
     }
 }
 
-/// The SPU status controller: as upstream's `controllers/spus/controller.rs`, it moves an
-/// SPU whose process reported health from `Init` to Online/Offline and follows health
-/// changes; SPUs with no health report are left alone. A pass runs on every SPU store change,
-/// every health change, and is re-checked every 50 ms.
+/// The SPU status controller. Registers the SPU processes that (re)connected: upstream's
+/// private API accepts a registration only for an id that has an SPU and refuses it
+/// otherwise (the process keeps no health). Then, as upstream's
+/// `controllers/spus/controller.rs`, it moves an SPU whose registered process reported health
+/// from `Init` to Online/Offline and follows health changes; SPUs with no registered process
+/// are left as they are. A pass runs on every SPU store change, every health change, and
+/// is re-checked every 50 ms.
 pub(crate) async fn status_controller(state: Arc<ScState>) {
     let mut listener = state.spus.change_listener();
     let mut seen_health = u64::MAX;
@@ -245,28 +328,51 @@ pub(crate) async fn status_controller(state: Arc<ScState>) {
 }
 
 async fn status_pass(state: &ScState) {
-    let health = state.shared.health_snapshot();
-    if health.is_empty() {
-        return;
-    }
-    let mut changes = vec![];
-    {
+    let spus: HashMap<i32, (String, SpuStatus)> = {
         let read = state.spus.store().read().await;
-        for spu in read.values() {
-            let Some(h) = health.get(&spu.spec.id) else {
-                continue;
-            };
-            let want_online = matches!(h, Health::Online);
-            let status = &spu.status;
-            if status.is_init() || status.is_online() != want_online {
-                let mut next = status.clone();
-                next.resolution = if want_online {
-                    SpuStatusResolution::Online
+        read.values()
+            .map(|spu| (spu.spec.id, (spu.key().clone(), spu.status.clone())))
+            .collect()
+    };
+    let health = {
+        let mut processes = state.shared.processes();
+        let mut registered = state.registered.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, process) in processes.iter_mut() {
+            if let Some(health) = registered.get_mut(id) {
+                // connected to this incarnation: a health report
+                *health = process.health;
+                process.registering = false;
+            } else if process.registering {
+                process.registering = false;
+                if spus.contains_key(id) {
+                    registered.insert(*id, process.health);
                 } else {
-                    SpuStatusResolution::Offline
-                };
-                changes.push((spu.key().clone(), next));
+                    *state
+                        .shared
+                        .refused
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(*id)
+                        .or_default() += 1;
+                }
             }
+        }
+        registered.clone()
+    };
+    let mut changes = vec![];
+    for (id, h) in &health {
+        let Some((name, status)) = spus.get(id) else {
+            continue;
+        };
+        let want_online = matches!(h, Health::Online);
+        if status.is_init() || status.is_online() != want_online {
+            let mut next = status.clone();
+            next.resolution = if want_online {
+                SpuStatusResolution::Online
+            } else {
+                SpuStatusResolution::Offline
+            };
+            changes.push((name.clone(), next));
         }
     }
     for (name, status) in changes {
