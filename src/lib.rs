@@ -52,6 +52,8 @@ pub fn run(cli: Cli) -> u8 {
             });
             Ok(Outcome::default())
         }
+        Command::Completions { shell } => commands::completions::completions(shell),
+        Command::Man { out_dir } => commands::completions::man(out_dir.as_deref()),
         Command::Metadata => {
             output::stdout(&render::json(&serde_json::json!({
                 "title": "endpoints",
@@ -120,7 +122,11 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Outcome> {
         Command::UpdateLocal(args) => commands::update_local::run(ctx, &args).await,
         Command::Recover => commands::recover::run(ctx).await,
         Command::Export(args) => commands::export::run(ctx, &args).await,
-        Command::Validate(_) | Command::Schema { .. } | Command::Metadata => {
+        Command::Validate(_)
+        | Command::Schema { .. }
+        | Command::Metadata
+        | Command::Completions { .. }
+        | Command::Man { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

@@ -2,6 +2,7 @@
 //! the target, reading zone files, the journal check, and rendering a plan.
 
 pub mod apply;
+pub mod completions;
 pub mod drift;
 pub mod export;
 pub mod list;

@@ -1,5 +1,6 @@
 mod ci;
 mod examples;
+mod examples_ci;
 mod faults;
 mod reconcile;
 #[path = "../support/mod.rs"]
