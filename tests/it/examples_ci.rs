@@ -706,9 +706,11 @@ fn assert_well_formed_man(page: &str, name: &str) {
         );
     }
     // Free text never starts a line with a request character by accident.
-    for line in page.lines().filter(|l| l.starts_with('\'')) {
-        panic!("{name}: a line starts with a quote: {line:?}");
-    }
+    let quoted: Vec<&str> = page.lines().filter(|l| l.starts_with('\'')).collect();
+    assert!(
+        quoted.is_empty(),
+        "{name}: lines start with a quote: {quoted:?}"
+    );
 }
 
 #[test]
