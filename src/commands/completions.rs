@@ -72,10 +72,13 @@ pub fn man(out_dir: Option<&Path>) -> Result<Outcome> {
         .filter(|sub| !sub.is_hide_set())
         .cloned()
         .chain([command.clone()]);
+    std::fs::create_dir_all(dir).map_err(|source| Error::WriteFile {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for page in pages.map(clap_mangen::Man::new) {
         let path = dir.join(page.get_filename());
-        std::fs::create_dir_all(dir)
-            .and_then(|()| page.generate_to(dir))
+        page.generate_to(dir)
             .map_err(|source| Error::WriteFile { path, source })?;
     }
     Ok(Outcome::default())
