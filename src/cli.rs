@@ -123,6 +123,17 @@ pub enum Command {
         #[command(subcommand)]
         command: ProfileCommand,
     },
+    /// Print a shell completion script (e.g. `source <(fluvio-endpoints completions bash)`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, or write one page per command into a directory
+    Man {
+        /// Write fluvio-endpoints.1 and fluvio-endpoints-COMMAND.1 here instead
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Print a JSON Schema: of the zone file, of `plan -o json`, or of `apply -o json`
     #[command(hide = true)]
     Schema {

@@ -96,6 +96,8 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
             Ok(Found::default())
         }
         Command::Profile { command } => commands::profile::run(ctx, &command),
+        Command::Completions { shell } => commands::completions::completions(ctx, shell),
+        Command::Man { out_dir } => commands::completions::man(ctx, out_dir.as_deref()),
         Command::Metadata => {
             printer.data(&render::json(&serde_json::json!({
                 "title": "endpoints",
@@ -164,7 +166,9 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {
         Command::Validate(_)
         | Command::Schema { .. }
         | Command::Metadata
-        | Command::Profile { .. } => {
+        | Command::Profile { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

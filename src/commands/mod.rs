@@ -2,6 +2,7 @@
 //! printer. A command never imports another; what they share lives in `ops` or `output`.
 
 pub mod apply;
+pub mod completions;
 pub mod drift;
 pub mod export;
 pub mod list;

@@ -1,6 +1,7 @@
 mod authz;
 mod ci;
 mod examples;
+mod examples_ci;
 mod faults;
 mod probe;
 mod reconcile;
