@@ -256,6 +256,12 @@ impl Cluster for MetadataDir {
         self.write(spec).await
     }
 
+    /// A metadata directory has no permissions to check: writing it is up to the file
+    /// system, which `write` reports.
+    async fn may_create(&mut self, _spec: &SpuSpec) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
     async fn reconnect(&mut self) -> Result<(), ClusterError> {
         Ok(())
     }

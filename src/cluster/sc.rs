@@ -128,6 +128,7 @@ fn classify_api(op: String, err: ApiError) -> ClusterError {
             match code {
                 ErrorCode::SpuAlreadyExists => ClusterError::AlreadyExists { op, message },
                 ErrorCode::SpuNotFound => ClusterError::NotFound { op, message },
+                ErrorCode::PermissionDenied => ClusterError::Denied { op, message },
                 _ => ClusterError::Refused { op, message },
             }
         }
@@ -208,6 +209,25 @@ impl ScCluster {
         }
     }
 
+    /// A create of `spec`, for real or as a dry run.
+    async fn create_request(
+        &mut self,
+        spec: &SpuSpec,
+        dry_run: bool,
+        op: impl Fn() -> String,
+    ) -> Result<(), ClusterError> {
+        let common = CommonCreateRequest {
+            name: spec.name.clone(),
+            dry_run,
+            ..Default::default()
+        };
+        let request = CreateRequest::new(common, custom_spec(spec));
+        self.exchange::<ObjectApiCreateRequest, _>(&op, request)
+            .await?
+            .as_result()
+            .map_err(|err| classify_api(op(), err))
+    }
+
     /// Lists SPUs whose name contains one of `filters` (all with none).
     async fn list(
         &mut self,
@@ -279,16 +299,23 @@ impl Cluster for ScCluster {
 
     async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         let op = || format!("creating SPU {} ({})", spec.id, spec.name);
-        let common = CommonCreateRequest {
-            name: spec.name.clone(),
-            dry_run: false,
-            ..Default::default()
+        self.create_request(spec, false, op).await
+    }
+
+    /// The SC checks the Create permission on the CustomSpu type before anything else, then
+    /// whether the name or id exists, then returns for a dry run: so an existing SPU answers
+    /// `SpuAlreadyExists` exactly when the caller may create, and a missing one answers OK.
+    async fn may_create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
+        let op = || {
+            format!(
+                "checking that SPU {} ({}) may be created",
+                spec.id, spec.name
+            )
         };
-        let request = CreateRequest::new(common, custom_spec(spec));
-        self.exchange::<ObjectApiCreateRequest, _>(op, request)
-            .await?
-            .as_result()
-            .map_err(|err| classify_api(op(), err))
+        match self.create_request(spec, true, op).await {
+            Ok(()) | Err(ClusterError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Re-opens the connection, unless the last request timed out on a connection that is

@@ -178,8 +178,10 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     }
     let session = match &mut opened {
         Opened::Session(session) => session,
-        Opened::DryRun(_) => {
+        Opened::DryRun(cluster) => {
             unexecuted(recovered_first);
+            // The same pre-flight a real run makes: a dry run also says it would be refused.
+            crate::apply::preflight(cluster, &creates(&doc)).await?;
             printer.note(&format!(
                 "Dry run: {} change(s) would be applied to {}; nothing was written.\n",
                 doc.changes.len(),
@@ -206,6 +208,9 @@ pub async fn execute(
     recovered_first: Vec<Recovered>,
     printer: &Printer,
 ) -> Result<Found> {
+    // Before any write (and before Ctrl-C is watched): may the caller re-create what it
+    // deletes?
+    crate::apply::preflight(&mut session.cluster, &creates(doc)).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let style = printer.style;
@@ -236,6 +241,11 @@ pub async fn execute(
     report.recovered_first = recovered_first;
     printer.apply_report(doc, &report);
     outcome(doc, &report)
+}
+
+/// The specs a plan's changes would create.
+fn creates(doc: &PlanDoc) -> Vec<&crate::model::SpuSpec> {
+    doc.changes.iter().map(|c| &c.next).collect()
 }
 
 /// How an executed apply ends: every change verified, or the error that says what is left.
