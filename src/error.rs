@@ -88,7 +88,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(
         code(endpoints::cluster::profile),
-        help("list profiles with `fluvio profile list`, or pass the SC address with --cluster HOST:PORT")
+        help("list profiles with `fluvio profile list` (each names a [cluster.<name>] of the fluvio config), or pass the SC address with --cluster HOST:PORT")
     )]
     Profile(ProfileError),
 
@@ -131,7 +131,10 @@ pub enum Error {
     Stale(Stale),
 
     #[error("invalid saved plan {}: {message}", path.display())]
-    #[diagnostic(code(endpoints::plan::invalid))]
+    #[diagnostic(
+        code(endpoints::plan::invalid),
+        help("`apply PLAN` takes a plan saved by `plan --out`; to apply a zone file, give it with -f: `apply -f FILE`")
+    )]
     BadSavedPlan { path: PathBuf, message: String },
 
     #[error("{not_applied} of {total} change(s) were not applied; see the report above")]

@@ -39,6 +39,8 @@ pub enum ProfileError {
     ConfigFile(String),
     #[error("profile `{0}` is not in the fluvio config")]
     UnknownProfile(String),
+    #[error("profile `{profile}` names cluster `{cluster}`, which is missing from the fluvio config (no [cluster.{cluster}])")]
+    MissingCluster { profile: String, cluster: String },
     #[error("the fluvio config has no current profile: {0}")]
     NoCurrent(String),
 }
@@ -67,17 +69,37 @@ pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, Pro
     };
     match choice {
         ClusterChoice::Endpoint(addr) => Ok(FluvioClusterConfig::new(addr.clone())),
-        ClusterChoice::Profile(name) => load()?
-            .config()
-            .cluster_with_profile(name)
-            .cloned()
-            .ok_or_else(|| ProfileError::UnknownProfile(name.clone())),
-        ClusterChoice::Current => load()?
-            .config()
-            .current_cluster()
-            .cloned()
-            .map_err(|e| ProfileError::NoCurrent(e.to_string())),
+        ClusterChoice::Profile(name) => profile_cluster(load()?.config(), name),
+        ClusterChoice::Current => {
+            let file = load()?;
+            let config = file.config();
+            match config.current_profile_name() {
+                Some(name) if config.profile(name).is_some() => profile_cluster(config, name),
+                _ => config
+                    .current_cluster()
+                    .cloned()
+                    .map_err(|e| ProfileError::NoCurrent(e.to_string())),
+            }
+        }
     }
+}
+
+/// The cluster of profile `name`: an unknown profile and a profile whose cluster is
+/// missing are told apart.
+fn profile_cluster(
+    config: &fluvio::config::Config,
+    name: &str,
+) -> Result<FluvioClusterConfig, ProfileError> {
+    let profile = config
+        .profile(name)
+        .ok_or_else(|| ProfileError::UnknownProfile(name.to_string()))?;
+    config
+        .cluster(&profile.cluster)
+        .cloned()
+        .ok_or_else(|| ProfileError::MissingCluster {
+            profile: name.to_string(),
+            cluster: profile.cluster.clone(),
+        })
 }
 
 /// Says in the profile's terms what a TLS failure of the fluvio client means; `None` when

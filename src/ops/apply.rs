@@ -62,7 +62,7 @@ impl Inputs {
                 file: Some(load_file(path)?),
             },
             Source::Saved { plan, file } => Inputs {
-                saved: Some(saved::load(plan)?),
+                saved: Some(saved::load(plan).map_err(|e| not_a_plan(plan, e))?),
                 file: file.as_deref().map(load_file).transpose()?,
             },
         })
@@ -117,6 +117,22 @@ impl Inputs {
             }
             (None, None) => unreachable!("a source has a file or a plan"),
         }
+    }
+}
+
+/// A zone file given where a saved plan goes (`apply zone.toml` without -f) is called that.
+fn not_a_plan(path: &std::path::Path, err: Error) -> Error {
+    let toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    match err {
+        Error::BadSavedPlan { path, .. } if toml => Error::BadSavedPlan {
+            path,
+            message:
+                "it is not a plan saved by `plan --out` but a TOML file (a zone file goes with -f)"
+                    .to_string(),
+        },
+        other => other,
     }
 }
 
