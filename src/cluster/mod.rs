@@ -120,3 +120,21 @@ impl Cluster for AnyCluster {
         delegate!(self, t => t.reconnect().await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ClusterError;
+
+    #[test]
+    fn a_denied_request_is_not_transient() {
+        let denied = ClusterError::Denied {
+            op: "deleting SPU 5001 (custom-spu-5001)".into(),
+            message: "permission denied".into(),
+        };
+        assert!(!denied.is_transient());
+        assert_eq!(
+            denied.to_string(),
+            "deleting SPU 5001 (custom-spu-5001) refused: permission denied"
+        );
+    }
+}
