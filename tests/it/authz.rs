@@ -376,6 +376,14 @@ async fn an_empty_list_says_it_may_mean_no_read_permission() {
     let list = env.run(&["list", "-c", &sc.endpoint()]).expect(0);
     assert!(list.stdout.contains("no spu"), "{}", list.stdout);
     assert!(list.stderr.contains("Read permission"), "{}", list.stderr);
+    let file = env.write(
+        "zone.toml",
+        "[[spu]]\nid = 5001\nlocal = \"h1.example:9010\"\n",
+    );
+    let plan = env
+        .run(&["plan", "-c", &sc.endpoint(), "-f", file.to_str().unwrap()])
+        .expect(6);
+    assert!(plan.stderr.contains("Read permission"), "{}", plan.stderr);
     // a cluster with SPUs gets no such hint
     let sc = plain_sc(&["reader"]).await;
     let list = env.run(&["list", "-c", &sc.endpoint()]).expect(0);
