@@ -625,6 +625,9 @@ impl<T: Cluster> Cluster for Timed<T> {
         self.create.push(ms(t.elapsed()));
         r
     }
+    async fn may_create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
+        self.inner.may_create(spec).await
+    }
     async fn reconnect(&mut self) -> Result<(), ClusterError> {
         self.inner.reconnect().await
     }

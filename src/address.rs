@@ -21,6 +21,10 @@ pub enum AddressError {
     BadPort(String),
     #[error("`{0}` looks like an IPv6 address without brackets")]
     UnbracketedIpv6(String),
+    #[error("`{text}` has a scheme (`{scheme}://`); a scheme is not allowed here")]
+    Scheme { text: String, scheme: String },
+    #[error("`{0}` carries a port; a host takes no port here")]
+    PortInHost(String),
 }
 
 impl AddressError {
@@ -34,9 +38,27 @@ impl AddressError {
                 "a host name is dot-separated labels of letters, digits, '-' and '_' (at most 63 characters each, 253 in all)",
             ),
             AddressError::BadPort(_) => Some("ports range from 1 to 65535"),
+            AddressError::Scheme { .. } => Some("give HOST:PORT only, e.g. 127.0.0.1:9003"),
+            AddressError::PortInHost(_) => Some(
+                "put the port in `port`, e.g. local = { host = \"a.example\", port = 9010 }",
+            ),
             _ => None,
         }
     }
+}
+
+/// `scheme://...` (e.g. `http://host:9003`): not an address, whatever follows.
+fn scheme_of(text: &str) -> Option<AddressError> {
+    let (scheme, _) = text.split_once("://")?;
+    let is_scheme = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    is_scheme.then(|| AddressError::Scheme {
+        text: text.to_string(),
+        scheme: scheme.to_string(),
+    })
 }
 
 /// Validates a host and returns it in stored form (IPv6 in brackets).
@@ -44,6 +66,9 @@ pub fn parse_host(text: &str) -> Result<String, AddressError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(AddressError::EmptyHost);
+    }
+    if let Some(err) = scheme_of(text) {
+        return Err(err);
     }
     if let Some(inner) = text.strip_prefix('[') {
         let inner = inner
@@ -53,6 +78,10 @@ pub fn parse_host(text: &str) -> Result<String, AddressError> {
             .parse::<Ipv6Addr>()
             .map(|_| format!("[{inner}]"))
             .map_err(|_| AddressError::BadIpv6(text.to_string()));
+    }
+    // An IPv6 address has at least two colons: one colon is a port in the wrong place.
+    if text.matches(':').count() == 1 {
+        return Err(AddressError::PortInHost(text.to_string()));
     }
     if text.contains(':') {
         return match text.parse::<Ipv6Addr>() {
@@ -123,6 +152,9 @@ pub fn check_port(value: i64) -> Result<u16, AddressError> {
 /// Parses `host` or `host:port` (`[v6]` or `[v6]:port` for IPv6).
 pub fn parse_host_port(text: &str) -> Result<(String, Option<u16>), AddressError> {
     let text = text.trim();
+    if let Some(err) = scheme_of(text) {
+        return Err(err);
+    }
     if text.starts_with('[') {
         return match text.rfind("]:") {
             Some(close) => Ok((
@@ -191,6 +223,29 @@ mod tests {
                 "{bad} must be rejected"
             );
         }
+    }
+
+    #[test]
+    fn a_scheme_or_a_port_in_a_host_is_named() {
+        for text in ["http://127.0.0.1:9003", "https://[::1]:9003", "tcp://sc"] {
+            assert!(
+                matches!(parse_host_port(text), Err(AddressError::Scheme { .. })),
+                "{text}"
+            );
+            assert!(
+                matches!(parse_host(text), Err(AddressError::Scheme { .. })),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_host("a.com:9000"),
+            Err(AddressError::PortInHost("a.com:9000".into()))
+        );
+        assert_eq!(
+            parse_host("[::1]"),
+            Ok("[::1]".to_string()),
+            "IPv6 is not a port"
+        );
     }
 
     #[test]

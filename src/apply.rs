@@ -500,6 +500,37 @@ pub fn moved(expected: &SpuSpec, found: &SpuSpec) -> String {
     format!("it changed since the plan ({} differ)", fields.join(", "))
 }
 
+/// The permission pre-flight, a step of its own before the first write of a run: proves
+/// that the caller may re-create what a replace deletes. A real SC never checks deletes but
+/// does check creates, so a caller without Create would delete an SPU and then be refused
+/// its re-creation (and the rollback).
+///
+/// One dry-run create answers for the whole run: the SC checks the Create permission on the
+/// CustomSpu TYPE, with no instance, before it looks at the name or id; so the answer for
+/// one SPU is the answer for every SPU. Existence is per name, but it is no part of the
+/// permission: each SPU is re-read just before its own delete (step 1), and a dry run per
+/// SPU would cost one round-trip each and prove nothing more.
+///
+/// `specs` are the specs the run would create. Nothing to check on a cluster that rewrites
+/// in place (no delete), nor for an empty run.
+pub async fn preflight<T: Cluster>(cluster: &mut T, specs: &[&SpuSpec]) -> Result<()> {
+    let Some(first) = specs.first() else {
+        return Ok(());
+    };
+    if cluster.updates_in_place() {
+        return Ok(());
+    }
+    match cluster.may_create(first).await {
+        Ok(()) => Ok(()),
+        Err(ClusterError::Denied { message, .. }) => Err(crate::error::Error::PermissionDenied {
+            spu: format!("{} ({})", first.id, first.name),
+            more: specs.len() - 1,
+            answer: message.escape_debug().to_string(),
+        }),
+        Err(e) => Err(crate::error::Error::from_cluster(e)),
+    }
+}
+
 /// Resolves every change an earlier run left unfinished, so each SPU exists again.
 pub async fn recover<T: Cluster>(
     cluster: &mut T,

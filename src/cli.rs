@@ -19,7 +19,8 @@ use crate::render::annotations::Annotations;
 `plan` diffs it against the live SC, `apply` changes only local endpoints (delete + create, \
 journaled, verified), `drift` audits read-only.",
     after_help = crate::error::exit::TABLE,
-    propagate_version = true
+    propagate_version = true,
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -31,11 +32,13 @@ pub struct Cli {
 /// Options that apply to every command.
 #[derive(Debug, Clone, Args)]
 pub struct Global {
-    /// Fluvio profile to use (from ~/.fluvio/config or $FLV_PROFILE_PATH)
+    /// Fluvio profile to use (from ~/.fluvio/config or $FLV_PROFILE_PATH). Like every option
+    /// that takes one value, it may be given before or after the command, and the last one counts
     #[arg(short = 'P', long, global = true, value_name = "PROFILE", conflicts_with_all = ["cluster", "metadata_dir"])]
     pub profile: Option<String>,
 
-    /// SC public address, HOST:PORT (overrides the file's [cluster] and the profile)
+    /// SC public address, HOST:PORT (overrides the file's [cluster] and the profile); the
+    /// last one counts
     #[arg(
         short = 'c',
         long,
@@ -87,7 +90,10 @@ fn parse_cluster(text: &str) -> Result<HostPort, String> {
 fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 3600.0 => Ok(v),
-        _ => Err("expected seconds between 0 and 3600".to_string()),
+        Ok(v) if v > 3600.0 => Err("the timeout is at most 3600 seconds".to_string()),
+        Ok(v) if v.is_nan() => Err("expected a number of seconds, e.g. 15".to_string()),
+        Ok(_) => Err("the timeout must be more than 0 seconds".to_string()),
+        Err(_) => Err("expected a number of seconds, e.g. 15".to_string()),
     }
 }
 

@@ -32,6 +32,9 @@ pub mod exit {
     pub const PARTIAL_APPLY: u8 = 7;
     /// Changes are left in the journal (interrupted, or not verified); run `recover`.
     pub const RECOVERY_NEEDED: u8 = 8;
+    /// The caller may not create custom SPUs, so a change (which deletes and re-creates an
+    /// SPU) is refused before anything is written.
+    pub const PERMISSION_DENIED: u8 = 9;
     /// `probe`: some local endpoints are unreachable from where it ran.
     pub const PROBE_UNREACHABLE: u8 = 10;
     /// Bad command-line usage.
@@ -51,6 +54,7 @@ pub mod exit {
       an unreachable endpoint (--probe)
   7   partial apply: some changes failed or were skipped; no SPU lost
   8   an interrupted or unverified apply needs `recover`
+  9   permission denied: no Create permission on CustomSpu; nothing was changed
   10  probe: some local endpoints are unreachable from here
   64  command-line usage error
   70  internal error: a bug in fluvio-endpoints (please report it)";
@@ -84,7 +88,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(
         code(endpoints::cluster::profile),
-        help("list profiles with `fluvio profile list`, or pass the SC address with --cluster HOST:PORT")
+        help("list profiles with `fluvio profile list` (each names a [cluster.<name>] of the fluvio config), or pass the SC address with --cluster HOST:PORT")
     )]
     Profile(ProfileError),
 
@@ -127,12 +131,29 @@ pub enum Error {
     Stale(Stale),
 
     #[error("invalid saved plan {}: {message}", path.display())]
-    #[diagnostic(code(endpoints::plan::invalid))]
+    #[diagnostic(
+        code(endpoints::plan::invalid),
+        help("`apply PLAN` takes a plan saved by `plan --out`; to apply a zone file, give it with -f: `apply -f FILE`")
+    )]
     BadSavedPlan { path: PathBuf, message: String },
 
     #[error("{not_applied} of {total} change(s) were not applied; see the report above")]
     #[diagnostic(code(endpoints::apply::partial))]
     Partial { not_applied: usize, total: usize },
+
+    #[error("permission denied: the SC does not give this caller Create on CustomSpu, needed to re-create SPU {spu}{} after its delete; nothing was changed (the SC answered: {answer})", if *more > 0 { format!(" (and {more} more)") } else { String::new() })]
+    #[diagnostic(
+        code(endpoints::cluster::permission_denied),
+        help("a change deletes and re-creates each SPU, and the SC checks only the create: run it with a role that has Create on CustomSpu (e.g. a TLS client certificate bound to such a role)")
+    )]
+    PermissionDenied {
+        /// `id (name)` of the SPU checked.
+        spu: String,
+        /// How many other SPUs the run would have re-created.
+        more: usize,
+        /// The SC's own words (untrusted text).
+        answer: String,
+    },
 
     #[error("{0}")]
     #[diagnostic(
@@ -246,6 +267,7 @@ impl Error {
             Error::Stale(_) => STALE_PLAN,
             Error::Partial { .. } => PARTIAL_APPLY,
             Error::RecoveryNeeded(_) => RECOVERY_NEEDED,
+            Error::PermissionDenied { .. } => PERMISSION_DENIED,
             Error::Usage(_) => USAGE,
             Error::ProbeUnreachable { .. } => PROBE_UNREACHABLE,
             Error::NothingToProbe { from_file, .. } => {

@@ -96,14 +96,18 @@ impl MetadataDir {
         let live = self.dir.join("SPU").join(&file);
         let staging = self.dir.join(STAGING);
         let staged = staging.join("SPU").join(&file);
-        let io = |what: &str, e: std::io::Error| store_err(what, e);
+        // Each failure names its path: a read-only directory is the usual cause.
+        let io = |what: &str, path: &Path, e: std::io::Error| {
+            store_err(&format!("{what} {}", path.display()), e)
+        };
         if staging.exists() {
-            std::fs::remove_dir_all(&staging).map_err(|e| io("clearing the staging folder", e))?;
+            std::fs::remove_dir_all(&staging)
+                .map_err(|e| io("clearing the staging folder", &staging, e))?;
         }
         std::fs::create_dir_all(staging.join("SPU"))
-            .map_err(|e| io("creating the staging folder", e))?;
+            .map_err(|e| io("creating the staging folder", &staging, e))?;
         if live.exists() {
-            std::fs::copy(&live, &staged).map_err(|e| io("staging the SPU file", e))?;
+            std::fs::copy(&live, &staged).map_err(|e| io("staging the SPU file", &live, e))?;
         }
         let store = LocalMetadataStorage::new(&staging);
         let current = load(&staging)
@@ -133,7 +137,7 @@ impl MetadataDir {
                 ClusterError::Store(format!("staged SPU {} did not read back", spec.name))
             })?;
         sync(&staged)?;
-        std::fs::rename(&staged, &live).map_err(|e| io("replacing the SPU file", e))?;
+        std::fs::rename(&staged, &live).map_err(|e| io("replacing the SPU file", &live, e))?;
         // From here the file holds the new spec: the view must say so whatever follows.
         self.items.insert(spec.name.clone(), written);
         sync(&self.dir.join("SPU"))?;
@@ -254,6 +258,12 @@ impl Cluster for MetadataDir {
             });
         }
         self.write(spec).await
+    }
+
+    /// A metadata directory has no permissions to check: writing it is up to the file
+    /// system, which `write` reports.
+    async fn may_create(&mut self, _spec: &SpuSpec) -> Result<(), ClusterError> {
+        Ok(())
     }
 
     async fn reconnect(&mut self) -> Result<(), ClusterError> {

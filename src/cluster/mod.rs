@@ -30,6 +30,10 @@ pub enum ClusterError {
     /// Delete refused: no such SPU.
     #[error("{op} refused: {message}")]
     NotFound { op: String, message: String },
+    /// The SC refused the request for lack of permission (`PermissionDenied`). Never
+    /// transient: asking again gets the same answer.
+    #[error("{op} refused: {message}")]
+    Denied { op: String, message: String },
     /// Any other answer from the SC or the store.
     #[error("{op} refused: {message}")]
     Refused { op: String, message: String },
@@ -64,6 +68,10 @@ pub trait Cluster {
     async fn delete(&mut self, spec: &SpuSpec) -> Result<(), ClusterError>;
     /// Creates a custom SPU with exactly this spec.
     async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError>;
+    /// Proves, without writing, that the caller may create `spec` (a dry-run create):
+    /// `Ok` when the cluster got past its permission check (the SPU may or may not exist),
+    /// `Denied` when it may not.
+    async fn may_create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError>;
     /// Drops and re-opens the connection, after a transient failure.
     async fn reconnect(&mut self) -> Result<(), ClusterError>;
 }
@@ -105,7 +113,28 @@ impl Cluster for AnyCluster {
     async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         delegate!(self, t => t.create(spec).await)
     }
+    async fn may_create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
+        delegate!(self, t => t.may_create(spec).await)
+    }
     async fn reconnect(&mut self) -> Result<(), ClusterError> {
         delegate!(self, t => t.reconnect().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClusterError;
+
+    #[test]
+    fn a_denied_request_is_not_transient() {
+        let denied = ClusterError::Denied {
+            op: "deleting SPU 5001 (custom-spu-5001)".into(),
+            message: "permission denied".into(),
+        };
+        assert!(!denied.is_transient());
+        assert_eq!(
+            denied.to_string(),
+            "deleting SPU 5001 (custom-spu-5001) refused: permission denied"
+        );
     }
 }

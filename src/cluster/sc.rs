@@ -39,6 +39,8 @@ pub enum ProfileError {
     ConfigFile(String),
     #[error("profile `{0}` is not in the fluvio config")]
     UnknownProfile(String),
+    #[error("profile `{profile}` names cluster `{cluster}`, which is missing from the fluvio config (no [cluster.{cluster}])")]
+    MissingCluster { profile: String, cluster: String },
     #[error("the fluvio config has no current profile: {0}")]
     NoCurrent(String),
 }
@@ -67,17 +69,37 @@ pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, Pro
     };
     match choice {
         ClusterChoice::Endpoint(addr) => Ok(FluvioClusterConfig::new(addr.clone())),
-        ClusterChoice::Profile(name) => load()?
-            .config()
-            .cluster_with_profile(name)
-            .cloned()
-            .ok_or_else(|| ProfileError::UnknownProfile(name.clone())),
-        ClusterChoice::Current => load()?
-            .config()
-            .current_cluster()
-            .cloned()
-            .map_err(|e| ProfileError::NoCurrent(e.to_string())),
+        ClusterChoice::Profile(name) => profile_cluster(load()?.config(), name),
+        ClusterChoice::Current => {
+            let file = load()?;
+            let config = file.config();
+            match config.current_profile_name() {
+                Some(name) if config.profile(name).is_some() => profile_cluster(config, name),
+                _ => config
+                    .current_cluster()
+                    .cloned()
+                    .map_err(|e| ProfileError::NoCurrent(e.to_string())),
+            }
+        }
     }
+}
+
+/// The cluster of profile `name`: an unknown profile and a profile whose cluster is
+/// missing are told apart.
+fn profile_cluster(
+    config: &fluvio::config::Config,
+    name: &str,
+) -> Result<FluvioClusterConfig, ProfileError> {
+    let profile = config
+        .profile(name)
+        .ok_or_else(|| ProfileError::UnknownProfile(name.to_string()))?;
+    config
+        .cluster(&profile.cluster)
+        .cloned()
+        .ok_or_else(|| ProfileError::MissingCluster {
+            profile: name.to_string(),
+            cluster: profile.cluster.clone(),
+        })
 }
 
 /// Says in the profile's terms what a TLS failure of the fluvio client means; `None` when
@@ -128,6 +150,7 @@ fn classify_api(op: String, err: ApiError) -> ClusterError {
             match code {
                 ErrorCode::SpuAlreadyExists => ClusterError::AlreadyExists { op, message },
                 ErrorCode::SpuNotFound => ClusterError::NotFound { op, message },
+                ErrorCode::PermissionDenied => ClusterError::Denied { op, message },
                 _ => ClusterError::Refused { op, message },
             }
         }
@@ -208,6 +231,25 @@ impl ScCluster {
         }
     }
 
+    /// A create of `spec`, for real or as a dry run.
+    async fn create_request(
+        &mut self,
+        spec: &SpuSpec,
+        dry_run: bool,
+        op: impl Fn() -> String,
+    ) -> Result<(), ClusterError> {
+        let common = CommonCreateRequest {
+            name: spec.name.clone(),
+            dry_run,
+            ..Default::default()
+        };
+        let request = CreateRequest::new(common, custom_spec(spec));
+        self.exchange::<ObjectApiCreateRequest, _>(&op, request)
+            .await?
+            .as_result()
+            .map_err(|err| classify_api(op(), err))
+    }
+
     /// Lists SPUs whose name contains one of `filters` (all with none).
     async fn list(
         &mut self,
@@ -279,16 +321,23 @@ impl Cluster for ScCluster {
 
     async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         let op = || format!("creating SPU {} ({})", spec.id, spec.name);
-        let common = CommonCreateRequest {
-            name: spec.name.clone(),
-            dry_run: false,
-            ..Default::default()
+        self.create_request(spec, false, op).await
+    }
+
+    /// The SC checks the Create permission on the CustomSpu type before anything else, then
+    /// whether the name or id exists, then returns for a dry run: so an existing SPU answers
+    /// `SpuAlreadyExists` exactly when the caller may create, and a missing one answers OK.
+    async fn may_create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
+        let op = || {
+            format!(
+                "checking that SPU {} ({}) may be created",
+                spec.id, spec.name
+            )
         };
-        let request = CreateRequest::new(common, custom_spec(spec));
-        self.exchange::<ObjectApiCreateRequest, _>(op, request)
-            .await?
-            .as_result()
-            .map_err(|err| classify_api(op(), err))
+        match self.create_request(spec, true, op).await {
+            Ok(()) | Err(ClusterError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Re-opens the connection, unless the last request timed out on a connection that is

@@ -62,7 +62,7 @@ impl Inputs {
                 file: Some(load_file(path)?),
             },
             Source::Saved { plan, file } => Inputs {
-                saved: Some(saved::load(plan)?),
+                saved: Some(saved::load(plan).map_err(|e| not_a_plan(plan, e))?),
                 file: file.as_deref().map(load_file).transpose()?,
             },
         })
@@ -117,6 +117,22 @@ impl Inputs {
             }
             (None, None) => unreachable!("a source has a file or a plan"),
         }
+    }
+}
+
+/// A zone file given where a saved plan goes (`apply zone.toml` without -f) is called that.
+fn not_a_plan(path: &std::path::Path, err: Error) -> Error {
+    let toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    match err {
+        Error::BadSavedPlan { path, .. } if toml => Error::BadSavedPlan {
+            path,
+            message:
+                "it is not a plan saved by `plan --out` but a TOML file (a zone file goes with -f)"
+                    .to_string(),
+        },
+        other => other,
     }
 }
 
@@ -178,8 +194,10 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     }
     let session = match &mut opened {
         Opened::Session(session) => session,
-        Opened::DryRun(_) => {
+        Opened::DryRun(cluster) => {
             unexecuted(recovered_first);
+            // The same pre-flight a real run makes: a dry run also says it would be refused.
+            crate::apply::preflight(cluster, &creates(&doc)).await?;
             printer.note(&format!(
                 "Dry run: {} change(s) would be applied to {}; nothing was written.\n",
                 doc.changes.len(),
@@ -206,6 +224,9 @@ pub async fn execute(
     recovered_first: Vec<Recovered>,
     printer: &Printer,
 ) -> Result<Found> {
+    // Before any write (and before Ctrl-C is watched): may the caller re-create what it
+    // deletes?
+    crate::apply::preflight(&mut session.cluster, &creates(doc)).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let style = printer.style;
@@ -236,6 +257,11 @@ pub async fn execute(
     report.recovered_first = recovered_first;
     printer.apply_report(doc, &report);
     outcome(doc, &report)
+}
+
+/// The specs a plan's changes would create.
+fn creates(doc: &PlanDoc) -> Vec<&crate::model::SpuSpec> {
+    doc.changes.iter().map(|c| &c.next).collect()
 }
 
 /// How an executed apply ends: every change verified, or the error that says what is left.

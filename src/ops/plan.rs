@@ -106,6 +106,7 @@ pub async fn plan_file(
 ) -> Result<PlanDoc> {
     let (file, desired, cluster, live) = load_and_read(connect, path).await?;
     connect.warn_pending(&cluster.identity(), printer);
+    super::session::warn_if_empty(&cluster, &live, printer);
     connect.warn_local_off(&desired.cluster, printer);
     let mut plan = crate::plan::plan(&desired, &live);
     limit(&mut plan, options.limit, &desired);

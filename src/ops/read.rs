@@ -12,5 +12,6 @@ pub async fn read(connect: &Connect, printer: &Printer) -> Result<(ClusterId, Li
     let mut cluster = connect.open(&ClusterSel::default(), Access::Read).await?;
     connect.warn_pending(&cluster.identity(), printer);
     let live = cluster.read().await.map_err(Error::from_cluster)?;
+    super::session::warn_if_empty(&cluster, &live, printer);
     Ok((cluster.identity(), live))
 }

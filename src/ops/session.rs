@@ -123,6 +123,17 @@ impl Connect {
     }
 }
 
+/// Says, when an SC lists no SPUs at all, that this can also mean no Read permission: the
+/// SC answers a caller without Read on the Spu type with an empty list, not an error.
+pub fn warn_if_empty(cluster: &AnyCluster, live: &crate::model::Live, printer: &Printer) {
+    if live.spus.is_empty() && matches!(cluster, AnyCluster::Sc(_)) {
+        printer.warn(
+            &format!("{} lists no SPUs", cluster.identity()),
+            Some("this can also mean no Read permission: an SC answers a caller without Read on Spu with an empty list"),
+        );
+    }
+}
+
 /// A cluster opened for writing, with its journal locked and anything an earlier run left
 /// unfinished resolved.
 pub struct Session {
@@ -164,6 +175,14 @@ async fn recover_pending(
         "Found {} unfinished change(s) from an interrupted apply; recovering first.\n",
         journal.pending().len()
     ));
+    // Recovery re-creates an SPU only where it is missing: prove first that the caller may.
+    let mut missing = Vec::new();
+    for pending in journal.pending() {
+        if let Ok(None) = cluster.fetch(&pending.new.name).await {
+            missing.push(&pending.new);
+        }
+    }
+    crate::apply::preflight(cluster, &missing).await?;
     let recovered = crate::apply::recover(cluster, journal, &RetryPolicy::default()).await?;
     printer.recovered(&recovered);
     if recovered

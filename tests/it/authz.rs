@@ -223,3 +223,169 @@ async fn a_policy_that_binds_an_unknown_role_is_refused_at_start() {
     let err = started.err().expect("refused").to_string();
     assert!(err.contains("raeder"), "{err}");
 }
+
+/// Every SPU as the test SC's store holds it: name -> (id, spec as debug text).
+async fn store(sc: &TestSc) -> Vec<(String, String)> {
+    let mut spus: Vec<(String, String)> = sc
+        .spus()
+        .await
+        .into_iter()
+        .map(|(name, spec, _)| (name, format!("{spec:?}")))
+        .collect();
+    spus.sort();
+    spus
+}
+
+fn says_permission_denied(stderr: &str) {
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert!(stderr.contains("Create on CustomSpu"), "{stderr}");
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reader_is_refused_every_change_before_any_delete() {
+    let sc = plain_sc(&["reader"]).await;
+    let before = store(&sc).await;
+    let env = Env::new();
+    let c = sc.endpoint();
+    let file = env.write(
+        "zone.toml",
+        "[[spu]]\nid = 5001\nlocal = \"h1.example:9010\"\n[[spu]]\nid = 5002\nlocal = \"h2.example:9020\"\n",
+    );
+    let file = file.to_str().unwrap();
+
+    let run = env
+        .run(&["apply", "-c", &c, "-f", file, "--auto-approve"])
+        .expect(9);
+    says_permission_denied(&run.stderr);
+    assert!(
+        run.stderr.contains("5001 (custom-spu-5001)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("and 1 more"), "{}", run.stderr);
+    assert_eq!(store(&sc).await, before, "apply changed nothing");
+
+    let dry = env
+        .run(&["apply", "-c", &c, "-f", file, "--dry-run"])
+        .expect(9);
+    says_permission_denied(&dry.stderr);
+
+    let update = env
+        .run(&["update-local", "-c", &c, "5002", "h2.example:9020"])
+        .expect(9);
+    says_permission_denied(&update.stderr);
+    assert!(
+        update.stderr.contains("5002 (custom-spu-5002)"),
+        "{}",
+        update.stderr
+    );
+    assert_eq!(store(&sc).await, before, "update-local changed nothing");
+    // nothing was begun: the journal holds no change
+    let pending =
+        fluvio_endpoints::journal::read_pending(&fluvio_endpoints::journal::Journal::path_for(
+            &env.journal_dir(),
+            &fluvio_endpoints::model::ClusterId::Sc(c.clone()),
+        ))
+        .map(|(p, _)| p.len())
+        .unwrap_or(0);
+    assert_eq!(pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recover_without_create_is_refused_and_keeps_the_journal() {
+    use fluvio_endpoints::cluster::convert::live_from_fluvio;
+    use fluvio_endpoints::journal::Journal;
+    use fluvio_endpoints::model::{ClusterId, Encryption, Endpoint};
+
+    let sc = plain_sc(&["reader"]).await;
+    let env = Env::new();
+    let c = sc.endpoint();
+    let (name, spec, status) = sc
+        .spus()
+        .await
+        .into_iter()
+        .find(|(_, s, _)| s.id == 5001)
+        .unwrap();
+    let old = live_from_fluvio(&name, &spec, &status).spec;
+    let mut new = old.clone();
+    new.local = Some(Endpoint {
+        host: "h1.example".into(),
+        port: 9010,
+        encryption: Encryption::Plaintext,
+    });
+    // An apply that stopped between its delete and its create: journal begun, SPU gone.
+    {
+        let mut journal = Journal::open(&env.journal_dir(), &ClusterId::Sc(c.clone())).unwrap();
+        journal
+            .begin(&ClusterId::Sc(c.clone()), &old, &new)
+            .unwrap();
+    }
+    admin(&sc)
+        .await
+        .delete::<CustomSpuSpec>(CustomSpuKey::Name(name.clone()))
+        .await
+        .expect("deletes are not checked");
+    let before = store(&sc).await;
+
+    let rec = env.run(&["recover", "-c", &c]).expect(9);
+    says_permission_denied(&rec.stderr);
+    assert!(!rec.stderr.contains("reachable again"), "{}", rec.stderr);
+    assert_eq!(store(&sc).await, before);
+    let (pending, _) = fluvio_endpoints::journal::read_pending(&Journal::path_for(
+        &env.journal_dir(),
+        &ClusterId::Sc(c.clone()),
+    ))
+    .unwrap();
+    assert_eq!(pending.len(), 1, "the change stays in the journal");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_with_create_and_read_only_mode_apply() {
+    let file_text = "[[spu]]\nid = 5001\nlocal = \"h1.example:9010\"\n";
+    let with_create = Policy::from_json(POLICY)
+        .unwrap()
+        .without_certificate(&["reader", "creator"]);
+    for auth in [Authorization::Policy(with_create), Authorization::ReadOnly] {
+        let sc = sc_with(auth, false, &Pki::new("unused")).await;
+        let env = Env::new();
+        let file = env.write("zone.toml", file_text);
+        env.run(&[
+            "apply",
+            "-c",
+            &sc.endpoint(),
+            "-f",
+            file.to_str().unwrap(),
+            "--auto-approve",
+        ])
+        .expect(0);
+        let spus = sc.spus().await;
+        let (_, spec, _) = spus.iter().find(|(_, s, _)| s.id == 5001).unwrap();
+        assert_eq!(
+            spec.public_endpoint_local.as_ref().map(|e| e.to_string()),
+            Some("h1.example:9010".to_owned())
+        );
+        assert_eq!(spus.len(), 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_list_says_it_may_mean_no_read_permission() {
+    let sc = plain_sc(&["creator"]).await;
+    let env = Env::new();
+    let list = env.run(&["list", "-c", &sc.endpoint()]).expect(0);
+    assert!(list.stdout.contains("no spu"), "{}", list.stdout);
+    assert!(list.stderr.contains("Read permission"), "{}", list.stderr);
+    let file = env.write(
+        "zone.toml",
+        "[[spu]]\nid = 5001\nlocal = \"h1.example:9010\"\n",
+    );
+    let plan = env
+        .run(&["plan", "-c", &sc.endpoint(), "-f", file.to_str().unwrap()])
+        .expect(6);
+    assert!(plan.stderr.contains("Read permission"), "{}", plan.stderr);
+    // a cluster with SPUs gets no such hint
+    let sc = plain_sc(&["reader"]).await;
+    let list = env.run(&["list", "-c", &sc.endpoint()]).expect(0);
+    assert!(!list.stderr.contains("Read permission"), "{}", list.stderr);
+}

@@ -396,7 +396,13 @@ pub(crate) async fn create(
     request: Box<RequestMessage<ObjectApiCreateRequest>>,
 ) -> Result<()> {
     let (header, req) = request.get_header_request();
-    let status = if let Some((code, message)) = state.shared.faults.take_create_failure() {
+    // an armed refusal is for a create that writes, not a dry run
+    let failure = if super::faults::is_dry_run(&req) {
+        None
+    } else {
+        state.shared.faults.take_create_failure()
+    };
+    let status = if let Some((code, message)) = failure {
         // injected fault: refused, nothing stored
         let name = (req.downcast()? as Option<CreateRequest<CustomSpuSpec>>)
             .map(|c| c.parts().0.name)

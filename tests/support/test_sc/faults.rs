@@ -11,7 +11,11 @@ use fluvio_sc_schema::AdminPublicDecodedRequest;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApiKind {
     ApiVersions,
+    /// A create that writes (fault injection and `requests(Create)` see only these).
     Create,
+    /// A dry-run create (the client's permission pre-flight): counted apart, so faults armed
+    /// for "the n-th create" mean the n-th create that writes.
+    DryRunCreate,
     Delete,
     List,
     Watch,
@@ -23,6 +27,9 @@ impl ApiKind {
     pub(crate) fn of(req: &AdminPublicDecodedRequest) -> Self {
         match req {
             AdminPublicDecodedRequest::ApiVersionsRequest(_) => Self::ApiVersions,
+            AdminPublicDecodedRequest::CreateRequest(req) if is_dry_run(&req.request) => {
+                Self::DryRunCreate
+            }
             AdminPublicDecodedRequest::CreateRequest(_) => Self::Create,
             AdminPublicDecodedRequest::DeleteRequest(_) => Self::Delete,
             AdminPublicDecodedRequest::ListRequest(_) => Self::List,
@@ -31,6 +38,15 @@ impl ApiKind {
             AdminPublicDecodedRequest::UpdateRequest(_) => Self::Update,
         }
     }
+}
+
+/// True for a dry-run create of a custom SPU.
+pub(crate) fn is_dry_run(req: &fluvio_sc_schema::objects::ObjectApiCreateRequest) -> bool {
+    use fluvio_sc_schema::TryEncodableFrom;
+    let create: Option<
+        fluvio_sc_schema::objects::CreateRequest<fluvio_controlplane_metadata::spu::CustomSpuSpec>,
+    > = TryEncodableFrom::downcast(req).ok().flatten();
+    create.is_some_and(|create| create.parts().0.dry_run)
 }
 
 #[derive(Default)]
