@@ -3,6 +3,7 @@ mod ci;
 mod examples;
 mod examples_ci;
 mod faults;
+mod hostile;
 mod probe;
 mod reconcile;
 #[path = "../support/mod.rs"]
