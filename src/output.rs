@@ -95,17 +95,21 @@ impl Printer {
         stdout(text);
     }
 
-    /// A diagnostic or progress line on stderr.
+    /// A diagnostic or progress line on stderr. It may quote untrusted text (an SPU's name),
+    /// so all but its own leading and trailing line breaks is shown escaped.
     pub fn note(&self, text: &str) {
-        stderr(text);
+        stderr(&inert_message(text));
     }
 
-    /// `warning: ...` with a `hint: ...` line, on stderr.
+    /// `warning: ...` with a `hint: ...` line, on stderr, each escaped as `note` does.
     pub fn warn(&self, message: &str, hint: Option<&str>) {
-        let hint = hint.map_or(String::new(), |h| format!("{}\n", self.style.hint(h)));
+        let hint = hint.map_or(String::new(), |h| {
+            format!("{}\n", self.style.hint(&inert_message(h)))
+        });
         stderr(&format!(
-            "{} {message}\n{hint}",
-            self.style.warn("warning:")
+            "{} {}\n{hint}",
+            self.style.warn("warning:"),
+            inert_message(message)
         ));
     }
 
@@ -352,6 +356,20 @@ impl PlanStream<'_> {
     }
 }
 
+/// A one-line message the tool composed: its leading and trailing line breaks are its own,
+/// everything between them is shown through `render::escape::visible`.
+fn inert_message(text: &str) -> String {
+    let start = text.len() - text.trim_start_matches('\n').len();
+    let body = text[start..].trim_end_matches('\n');
+    let end = start + body.len();
+    format!(
+        "{}{}{}",
+        &text[..start],
+        render::escape::visible(body),
+        &text[end..]
+    )
+}
+
 static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Writes data to stdout. A failed write (e.g. a closed pipe) is remembered, not fatal:
@@ -515,5 +533,18 @@ impl miette::Diagnostic for Shown<'_> {
     }
     fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
         self.cause.as_deref().map(|c| c as _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_keep_their_own_line_breaks_and_escape_the_rest() {
+        assert_eq!(super::inert_message("\nDone.\n"), "\nDone.\n");
+        assert_eq!(
+            super::inert_message("SPU 1 (a\n::error::x\u{1b}[2J) done\n"),
+            "SPU 1 (a\\n::error::x\\e[2J) done\n"
+        );
+        assert_eq!(super::inert_message(""), "");
     }
 }

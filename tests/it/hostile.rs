@@ -294,6 +294,24 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
         ])
         .expect(0);
     json_holds("update-local json", &update_json.stdout, &[PIPE]);
+    // Nothing to do: a note that quotes the name.
+    let again = env
+        .run(&[
+            "update-local",
+            "5002",
+            "localhost",
+            "--port",
+            "9031",
+            "-c",
+            &c,
+        ])
+        .expect(0);
+    inert("update-local, nothing to do", &again);
+    assert!(
+        again.stderr.contains("pipe|name\\n::error"),
+        "{}",
+        again.stderr
+    );
 
     let recover = env.run(&["recover", "-c", &c]);
     inert("recover", &recover);
