@@ -243,6 +243,7 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
     let env = Env::new();
     let c = sc.endpoint();
 
+    let mut json_apply = String::new();
     for (host, format) in [
         ("a1.example", "text"),
         ("a2.example", "json"),
@@ -260,12 +261,42 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
             ])
             .expect(0);
         inert(&format!("apply {format}"), &run);
+        if format == "json" {
+            json_apply = run.stdout.clone();
+        }
         match format {
             "json" => json_holds("apply json", &run.stdout, &[EVIL]),
             "markdown" => assert_tables_intact("apply markdown", &run.stdout),
             _ => assert!(run.stdout.contains("evil\\e[2J"), "{}", run.stdout),
         }
     }
+
+    // A journal that an apply interrupted between its delete and its create left behind,
+    // made of the JSON apply's own before and after specs (SPU 5001 has moved on since):
+    // `recover` reports the SPU by its hostile name.
+    let doc: serde_json::Value = serde_json::from_str(&json_apply).unwrap();
+    let change = &doc["plan"]["changes"][0];
+    let begin = serde_json::json!({
+        "v": 2, "op": "begin", "seq": 1, "target": doc["target"],
+        "old": change["live"], "new": change["target"], "pid": 1, "unix_ms": 1,
+    });
+    // The journal's lock file stays when a finished journal is removed: it names the path.
+    let journal = std::fs::read_dir(env.journal_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "lock"))
+        .expect("the applies locked a journal")
+        .with_extension("jsonl");
+    std::fs::write(&journal, format!("{begin}\n")).unwrap();
+    let recover = env.run(&["recover", "-c", &c]).expect(0);
+    inert("recover", &recover);
+    assert!(
+        recover
+            .stderr
+            .contains("5001 evil\\e[2J\\e[31mname: exists, changed by someone else"),
+        "{}",
+        recover.stderr
+    );
 
     let update = env
         .run(&[
@@ -312,9 +343,6 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
         "{}",
         again.stderr
     );
-
-    let recover = env.run(&["recover", "-c", &c]);
-    inert("recover", &recover);
 
     // An error that quotes the cluster: a saved plan made stale by a change to SPU 5001.
     let file = env.write("stale.toml", &zone(&sc, "b1.example"));
