@@ -89,7 +89,13 @@ fn entry(s: &LiveSpu, live: &Live, omitted: &mut Vec<String>) -> Option<SpuEntry
         let Some(value) = value else { continue };
         let mut one = bare.clone();
         set(&mut one, field, value.clone());
-        match reads_back(&one, live) {
+        // A file shows a bidirectional override reordered: never written, even if valid.
+        let checked = if value.chars().any(crate::render::escape::needs_escape) {
+            Err("it holds a control or bidirectional formatting character".to_string())
+        } else {
+            reads_back(&one, live)
+        };
+        match checked {
             Ok(()) => set(&mut kept, field, value),
             Err(why) => omitted.push(format!(
                 "SPU {}: its {field} {} is not asserted: it cannot be written so that it plans back unchanged ({why}).",
@@ -223,10 +229,16 @@ mod tests {
             spu(4, "v6", Some(("::1", 9010)), None),
             spu(5, "v6-bracketed", Some(("[::1]", 9010)), None),
             spu(6, "bad\nname", None, Some("r\u{1b}[2J")),
+            spu(7, "seven", None, Some("rack\u{202e}a")),
         ]);
         let (file, omitted) = zone_file(&live, None);
         let ids: Vec<i32> = file.spu.iter().map(|s| s.id).collect();
-        assert_eq!(ids, [1, 5, 6], "{omitted:#?}");
+        assert_eq!(ids, [1, 5, 6, 7], "{omitted:#?}");
+        assert_eq!(file.spu[3].rack, None, "{omitted:#?}");
+        assert_eq!(file.spu[3].name.as_deref(), Some("seven"));
+        assert!(omitted
+            .iter()
+            .any(|o| o.contains("SPU 7: its rack rack\\u{202e}a is not asserted")));
         for id in [2, 3, 4] {
             assert!(
                 omitted
