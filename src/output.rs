@@ -95,17 +95,21 @@ impl Printer {
         stdout(text);
     }
 
-    /// A diagnostic or progress line on stderr.
+    /// A diagnostic or progress line on stderr. It may quote untrusted text (an SPU's name),
+    /// so all but its own leading and trailing line breaks is shown escaped.
     pub fn note(&self, text: &str) {
-        stderr(text);
+        stderr(&inert_message(text));
     }
 
-    /// `warning: ...` with a `hint: ...` line, on stderr.
+    /// `warning: ...` with a `hint: ...` line, on stderr, each escaped as `note` does.
     pub fn warn(&self, message: &str, hint: Option<&str>) {
-        let hint = hint.map_or(String::new(), |h| format!("{}\n", self.style.hint(h)));
+        let hint = hint.map_or(String::new(), |h| {
+            format!("{}\n", self.style.hint(&inert_message(h)))
+        });
         stderr(&format!(
-            "{} {message}\n{hint}",
-            self.style.warn("warning:")
+            "{} {}\n{hint}",
+            self.style.warn("warning:"),
+            inert_message(message)
         ));
     }
 
@@ -352,6 +356,20 @@ impl PlanStream<'_> {
     }
 }
 
+/// A one-line message the tool composed: its leading and trailing line breaks are its own,
+/// everything between them is shown through `render::escape::visible`.
+fn inert_message(text: &str) -> String {
+    let start = text.len() - text.trim_start_matches('\n').len();
+    let body = text[start..].trim_end_matches('\n');
+    let end = start + body.len();
+    format!(
+        "{}{}{}",
+        &text[..start],
+        render::escape::visible(body),
+        &text[end..]
+    )
+}
+
 static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Writes data to stdout. A failed write (e.g. a closed pipe) is remembered, not fatal:
@@ -378,8 +396,11 @@ pub fn stderr(text: &str) {
     let _ = err.write_all(text.as_bytes());
 }
 
-/// Prints an error with its cause chain, spans and help, once.
+/// Prints an error with its cause chain, spans and help, once. Messages may quote a
+/// cluster's text (an SPU's name, an SC's error), so every message, cause, help and label
+/// is shown through `render::escape::visible` first.
 pub fn diagnostic(err: &dyn miette::Diagnostic, style: &Style) {
+    let err = &Shown::of(err);
     let theme = if style.color {
         miette::GraphicalTheme::unicode()
     } else {
@@ -393,4 +414,137 @@ pub fn diagnostic(err: &dyn miette::Diagnostic, style: &Style) {
         text = format!("error: {err}\n");
     }
     stderr(&text);
+}
+
+/// A diagnostic as printed: the same spans, codes and source, every text escaped.
+#[derive(Debug)]
+struct Shown<'a> {
+    inner: &'a dyn miette::Diagnostic,
+    message: String,
+    help: Option<String>,
+    cause: Option<Box<Shown<'a>>>,
+    plain_cause: Option<Box<ShownCause>>,
+    related: Vec<Shown<'a>>,
+}
+
+/// A plain error in a cause chain, escaped.
+#[derive(Debug)]
+struct ShownCause {
+    message: String,
+    source: Option<Box<ShownCause>>,
+}
+
+fn shown_text(text: &str) -> String {
+    render::escape::visible(text).into_owned()
+}
+
+impl ShownCause {
+    fn of(err: &(dyn std::error::Error + 'static)) -> Self {
+        ShownCause {
+            message: shown_text(&err.to_string()),
+            source: err.source().map(|s| Box::new(ShownCause::of(s))),
+        }
+    }
+}
+
+impl std::fmt::Display for ShownCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ShownCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as _)
+    }
+}
+
+impl<'a> Shown<'a> {
+    fn of(inner: &'a dyn miette::Diagnostic) -> Self {
+        let cause = inner.diagnostic_source().map(|d| Box::new(Shown::of(d)));
+        let plain_cause = match cause {
+            Some(_) => None,
+            None => inner.source().map(|s| Box::new(ShownCause::of(s))),
+        };
+        Shown {
+            inner,
+            message: shown_text(&inner.to_string()),
+            help: inner.help().map(|h| shown_text(&h.to_string())),
+            cause,
+            plain_cause,
+            related: inner
+                .related()
+                .map(|r| r.map(Shown::of).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Shown<'_> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.plain_cause.as_deref().map(|s| s as _)
+    }
+}
+
+impl miette::Diagnostic for Shown<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.inner.code()
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        self.inner.severity()
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+    fn url<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.inner.url()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.inner.source_code()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.inner.labels().map(|labels| {
+            Box::new(labels.map(|l| {
+                let text = l.label().map(shown_text);
+                if l.primary() {
+                    miette::LabeledSpan::new_primary_with_span(text, *l.inner())
+                } else {
+                    miette::LabeledSpan::new_with_span(text, *l.inner())
+                }
+            })) as Box<dyn Iterator<Item = miette::LabeledSpan>>
+        })
+    }
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            None
+        } else {
+            Some(Box::new(
+                self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+            ))
+        }
+    }
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        self.cause.as_deref().map(|c| c as _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_keep_their_own_line_breaks_and_escape_the_rest() {
+        assert_eq!(super::inert_message("\nDone.\n"), "\nDone.\n");
+        assert_eq!(
+            super::inert_message("SPU 1 (a\n::error::x\u{1b}[2J) done\n"),
+            "SPU 1 (a\\n::error::x\\e[2J) done\n"
+        );
+        assert_eq!(super::inert_message(""), "");
+    }
 }

@@ -68,11 +68,9 @@ impl MetadataDir {
                 dir.display()
             )));
         }
-        let items = load(&dir)
-            .await?
-            .into_iter()
-            .map(|i| (i.key().clone(), i))
-            .collect();
+        let loaded = load(&dir).await?;
+        refuse_duplicate_ids(&dir.join("SPU"))?;
+        let items = loaded.into_iter().map(|i| (i.key().clone(), i)).collect();
         Ok(MetadataDir { dir, items })
     }
 
@@ -144,6 +142,47 @@ impl MetadataDir {
         // Left over, it is cleared by the next write and never loaded by the SC.
         let _ = std::fs::remove_dir_all(&staging);
         Ok(())
+    }
+}
+
+/// Refuses a directory in which two files define the same SPU id (or the same SPU): the
+/// store keeps one per name and this tool one per id, so one of them would be hidden from
+/// `list` and `plan`, and a change could go to the wrong file. The error names both files.
+fn refuse_duplicate_ids(spu_dir: &Path) -> Result<(), ClusterError> {
+    let mut by_id: BTreeMap<i64, Vec<PathBuf>> = BTreeMap::new();
+    let entries = std::fs::read_dir(spu_dir)
+        .map_err(|e| store_err(&format!("reading {}", spu_dir.display()), e))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&text) else {
+            continue;
+        };
+        let doc = match doc {
+            serde_yaml::Value::Tagged(tagged) => tagged.value,
+            doc => doc,
+        };
+        if let Some(id) = doc["spec"]["spuId"].as_i64() {
+            by_id.entry(id).or_default().push(path);
+        }
+    }
+    match by_id.into_iter().find(|(_, files)| files.len() > 1) {
+        Some((id, files)) => Err(ClusterError::Store(format!(
+            "SPU id {id} is defined by more than one file: {}; two SPUs cannot share an id, so remove or renumber all but one",
+            files
+                .iter()
+                .map(|f| crate::render::escape::visible(&f.display().to_string()).into_owned())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ))),
+        None => Ok(()),
     }
 }
 

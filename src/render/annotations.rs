@@ -27,9 +27,10 @@ impl Annotations {
     }
 }
 
-/// Escapes a workflow-command property or message, as the runner expects.
+/// Escapes a workflow-command property or message, as the runner expects; any other control
+/// or reordering character is shown as in text output (`super::escape`).
 fn escape(text: &str, property: bool) -> String {
-    let mut s = text
+    let mut s = super::escape::visible_keeping_breaks(text)
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A");
@@ -159,5 +160,9 @@ mod tests {
     fn escapes_as_the_runner_expects() {
         assert_eq!(escape("a:b,c%\n", true), "a%3Ab%2Cc%25%0A");
         assert_eq!(escape("a:b,c", false), "a:b,c");
+        assert_eq!(
+            escape("e\x1b[2J\u{202e}\n::x", false),
+            "e\\e[2J\\u{202e}%0A::x"
+        );
     }
 }

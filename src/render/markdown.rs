@@ -3,21 +3,21 @@
 
 use std::fmt::Write;
 
+use super::escape::{md_code as code, md_text};
 use crate::apply::{ApplyReport, Recovered};
 use crate::plan::opt;
 use crate::report::PlanDoc;
 
-/// The marker that identifies the comment of one file and cluster.
+/// The marker that identifies the comment of one file and cluster (shown escaped, so
+/// nothing in a path can close the comment early).
 pub fn marker(doc: &PlanDoc) -> String {
     let file = doc.config.as_ref().map_or("-", |c| c.path.as_str());
+    let inert = |t: &str| super::escape::visible(t).replace("-->", "-\\u{2d}>");
     format!(
-        "<!-- fluvio-endpoints plan file={file} target={} -->",
-        doc.cluster
+        "<!-- fluvio-endpoints plan file={} target={} -->",
+        inert(file),
+        inert(&doc.cluster.to_string())
     )
-}
-
-fn code(text: &str) -> String {
-    format!("`{}`", text.replace('`', "'"))
 }
 
 pub fn plan(doc: &PlanDoc) -> String {
@@ -39,7 +39,7 @@ pub fn plan(doc: &PlanDoc) -> String {
             "> [!CAUTION]\n> This plan is refused and will not be applied:"
         );
         for b in &doc.blockers {
-            let _ = writeln!(out, "> - {} (hint: {})", b.message, b.help);
+            let _ = writeln!(out, "> - {} (hint: {})", md_text(&b.message), b.help);
         }
         out.push('\n');
     }
@@ -141,7 +141,7 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
                 r.outcome.as_str(),
                 r.reason
                     .as_ref()
-                    .map_or(String::new(), |w| format!(": {w}")),
+                    .map_or(String::new(), |w| format!(": {}", md_text(w))),
                 r.unavailable_ms
                     .map_or("-".to_string(), |w| format!("{w:.1}")),
             );

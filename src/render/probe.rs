@@ -1,5 +1,6 @@
 //! A probe report as text, Markdown and CI annotations. Every string from the cluster (SPU
-//! names, hosts) goes through `clean` so it cannot move the cursor or fake a line.
+//! names, hosts) goes through `clean` (the one rule of `super::escape`) so it cannot move the
+//! cursor or fake a line.
 
 use std::fmt::Write;
 
@@ -8,15 +9,7 @@ use crate::probe::{AddressProbe, EndpointProbe, ProbeDoc, SpuProbe, SpuStatus};
 
 /// Untrusted text on one line: control characters shown as escapes.
 fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    super::escape::visible(text).into_owned()
 }
 
 fn status_label(status: SpuStatus) -> &'static str {
@@ -122,7 +115,9 @@ pub fn summary(doc: &ProbeDoc) -> String {
 }
 
 fn md_cell(text: &str) -> String {
-    clean(text).replace('|', "\\|").replace('`', "'")
+    super::escape::visible(text)
+        .replace('|', "\\|")
+        .replace('`', "'")
 }
 
 /// A Markdown table for a pull-request comment.
@@ -143,7 +138,7 @@ pub fn markdown(doc: &ProbeDoc) -> String {
                 out,
                 "| {} | {} | - | - | {} |",
                 s.id,
-                md_cell(&s.name),
+                super::escape::md_text(&s.name),
                 md_cell(s.reason.as_deref().unwrap_or("skipped"))
             );
         }
@@ -168,7 +163,7 @@ pub fn markdown(doc: &ProbeDoc) -> String {
                 out,
                 "| {} | {} | {role} `{}` | {} | {verdict} |",
                 s.id,
-                md_cell(&s.name),
+                super::escape::md_text(&s.name),
                 md_cell(&e.endpoint),
                 results.join("<br>"),
             );

@@ -2,6 +2,7 @@
 
 use comfy_table::{presets::NOTHING, Table};
 
+use super::escape::visible;
 use crate::cluster::convert::fluvio_json;
 use crate::model::Live;
 
@@ -19,6 +20,7 @@ pub const HEADER: [&str; 8] = [
 ];
 
 /// `ID NAME STATUS TYPE RACK PUBLIC PRIVATE LOCAL`, sorted by id; `no spu` when empty.
+/// Every cell is shown escaped: a newline in a rack cannot break a row.
 pub fn table(live: &Live) -> String {
     if live.spus.is_empty() {
         return "no spu\n".to_string();
@@ -29,13 +31,17 @@ pub fn table(live: &Live) -> String {
         let s = &spu.spec;
         table.add_row(vec![
             s.id.to_string(),
-            s.name.clone(),
+            visible(&s.name).into_owned(),
             spu.status.label().to_string(),
             s.kind.label().to_string(),
-            s.rack.clone().unwrap_or_else(|| "-".into()),
-            s.public.to_string(),
-            s.private.to_string(),
-            s.local.as_ref().map_or("-".to_string(), |l| l.to_string()),
+            s.rack
+                .as_deref()
+                .map_or("-".into(), |r| visible(r).into_owned()),
+            visible(&s.public.to_string()).into_owned(),
+            visible(&s.private.to_string()).into_owned(),
+            s.local
+                .as_ref()
+                .map_or("-".to_string(), |l| visible(&l.to_string()).into_owned()),
         ]);
     }
     let mut text = table.trim_fmt();
@@ -65,9 +71,11 @@ pub fn profiles(views: &[crate::profile::ProfileView]) -> String {
     for v in views {
         table.add_row([
             if v.current { "*" } else { "" }.to_string(),
-            v.profile.clone(),
-            v.cluster.clone(),
-            v.endpoint.clone().unwrap_or_else(|| "-".into()),
+            visible(&v.profile).into_owned(),
+            visible(&v.cluster).into_owned(),
+            v.endpoint
+                .as_deref()
+                .map_or("-".into(), |e| visible(e).into_owned()),
             match v.use_spu_local_address {
                 Some(on) => on.to_string(),
                 None => "false (not set)".into(),

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::escape::visible;
 use crate::apply::{ApplyReport, Recovered, RecoveryState, SpuOutcome};
 use crate::model::Endpoint;
 use crate::output::Style;
@@ -17,9 +18,13 @@ fn symbol(style: &Style, action: Action) -> String {
 }
 
 /// `old -> new`. With color, a change highlights just the characters that differ (a
-/// character diff), so `spu-1.zone-a:9010 -> spu-1.zone-b:9010` shows what moved.
+/// character diff), so `spu-1.zone-a:9010 -> spu-1.zone-b:9010` shows what moved. Hosts
+/// come from the cluster: they are shown escaped, and diffed as shown.
 pub fn transition(before: &Option<Endpoint>, after: &Option<Endpoint>, style: &Style) -> String {
-    let (old, new) = (opt(before), opt(after));
+    let (old, new) = (
+        visible(&opt(before)).into_owned(),
+        visible(&opt(after)).into_owned(),
+    );
     if !style.color || before.is_none() || after.is_none() {
         return format!("{old} -> {new}");
     }
@@ -77,22 +82,26 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
     let source = doc
         .config
         .as_ref()
-        .map_or(String::new(), |c| format!(" from {}", c.path));
+        .map_or(String::new(), |c| format!(" from {}", visible(&c.path)));
     let _ = writeln!(
         out,
         "{}",
-        style.bold(&format!("Local endpoints for {}{source}", doc.cluster))
+        style.bold(&format!(
+            "Local endpoints for {}{source}",
+            visible(&doc.cluster.to_string())
+        ))
     );
     if doc.has_changes() {
         let _ = writeln!(out);
-        let width = doc.changes.iter().map(|c| c.name.len()).max().unwrap_or(0);
-        for c in &doc.changes {
+        let names: Vec<_> = doc.changes.iter().map(|c| visible(&c.name)).collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        for (c, name) in doc.changes.iter().zip(&names) {
             let _ = writeln!(
                 out,
                 "  {} {:>5} {:<width$}  local: {}",
                 symbol(style, c.action),
                 c.id,
-                c.name,
+                name,
                 transition(&c.before, &c.after, style),
             );
         }
@@ -104,10 +113,10 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
                 out,
                 "  ! {:>5} {}  {}: expected {}, found {}",
                 d.id,
-                d.name,
+                visible(&d.name),
                 d.field.as_str(),
-                d.expected,
-                d.actual
+                visible(&d.expected),
+                visible(&d.actual)
             );
         }
     }
@@ -118,13 +127,19 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
             style.warn("Unmanaged (in the cluster, not in the file):")
         );
         for u in &doc.unmanaged {
-            let _ = writeln!(out, "  ? {:>5} {} ({})", u.id, u.name, u.kind.label());
+            let _ = writeln!(
+                out,
+                "  ? {:>5} {} ({})",
+                u.id,
+                visible(&u.name),
+                u.kind.label()
+            );
         }
     }
     if doc.is_blocked() {
         let _ = writeln!(out, "\n{}", style.error("Refused:"));
         for b in &doc.blockers {
-            let _ = writeln!(out, "  x {}", b.message);
+            let _ = writeln!(out, "  x {}", visible(&b.message));
             let _ = writeln!(out, "    {}", style.hint(&format!("hint: {}", b.help)));
         }
     }
@@ -145,12 +160,12 @@ pub fn result_line(r: &crate::apply::SpuResult, style: &Style) -> String {
     let reason = r
         .reason
         .as_ref()
-        .map_or(String::new(), |why| format!(": {why}"));
+        .map_or(String::new(), |why| format!(": {}", visible(why)));
     format!(
         "  {} {:>5} {}  local: {}  {outcome}{window}{reason}\n",
         symbol(style, r.action),
         r.id,
-        r.name,
+        visible(&r.name),
         transition(&r.before, &r.after, style),
     )
 }
@@ -169,8 +184,12 @@ pub fn recovered(items: &[Recovered], style: &Style) -> String {
         let detail = r
             .detail
             .as_ref()
-            .map_or(String::new(), |d| format!(" ({d})"));
-        let line = format!("  recover {:>5} {}: {state}{detail}", r.id, r.name);
+            .map_or(String::new(), |d| format!(" ({})", visible(d)));
+        let line = format!(
+            "  recover {:>5} {}: {state}{detail}",
+            r.id,
+            visible(&r.name)
+        );
         let line = if r.state == RecoveryState::Unresolved {
             style.error(&line)
         } else {
@@ -207,7 +226,11 @@ pub fn apply_report(report: &ApplyReport, style: &Style, streamed: bool) -> Stri
         }
     }
     if let Some(e) = &report.verification_error {
-        let _ = writeln!(out, "{}", style.error(&format!("Verification failed: {e}")));
+        let _ = writeln!(
+            out,
+            "{}",
+            style.error(&format!("Verification failed: {}", visible(e)))
+        );
     }
     let s = crate::report::ApplySummary::of(report);
     let window = s.max_unavailable_ms.map_or(String::new(), |w| {

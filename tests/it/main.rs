@@ -3,6 +3,7 @@ mod ci;
 mod examples;
 mod examples_ci;
 mod faults;
+mod hostile;
 mod messages;
 mod probe;
 mod reconcile;
