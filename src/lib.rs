@@ -21,6 +21,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod journal;
 pub mod model;
 pub mod output;

@@ -43,15 +43,22 @@ pub async fn journal_and_recover(
 }
 
 fn read_saved(path: &std::path::Path) -> Result<PlanDoc> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-        path: path.to_path_buf(),
-        source,
+    let text = crate::input::read_to_string(path, &crate::input::SAVED_PLAN).map_err(|source| {
+        Error::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
+    parse_saved(path, &text)
+}
+
+/// Checks the text of a saved plan read from `path` (named in errors), as `apply PLAN` does.
+pub fn parse_saved(path: &std::path::Path, text: &str) -> Result<PlanDoc> {
     let bad = |message: String| Error::BadSavedPlan {
         path: path.to_path_buf(),
         message,
     };
-    let mut doc: PlanDoc = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let mut doc: PlanDoc = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     if doc.format_version != crate::report::FORMAT_VERSION {
         return Err(bad(format!(
             "format_version {} is not supported",
