@@ -1,6 +1,7 @@
 mod ci;
 mod examples;
 mod faults;
+mod limits;
 mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;
