@@ -2,6 +2,7 @@ mod ci;
 mod examples;
 mod faults;
 mod limits;
+mod props;
 mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;
