@@ -68,7 +68,7 @@ pub const METADATA_FILE: Limit = Limit {
 impl Limit {
     fn too_large(&self, path: &Path, size: Option<u64>) -> io::Error {
         let cap = self.cap;
-        let shown = if cap % MIB == 0 {
+        let shown = if cap.is_multiple_of(MIB) {
             format!("{} MiB", cap / MIB)
         } else {
             format!("{cap} bytes")
