@@ -145,7 +145,7 @@ fn io_err(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> Jou
 
 /// A journal file's bytes; none when it does not exist yet.
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    match std::fs::read(path) {
+    match crate::input::read(path, &crate::input::JOURNAL) {
         Ok(b) => Ok(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(io_err(path, "cannot open")(e)),
@@ -158,7 +158,7 @@ pub fn read_pending(path: &Path) -> Result<(Vec<Pending>, u64)> {
 }
 
 /// The unfinished changes recorded in `bytes` (the file at `path`), and the highest seq.
-fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Pending>, u64)> {
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Pending>, u64)> {
     // Every record ends with '\n'; a last line without one is a write that never completed.
     let torn_tail = !bytes.is_empty() && !bytes.ends_with(b"\n");
     let lines: Vec<String> = BufReader::new(bytes)

@@ -30,6 +30,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod journal;
 pub mod model;
 pub mod ops;

@@ -40,6 +40,8 @@ fn store_err(what: &str, err: impl std::fmt::Display) -> ClusterError {
 }
 
 async fn load(dir: &Path) -> Result<Vec<Item>, ClusterError> {
+    crate::input::check_dir(&dir.join("SPU"), "yaml", &crate::input::METADATA_FILE)
+        .map_err(|e| store_err(&format!("reading {}", dir.join("SPU").display()), e))?;
     LocalMetadataStorage::new(dir)
         .retrieve_items::<FlvSpuSpec>(&NameSpace::All)
         .await

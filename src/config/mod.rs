@@ -73,9 +73,11 @@ impl SourceFile {
 
     pub fn read(path: &Path) -> Result<Self, crate::error::Error> {
         let text =
-            std::fs::read_to_string(path).map_err(|source| crate::error::Error::ReadFile {
-                path: path.to_path_buf(),
-                source,
+            crate::input::read_to_string(path, &crate::input::ZONE_FILE).map_err(|source| {
+                crate::error::Error::ReadFile {
+                    path: path.to_path_buf(),
+                    source,
+                }
             })?;
         Ok(SourceFile::new(path.display().to_string(), text))
     }

@@ -12,9 +12,11 @@ use crate::report::{ConfigRef, PlanDoc, FORMAT_VERSION};
 
 /// Reads a saved plan and checks it (see `parse`).
 pub fn load(path: &Path) -> Result<PlanDoc> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
-        path: path.to_path_buf(),
-        source,
+    let text = crate::input::read_to_string(path, &crate::input::SAVED_PLAN).map_err(|source| {
+        Error::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     parse(&text).map_err(|message| Error::BadSavedPlan {
         path: path.to_path_buf(),

@@ -4,8 +4,10 @@ mod examples;
 mod examples_ci;
 mod faults;
 mod hostile;
+mod limits;
 mod messages;
 mod probe;
+mod props;
 mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;
