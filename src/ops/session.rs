@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::apply::{Recovered, RecoveryState, RetryPolicy};
 use crate::cluster::metadata_dir::MetadataDir;
-use crate::cluster::sc::{cluster_config, ClusterChoice, ScCluster};
+use crate::cluster::sc::{cluster_config, ClusterChoice, EndpointTls, ScCluster};
 use crate::cluster::{AnyCluster, Cluster};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Usage};
 use crate::journal::{self, Journal};
 use crate::model::{ClusterId, ClusterSel, HostPort};
 use crate::output::Printer;
@@ -23,6 +23,36 @@ pub struct ClusterFlags {
     pub profile: Option<String>,
     /// `--metadata-dir DIR`.
     pub metadata_dir: Option<PathBuf>,
+    /// `--tls` and the flags that go with it (for an SC given by address).
+    pub tls: EndpointTls,
+}
+
+impl ClusterFlags {
+    /// The fluvio CLI's TLS flags as the connection's TLS (clap has checked that they go
+    /// together: `--domain` and the paths only with `--enable-client-cert`, which needs
+    /// all four).
+    pub fn tls_of(args: &crate::cli::TlsArgs) -> EndpointTls {
+        let crate::cli::TlsArgs {
+            tls,
+            enable_client_cert,
+            domain,
+            ca_cert,
+            client_cert,
+            client_key,
+        } = args.clone();
+        if !tls {
+            return EndpointTls::Disabled;
+        }
+        match (enable_client_cert, domain, ca_cert, client_cert, client_key) {
+            (true, Some(domain), Some(ca_cert), Some(cert), Some(key)) => EndpointTls::Verified {
+                domain,
+                ca_cert,
+                cert,
+                key,
+            },
+            _ => EndpointTls::Anonymous,
+        }
+    }
 }
 
 impl ClusterFlags {
@@ -49,19 +79,24 @@ impl ClusterFlags {
     }
 
     /// The SC to connect to: --cluster, --profile, then the file's [cluster], then the
-    /// current fluvio profile. (`--metadata-dir` is checked before this.)
-    fn choice(&self, file: &ClusterSel) -> ClusterChoice {
-        if let Some(addr) = &self.cluster {
-            ClusterChoice::Endpoint(addr.to_string())
+    /// current fluvio profile. (`--metadata-dir` is checked before this.) The TLS flags
+    /// go with an address only, as in the fluvio CLI: a profile has its own TLS settings.
+    fn choice(&self, file: &ClusterSel) -> Result<ClusterChoice> {
+        let choice = if let Some(addr) = &self.cluster {
+            ClusterChoice::Endpoint(addr.to_string(), self.tls.clone())
         } else if let Some(profile) = &self.profile {
             ClusterChoice::Profile(profile.clone())
         } else if let Some(addr) = &file.endpoint {
-            ClusterChoice::Endpoint(addr.clone())
+            ClusterChoice::Endpoint(addr.clone(), self.tls.clone())
         } else if let Some(profile) = &file.profile {
             ClusterChoice::Profile(profile.clone())
         } else {
             ClusterChoice::Current
+        };
+        if self.tls != EndpointTls::Disabled && !matches!(choice, ClusterChoice::Endpoint(..)) {
+            return Err(Error::Usage(Usage::TlsNeedsAddress));
         }
+        Ok(choice)
     }
 }
 
@@ -94,7 +129,7 @@ impl Connect {
             }
             return Ok(AnyCluster::MetadataDir(cluster));
         }
-        let config = cluster_config(&self.flags.choice(file)).map_err(Error::Profile)?;
+        let config = cluster_config(&self.flags.choice(file)?).map_err(Error::Profile)?;
         let cluster = ScCluster::connect(config, self.timeout)
             .await
             .map_err(Error::from_cluster)?;
