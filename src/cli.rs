@@ -105,19 +105,39 @@ pub struct TlsArgs {
     pub enable_client_cert: bool,
 
     /// The name the SC's certificate must be valid for
-    #[arg(long, global = true, value_name = "DOMAIN", requires = "enable_client_cert")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DOMAIN",
+        requires = "enable_client_cert"
+    )]
     pub domain: Option<String>,
 
     /// The CA certificate (PEM) that signed the SC's certificate
-    #[arg(long, global = true, value_name = "FILE", requires = "enable_client_cert")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "enable_client_cert"
+    )]
     pub ca_cert: Option<PathBuf>,
 
     /// The client certificate (PEM)
-    #[arg(long, global = true, value_name = "FILE", requires = "enable_client_cert")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "enable_client_cert"
+    )]
     pub client_cert: Option<PathBuf>,
 
     /// The client certificate's private key (PEM)
-    #[arg(long, global = true, value_name = "FILE", requires = "enable_client_cert")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "enable_client_cert"
+    )]
     pub client_key: Option<PathBuf>,
 }
 

@@ -95,7 +95,7 @@ pub struct ScConnection {
 /// verified and no client certificate is presented.
 fn connector(cluster: &FluvioClusterConfig) -> anyhow::Result<DomainConnector> {
     if !matches!(cluster.tls, TlsPolicy::Anonymous) {
-        return Ok(TryFrom::try_from(cluster.tls.clone())?);
+        return TryFrom::try_from(cluster.tls.clone());
     }
     // The verified connectors install the crypto provider the same way.
     if rustls::crypto::CryptoProvider::get_default().is_none() {
@@ -103,7 +103,10 @@ fn connector(cluster: &FluvioClusterConfig) -> anyhow::Result<DomainConnector> {
     }
     let (host, _port) = crate::address::parse_host_port(&cluster.endpoint)
         .map_err(|e| anyhow!("invalid SC address: {e}"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let tls = ConnectorBuilder::with_safe_defaults()
         .no_cert_verification()
         .build();
@@ -332,6 +335,21 @@ mod tests {
             .await?;
         let list: ListResponse<SpuSpec> = response.downcast().unwrap().unwrap();
         Ok(list.inner().len())
+    }
+
+    #[test]
+    fn anonymous_tls_names_the_host_not_the_address() {
+        for (endpoint, host) in [
+            ("sc.example.com:9003", "sc.example.com"),
+            ("127.0.0.1:9003", "127.0.0.1"),
+            ("[::1]:9003", "::1"),
+        ] {
+            let cluster = FluvioClusterConfig::new(endpoint).with_tls(TlsPolicy::Anonymous);
+            let connector = connector(&cluster).expect("a connector");
+            assert_eq!(connector.domain(), host, "{endpoint}");
+        }
+        let cluster = FluvioClusterConfig::new("[::1:9003").with_tls(TlsPolicy::Anonymous);
+        assert!(connector(&cluster).is_err());
     }
 
     #[tokio::test]

@@ -75,10 +75,9 @@ fn install(source: &Path, dir: &Path, target: &Path) -> Result<()> {
         std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o755))
             .map_err(write_err(temp.path()))?;
     }
-    temp.persist(target)
-        .map_err(|e| Error::WriteFile {
-            path: target.to_path_buf(),
-            source: e.error,
-        })?;
+    temp.persist(target).map_err(|e| Error::WriteFile {
+        path: target.to_path_buf(),
+        source: e.error,
+    })?;
     Ok(())
 }

@@ -212,3 +212,65 @@ async fn recover_pending(
     }
     Ok(recovered)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::TlsArgs;
+
+    #[test]
+    fn tls_flags_mean_what_they_mean_in_the_fluvio_cli() {
+        let none = TlsArgs::default();
+        assert_eq!(ClusterFlags::tls_of(&none), EndpointTls::Disabled);
+        let anonymous = TlsArgs {
+            tls: true,
+            ..TlsArgs::default()
+        };
+        assert_eq!(ClusterFlags::tls_of(&anonymous), EndpointTls::Anonymous);
+        let verified = TlsArgs {
+            tls: true,
+            enable_client_cert: true,
+            domain: Some("sc.example.com".into()),
+            ca_cert: Some("ca.crt".into()),
+            client_cert: Some("client.crt".into()),
+            client_key: Some("client.key".into()),
+        };
+        assert_eq!(
+            ClusterFlags::tls_of(&verified),
+            EndpointTls::Verified {
+                domain: "sc.example.com".into(),
+                ca_cert: "ca.crt".into(),
+                cert: "client.crt".into(),
+                key: "client.key".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn tls_flags_need_an_address() {
+        let flags = ClusterFlags {
+            tls: EndpointTls::Anonymous,
+            ..ClusterFlags::default()
+        };
+        let by_profile = ClusterSel {
+            profile: Some("prod".into()),
+            ..ClusterSel::default()
+        };
+        assert!(matches!(
+            flags.choice(&by_profile),
+            Err(Error::Usage(Usage::TlsNeedsAddress))
+        ));
+        assert!(matches!(
+            flags.choice(&ClusterSel::default()),
+            Err(Error::Usage(Usage::TlsNeedsAddress))
+        ));
+        let by_address = ClusterSel {
+            endpoint: Some("127.0.0.1:9003".into()),
+            ..ClusterSel::default()
+        };
+        assert_eq!(
+            flags.choice(&by_address).unwrap(),
+            ClusterChoice::Endpoint("127.0.0.1:9003".into(), EndpointTls::Anonymous)
+        );
+    }
+}

@@ -244,7 +244,7 @@ async fn anonymous_tls_is_refused_by_an_sc_that_requires_a_client_certificate() 
         &env,
         &endpoint,
         &["-c", &endpoint, "--tls"],
-        "TLS",
+        "refused the client certificate",
         &secrets(&[], &[pki.ca_pem()]),
     );
     assert_eq!(local_of(&sc, 5001).await, None);
@@ -260,7 +260,13 @@ async fn verified_tls_with_a_client_certificate_from_the_flags() {
     let env = Env::new();
     let endpoint = sc.endpoint();
     let flags = verified_flags(&endpoint, "localhost", &client, pki.ca_cert());
-    let runs = list_plan_apply_with(&sc, &env, &flags).await;
+    let mut runs = list_plan_apply_with(&sc, &env, &flags).await;
+    // the client's own traces (-vv) name the policy and paths, never their content
+    let mut traced = vec!["-vv", "list"];
+    traced.extend_from_slice(&flags);
+    let run = env.run(&traced).expect(0);
+    assert!(run.stderr.contains("tls=\"verified\""), "{}", run.stderr);
+    runs.push(run);
     let runs: Vec<&Run> = runs.iter().collect();
     assert_no_secrets(&env, &runs, &secrets(&[&client, &server], &[pki.ca_pem()]));
 }
@@ -298,12 +304,30 @@ async fn tls_flag_failures() {
 
     // a CA that did not sign the SC's certificate
     let flags = verified_flags(&endpoint, "localhost", &client, other.ca_cert());
-    fails_at(&env, &endpoint, &flags, "not signed by the CA given", &needles);
+    fails_at(
+        &env,
+        &endpoint,
+        &flags,
+        "not signed by the CA given",
+        &needles,
+    );
     // a domain the SC's certificate is not valid for
     let flags = verified_flags(&endpoint, "sc.example.com", &client, pki.ca_cert());
-    fails_at(&env, &endpoint, &flags, "not valid for the TLS domain given", &needles);
+    fails_at(
+        &env,
+        &endpoint,
+        &flags,
+        "not valid for the TLS domain given",
+        &needles,
+    );
     // no TLS against the TLS SC
-    fails_at(&env, &endpoint, &["-c", &endpoint], "does it expect TLS?", &needles);
+    fails_at(
+        &env,
+        &endpoint,
+        &["-c", &endpoint],
+        "does it expect TLS?",
+        &needles,
+    );
     // a CA file that is not there: an invalid configuration (exit 3), the file named
     let missing = env.home().join("no-such-ca.crt");
     let mut args = vec!["list"];
@@ -424,12 +448,7 @@ async fn tls_failures_exit_4_with_one_clear_line() {
         &sc.endpoint(),
         &files("sc.example.com", &client, pki.ca_cert()),
     );
-    fails_with(
-        &env,
-        &[],
-        "not valid for the TLS domain given",
-        &needles,
-    );
+    fails_with(&env, &[], "not valid for the TLS domain given", &needles);
 
     // A plaintext client (no [cluster.X.tls]) against the TLS SC.
     env.write_profile(&sc.endpoint(), &ProfileTls::None);
