@@ -264,10 +264,7 @@ impl Printer {
     /// Announces an apply of `count` changes; with more than a handful, stderr a terminal
     /// and no `-q`, a progress bar on stderr follows them until the guard is dropped.
     pub fn start_apply(&self, count: usize, cluster: &ClusterId) -> ApplyProgress {
-        self.note(&format!(
-            "Applying {count} change(s) to {cluster}:
-"
-        ));
+        self.note(&format!("Applying {count} change(s) to {cluster}:\n"));
         if !self.quiet && count > PROGRESS_MIN_CHANGES && std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new(count as u64);
             let template = if self.style.color {
