@@ -77,6 +77,71 @@ pub struct Global {
     /// Seconds one request to the SC may take before it counts as failed
     #[arg(long, global = true, default_value_t = 15.0, value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: f64,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    /// More detail on stderr: -v each request to the SC and its latency, -vv everything the
+    /// client logs (RUST_LOG overrides both)
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// No progress bar on stderr
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+}
+
+/// The fluvio CLI's TLS flags, for an SC given by address (-c/--cluster, or a zone file's
+/// `[cluster] endpoint`); a profile carries its own TLS settings. `--tls` alone is
+/// anonymous TLS (the SC's certificate is not verified); with `--enable-client-cert` the
+/// SC is verified against `--ca-cert` for `--domain` and the client presents its own
+/// certificate.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "TLS (with an SC address; a profile has its own)")]
+pub struct TlsArgs {
+    /// Connect with TLS (alone: anonymous, the SC's certificate is not verified)
+    #[arg(long, global = true, conflicts_with_all = ["profile", "metadata_dir"])]
+    pub tls: bool,
+
+    /// Verify the SC and present a client certificate (needs --domain, --ca-cert, --client-cert, --client-key)
+    #[arg(long, global = true, requires = "tls", requires_all = ["domain", "ca_cert", "client_cert", "client_key"])]
+    pub enable_client_cert: bool,
+
+    /// The name the SC's certificate must be valid for
+    #[arg(
+        long,
+        global = true,
+        value_name = "DOMAIN",
+        requires = "enable_client_cert"
+    )]
+    pub domain: Option<String>,
+
+    /// The CA certificate (PEM) that signed the SC's certificate
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "enable_client_cert"
+    )]
+    pub ca_cert: Option<PathBuf>,
+
+    /// The client certificate (PEM)
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "enable_client_cert"
+    )]
+    pub client_cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM)
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "enable_client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
 }
 
 fn parse_cluster(text: &str) -> Result<HostPort, String> {
@@ -133,6 +198,12 @@ pub enum Command {
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Install this binary as a fluvio CLI extension, so that `fluvio endpoints ...` runs it
+    InstallExtension {
+        /// The extension directory [default: $FLUVIO_EXTENSIONS_DIR, else ~/.fluvio/extensions]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Print the man page, or write one page per command into a directory
     Man {

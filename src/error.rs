@@ -88,7 +88,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(
         code(endpoints::cluster::profile),
-        help("list profiles with `fluvio profile list` (each names a [cluster.<name>] of the fluvio config), or pass the SC address with --cluster HOST:PORT")
+        help("list profiles with `fluvio profile list` (each names a [cluster.<name>] of the fluvio config), or pass the SC address with --cluster HOST:PORT (TLS files: check the paths)")
     )]
     Profile(ProfileError),
 
@@ -247,6 +247,12 @@ pub enum Usage {
     #[error("list prints table, json or yaml")]
     #[diagnostic(code(endpoints::usage))]
     ListFormat,
+    #[error("--tls needs an SC address: -c/--cluster HOST:PORT or the file's [cluster] endpoint")]
+    #[diagnostic(
+        code(endpoints::usage),
+        help("a profile carries its own TLS settings ([cluster.<name>.tls] in the fluvio config)")
+    )]
+    TlsNeedsAddress,
 }
 
 /// The first reason of a refused plan, kept as the error's source.

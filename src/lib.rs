@@ -54,7 +54,9 @@ pub fn run(cli: Cli) -> u8 {
         format: global.output,
         style: output::Style::detect(global.color),
         annotations: global.annotations.enabled(),
+        quiet: global.quiet,
     };
+    init_tracing(global.verbose);
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
     let is_drift = matches!(&cli.command, Command::Drift(_));
     let ctx = Ctx {
@@ -82,6 +84,30 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
+/// `-v` traces each request to the SC and its latency, `-vv` also what the fluvio client
+/// logs at debug level; `RUST_LOG` replaces both. On stderr, without colour unless stderr
+/// is a terminal and `NO_COLOR` is unset. Without either nothing is installed.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::builder().parse_lossy(spec),
+        _ => match verbose {
+            0 => return,
+            1 => EnvFilter::new("fluvio_endpoints=debug"),
+            _ => EnvFilter::new("debug,fluvio_endpoints=trace"),
+        },
+    };
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(verbose > 1)
+        .try_init();
+}
+
 /// Runs the command; those that talk to a cluster on a tokio runtime.
 fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
     let printer = ctx.printer;
@@ -99,6 +125,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
         Command::Profile { command } => commands::profile::run(ctx, &command),
         Command::Completions { shell } => commands::completions::completions(ctx, shell),
         Command::Man { out_dir } => commands::completions::man(ctx, out_dir.as_deref()),
+        Command::InstallExtension { dir } => commands::install::run(ctx, dir.as_deref()),
         Command::Metadata => {
             printer.data(&render::json(&serde_json::json!({
                 "title": "endpoints",
@@ -169,6 +196,7 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {
         | Command::Metadata
         | Command::Profile { .. }
         | Command::Completions { .. }
+        | Command::InstallExtension { .. }
         | Command::Man { .. } => {
             unreachable!("handled before the runtime starts")
         }

@@ -87,6 +87,31 @@ pub struct Printer {
     pub style: Style,
     /// CI annotations are on.
     pub annotations: bool,
+    /// `-q`: no progress bar.
+    pub quiet: bool,
+}
+
+/// Applies with more changes than this show a progress bar (on a terminal).
+pub const PROGRESS_MIN_CHANGES: usize = 5;
+
+/// The progress bar of the apply under way, if it shows one. Result lines are printed
+/// through it, so that the bar stays below them.
+static PROGRESS: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    PROGRESS.lock().ok().and_then(|bar| bar.clone())
+}
+
+/// Ends the apply's progress bar when dropped (also on an early return).
+#[must_use = "the progress bar ends when this is dropped"]
+pub struct ApplyProgress(());
+
+impl Drop for ApplyProgress {
+    fn drop(&mut self) {
+        if let Some(bar) = PROGRESS.lock().ok().and_then(|mut bar| bar.take()) {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 impl Printer {
@@ -240,13 +265,44 @@ impl Printer {
         self.format == Format::Text
     }
 
+    /// Announces an apply of `count` changes; with more than a handful, stderr a terminal
+    /// and no `-q`, a progress bar on stderr follows them until the guard is dropped.
+    pub fn start_apply(&self, count: usize, cluster: &ClusterId) -> ApplyProgress {
+        self.note(&format!("Applying {count} change(s) to {cluster}:\n"));
+        if !self.quiet && count > PROGRESS_MIN_CHANGES && std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(count as u64);
+            let template = if self.style.color {
+                "{spinner:.cyan} [{bar:30.cyan/blue}] {pos}/{len} changes {elapsed}"
+            } else {
+                "{spinner} [{bar:30}] {pos}/{len} changes {elapsed}"
+            };
+            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.tick();
+            if let Ok(mut slot) = PROGRESS.lock() {
+                *slot = Some(bar);
+            }
+        }
+        ApplyProgress(())
+    }
+
     /// One SPU's result, as apply goes.
     pub fn progress(&self, result: &SpuResult) {
         let line = render::text::result_line(result, &self.style);
-        if self.streams_results() {
-            stdout(&line)
-        } else {
-            stderr(&line)
+        let print = || {
+            if self.streams_results() {
+                stdout(&line)
+            } else {
+                stderr(&line)
+            }
+        };
+        match progress_bar() {
+            Some(bar) => {
+                bar.suspend(print);
+                bar.inc(1);
+            }
+            None => print(),
         }
     }
 

@@ -19,7 +19,10 @@ use std::io::Cursor;
 use std::panic::AssertUnwindSafe;
 
 use anyhow::anyhow;
+use fluvio::config::TlsPolicy;
 use fluvio::FluvioClusterConfig;
+use fluvio_future::net::DomainConnector;
+use fluvio_future::rust_tls::{ConnectorBuilder, TlsDomainConnector};
 use fluvio_protocol::api::{Request, RequestMessage};
 use fluvio_protocol::Decoder;
 use fluvio_sc_schema::objects::ObjectApiWatchRequest;
@@ -85,10 +88,35 @@ pub struct ScConnection {
     broken: Option<String>,
 }
 
+/// The connector for the profile's TLS policy: the `fluvio` crate's own conversion, except
+/// for anonymous TLS. The 0.50.1 client's anonymous connector takes the whole address
+/// (HOST:PORT) for the server name and fails before connecting; here the server name is
+/// the host part, and, as fluvio's anonymous policy means, the SC's certificate is not
+/// verified and no client certificate is presented.
+fn connector(cluster: &FluvioClusterConfig) -> anyhow::Result<DomainConnector> {
+    if !matches!(cluster.tls, TlsPolicy::Anonymous) {
+        return TryFrom::try_from(cluster.tls.clone());
+    }
+    // The verified connectors install the crypto provider the same way.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    let (host, _port) = crate::address::parse_host_port(&cluster.endpoint)
+        .map_err(|e| anyhow!("invalid SC address: {e}"))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let tls = ConnectorBuilder::with_safe_defaults()
+        .no_cert_verification()
+        .build();
+    Ok(Box::new(TlsDomainConnector::new(tls, host)))
+}
+
 impl ScConnection {
     /// Connects as `Fluvio::connect_with_config` does, without starting its watch streams.
     pub async fn connect(cluster: &FluvioClusterConfig) -> Result<Self, ConnectError> {
-        let connector = TryFrom::try_from(cluster.tls.clone()).map_err(ConnectError::Failed)?;
+        let connector = connector(cluster).map_err(ConnectError::Failed)?;
         let mut config = ClientConfig::new(
             cluster.endpoint.clone(),
             connector,
@@ -307,6 +335,21 @@ mod tests {
             .await?;
         let list: ListResponse<SpuSpec> = response.downcast().unwrap().unwrap();
         Ok(list.inner().len())
+    }
+
+    #[test]
+    fn anonymous_tls_names_the_host_not_the_address() {
+        for (endpoint, host) in [
+            ("sc.example.com:9003", "sc.example.com"),
+            ("127.0.0.1:9003", "127.0.0.1"),
+            ("[::1]:9003", "::1"),
+        ] {
+            let cluster = FluvioClusterConfig::new(endpoint).with_tls(TlsPolicy::Anonymous);
+            let connector = connector(&cluster).expect("a connector");
+            assert_eq!(connector.domain(), host, "{endpoint}");
+        }
+        let cluster = FluvioClusterConfig::new("[::1:9003").with_tls(TlsPolicy::Anonymous);
+        assert!(connector(&cluster).is_err());
     }
 
     #[tokio::test]

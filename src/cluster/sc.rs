@@ -1,9 +1,10 @@
 //! A running SC, through Fluvio's published client crates: profiles from `fluvio`, the
 //! wire through `connection` (no watch streams).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use fluvio::config::{ConfigFile, TlsPolicy};
+use fluvio::config::{ConfigFile, TlsConfig, TlsPaths, TlsPolicy};
 use fluvio::metadata::customspu::CustomSpuSpec;
 use fluvio::FluvioClusterConfig;
 use fluvio_controlplane_metadata::spu::{CustomSpuKey, SpuSpec as FlvSpuSpec};
@@ -24,12 +25,52 @@ use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
 /// How the user picked the cluster; the first that is set wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterChoice {
-    /// `-c/--cluster ADDR` or `[cluster] endpoint`.
-    Endpoint(String),
+    /// `-c/--cluster ADDR` or `[cluster] endpoint`, with the TLS of the command line.
+    Endpoint(String, EndpointTls),
     /// `-P/--profile NAME` or `[cluster] profile`.
     Profile(String),
     /// The current profile of the fluvio config.
     Current,
+}
+
+/// TLS for an SC given by address: the fluvio CLI's `--tls`, `--enable-client-cert`,
+/// `--domain`, `--ca-cert`, `--client-cert`, `--client-key`, in the meaning of its
+/// `TlsPolicy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EndpointTls {
+    /// Plain TCP (no `--tls`).
+    #[default]
+    Disabled,
+    /// `--tls` alone: TLS without verifying the SC's certificate, no client certificate.
+    Anonymous,
+    /// `--tls --enable-client-cert`: the SC verified against `ca_cert` for `domain`, the
+    /// client's certificate and key presented. Paths: the files are read on connect.
+    Verified {
+        domain: String,
+        ca_cert: PathBuf,
+        cert: PathBuf,
+        key: PathBuf,
+    },
+}
+
+impl From<EndpointTls> for TlsPolicy {
+    fn from(tls: EndpointTls) -> TlsPolicy {
+        match tls {
+            EndpointTls::Disabled => TlsPolicy::Disabled,
+            EndpointTls::Anonymous => TlsPolicy::Anonymous,
+            EndpointTls::Verified {
+                domain,
+                ca_cert,
+                cert,
+                key,
+            } => TlsPolicy::from(TlsPaths {
+                domain,
+                ca_cert,
+                cert,
+                key,
+            }),
+        }
+    }
 }
 
 /// Why a cluster choice could not be turned into a client configuration.
@@ -43,6 +84,36 @@ pub enum ProfileError {
     MissingCluster { profile: String, cluster: String },
     #[error("the fluvio config has no current profile: {0}")]
     NoCurrent(String),
+    #[error("cannot read the TLS {what} {}: {cause}", path.display())]
+    TlsFile {
+        what: &'static str,
+        path: PathBuf,
+        cause: String,
+    },
+}
+
+/// Checks that the TLS files a configuration names can be read, so that a wrong path is
+/// named as such (the client's own error does not say which file). The contents are left
+/// to the client: they are never read into an error.
+fn check_tls_files(config: &FluvioClusterConfig) -> Result<(), ProfileError> {
+    let TlsPolicy::Verified(TlsConfig::Files(paths)) = &config.tls else {
+        return Ok(());
+    };
+    let files = [
+        ("CA certificate (--ca-cert, ca_cert)", &paths.ca_cert),
+        ("client certificate (--client-cert, cert)", &paths.cert),
+        ("client key (--client-key, key)", &paths.key),
+    ];
+    for (what, path) in files {
+        if let Err(e) = std::fs::File::open(path) {
+            return Err(ProfileError::TlsFile {
+                what,
+                path: path.clone(),
+                cause: e.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A fluvio config error without the lines of the file it quotes: a profile can hold a
@@ -63,12 +134,20 @@ fn without_quoted_lines(text: &str) -> String {
 
 /// Resolves a choice into the client's cluster config.
 pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileError> {
+    let config = chosen_config(choice)?;
+    check_tls_files(&config)?;
+    Ok(config)
+}
+
+fn chosen_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileError> {
     let load = || {
         ConfigFile::load(None)
             .map_err(|e| ProfileError::ConfigFile(without_quoted_lines(&causes(&e))))
     };
     match choice {
-        ClusterChoice::Endpoint(addr) => Ok(FluvioClusterConfig::new(addr.clone())),
+        ClusterChoice::Endpoint(addr, tls) => {
+            Ok(FluvioClusterConfig::new(addr.clone()).with_tls(tls.clone()))
+        }
         ClusterChoice::Profile(name) => profile_cluster(load()?.config(), name),
         ClusterChoice::Current => {
             let file = load()?;
@@ -108,26 +187,33 @@ fn tls_problem(cause: &str, tls: &TlsPolicy) -> Option<String> {
     let says = |text: &str| cause.contains(text);
     let uses_tls = !matches!(tls, TlsPolicy::Disabled);
     let problem = if says("UnknownIssuer") {
-        "TLS: the SC's certificate is not signed by the CA in the profile (ca_cert)"
+        "TLS: the SC's certificate is not signed by the CA given (--ca-cert, or ca_cert in the profile)"
     } else if says("certificate expired") || says("Expired") {
         "TLS: the SC's certificate has expired (or is not valid yet)"
     } else if says("not valid for name") || says("NotValidForName") {
-        "TLS: the SC's certificate is not valid for the profile's TLS domain"
+        "TLS: the SC's certificate is not valid for the TLS domain given (--domain, or domain in the profile)"
     } else if says("fatal alert: UnknownCA")
         || says("fatal alert: BadCertificate")
         || says("fatal alert: CertificateRequired")
     {
-        "TLS: the SC refused the client certificate (cert/key in the profile): it needs one signed by a CA that the SC trusts"
-    } else if matches!(tls, TlsPolicy::Anonymous) && says("Invalid Dns Name") {
-        "TLS: the fluvio 0.50.1 client cannot connect with tls_policy = \"anonymous\" (it takes HOST:PORT for a DNS name); use tls_policy = \"verified\""
+        "TLS: the SC refused the client certificate (--client-cert, or cert in the profile): it needs one signed by a CA that the SC trusts"
     } else if !uses_tls && says("bytes remaining on stream") {
-        "the SC's answer is not a Fluvio reply: does it expect TLS? (set [cluster.<name>.tls] in the fluvio profile)"
+        "the SC's answer is not a Fluvio reply: does it expect TLS? (--tls, or [cluster.<name>.tls] in the fluvio profile)"
     } else if uses_tls && says("no answer within") {
-        "no answer to the TLS connection: an SC that does not serve TLS never answers one (check the profile's [cluster.<name>.tls])"
+        "no answer to the TLS connection: an SC that does not serve TLS never answers one (check --tls, or the profile's [cluster.<name>.tls])"
     } else {
         return None;
     };
     Some(format!("{problem} ({cause})"))
+}
+
+/// The TLS policy's name, for traces (never its certificates).
+fn tls_name(tls: &TlsPolicy) -> &'static str {
+    match tls {
+        TlsPolicy::Disabled => "disabled",
+        TlsPolicy::Anonymous => "anonymous",
+        TlsPolicy::Verified(_) => "verified",
+    }
 }
 
 /// A connected SC.
@@ -179,7 +265,16 @@ impl ScCluster {
         timeout: Duration,
     ) -> Result<Self, ClusterError> {
         let endpoint = config.endpoint.clone();
-        let conn = match tokio::time::timeout(timeout, ScConnection::connect(&config)).await {
+        let started = std::time::Instant::now();
+        let connected = tokio::time::timeout(timeout, ScConnection::connect(&config)).await;
+        tracing::debug!(
+            endpoint = %endpoint,
+            tls = tls_name(&config.tls),
+            latency_ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+            connected = matches!(connected, Ok(Ok(_))),
+            "connecting to the SC"
+        );
+        let conn = match connected {
             Err(_) => {
                 let cause = format!("no answer within {}s", timeout.as_secs_f32());
                 return Err(ClusterError::Unreachable {
@@ -220,8 +315,21 @@ impl ScCluster {
     where
         R: Request + TryEncodableFrom<I>,
     {
+        let started = std::time::Instant::now();
         let result = tokio::time::timeout(self.timeout, self.conn.request::<R, I>(input)).await;
         self.unanswered = result.is_err();
+        tracing::debug!(
+            endpoint = %self.config.endpoint,
+            api = R::API_KEY,
+            latency_ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1e3),
+            outcome = match &result {
+                Err(_) => "no answer",
+                Ok(Ok(_)) => "answered",
+                Ok(Err(_)) => "failed",
+            },
+            "{}",
+            op()
+        );
         match result {
             Err(_) => Err(ClusterError::Transient {
                 op: op(),

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod completions;
 pub mod drift;
 pub mod export;
+pub mod install;
 pub mod list;
 pub mod plan;
 pub mod probe;
@@ -36,6 +37,7 @@ impl Ctx {
                 cluster: g.cluster.clone(),
                 profile: g.profile.clone(),
                 metadata_dir: g.metadata_dir.clone(),
+                tls: ClusterFlags::tls_of(&g.tls),
             },
             journal_dir: g.journal_dir.clone().unwrap_or_else(journal::default_dir),
             timeout: Duration::from_secs_f64(g.timeout),

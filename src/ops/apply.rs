@@ -239,11 +239,7 @@ pub async fn execute(
         }
     });
     let changes = &doc.changes;
-    printer.note(&format!(
-        "Applying {} change(s) to {}:\n",
-        changes.len(),
-        doc.cluster
-    ));
+    let bar = printer.start_apply(changes.len(), &doc.cluster);
     let mut report: ApplyReport = crate::apply::apply(
         changes,
         &mut session.cluster,
@@ -253,6 +249,7 @@ pub async fn execute(
         &mut |r| printer.progress(r),
     )
     .await?;
+    drop(bar);
     watcher.abort();
     report.recovered_first = recovered_first;
     printer.apply_report(doc, &report);

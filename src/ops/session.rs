@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::apply::{Recovered, RecoveryState, RetryPolicy};
 use crate::cluster::metadata_dir::MetadataDir;
-use crate::cluster::sc::{cluster_config, ClusterChoice, ScCluster};
+use crate::cluster::sc::{cluster_config, ClusterChoice, EndpointTls, ScCluster};
 use crate::cluster::{AnyCluster, Cluster};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Usage};
 use crate::journal::{self, Journal};
 use crate::model::{ClusterId, ClusterSel, HostPort};
 use crate::output::Printer;
@@ -23,6 +23,36 @@ pub struct ClusterFlags {
     pub profile: Option<String>,
     /// `--metadata-dir DIR`.
     pub metadata_dir: Option<PathBuf>,
+    /// `--tls` and the flags that go with it (for an SC given by address).
+    pub tls: EndpointTls,
+}
+
+impl ClusterFlags {
+    /// The fluvio CLI's TLS flags as the connection's TLS (clap has checked that they go
+    /// together: `--domain` and the paths only with `--enable-client-cert`, which needs
+    /// all four).
+    pub fn tls_of(args: &crate::cli::TlsArgs) -> EndpointTls {
+        let crate::cli::TlsArgs {
+            tls,
+            enable_client_cert,
+            domain,
+            ca_cert,
+            client_cert,
+            client_key,
+        } = args.clone();
+        if !tls {
+            return EndpointTls::Disabled;
+        }
+        match (enable_client_cert, domain, ca_cert, client_cert, client_key) {
+            (true, Some(domain), Some(ca_cert), Some(cert), Some(key)) => EndpointTls::Verified {
+                domain,
+                ca_cert,
+                cert,
+                key,
+            },
+            _ => EndpointTls::Anonymous,
+        }
+    }
 }
 
 impl ClusterFlags {
@@ -49,19 +79,24 @@ impl ClusterFlags {
     }
 
     /// The SC to connect to: --cluster, --profile, then the file's [cluster], then the
-    /// current fluvio profile. (`--metadata-dir` is checked before this.)
-    fn choice(&self, file: &ClusterSel) -> ClusterChoice {
-        if let Some(addr) = &self.cluster {
-            ClusterChoice::Endpoint(addr.to_string())
+    /// current fluvio profile. (`--metadata-dir` is checked before this.) The TLS flags
+    /// go with an address only, as in the fluvio CLI: a profile has its own TLS settings.
+    fn choice(&self, file: &ClusterSel) -> Result<ClusterChoice> {
+        let choice = if let Some(addr) = &self.cluster {
+            ClusterChoice::Endpoint(addr.to_string(), self.tls.clone())
         } else if let Some(profile) = &self.profile {
             ClusterChoice::Profile(profile.clone())
         } else if let Some(addr) = &file.endpoint {
-            ClusterChoice::Endpoint(addr.clone())
+            ClusterChoice::Endpoint(addr.clone(), self.tls.clone())
         } else if let Some(profile) = &file.profile {
             ClusterChoice::Profile(profile.clone())
         } else {
             ClusterChoice::Current
+        };
+        if self.tls != EndpointTls::Disabled && !matches!(choice, ClusterChoice::Endpoint(..)) {
+            return Err(Error::Usage(Usage::TlsNeedsAddress));
         }
+        Ok(choice)
     }
 }
 
@@ -94,7 +129,7 @@ impl Connect {
             }
             return Ok(AnyCluster::MetadataDir(cluster));
         }
-        let config = cluster_config(&self.flags.choice(file)).map_err(Error::Profile)?;
+        let config = cluster_config(&self.flags.choice(file)?).map_err(Error::Profile)?;
         let cluster = ScCluster::connect(config, self.timeout)
             .await
             .map_err(Error::from_cluster)?;
@@ -195,4 +230,66 @@ async fn recover_pending(
         )));
     }
     Ok(recovered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::TlsArgs;
+
+    #[test]
+    fn tls_flags_mean_what_they_mean_in_the_fluvio_cli() {
+        let none = TlsArgs::default();
+        assert_eq!(ClusterFlags::tls_of(&none), EndpointTls::Disabled);
+        let anonymous = TlsArgs {
+            tls: true,
+            ..TlsArgs::default()
+        };
+        assert_eq!(ClusterFlags::tls_of(&anonymous), EndpointTls::Anonymous);
+        let verified = TlsArgs {
+            tls: true,
+            enable_client_cert: true,
+            domain: Some("sc.example.com".into()),
+            ca_cert: Some("ca.crt".into()),
+            client_cert: Some("client.crt".into()),
+            client_key: Some("client.key".into()),
+        };
+        assert_eq!(
+            ClusterFlags::tls_of(&verified),
+            EndpointTls::Verified {
+                domain: "sc.example.com".into(),
+                ca_cert: "ca.crt".into(),
+                cert: "client.crt".into(),
+                key: "client.key".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn tls_flags_need_an_address() {
+        let flags = ClusterFlags {
+            tls: EndpointTls::Anonymous,
+            ..ClusterFlags::default()
+        };
+        let by_profile = ClusterSel {
+            profile: Some("prod".into()),
+            ..ClusterSel::default()
+        };
+        assert!(matches!(
+            flags.choice(&by_profile),
+            Err(Error::Usage(Usage::TlsNeedsAddress))
+        ));
+        assert!(matches!(
+            flags.choice(&ClusterSel::default()),
+            Err(Error::Usage(Usage::TlsNeedsAddress))
+        ));
+        let by_address = ClusterSel {
+            endpoint: Some("127.0.0.1:9003".into()),
+            ..ClusterSel::default()
+        };
+        assert_eq!(
+            flags.choice(&by_address).unwrap(),
+            ClusterChoice::Endpoint("127.0.0.1:9003".into(), EndpointTls::Anonymous)
+        );
+    }
 }

@@ -1,14 +1,10 @@
-//! TLS end to end: the real binary, configured only through a fluvio profile file
-//! (`FLV_PROFILE_PATH`), against the test SC serving TLS with certificates made here.
+//! TLS end to end: the real binary, configured through a fluvio profile file
+//! (`FLV_PROFILE_PATH`) or the fluvio CLI's TLS flags, against the test SC serving TLS with
+//! certificates made here.
 
 use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
-
-use fluvio::metadata::spu::SpuSpec as FlvSpuSpec;
-use fluvio::{Fluvio, FluvioClusterConfig};
-use fluvio_future::net::DomainConnector;
-use fluvio_future::rust_tls::{ConnectorBuilder, TlsDomainConnector};
 
 use crate::support::cli::{Env, ProfileTls, Run};
 use crate::support::test_sc::{
@@ -117,27 +113,59 @@ fn rows(run: &Run) -> Vec<&str> {
 
 /// list, plan, apply, plan again: the whole flow over one profile.
 async fn list_plan_apply(sc: &TestSc, env: &Env) -> Vec<Run> {
-    let list = env.run(&["list"]).expect(0);
+    list_plan_apply_with(sc, env, &[]).await
+}
+
+/// The whole flow with cluster `flags`: after the subcommand for list and plan, before
+/// it for apply and the last plan (the fluvio CLI takes them either way).
+async fn list_plan_apply_with(sc: &TestSc, env: &Env, flags: &[&str]) -> Vec<Run> {
+    let after = |args: &[&str]| -> Vec<String> {
+        args.iter().chain(flags).map(|a| a.to_string()).collect()
+    };
+    let before = |args: &[&str]| -> Vec<String> {
+        flags.iter().chain(args).map(|a| a.to_string()).collect()
+    };
+    let run = |args: Vec<String>| env.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let list = run(after(&["list"])).expect(0);
     assert_eq!(rows(&list).len(), 2, "{}", list.stdout);
     let file = env.write("zone.toml", ZONE);
     let file = file.to_str().unwrap();
-    let plan = env
-        .run(&["plan", "-f", file, "--detailed-exitcode"])
-        .expect(2);
+    let plan = run(after(&["plan", "-f", file, "--detailed-exitcode"])).expect(2);
     assert!(
         plan.stdout.contains("host.docker.internal:9010"),
         "{}",
         plan.stdout
     );
-    let apply = env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    let apply = run(before(&["apply", "-f", file, "--auto-approve"])).expect(0);
     assert_eq!(
         local_of(sc, 5001).await.as_deref(),
         Some("host.docker.internal:9010")
     );
-    let again = env
-        .run(&["plan", "-f", file, "--detailed-exitcode"])
-        .expect(0);
+    let again = run(before(&["plan", "-f", file, "--detailed-exitcode"])).expect(0);
     vec![list, plan, apply, again]
+}
+
+/// The fluvio CLI's flags for verified TLS with a client certificate.
+fn verified_flags<'a>(
+    endpoint: &'a str,
+    domain: &'a str,
+    client: &'a CertFiles,
+    ca_cert: &'a Path,
+) -> Vec<&'a str> {
+    vec![
+        "-c",
+        endpoint,
+        "--tls",
+        "--enable-client-cert",
+        "--domain",
+        domain,
+        "--ca-cert",
+        ca_cert.to_str().unwrap(),
+        "--client-cert",
+        client.cert.to_str().unwrap(),
+        "--client-key",
+        client.key.to_str().unwrap(),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -187,48 +215,168 @@ async fn verified_tls_without_client_authentication() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn anonymous_tls_serves_the_fluvio_client() {
-    // The test SC serves anonymous TLS (no client certificate) to the real client, connected
-    // the way fluvio's anonymous policy means: no verification of the SC's certificate.
-    let pki = Pki::new("endpoints-test-ca");
-    let sc = tls_sc(pki.sc_tls(false)).await;
-    let fluvio = Fluvio::connect_with_connector(
-        anonymous_connector("localhost"),
-        &FluvioClusterConfig::new(sc.endpoint()),
-    )
-    .await
-    .expect("anonymous TLS connect");
-    let spus = fluvio.admin().await.all::<FlvSpuSpec>().await.unwrap();
-    assert_eq!(spus.len(), 2);
-}
-
-/// fluvio-future's rustls connector without certificate verification, for `domain`.
-fn anonymous_connector(domain: &str) -> DomainConnector {
-    let connector = ConnectorBuilder::with_safe_defaults()
-        .no_cert_verification()
-        .build();
-    Box::new(TlsDomainConnector::new(connector, domain.to_owned()))
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn anonymous_tls_through_a_profile_is_refused_by_the_0_50_1_client_with_one_clear_line() {
-    // fluvio 0.50.1's rustls connector for `tls_policy = "anonymous"` takes the address
-    // (HOST:PORT) for the server name and fails before connecting; the tool says so.
+async fn anonymous_tls_through_a_profile() {
+    // `tls_policy = "anonymous"`: TLS, the SC's certificate not verified (here it is not
+    // even valid for the address), no client certificate.
     let pki = Pki::new("endpoints-test-ca");
     let sc = tls_sc(pki.sc_tls(false)).await;
     let env = Env::new();
     env.write_profile(&sc.endpoint(), &ProfileTls::Anonymous);
-    fails_with(
+    list_plan_apply(&sc, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_tls_with_the_tls_flag() {
+    let pki = Pki::new("endpoints-test-ca");
+    let sc = tls_sc(pki.sc_tls(false)).await;
+    let env = Env::new();
+    let endpoint = sc.endpoint();
+    list_plan_apply_with(&sc, &env, &["-c", &endpoint, "--tls"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_tls_is_refused_by_an_sc_that_requires_a_client_certificate() {
+    let pki = Pki::new("endpoints-test-ca");
+    let sc = tls_sc(pki.sc_tls(true)).await;
+    let env = Env::new();
+    let endpoint = sc.endpoint();
+    fails_at(
         &env,
-        &[],
-        "cannot connect with tls_policy = \"anonymous\"",
-        &secrets(&[], &[]),
+        &endpoint,
+        &["-c", &endpoint, "--tls"],
+        "refused the client certificate",
+        &secrets(&[], &[pki.ca_pem()]),
     );
+    assert_eq!(local_of(&sc, 5001).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verified_tls_with_a_client_certificate_from_the_flags() {
+    let pki = Pki::new("endpoints-test-ca");
+    let server = pki.server(&["localhost"], Validity::Current);
+    let sc = tls_sc(pki.sc_tls_with(&server, true)).await;
+    let client = pki.client("alice");
+    // no profile file at all: the flags are the whole cluster configuration
+    let env = Env::new();
+    let endpoint = sc.endpoint();
+    let flags = verified_flags(&endpoint, "localhost", &client, pki.ca_cert());
+    let mut runs = list_plan_apply_with(&sc, &env, &flags).await;
+    // the client's own traces (-vv) name the policy and paths, never their content
+    let mut traced = vec!["-vv", "list"];
+    traced.extend_from_slice(&flags);
+    let run = env.run(&traced).expect(0);
+    assert!(run.stderr.contains("tls=\"verified\""), "{}", run.stderr);
+    runs.push(run);
+    let runs: Vec<&Run> = runs.iter().collect();
+    assert_no_secrets(&env, &runs, &secrets(&[&client, &server], &[pki.ca_pem()]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_flags_go_with_the_zone_files_endpoint() {
+    // `[cluster] endpoint` in the file is an address too: the flags add its TLS.
+    let pki = Pki::new("endpoints-test-ca");
+    let server = pki.server(&["localhost"], Validity::Current);
+    let sc = tls_sc(pki.sc_tls_with(&server, true)).await;
+    let client = pki.client("alice");
+    let env = Env::new();
+    let text = format!("[cluster]\nendpoint = \"{}\"\n\n{ZONE}", sc.endpoint());
+    let file = env.write("zone.toml", &text);
+    let mut args = vec!["apply", "-f", file.to_str().unwrap(), "--auto-approve"];
+    let flags = verified_flags("", "localhost", &client, pki.ca_cert());
+    args.extend_from_slice(&flags[2..]);
+    env.run(&args).expect(0);
+    assert_eq!(
+        local_of(&sc, 5001).await.as_deref(),
+        Some("host.docker.internal:9010")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_flag_failures() {
+    let pki = Pki::new("endpoints-test-ca");
+    let server = pki.server(&["localhost"], Validity::Current);
+    let sc = tls_sc(pki.sc_tls_with(&server, true)).await;
+    let client = pki.client("alice");
+    let other = Pki::new("someone-elses-ca");
+    let needles = secrets(&[&client, &server], &[pki.ca_pem(), other.ca_pem()]);
+    let env = Env::new();
+    let endpoint = sc.endpoint();
+
+    // a CA that did not sign the SC's certificate
+    let flags = verified_flags(&endpoint, "localhost", &client, other.ca_cert());
+    fails_at(
+        &env,
+        &endpoint,
+        &flags,
+        "not signed by the CA given",
+        &needles,
+    );
+    // a domain the SC's certificate is not valid for
+    let flags = verified_flags(&endpoint, "sc.example.com", &client, pki.ca_cert());
+    fails_at(
+        &env,
+        &endpoint,
+        &flags,
+        "not valid for the TLS domain given",
+        &needles,
+    );
+    // no TLS against the TLS SC
+    fails_at(
+        &env,
+        &endpoint,
+        &["-c", &endpoint],
+        "does it expect TLS?",
+        &needles,
+    );
+    // a CA file that is not there: an invalid configuration (exit 3), the file named
+    let missing = env.home().join("no-such-ca.crt");
+    let mut args = vec!["list"];
+    args.extend(verified_flags(&endpoint, "localhost", &client, &missing));
+    let run = env.run(&args).expect(3);
+    assert!(
+        run.stderr.contains("cannot read the TLS CA certificate")
+            && run.stderr.contains("no-such-ca.crt")
+            && run.stderr.contains("(os error 2)"),
+        "{}",
+        run.stderr
+    );
+    assert_no_secrets(&env, &[&run], &needles);
+
+    // Usage errors (exit 64), before anything is sent.
+    let usage = |args: &[&str], says: &str| {
+        let run = env.run(args).expect(64);
+        assert!(run.stderr.contains(says), "{says:?} in:\n{}", run.stderr);
+        assert_no_secrets(&env, &[&run], &needles);
+    };
+    // --enable-client-cert without the files it needs
+    usage(
+        &["list", "-c", &endpoint, "--tls", "--enable-client-cert"],
+        "--ca-cert",
+    );
+    // a CA without --enable-client-cert would silently not be used: refused
+    usage(
+        &["list", "-c", &endpoint, "--tls", "--ca-cert", "ca.crt"],
+        "--enable-client-cert",
+    );
+    usage(&["list", "--enable-client-cert"], "--tls");
+    // TLS flags with a profile (it has its own TLS settings)
+    usage(&["list", "-P", "test", "--tls"], "cannot be used with");
+    // TLS flags without an address
+    env.write_profile(&endpoint, &ProfileTls::None);
+    usage(&["list", "--tls"], "--tls needs an SC address");
+
+    // Nothing changed on the SC.
+    assert_eq!(local_of(&sc, 5001).await, None);
 }
 
 /// Runs `list` (with `args`) and checks that it failed as unreachable (exit 4) with one
 /// error message that says `says`, nothing on stdout, and no secret anywhere.
 fn fails_with(env: &Env, args: &[&str], says: &str, needles: &[Vec<u8>]) -> Run {
+    fails_at(env, &endpoint_in(env), args, says, needles)
+}
+
+/// `fails_with` for an SC at `endpoint` (given by the flags in `args`).
+fn fails_at(env: &Env, endpoint: &str, args: &[&str], says: &str, needles: &[Vec<u8>]) -> Run {
     let mut all = vec!["list"];
     all.extend_from_slice(args);
     let run = env.run(&all).expect(4);
@@ -246,7 +394,7 @@ fn fails_with(env: &Env, args: &[&str], says: &str, needles: &[Vec<u8>]) -> Run 
         .collect::<Vec<_>>()
         .join(" ");
     assert!(
-        message.starts_with(&format!("cannot reach the SC at {}", endpoint_in(env))),
+        message.starts_with(&format!("cannot reach the SC at {endpoint}")),
         "{}",
         run.stderr
     );
@@ -293,19 +441,14 @@ async fn tls_failures_exit_4_with_one_clear_line() {
         &sc.endpoint(),
         &files("localhost", &client, other.ca_cert()),
     );
-    fails_with(&env, &[], "not signed by the CA in the profile", &needles);
+    fails_with(&env, &[], "not signed by the CA given", &needles);
 
     // The profile names another domain than the SC's certificate.
     env.write_profile(
         &sc.endpoint(),
         &files("sc.example.com", &client, pki.ca_cert()),
     );
-    fails_with(
-        &env,
-        &[],
-        "not valid for the profile's TLS domain",
-        &needles,
-    );
+    fails_with(&env, &[], "not valid for the TLS domain given", &needles);
 
     // A plaintext client (no [cluster.X.tls]) against the TLS SC.
     env.write_profile(&sc.endpoint(), &ProfileTls::None);
