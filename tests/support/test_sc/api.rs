@@ -33,7 +33,7 @@ use fluvio_stream_dispatcher::metadata::local::LocalMetadataItem;
 use fluvio_types::event::StickyEvent;
 
 use super::auth::{ConnAuth, TypeAction};
-use super::faults::ApiKind;
+use super::faults::{ApiKind, Point, Resume};
 use super::state::{Ctx, ScState, SpuObj};
 use fluvio_stream_model::core::Spec;
 
@@ -92,6 +92,17 @@ impl ConnWatches {
 async fn spu_watches_first(state: &ScState, out: &Out) {
     let epoch = state.spus.store().epoch().await;
     out.watches.flushed(SpuSpec::LABEL, epoch).await;
+}
+
+/// A request held after it was applied, before its answer: `Err` when the test cut it (the
+/// connection closes with the change made and no answer sent).
+async fn held_after_apply(state: &ScState, kind: ApiKind) -> Result<()> {
+    if let Some(hold) = state.shared.faults.hold_at(kind, Point::AfterApply) {
+        if hold.wait().await == Resume::Cut {
+            return Err(anyhow!("{kind:?} cut after it was applied"));
+        }
+    }
+    Ok(())
 }
 
 async fn send<P>(out: &Out, header: &RequestHeader, response: P) -> Result<()>
@@ -404,6 +415,7 @@ pub(crate) async fn create(
         Status::new(name, code, message)
     } else if let Some(create) = req.downcast()? as Option<CreateRequest<CustomSpuSpec>> {
         let status = register_custom_spu(state, auth, create).await;
+        held_after_apply(state, ApiKind::Create).await?;
         spu_watches_first(state, out).await;
         status
     } else {
@@ -464,6 +476,7 @@ pub(crate) async fn delete(
     let (header, req) = request.get_header_request();
     let status = if let Some(req) = req.downcast()? as Option<DeleteRequest<CustomSpuSpec>> {
         let status = unregister_custom_spu(state, req.key()).await;
+        held_after_apply(state, ApiKind::Delete).await?;
         spu_watches_first(state, out).await;
         status
     } else {
@@ -671,6 +684,16 @@ async fn watch_loop<S>(
         };
         if let Some(delay) = state.shared.faults.delay_of(ApiKind::Watch) {
             sleep(delay).await;
+        }
+        if let Some(hold) = state
+            .shared
+            .faults
+            .hold_at(ApiKind::Watch, Point::BeforeWatchUpdate)
+        {
+            if hold.wait().await == Resume::Cut {
+                end.notify();
+                break;
+            }
         }
         let response = match ObjectApiWatchResponse::try_encode_from(
             WatchResponse::new(update),

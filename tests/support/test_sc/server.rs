@@ -18,7 +18,7 @@ use fluvio_types::event::StickyEvent;
 use futures_util::StreamExt;
 
 use super::api;
-use super::faults::ApiKind;
+use super::faults::{ApiKind, Point, Resume};
 use super::state::ScState;
 use super::tls;
 
@@ -89,6 +89,15 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
         }
         let decision = state.shared.faults.on_request(kind);
         if decision.drop_before {
+            break;
+        }
+        if let Some(hold) = state.shared.faults.hold_at(kind, Point::BeforeApply) {
+            if hold.wait().await == Resume::Cut {
+                break;
+            }
+        }
+        if state.is_stopped() {
+            // this SC was stopped (restarted) while the request waited: it applies nothing
             break;
         }
         if kind != ApiKind::Watch {
