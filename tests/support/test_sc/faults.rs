@@ -71,6 +71,8 @@ pub(crate) enum Resume {
 #[derive(Clone)]
 pub struct Hold {
     gate: Arc<tokio::sync::watch::Sender<GateState>>,
+    /// the client sent more bytes on the held request's connection while it was held
+    followed: Arc<tokio::sync::watch::Sender<bool>>,
     what: String,
 }
 
@@ -92,6 +94,22 @@ impl Hold {
             Ok(Ok(_)) => {}
             _ => panic!("no request reached {}", self.what),
         }
+    }
+
+    /// Waits until the client wrote something more on the held request's connection (its
+    /// next request, queued behind the held one: e.g. a retry after it gave up waiting).
+    /// Only for `Point::BeforeApply`.
+    pub async fn followed(&self) {
+        let mut rx = self.followed.subscribe();
+        let waited = tokio::time::timeout(EVENT_DEADLINE, rx.wait_for(|f| *f)).await;
+        match waited {
+            Ok(Ok(_)) => {}
+            _ => panic!("nothing followed {} on its connection", self.what),
+        }
+    }
+
+    pub(crate) fn mark_followed(&self) {
+        self.followed.send_replace(true);
     }
 
     /// Whether a request is waiting at the point now.
@@ -232,6 +250,7 @@ impl Faults {
     pub fn hold(&self, kind: ApiKind, point: Point, n: usize) -> Hold {
         let hold = Hold {
             gate: Arc::new(tokio::sync::watch::channel(GateState::Armed).0),
+            followed: Arc::new(tokio::sync::watch::channel(false).0),
             what: format!("{point:?} of {kind:?} #{n}"),
         };
         self.lock()
@@ -246,6 +265,7 @@ impl Faults {
     pub fn hold_every(&self, kind: ApiKind, point: Point) -> Hold {
         let hold = Hold {
             gate: Arc::new(tokio::sync::watch::channel(GateState::Armed).0),
+            followed: Arc::new(tokio::sync::watch::channel(false).0),
             what: format!("{point:?} of every {kind:?}"),
         };
         self.lock().every.insert((kind, point), hold.clone());
