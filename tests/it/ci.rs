@@ -95,7 +95,12 @@ async fn plan_formats_are_stable() {
         .into_iter::<serde_json::Value>()
         .collect::<Result<Vec<_>, _>>()
         .expect("stdout is JSON only");
-    assert_eq!(documents.len(), 1, "one document on stdout: {}", json.stdout);
+    assert_eq!(
+        documents.len(),
+        1,
+        "one document on stdout: {}",
+        json.stdout
+    );
     assert!(
         !json.stderr.contains("\"format_version\""),
         "the document is not on stderr: {}",

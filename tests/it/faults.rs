@@ -159,8 +159,8 @@ fn assert_converged(env: &Env, file: &str) {
 fn pending_in(dir: &std::path::Path) -> Vec<serde_json::Value> {
     let mut pending: Vec<serde_json::Value> = Vec::new();
     // every scenario here journals: a missing journal dir is a failure, not "nothing pending"
-    let entries = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("journal dir {}: {e}", dir.display()));
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("journal dir {}: {e}", dir.display()));
     for entry in entries.filter_map(|e| e.ok()) {
         if entry.path().extension().is_none_or(|x| x != "jsonl") {
             continue;
@@ -346,13 +346,24 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
     let child = spawn(
         &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", NO_TIMEOUT],
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
     );
     create.reached().await;
     assert!(missing(&sc, 5001).await, "the delete came first");
     create.cut();
     let run = finish(child).await.expect(0);
-    assert_eq!(sc.faults().requests(ApiKind::Delete), 2, "one delete per SPU");
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        2,
+        "one delete per SPU"
+    );
     assert_eq!(
         sc.faults().requests(ApiKind::Create),
         3,
@@ -381,7 +392,14 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
     sc.faults()
         .drop_connection_instead_of_answer(ApiKind::Delete, 1);
     let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", NO_TIMEOUT])
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ])
         .expect(0);
     assert!(
         run.stdout
@@ -411,7 +429,14 @@ async fn connection_dropped_after_the_create_never_creates_blindly_twice() {
     let before = snapshot(&sc).await;
     sc.faults().drop_connection_after(ApiKind::Create, 1);
     let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", NO_TIMEOUT])
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ])
         .expect(0);
     assert!(
         run.stdout
@@ -473,7 +498,14 @@ async fn connection_dropped_during_verification() {
     let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
     let child = spawn(
         &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", NO_TIMEOUT],
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
     );
     create.reached().await;
     let lists = sc.faults().requests(ApiKind::List);
@@ -513,7 +545,14 @@ async fn connection_dropped_during_verification() {
     let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
     let child = spawn(
         &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", NO_TIMEOUT],
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
     );
     create.reached().await;
     // Every List from now on loses its connection before it is served.
@@ -646,7 +685,14 @@ async fn sc_restarted_between_delete_and_create() {
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
     let child = spawn(
         &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", NO_TIMEOUT],
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
     );
     create.reached().await;
     assert!(missing(&sc, 5001).await, "5001 deleted before its create");
@@ -1025,7 +1071,14 @@ async fn sc_down_past_the_retry_budget_exits_8_and_recover_restores_it() {
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
     let child = spawn(
         &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", NO_TIMEOUT],
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
     );
     create.reached().await;
     assert!(missing(&sc, 5001).await);
@@ -1033,7 +1086,11 @@ async fn sc_down_past_the_retry_budget_exits_8_and_recover_restores_it() {
     let faults = sc.faults().clone();
     sc.shutdown().await.unwrap();
     let run = finish(child).await.expect(8);
-    assert_eq!(faults.requests(ApiKind::Create), 1, "no SC to retry against");
+    assert_eq!(
+        faults.requests(ApiKind::Create),
+        1,
+        "no SC to retry against"
+    );
     assert_eq!(faults.requests(ApiKind::Delete), 1);
     assert!(
         run.stdout.contains("5001 custom-spu-5001") && run.stdout.contains("unresolved"),
@@ -1263,9 +1320,20 @@ async fn an_undecodable_reply_to_the_delete_fails_at_once_and_the_replace_comple
     // the request fails at once (no panic), the engine looks (the SPU is gone) and creates.
     // With a timeout no run can wait out, the run ending at all shows it did not wait.
     let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", NO_TIMEOUT])
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ])
         .expect(0);
-    assert_eq!(sc.faults().requests(ApiKind::Delete), 1, "the delete landed once");
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        1,
+        "the delete landed once"
+    );
     assert_eq!(sc.faults().requests(ApiKind::Create), 1);
     assert!(!run.stderr.contains("no answer within"), "{}", run.stderr);
     assert!(

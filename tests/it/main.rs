@@ -4,6 +4,7 @@ mod examples;
 mod examples_ci;
 mod faults;
 mod probe;
+mod promises;
 mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;

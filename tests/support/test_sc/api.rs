@@ -474,7 +474,16 @@ pub(crate) async fn delete(
     request: RequestMessage<ObjectApiDeleteRequest>,
 ) -> Result<()> {
     let (header, req) = request.get_header_request();
-    let status = if let Some(req) = req.downcast()? as Option<DeleteRequest<CustomSpuSpec>> {
+    let status = if let Some((code, message)) = state.shared.faults.take_delete_failure() {
+        // injected fault: refused, nothing deleted
+        let name = match (req.downcast()? as Option<DeleteRequest<CustomSpuSpec>>).map(|d| d.key())
+        {
+            Some(CustomSpuKey::Name(name)) => name,
+            Some(CustomSpuKey::Id(id)) => format!("spu-{id}"),
+            None => String::new(),
+        };
+        Status::new(name, code, message)
+    } else if let Some(req) = req.downcast()? as Option<DeleteRequest<CustomSpuSpec>> {
         let status = unregister_custom_spu(state, req.key()).await;
         held_after_apply(state, ApiKind::Delete).await?;
         spu_watches_first(state, out).await;

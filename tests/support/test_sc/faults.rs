@@ -85,11 +85,8 @@ impl Hold {
     /// the request never came).
     pub async fn reached(&self) {
         let mut rx = self.gate.subscribe();
-        let waited = tokio::time::timeout(
-            EVENT_DEADLINE,
-            rx.wait_for(|s| *s != GateState::Armed),
-        )
-        .await;
+        let waited =
+            tokio::time::timeout(EVENT_DEADLINE, rx.wait_for(|s| *s != GateState::Armed)).await;
         match waited {
             Ok(Ok(_)) => {}
             _ => panic!("no request reached {}", self.what),
@@ -159,7 +156,9 @@ struct FaultState {
     drop_response: HashMap<ApiKind, usize>,
     /// countdown: close the connection instead of processing the n-th next request of the kind
     drop_before: HashMap<ApiKind, usize>,
-    fail_next_create: Option<(ErrorCode, Option<String>)>,
+    /// refuse this many next creates with this error
+    fail_create: Option<(ErrorCode, Option<String>, usize)>,
+    fail_next_delete: Option<(ErrorCode, Option<String>)>,
     delays: HashMap<ApiKind, Duration>,
     /// armed holds: countdown to the request they catch
     holds: HashMap<(ApiKind, Point), (usize, Hold)>,
@@ -236,7 +235,17 @@ impl Faults {
 
     /// Refuse the next create request (of any object type) with this error; nothing is stored.
     pub fn fail_next_create(&self, code: ErrorCode, message: Option<String>) {
-        self.lock().fail_next_create = Some((code, message));
+        self.fail_creates(code, message, 1);
+    }
+
+    /// Refuse the `n` next create requests with this error; nothing is stored.
+    pub fn fail_creates(&self, code: ErrorCode, message: Option<String>, n: usize) {
+        self.lock().fail_create = (n > 0).then_some((code, message, n));
+    }
+
+    /// Refuse the next delete request with this error; nothing is deleted.
+    pub fn fail_next_delete(&self, code: ErrorCode, message: Option<String>) {
+        self.lock().fail_next_delete = Some((code, message));
     }
 
     /// Delay the answers of `kind` by `delay` (for watches: every push).
@@ -339,7 +348,8 @@ impl Faults {
         state.drop_after.clear();
         state.drop_before.clear();
         state.drop_response.clear();
-        state.fail_next_create = None;
+        state.fail_create = None;
+        state.fail_next_delete = None;
         state.delays.clear();
     }
 
@@ -370,6 +380,15 @@ impl Faults {
     }
 
     pub(crate) fn take_create_failure(&self) -> Option<(ErrorCode, Option<String>)> {
-        self.lock().fail_next_create.take()
+        let mut state = self.lock();
+        let (code, message, left) = state.fail_create.take()?;
+        if left > 1 {
+            state.fail_create = Some((code.clone(), message.clone(), left - 1));
+        }
+        Some((code, message))
+    }
+
+    pub(crate) fn take_delete_failure(&self) -> Option<(ErrorCode, Option<String>)> {
+        self.lock().fail_next_delete.take()
     }
 }
