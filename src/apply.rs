@@ -635,6 +635,10 @@ pub async fn apply<T: Cluster>(
 }
 
 #[cfg(test)]
+#[path = "apply_tests.rs"]
+mod engine_tests;
+
+#[cfg(test)]
 mod tests {
     use super::RecoveryState;
 
