@@ -267,7 +267,7 @@ fn outcome(run: &Run) -> SpuOutcome {
 async fn a_clean_replace_is_recheck_delete_create_verify() {
     let old = spu(5001);
     let c = change(&old);
-    let run = run(Scripted::with(&[old]), &[c.clone()]).await;
+    let run = run(Scripted::with(&[old]), std::slice::from_ref(&c)).await;
     assert_eq!(outcome(&run), SpuOutcome::Applied);
     assert_eq!(
         run.cluster.log,
@@ -282,7 +282,7 @@ async fn a_lost_delete_is_looked_at_then_sent_again() {
     let old = spu(5001);
     let c = change(&old);
     let cluster = Scripted::with(&[old]).script(Op::Delete, &[Fault::Lost]);
-    let run = run(cluster, &[c.clone()]).await;
+    let run = run(cluster, std::slice::from_ref(&c)).await;
     assert_eq!(outcome(&run), SpuOutcome::Applied);
     assert_eq!(
         run.cluster.log,
@@ -304,7 +304,7 @@ async fn a_delete_that_landed_without_an_answer_is_not_sent_again() {
     let old = spu(5001);
     let c = change(&old);
     let cluster = Scripted::with(&[old]).script(Op::Delete, &[Fault::AnswerLost]);
-    let run = run(cluster, &[c.clone()]).await;
+    let run = run(cluster, std::slice::from_ref(&c)).await;
     assert_eq!(outcome(&run), SpuOutcome::Applied);
     assert_eq!(run.cluster.count(Op::Delete), 1);
     assert_eq!(run.cluster.count(Op::Create), 1);
@@ -316,7 +316,7 @@ async fn a_create_that_landed_without_an_answer_is_found_not_repeated() {
     let old = spu(5001);
     let c = change(&old);
     let cluster = Scripted::with(&[old]).script(Op::Create, &[Fault::AnswerLost]);
-    let run = run(cluster, &[c.clone()]).await;
+    let run = run(cluster, std::slice::from_ref(&c)).await;
     assert_eq!(outcome(&run), SpuOutcome::Applied);
     assert_eq!(
         run.cluster.count(Op::Create),
@@ -342,7 +342,7 @@ async fn a_create_is_tried_once_and_retried_at_most_4_times() {
     let old = spu(5001);
     let c = change(&old);
     let cluster = Scripted::with(&[old]).script(Op::Create, &[Fault::Lost; 5]);
-    let run = run(cluster, &[c.clone()]).await;
+    let run = run(cluster, std::slice::from_ref(&c)).await;
     assert_eq!(outcome(&run), SpuOutcome::Unresolved);
     // the replace: 5 creates (a look before each retry, one pause = one reconnect each);
     // then the run's own recovery: a look, and one create that succeeds
@@ -366,7 +366,7 @@ async fn a_create_is_tried_once_and_retried_at_most_4_times() {
 async fn a_delete_lost_every_time_is_unresolved_then_found_at_its_old_spec() {
     let old = spu(5001);
     let c = change(&old);
-    let cluster = Scripted::with(&[old.clone()]).script(Op::Delete, &[Fault::Lost; 5]);
+    let cluster = Scripted::with(std::slice::from_ref(&old)).script(Op::Delete, &[Fault::Lost; 5]);
     let run = run(cluster, &[c]).await;
     assert_eq!(outcome(&run), SpuOutcome::Unresolved);
     assert_eq!(run.cluster.count(Op::Delete), 5, "one try and 4 retries");
@@ -380,7 +380,8 @@ async fn a_delete_lost_every_time_is_unresolved_then_found_at_its_old_spec() {
 async fn a_refused_new_spec_is_rolled_back_to_the_old_one() {
     let old = spu(5001);
     let c = change(&old);
-    let cluster = Scripted::with(&[old.clone()]).script(Op::Create, &[Fault::Refused("bad host")]);
+    let cluster = Scripted::with(std::slice::from_ref(&old))
+        .script(Op::Create, &[Fault::Refused("bad host")]);
     let run = run(cluster, &[c]).await;
     assert_eq!(outcome(&run), SpuOutcome::RolledBack);
     assert!(
@@ -408,7 +409,7 @@ async fn a_refused_rollback_is_unresolved_and_recovered_with_the_new_spec() {
         Op::Create,
         &[Fault::Refused("full"), Fault::Refused("full")],
     );
-    let run = run(cluster, &[c.clone()]).await;
+    let run = run(cluster, std::slice::from_ref(&c)).await;
     assert_eq!(outcome(&run), SpuOutcome::Unresolved);
     assert_eq!(run.cluster.count(Op::Create), 3);
     assert_eq!(run.report.recovered[0].state, RecoveryState::RestoredNew);
@@ -421,7 +422,7 @@ async fn an_spu_that_moved_since_the_plan_is_skipped_untouched() {
     let c = change(&old);
     let mut moved = old.clone();
     moved.rack = Some("r2".into());
-    let run = run(Scripted::with(&[moved.clone()]), &[c]).await;
+    let run = run(Scripted::with(std::slice::from_ref(&moved)), &[c]).await;
     assert_eq!(outcome(&run), SpuOutcome::Skipped);
     assert_eq!(
         run.cluster.log,
@@ -437,7 +438,7 @@ async fn an_unreadable_verification_keeps_the_change_in_the_journal() {
     let old = spu(5001);
     let c = change(&old);
     let cluster = Scripted::with(&[old]).script(Op::Read, &[Fault::Lost; 5]);
-    let run = run(cluster, &[c.clone()]).await;
+    let run = run(cluster, std::slice::from_ref(&c)).await;
     assert_eq!(outcome(&run), SpuOutcome::Applied);
     assert_eq!(run.cluster.count(Op::Read), 5, "one read and 4 retries");
     assert!(run
