@@ -7,7 +7,11 @@
 //! - `E2E_ROUNDS` (default `11`): interleaved rounds per measurement (medians are reported);
 //! - `E2E_STALL_PAIRS` (default `40`): delete+create pairs timed through `Fluvio::connect`
 //!   (each waits out the delayed ACK, ~80 ms a pair) beside the tool's apply;
-//! - `E2E_SKIP=1`: skip everything (CI compiles with `cargo bench --no-run` instead).
+//! - `E2E_QUICK=1` (or the argument `--quick`): small sizes and one round (sizes 100,
+//!   apply sizes 100, 1 round, 4 stall pairs; each knob above still overrides). Every
+//!   correctness check of the full run still runs: `.ci/run` runs this mode, so a bench
+//!   that no longer measures what it claims fails CI;
+//! - `E2E_SKIP=1`: skip everything.
 //!
 //! Without `--bench` (i.e. under `cargo test --benches`) it runs nothing.
 //!
@@ -73,6 +77,22 @@ fn main() {
     if std::env::var("E2E_SKIP").is_ok_and(|v| v == "1") {
         println!("e2e: skipped (E2E_SKIP=1)");
         return;
+    }
+    let quick =
+        args.iter().any(|a| a == "--quick") || std::env::var("E2E_QUICK").is_ok_and(|v| v == "1");
+    if quick {
+        // the knobs not set by the caller take their quick values
+        for (name, value) in [
+            ("E2E_SIZES", "100"),
+            ("E2E_APPLY_SIZES", "100"),
+            ("E2E_ROUNDS", "1"),
+            ("E2E_STALL_PAIRS", "4"),
+        ] {
+            if std::env::var_os(name).is_none() {
+                std::env::set_var(name, value);
+            }
+        }
+        println!("e2e: quick mode (small sizes, one round): checks, not measurements");
     }
     let sizes = env_list("E2E_SIZES", &[100, 1_000, 10_000]);
     let apply_sizes = env_list("E2E_APPLY_SIZES", &[100, 1_000]);

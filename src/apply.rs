@@ -666,6 +666,10 @@ pub async fn apply<T: Cluster>(
 }
 
 #[cfg(test)]
+#[path = "apply_tests.rs"]
+mod engine_tests;
+
+#[cfg(test)]
 mod tests {
     use super::RecoveryState;
 

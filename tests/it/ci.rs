@@ -90,9 +90,21 @@ async fn plan_formats_are_stable() {
     assert_eq!(doc["drift"][0]["field"], "public");
     assert_eq!(doc["drift"][0]["actual"], "localhost:9010");
     assert_eq!(doc["unmanaged"][0]["id"], 5003);
+    // stdout is that one document and nothing else; diagnostics (if any) went to stderr
+    let documents = serde_json::Deserializer::from_str(&json.stdout)
+        .into_iter::<serde_json::Value>()
+        .collect::<Result<Vec<_>, _>>()
+        .expect("stdout is JSON only");
+    assert_eq!(
+        documents.len(),
+        1,
+        "one document on stdout: {}",
+        json.stdout
+    );
     assert!(
-        json.stderr.is_empty() || !json.stderr.contains('{'),
-        "diagnostics stay off stdout"
+        !json.stderr.contains("\"format_version\""),
+        "the document is not on stderr: {}",
+        json.stderr
     );
 
     // Output options work before the subcommand too.
@@ -660,7 +672,13 @@ async fn color_is_decided_once_and_honours_no_color() {
         .env_remove("NO_COLOR")
         .output()
         .unwrap();
-    assert!(!String::from_utf8_lossy(&never.stdout).contains('\u{1b}'));
+    assert_eq!(never.status.code(), Some(0), "plan --color never succeeds");
+    let never = String::from_utf8_lossy(&never.stdout);
+    assert!(
+        never.contains("custom-spu-5001"),
+        "the plan was printed: {never}"
+    );
+    assert!(!never.contains('\u{1b}'), "{never}");
     // JSON is never colored.
     let json = plan(&env, file, &["--color", "always", "-o", "json"]).expect(0);
     assert!(!json.stdout.contains('\u{1b}'), "{}", json.stdout);

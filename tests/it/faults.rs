@@ -4,15 +4,23 @@
 //! clear report and exit code, and a re-run that converges to an empty plan.
 
 use std::future::Future;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::cli::{Env, Run};
 use crate::support::test_sc::{
-    ApiKind, EncryptionEnum, Endpoint, ErrorCode, SpuSpec, TestSc, TestScConfig,
+    ApiKind, EncryptionEnum, Endpoint, ErrorCode, Point, SpuSpec, TestSc, TestScConfig,
 };
 
-const DEADLINE: Duration = Duration::from_secs(15);
+/// A safety net for a broken test (an event that never comes), never what decides an
+/// outcome: every wait below is on an event.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A `--timeout` no request of these tests can outlast: a held request is released or cut
+/// by the test, never waited out by the tool.
+const NO_TIMEOUT: &str = "3600";
 
 async fn sc_with(custom: usize) -> TestSc {
     let sc = TestSc::start(TestScConfig::default())
@@ -66,7 +74,7 @@ fn assert_intact(before: &[SpuSpec], after: &[SpuSpec]) {
     }
 }
 
-/// Polls `check` every 2 ms until it holds; fails the test after `DEADLINE`.
+/// Polls `check` every 2 ms until it holds; fails the test after the safety `DEADLINE`.
 async fn wait_for<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -150,9 +158,9 @@ fn assert_converged(env: &Env, file: &str) {
 /// The changes begun and never ended in the journals under `dir`: (seq, old, new) as JSON.
 fn pending_in(dir: &std::path::Path) -> Vec<serde_json::Value> {
     let mut pending: Vec<serde_json::Value> = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return pending;
-    };
+    // every scenario here journals: a missing journal dir is a failure, not "nothing pending"
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("journal dir {}: {e}", dir.display()));
     for entry in entries.filter_map(|e| e.ok()) {
         if entry.path().extension().is_none_or(|x| x != "jsonl") {
             continue;
@@ -188,6 +196,88 @@ async fn finish(child: Child) -> Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A running tool whose stderr is read as it comes, so a test can wait for a line.
+struct Watched {
+    child: Child,
+    stderr: Arc<(Mutex<(String, bool)>, Condvar)>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+fn spawn_watched(env: &Env, args: &[&str]) -> Watched {
+    let mut child = spawn(env, args);
+    let pipe = child.stderr.take().expect("piped stderr");
+    let stderr = Arc::new((Mutex::new((String::new(), false)), Condvar::new()));
+    let shared = stderr.clone();
+    let reader = std::thread::spawn(move || {
+        let mut lines = BufReader::new(pipe);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = lines.read_line(&mut line).unwrap_or(0);
+            let (lock, cv) = &*shared;
+            let mut text = lock.lock().unwrap();
+            if n == 0 {
+                text.1 = true;
+                cv.notify_all();
+                return;
+            }
+            text.0.push_str(&line);
+            cv.notify_all();
+        }
+    });
+    Watched {
+        child,
+        stderr,
+        reader,
+    }
+}
+
+impl Watched {
+    /// Blocks until the tool has written `needle` to stderr.
+    async fn stderr_line(&self, needle: &str) {
+        let stderr = self.stderr.clone();
+        let needle = needle.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let (lock, cv) = &*stderr;
+            let text = lock.lock().unwrap();
+            let (text, _) = cv
+                .wait_timeout_while(text, DEADLINE, |(t, end)| !t.contains(&needle) && !*end)
+                .unwrap();
+            assert!(
+                text.0.contains(&needle),
+                "the tool never wrote {needle:?}; stderr:\n{}",
+                text.0
+            );
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn finish(self) -> Run {
+        let Watched {
+            mut child,
+            stderr,
+            reader,
+        } = self;
+        let mut stdout = String::new();
+        let mut pipe = child.stdout.take().expect("piped stdout");
+        let status = tokio::task::spawn_blocking(move || {
+            pipe.read_to_string(&mut stdout).unwrap();
+            let status = child.wait().expect("wait for fluvio-endpoints");
+            reader.join().unwrap();
+            (status, stdout)
+        })
+        .await
+        .unwrap();
+        let text = stderr.0.lock().unwrap().0.clone();
+        Run {
+            code: status.0.code().unwrap_or(-1),
+            stdout: status.1,
+            stderr: text,
+        }
     }
 }
 
@@ -251,11 +341,34 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    // The delete of 5001 is answered, then the connection is closed under the create.
-    sc.faults().delay(ApiKind::Create, Duration::from_secs(2));
-    let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"])
-        .expect(0);
+    // The delete of 5001 is answered, then the connection is closed under the create
+    // (before the SC applies it): the tool looks, finds 5001 missing and creates again.
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
+    let child = spawn(
+        &env,
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
+    );
+    create.reached().await;
+    assert!(missing(&sc, 5001).await, "the delete came first");
+    create.cut();
+    let run = finish(child).await.expect(0);
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        2,
+        "one delete per SPU"
+    );
+    assert_eq!(
+        sc.faults().requests(ApiKind::Create),
+        3,
+        "the cut create was sent again once, and 5002's once"
+    );
     assert!(
         run.stdout
             .contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
@@ -279,7 +392,14 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
     sc.faults()
         .drop_connection_instead_of_answer(ApiKind::Delete, 1);
     let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"])
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ])
         .expect(0);
     assert!(
         run.stdout
@@ -309,7 +429,14 @@ async fn connection_dropped_after_the_create_never_creates_blindly_twice() {
     let before = snapshot(&sc).await;
     sc.faults().drop_connection_after(ApiKind::Create, 1);
     let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "2"])
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ])
         .expect(0);
     assert!(
         run.stdout
@@ -366,24 +493,27 @@ async fn connection_dropped_during_verification() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    // Hold the create so the test can arm a drop of the very next List: the re-read that
-    // verifies the result.
-    sc.faults()
-        .delay(ApiKind::Create, Duration::from_millis(400));
-    let creates = sc.faults().requests(ApiKind::Create);
+    // Hold the create after it was applied, so the test can arm a drop of the very next
+    // List: the re-read that verifies the result.
+    let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
     let child = spawn(
         &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", "2"],
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
     );
-    let faults = sc.faults().clone();
-    wait_for("the create", || {
-        let f = faults.clone();
-        async move { f.requests(ApiKind::Create) > creates }
-    })
-    .await;
+    create.reached().await;
     let lists = sc.faults().requests(ApiKind::List);
     sc.faults().drop_connection_before(ApiKind::List, 1);
+    create.release();
     let run = finish(child).await.expect(0);
+    assert_eq!(sc.faults().requests(ApiKind::Create), 1);
+    assert_eq!(sc.faults().requests(ApiKind::Delete), 1);
     assert!(
         run.stdout
             .contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
@@ -412,22 +542,31 @@ async fn connection_dropped_during_verification() {
     let file = env.write("zone.toml", &zone_n(&sc, 1));
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
-    sc.faults()
-        .delay(ApiKind::Create, Duration::from_millis(150));
+    let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
     let child = spawn(
         &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", "0.5"],
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
     );
-    let faults = sc.faults().clone();
-    wait_for("the create", || {
-        let f = faults.clone();
-        async move { f.requests(ApiKind::Create) > 0 }
-    })
-    .await;
-    // Every List from now on outlasts the client's timeout.
-    sc.faults().delay(ApiKind::List, Duration::from_secs(1));
+    create.reached().await;
+    // Every List from now on loses its connection before it is served.
+    let lists_before = sc.faults().requests(ApiKind::List);
+    let lists = sc.faults().hold_every(ApiKind::List, Point::BeforeApply);
+    lists.cut();
+    create.release();
     let run = finish(child).await;
     sc.faults().clear();
+    assert_eq!(
+        sc.faults().requests(ApiKind::List) - lists_before,
+        5,
+        "the verifying read: one try and 4 retries"
+    );
     // Unverified changes stay in the journal: `recover` (or the next apply) confirms them.
     let run = run.expect(8);
     assert!(
@@ -543,24 +682,35 @@ async fn sc_restarted_between_delete_and_create() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    sc.faults()
-        .delay(ApiKind::Create, Duration::from_millis(1500));
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
     let child = spawn(
         &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", "1"],
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
     );
-    {
-        let sc = &sc;
-        wait_for("5001 deleted and its create sent", || async move {
-            missing(sc, 5001).await && sc.faults().requests(ApiKind::Create) > 0
-        })
-        .await;
-    }
-    sc.faults().clear();
-    // The SC goes away with the create in flight and comes back from its metadata dir,
-    // where 5001 is absent.
+    create.reached().await;
+    assert!(missing(&sc, 5001).await, "5001 deleted before its create");
+    // The SC goes away with the create in hand (the restart cuts it: the stopped SC
+    // applies nothing) and comes back from its metadata dir, where 5001 is absent.
     sc.restart().await.expect("SC restarts");
+    assert!(missing(&sc, 5001).await, "the held create never landed");
+    assert!(
+        !sc.metadata_dir().join("SPU/custom-spu-5001.yaml").exists(),
+        "nor was it written"
+    );
     let run = finish(child).await.expect(0);
+    assert_eq!(sc.faults().requests(ApiKind::Delete), 2);
+    assert_eq!(
+        sc.faults().requests(ApiKind::Create),
+        3,
+        "the cut create once more on the restarted SC, and 5002's"
+    );
     assert!(
         run.stdout
             .contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
@@ -591,12 +741,10 @@ async fn tool_sigkilled_between_delete_and_create_is_recovered() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    sc.faults().delay(ApiKind::Create, Duration::from_secs(2));
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
     let mut child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
-    {
-        let sc = &sc;
-        wait_for("5001 deleted", || async move { missing(sc, 5001).await }).await;
-    }
+    create.reached().await;
+    assert!(missing(&sc, 5001).await);
     child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
     let status = child.wait().unwrap();
     assert_eq!(
@@ -604,13 +752,8 @@ async fn tool_sigkilled_between_delete_and_create_is_recovered() {
         Some(9),
         "killed by SIGKILL"
     );
-    // If the dead tool got its create out before the kill, the SC still holds it (delayed):
-    // make the SC refuse it, as if it had never arrived, and wait until the SC is done with
-    // the dead tool's connections. If the kill came first, no create ever reached the SC and
-    // the armed refusal is disarmed unused. Either way 5001 is now missing.
-    sc.faults().clear();
-    sc.faults()
-        .fail_next_create(ErrorCode::Other("client went away".into()), None);
+    // The dead tool's create never lands: the SC drops it with the connection.
+    create.cut();
     {
         let sc = &sc;
         wait_for("the dead tool's connections to close", || async move {
@@ -618,7 +761,8 @@ async fn tool_sigkilled_between_delete_and_create_is_recovered() {
         })
         .await;
     }
-    sc.faults().clear();
+    assert_eq!(sc.faults().requests(ApiKind::Create), 1);
+    assert_eq!(sc.faults().requests(ApiKind::Delete), 1);
     assert!(
         missing(&sc, 5001).await,
         "the kill left 5001 missing from the SC"
@@ -695,15 +839,10 @@ async fn concurrent_applies_on_one_cluster_fail_fast_and_lose_nothing() {
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
     let before = snapshot(&sc).await;
 
-    sc.faults().delay(ApiKind::Create, Duration::from_secs(3));
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
     let mut first = spawn(&env, &["apply", "-f", a, "--auto-approve"]);
-    {
-        let sc = &sc;
-        wait_for("the first apply to be mid-replace", || async move {
-            missing(sc, 5001).await
-        })
-        .await;
-    }
+    create.reached().await;
+    assert!(missing(&sc, 5001).await, "the first apply is mid-replace");
     let second = env.run(&["apply", "-f", b, "--auto-approve"]).expect(1);
     assert!(
         second
@@ -722,9 +861,15 @@ async fn concurrent_applies_on_one_cluster_fail_fast_and_lose_nothing() {
         "the second run wrote nothing"
     );
 
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        1,
+        "the second run wrote nothing"
+    );
+    create.release();
     let first = finish(first).await.expect(0);
     assert!(first.stdout.contains("1 applied"), "{}", first.stdout);
-    sc.faults().clear();
+    assert_eq!(sc.faults().requests(ApiKind::Create), 1);
     env.run(&["apply", "-f", b, "--auto-approve"]).expect(0);
 
     let after = snapshot(&sc).await;
@@ -801,16 +946,9 @@ async fn without_a_saved_plan_an_spu_that_moves_before_its_delete_is_skipped() {
 
     // Hold the first delete (5001) while another machine (its own journal and lock) changes
     // 5002: the apply planned 5002 from the old spec and must not overwrite the new one.
-    sc.faults()
-        .delay(ApiKind::Delete, Duration::from_millis(1500));
+    let delete = sc.faults().hold(ApiKind::Delete, Point::BeforeApply, 1);
     let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "-o", "json"]);
-    let faults = sc.faults().clone();
-    wait_for("the first delete", || {
-        let f = faults.clone();
-        async move { f.requests(ApiKind::Delete) > 0 }
-    })
-    .await;
-    sc.faults().clear();
+    delete.reached().await;
     let other = Env::new();
     other
         .run(&[
@@ -823,8 +961,15 @@ async fn without_a_saved_plan_an_spu_that_moves_before_its_delete_is_skipped() {
         .expect(0);
     let theirs = spec_of(&sc, 5002).await.unwrap();
     assert_eq!(theirs.public_endpoint_local, local("someone.else", 1234));
+    delete.release();
 
     let run = finish(child).await.expect(7);
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        2,
+        "5001's delete and the other machine's; none for 5002"
+    );
+    assert_eq!(sc.faults().requests(ApiKind::Create), 2);
     let doc = json(&run);
     let results = doc["report"]["results"].as_array().unwrap();
     assert_eq!(results[0]["outcome"], "applied", "{}", run.stdout);
@@ -858,18 +1003,23 @@ async fn sigint_mid_replace_finishes_the_spu_in_flight_and_skips_the_rest() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    sc.faults().delay(ApiKind::Create, Duration::from_secs(1));
-    let child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
-    {
-        let sc = &sc;
-        wait_for("5001 deleted", || async move { missing(sc, 5001).await }).await;
-    }
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
+    let child = spawn_watched(&env, &["apply", "-f", file, "--auto-approve"]);
+    create.reached().await;
+    assert!(missing(&sc, 5001).await);
     let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &child.child.id().to_string()])
         .status()
         .expect("kill -INT");
     assert!(sent.success());
-    let run = finish(child).await.expect(7);
+    // the create goes on only once the tool has taken the interrupt
+    child
+        .stderr_line("Interrupted: finishing the SPU in flight")
+        .await;
+    create.release();
+    let run = child.finish().await.expect(7);
+    assert_eq!(sc.faults().requests(ApiKind::Delete), 1);
+    assert_eq!(sc.faults().requests(ApiKind::Create), 1);
     assert!(
         run.stderr
             .contains("Interrupted: finishing the SPU in flight"),
@@ -918,21 +1068,30 @@ async fn sc_down_past_the_retry_budget_exits_8_and_recover_restores_it() {
 
     // 5001 is deleted, and the SC goes away before the create is carried out, for longer
     // than the tool's retries last.
-    sc.faults().delay(ApiKind::Create, Duration::from_secs(2));
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
     let child = spawn(
         &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", "1"],
+        &[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ],
     );
-    {
-        let sc = &sc;
-        wait_for("5001 deleted", || async move { missing(sc, 5001).await }).await;
-    }
-    // Whether or not the create already reached the SC, it must not land: one held there
-    // is refused when its delay ends (the SC is gone by then), one not yet sent finds no SC.
-    sc.faults()
-        .fail_next_create(ErrorCode::Other("SC stopped".into()), None);
+    create.reached().await;
+    assert!(missing(&sc, 5001).await);
+    // The SC stops with the create in hand: it is cut, never applied.
+    let faults = sc.faults().clone();
     sc.shutdown().await.unwrap();
     let run = finish(child).await.expect(8);
+    assert_eq!(
+        faults.requests(ApiKind::Create),
+        1,
+        "no SC to retry against"
+    );
+    assert_eq!(faults.requests(ApiKind::Delete), 1);
     assert!(
         run.stdout.contains("5001 custom-spu-5001") && run.stdout.contains("unresolved"),
         "{}",
@@ -985,28 +1144,18 @@ async fn tool_sigkilled_after_the_create_before_verification_recovers_at_new() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    sc.faults()
-        .delay(ApiKind::Create, Duration::from_millis(300));
+    let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
     let mut child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
-    let faults = sc.faults().clone();
-    wait_for("the create", || {
-        let f = faults.clone();
-        async move { f.requests(ApiKind::Create) > 0 }
-    })
-    .await;
+    create.reached().await;
+    assert!(!missing(&sc, 5001).await, "the create landed");
     // Hold the verifying re-read, and kill the tool while it waits for it.
-    let lists = sc.faults().requests(ApiKind::List);
-    sc.faults().delay(ApiKind::List, Duration::from_secs(5));
-    {
-        let sc = &sc;
-        wait_for("the create to land and the verification read to start", || async move {
-            !missing(sc, 5001).await && sc.faults().requests(ApiKind::List) > lists
-        })
-        .await;
-    }
+    let read = sc.faults().hold(ApiKind::List, Point::BeforeApply, 1);
+    create.release();
+    read.reached().await;
     child.kill().expect("SIGKILL");
     child.wait().unwrap();
-    sc.faults().clear();
+    read.cut();
+    assert_eq!(sc.faults().requests(ApiKind::Create), 1);
 
     let pending = pending_in(&env.journal_dir());
     assert_eq!(pending.len(), 1, "not verified, so not ended: {pending:?}");
@@ -1045,11 +1194,18 @@ async fn a_delete_answered_after_the_timeout_does_not_delete_the_new_spu() {
     // still carried out after the client gave up on it. Before the fix, the tool re-sent
     // the delete on a new connection, created the new spec, verified it, exited 0, and
     // then its second delete landed: the SPU was gone.
-    sc.faults()
-        .delay(ApiKind::Delete, Duration::from_millis(1500));
-    let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "1"])
-        .expect(0);
+    // Hold the delete until the tool gave up waiting for it (its timeout) and sent its
+    // next request on the same connection; only then does the delete go on.
+    let delete = sc.faults().hold(ApiKind::Delete, Point::BeforeApply, 1);
+    let child = spawn(
+        &env,
+        &["apply", "-f", file, "--auto-approve", "--timeout", "1"],
+    );
+    delete.reached().await;
+    delete.followed().await;
+    assert!(!missing(&sc, 5001).await, "nothing deleted yet");
+    delete.release();
+    let run = finish(child).await.expect(0);
     assert!(
         run.stdout
             .contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
@@ -1162,16 +1318,24 @@ async fn an_undecodable_reply_to_the_delete_fails_at_once_and_the_replace_comple
 
     // The delete lands; its reply cannot be read. The tool does not wait out the timeout:
     // the request fails at once (no panic), the engine looks (the SPU is gone) and creates.
-    let started = Instant::now();
+    // With a timeout no run can wait out, the run ending at all shows it did not wait.
     let run = env
-        .run(&["apply", "-f", file, "--auto-approve", "--timeout", "10"])
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--auto-approve",
+            "--timeout",
+            NO_TIMEOUT,
+        ])
         .expect(0);
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "took {:?}:\n{}",
-        started.elapsed(),
-        run.stderr
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        1,
+        "the delete landed once"
     );
+    assert_eq!(sc.faults().requests(ApiKind::Create), 1);
+    assert!(!run.stderr.contains("no answer within"), "{}", run.stderr);
     assert!(
         corrupted.load(std::sync::atomic::Ordering::SeqCst),
         "the delete's reply was garbled"

@@ -8,6 +8,7 @@ mod install;
 mod limits;
 mod messages;
 mod probe;
+mod promises;
 mod props;
 mod reconcile;
 #[path = "../support/mod.rs"]

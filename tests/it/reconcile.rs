@@ -435,9 +435,10 @@ fn a_server_answering_garbage_is_an_unusable_cluster_not_a_crash() {
         }
     });
     let env = Env::new();
-    let started = std::time::Instant::now();
+    // A timeout no run of this test can wait out: the run ending at all shows the failure
+    // was taken at once, not waited for.
     let out = env
-        .command(&["list", "-c", &addr, "--timeout", "30"])
+        .command(&["list", "-c", &addr, "--timeout", "3600"])
         .env_remove("RUST_BACKTRACE")
         .output()
         .unwrap();
@@ -448,8 +449,9 @@ fn a_server_answering_garbage_is_an_unusable_cluster_not_a_crash() {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "no waiting out the timeout"
+        !out.stderr.contains("no answer within"),
+        "the failure, not a timeout: {}",
+        out.stderr
     );
     assert!(out.stderr.contains(&addr), "{}", out.stderr);
     assert!(

@@ -33,7 +33,7 @@ use fluvio_stream_dispatcher::metadata::local::LocalMetadataItem;
 use fluvio_types::event::StickyEvent;
 
 use super::auth::{ConnAuth, TypeAction};
-use super::faults::ApiKind;
+use super::faults::{ApiKind, Point, Resume};
 use super::state::{Ctx, ScState, SpuObj};
 use fluvio_stream_model::core::Spec;
 
@@ -92,6 +92,17 @@ impl ConnWatches {
 async fn spu_watches_first(state: &ScState, out: &Out) {
     let epoch = state.spus.store().epoch().await;
     out.watches.flushed(SpuSpec::LABEL, epoch).await;
+}
+
+/// A request held after it was applied, before its answer: `Err` when the test cut it (the
+/// connection closes with the change made and no answer sent).
+async fn held_after_apply(state: &ScState, kind: ApiKind) -> Result<()> {
+    if let Some(hold) = state.shared.faults.hold_at(kind, Point::AfterApply) {
+        if hold.wait().await == Resume::Cut {
+            return Err(anyhow!("{kind:?} cut after it was applied"));
+        }
+    }
+    Ok(())
 }
 
 async fn send<P>(out: &Out, header: &RequestHeader, response: P) -> Result<()>
@@ -396,8 +407,13 @@ pub(crate) async fn create(
     request: Box<RequestMessage<ObjectApiCreateRequest>>,
 ) -> Result<()> {
     let (header, req) = request.get_header_request();
+    let kind = if super::faults::is_dry_run(&req) {
+        ApiKind::DryRunCreate
+    } else {
+        ApiKind::Create
+    };
     // an armed refusal is for a create that writes, not a dry run
-    let failure = if super::faults::is_dry_run(&req) {
+    let failure = if kind == ApiKind::DryRunCreate {
         None
     } else {
         state.shared.faults.take_create_failure()
@@ -410,6 +426,8 @@ pub(crate) async fn create(
         Status::new(name, code, message)
     } else if let Some(create) = req.downcast()? as Option<CreateRequest<CustomSpuSpec>> {
         let status = register_custom_spu(state, auth, create).await;
+        // a hold on creates catches a create that writes, as every fault armed for them
+        held_after_apply(state, kind).await?;
         spu_watches_first(state, out).await;
         status
     } else {
@@ -468,8 +486,18 @@ pub(crate) async fn delete(
     request: RequestMessage<ObjectApiDeleteRequest>,
 ) -> Result<()> {
     let (header, req) = request.get_header_request();
-    let status = if let Some(req) = req.downcast()? as Option<DeleteRequest<CustomSpuSpec>> {
+    let status = if let Some((code, message)) = state.shared.faults.take_delete_failure() {
+        // injected fault: refused, nothing deleted
+        let name = match (req.downcast()? as Option<DeleteRequest<CustomSpuSpec>>).map(|d| d.key())
+        {
+            Some(CustomSpuKey::Name(name)) => name,
+            Some(CustomSpuKey::Id(id)) => format!("spu-{id}"),
+            None => String::new(),
+        };
+        Status::new(name, code, message)
+    } else if let Some(req) = req.downcast()? as Option<DeleteRequest<CustomSpuSpec>> {
         let status = unregister_custom_spu(state, req.key()).await;
+        held_after_apply(state, ApiKind::Delete).await?;
         spu_watches_first(state, out).await;
         status
     } else {
@@ -677,6 +705,16 @@ async fn watch_loop<S>(
         };
         if let Some(delay) = state.shared.faults.delay_of(ApiKind::Watch) {
             sleep(delay).await;
+        }
+        if let Some(hold) = state
+            .shared
+            .faults
+            .hold_at(ApiKind::Watch, Point::BeforeWatchUpdate)
+        {
+            if hold.wait().await == Resume::Cut {
+                end.notify();
+                break;
+            }
         }
         let response = match ObjectApiWatchResponse::try_encode_from(
             WatchResponse::new(update),

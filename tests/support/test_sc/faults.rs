@@ -1,8 +1,14 @@
 //! Fault injection for the test SC, switchable at runtime from a test.
+//!
+//! Besides the armed faults (close a connection before/after a request, refuse a create),
+//! a test can hold a request at an exact point ([`Point`]) with [`Faults::hold`]: the
+//! request stops there until the test releases it ([`Hold::release`]) or cuts its
+//! connection ([`Hold::cut`]); a restart of the SC cuts every held request. The SC logs
+//! every request it receives ([`Faults::log`]); [`Faults::wait_requests`] waits for one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fluvio_protocol::link::ErrorCode;
 use fluvio_sc_schema::AdminPublicDecodedRequest;
@@ -49,6 +55,114 @@ pub(crate) fn is_dry_run(req: &fluvio_sc_schema::objects::ObjectApiCreateRequest
     create.is_some_and(|create| create.parts().0.dry_run)
 }
 
+/// Where a held request stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Point {
+    /// received and decoded, nothing applied yet
+    BeforeApply,
+    /// applied to the store (and written to the metadata dir), no answer sent yet
+    AfterApply,
+    /// a watch stream has a change to push and has not sent it yet
+    BeforeWatchUpdate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GateState {
+    /// armed, no request has reached the point yet
+    Armed,
+    /// a request waits at the point
+    Held,
+    Released,
+    Cut,
+}
+
+/// What a request held at a point does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resume {
+    Go,
+    Cut,
+}
+
+/// One armed hold: the request it catches, and the test's handle on it.
+#[derive(Clone)]
+pub struct Hold {
+    gate: Arc<tokio::sync::watch::Sender<GateState>>,
+    /// the client sent more bytes on the held request's connection while it was held
+    followed: Arc<tokio::sync::watch::Sender<bool>>,
+    what: String,
+}
+
+/// How long a test waits for an event the SC must report before failing (a safety net
+/// for a broken test, never what decides its outcome).
+const EVENT_DEADLINE: Duration = Duration::from_secs(120);
+
+impl Hold {
+    /// Waits until the request reached its point (panics after a generous safety deadline:
+    /// the request never came).
+    pub async fn reached(&self) {
+        let mut rx = self.gate.subscribe();
+        let waited =
+            tokio::time::timeout(EVENT_DEADLINE, rx.wait_for(|s| *s != GateState::Armed)).await;
+        match waited {
+            Ok(Ok(_)) => {}
+            _ => panic!("no request reached {}", self.what),
+        }
+    }
+
+    /// Waits until the client wrote something more on the held request's connection (its
+    /// next request, queued behind the held one: e.g. a retry after it gave up waiting).
+    /// Only for `Point::BeforeApply`.
+    pub async fn followed(&self) {
+        let mut rx = self.followed.subscribe();
+        let waited = tokio::time::timeout(EVENT_DEADLINE, rx.wait_for(|f| *f)).await;
+        match waited {
+            Ok(Ok(_)) => {}
+            _ => panic!("nothing followed {} on its connection", self.what),
+        }
+    }
+
+    pub(crate) fn mark_followed(&self) {
+        self.followed.send_replace(true);
+    }
+
+    /// Whether a request is waiting at the point now.
+    pub fn is_held(&self) -> bool {
+        *self.gate.borrow() == GateState::Held
+    }
+
+    /// Let the held request go on (or, if none came yet, let it pass when it comes).
+    pub fn release(&self) {
+        self.gate.send_replace(GateState::Released);
+    }
+
+    /// Close the held request's connection at the point: it goes no further and gets no
+    /// answer (for a watch update: the watch stream ends).
+    pub fn cut(&self) {
+        self.gate.send_replace(GateState::Cut);
+    }
+
+    /// Called by the request that reached the point: waits for the test's decision.
+    pub(crate) async fn wait(&self) -> Resume {
+        self.gate.send_if_modified(|s| {
+            if *s == GateState::Armed {
+                *s = GateState::Held;
+                true
+            } else {
+                false
+            }
+        });
+        let mut rx = self.gate.subscribe();
+        let decided = rx
+            .wait_for(|s| matches!(s, GateState::Released | GateState::Cut))
+            .await
+            .map(|s| *s);
+        match decided {
+            Ok(GateState::Released) => Resume::Go,
+            _ => Resume::Cut,
+        }
+    }
+}
+
 #[derive(Default)]
 struct FaultState {
     /// countdown: close the connection after answering the n-th next request of the kind
@@ -58,9 +172,19 @@ struct FaultState {
     drop_response: HashMap<ApiKind, usize>,
     /// countdown: close the connection instead of processing the n-th next request of the kind
     drop_before: HashMap<ApiKind, usize>,
-    fail_next_create: Option<(ErrorCode, Option<String>)>,
+    /// refuse this many next creates with this error
+    fail_create: Option<(ErrorCode, Option<String>, usize)>,
+    fail_next_delete: Option<(ErrorCode, Option<String>)>,
     delays: HashMap<ApiKind, Duration>,
+    /// armed holds: countdown to the request they catch
+    holds: HashMap<(ApiKind, Point), (usize, Hold)>,
+    /// holds that catch every request of a kind at a point
+    every: HashMap<(ApiKind, Point), Hold>,
+    /// every hold that caught a request (cut on restart)
+    caught: Vec<Hold>,
     seen: HashMap<ApiKind, usize>,
+    /// every request received, in order (over all connections and restarts)
+    log: Vec<ApiKind>,
 }
 
 /// What the connection loop must do with one request.
@@ -74,9 +198,20 @@ pub(crate) struct Decision {
 
 /// Fault injection handle; cheap to clone (all clones share the same state), and it
 /// survives `TestSc::restart`.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Faults {
     inner: Arc<Mutex<FaultState>>,
+    /// bumped on every logged request
+    logged: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            logged: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
 }
 
 fn countdown(map: &mut HashMap<ApiKind, usize>, kind: ApiKind) -> bool {
@@ -116,7 +251,17 @@ impl Faults {
 
     /// Refuse the next create request (of any object type) with this error; nothing is stored.
     pub fn fail_next_create(&self, code: ErrorCode, message: Option<String>) {
-        self.lock().fail_next_create = Some((code, message));
+        self.fail_creates(code, message, 1);
+    }
+
+    /// Refuse the `n` next create requests with this error; nothing is stored.
+    pub fn fail_creates(&self, code: ErrorCode, message: Option<String>, n: usize) {
+        self.lock().fail_create = (n > 0).then_some((code, message, n));
+    }
+
+    /// Refuse the next delete request with this error; nothing is deleted.
+    pub fn fail_next_delete(&self, code: ErrorCode, message: Option<String>) {
+        self.lock().fail_next_delete = Some((code, message));
     }
 
     /// Delay the answers of `kind` by `delay` (for watches: every push).
@@ -124,13 +269,103 @@ impl Faults {
         self.lock().delays.insert(kind, delay);
     }
 
-    /// Remove every armed fault (the request counters are kept).
+    /// Hold the `n`-th next request of `kind` (n >= 1) at `point` until the returned
+    /// handle releases it or cuts its connection. For `Point::BeforeWatchUpdate` (kind
+    /// `Watch`), the `n`-th next update any watch stream is about to push.
+    pub fn hold(&self, kind: ApiKind, point: Point, n: usize) -> Hold {
+        let hold = Hold {
+            gate: Arc::new(tokio::sync::watch::channel(GateState::Armed).0),
+            followed: Arc::new(tokio::sync::watch::channel(false).0),
+            what: format!("{point:?} of {kind:?} #{n}"),
+        };
+        self.lock()
+            .holds
+            .insert((kind, point), (n.max(1), hold.clone()));
+        hold
+    }
+
+    /// Hold EVERY request of `kind` reaching `point` from now on on one handle: released,
+    /// they all go on; cut, every one of them (and every later one) loses its connection
+    /// there, until `clear`.
+    pub fn hold_every(&self, kind: ApiKind, point: Point) -> Hold {
+        let hold = Hold {
+            gate: Arc::new(tokio::sync::watch::channel(GateState::Armed).0),
+            followed: Arc::new(tokio::sync::watch::channel(false).0),
+            what: format!("{point:?} of every {kind:?}"),
+        };
+        self.lock().every.insert((kind, point), hold.clone());
+        hold
+    }
+
+    /// The hold a request of `kind` reaching `point` is caught by, if one is armed for it.
+    pub(crate) fn hold_at(&self, kind: ApiKind, point: Point) -> Option<Hold> {
+        let mut state = self.lock();
+        let key = (kind, point);
+        if let Some(hold) = state.every.get(&key).cloned() {
+            state.caught.push(hold.clone());
+            return Some(hold);
+        }
+        let (left, _) = state.holds.get_mut(&key)?;
+        *left -= 1;
+        if *left > 0 {
+            return None;
+        }
+        let (_, hold) = state.holds.remove(&key)?;
+        state.caught.push(hold.clone());
+        Some(hold)
+    }
+
+    /// The SC stops: every request held at a point is cut (its connection closes, it is
+    /// not carried on against the stopped SC's state).
+    pub(crate) fn cut_held(&self) {
+        let caught = std::mem::take(&mut self.lock().caught);
+        for hold in caught {
+            hold.gate.send_if_modified(|s| {
+                if *s != GateState::Released && *s != GateState::Cut {
+                    *s = GateState::Cut;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+
+    /// Every request received so far, in order (over all connections and restarts).
+    pub fn log(&self) -> Vec<ApiKind> {
+        self.lock().log.clone()
+    }
+
+    /// Waits until `n` requests of `kind` have been received in all (panics after a
+    /// generous safety deadline).
+    pub async fn wait_requests(&self, kind: ApiKind, n: usize) {
+        let mut rx = self.logged.subscribe();
+        let started = Instant::now();
+        loop {
+            if self.requests(kind) >= n {
+                return;
+            }
+            let left = EVENT_DEADLINE.saturating_sub(started.elapsed());
+            if tokio::time::timeout(left, rx.changed()).await.is_err() {
+                panic!(
+                    "the SC received {} of {n} {kind:?} requests",
+                    self.requests(kind)
+                );
+            }
+        }
+    }
+
+    /// Remove every armed fault (the request counters are kept). Requests held at a point
+    /// stay held until their handle releases or cuts them.
     pub fn clear(&self) {
         let mut state = self.lock();
+        state.holds.clear();
+        state.every.clear();
         state.drop_after.clear();
         state.drop_before.clear();
         state.drop_response.clear();
-        state.fail_next_create = None;
+        state.fail_create = None;
+        state.fail_next_delete = None;
         state.delays.clear();
     }
 
@@ -142,6 +377,9 @@ impl Faults {
     pub(crate) fn on_request(&self, kind: ApiKind) -> Decision {
         let mut state = self.lock();
         *state.seen.entry(kind).or_default() += 1;
+        state.log.push(kind);
+        let logged = state.log.len();
+        self.logged.send_replace(logged);
         let drop_before = countdown(&mut state.drop_before, kind);
         let drop_response = !drop_before && countdown(&mut state.drop_response, kind);
         let drop_after = !drop_before && !drop_response && countdown(&mut state.drop_after, kind);
@@ -158,6 +396,15 @@ impl Faults {
     }
 
     pub(crate) fn take_create_failure(&self) -> Option<(ErrorCode, Option<String>)> {
-        self.lock().fail_next_create.take()
+        let mut state = self.lock();
+        let (code, message, left) = state.fail_create.take()?;
+        if left > 1 {
+            state.fail_create = Some((code.clone(), message.clone(), left - 1));
+        }
+        Some((code, message))
+    }
+
+    pub(crate) fn take_delete_failure(&self) -> Option<(ErrorCode, Option<String>)> {
+        self.lock().fail_next_delete.take()
     }
 }

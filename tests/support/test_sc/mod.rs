@@ -41,7 +41,7 @@ pub use fluvio_controlplane_metadata::spu::{
 pub use fluvio_protocol::link::ErrorCode;
 
 pub use auth::{Authorization, Policy};
-pub use faults::{ApiKind, Faults};
+pub use faults::{ApiKind, Faults, Hold, Point};
 pub use tls::{CertFiles, Pki, ScTls, Validity};
 
 use state::{ScState, Shared};
@@ -223,6 +223,7 @@ impl TestSc {
 
     async fn halt(&mut self) -> Result<()> {
         if let Some(running) = self.running.take() {
+            running.state.stop();
             running.stop.notify();
             running.server.await;
             running.state.close_connections();
@@ -374,6 +375,7 @@ impl TestSc {
 impl Drop for TestSc {
     fn drop(&mut self) {
         if let Some(running) = self.running.take() {
+            running.state.stop();
             running.stop.notify();
             running.state.close_connections();
             // the accept loop ends by itself on `stop`; detach it instead of cancelling it

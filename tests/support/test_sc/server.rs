@@ -18,7 +18,7 @@ use fluvio_types::event::StickyEvent;
 use futures_util::StreamExt;
 
 use super::api;
-use super::faults::ApiKind;
+use super::faults::{ApiKind, Hold, Point, Resume};
 use super::state::ScState;
 use super::tls;
 
@@ -91,6 +91,15 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
         if decision.drop_before {
             break;
         }
+        if let Some(hold) = state.shared.faults.hold_at(kind, Point::BeforeApply) {
+            if held(&hold, &tcp).await == Resume::Cut {
+                break;
+            }
+        }
+        if state.is_stopped() {
+            // this SC was stopped (restarted) while the request waited: it applies nothing
+            break;
+        }
         if kind != ApiKind::Watch {
             if let Some(delay) = decision.delay {
                 sleep(delay).await;
@@ -133,6 +142,25 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
     }
     end.notify();
     close(&state, id, &tcp);
+}
+
+/// Waits for the test's decision on a request held before it is applied, noting meanwhile
+/// whether the client writes more on the connection (the bytes stay unread until the held
+/// request is done, as on an SC busy with it).
+async fn held(hold: &Hold, tcp: &TcpStream) -> Resume {
+    let peek = async {
+        let mut byte = [0u8; 1];
+        if let Ok(n) = tcp.peek(&mut byte).await {
+            if n > 0 {
+                hold.mark_followed();
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        resume = hold.wait() => resume,
+        _ = peek => unreachable!("peeking never ends"),
+    }
 }
 
 fn close(state: &ScState, id: u64, tcp: &TcpStream) {

@@ -138,6 +138,8 @@ pub(crate) struct ScState {
     /// SPU processes registered with this incarnation (upstream keeps SPU health only in
     /// memory: after a restart every SPU shows its saved status until its process registers)
     pub registered: Mutex<HashMap<i32, Health>>,
+    /// set when this incarnation stops: requests still in its hands apply nothing
+    pub stopped: std::sync::atomic::AtomicBool,
 }
 
 async fn start_kind<S>(
@@ -203,6 +205,7 @@ impl ScState {
             connections: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             registered: Mutex::new(HashMap::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -285,6 +288,17 @@ impl ScState {
             .collect();
         all.sort_by_key(|(_, spec, _)| spec.id);
         all
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// This incarnation stops: it applies no request from now on, and the requests held
+    /// at a fault point are cut.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.shared.faults.cut_held();
     }
 
     /// Close every open client connection.

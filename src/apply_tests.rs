@@ -1,0 +1,567 @@
+//! The engine's retry and fallback paths against a scripted in-memory cluster behind the
+//! `Cluster` trait, and the metadata-dir adapter on a copy of the bundled metadata.
+//!
+//! Each scripted fault says exactly what one request does (lost before it is applied,
+//! applied with its answer lost, refused), and every test asserts the exact sequence or
+//! count of requests the engine sent.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::{apply, recover, ApplyReport, RecoveryState, RetryPolicy, SpuOutcome};
+use crate::cluster::metadata_dir::MetadataDir;
+use crate::cluster::{Cluster, ClusterError};
+use crate::journal::Journal;
+use crate::model::{
+    ClusterId, Encryption, Endpoint, Ingress, IngressAddr, Live, LiveSpu, SpuKind, SpuSpec,
+    SpuState,
+};
+use crate::plan::{Action, Change};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Op {
+    Read,
+    Fetch,
+    Delete,
+    Create,
+    Reconnect,
+}
+
+/// What one scripted request does instead of succeeding.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// The connection fails before the request is applied.
+    Lost,
+    /// The request is applied, then the connection fails before the answer.
+    AnswerLost,
+    /// The cluster refuses it (nothing changes).
+    Refused(&'static str),
+}
+
+/// An SC in memory: SPUs by name, a script of faults per request kind (taken in order),
+/// and the log of every request.
+#[derive(Default)]
+struct Scripted {
+    spus: BTreeMap<String, SpuSpec>,
+    script: HashMap<Op, VecDeque<Fault>>,
+    log: Vec<Op>,
+}
+
+impl Scripted {
+    fn with(specs: &[SpuSpec]) -> Self {
+        Scripted {
+            spus: specs.iter().map(|s| (s.name.clone(), s.clone())).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn script(mut self, op: Op, faults: &[Fault]) -> Self {
+        self.script
+            .entry(op)
+            .or_default()
+            .extend(faults.iter().copied());
+        self
+    }
+
+    fn count(&self, op: Op) -> usize {
+        self.log.iter().filter(|o| **o == op).count()
+    }
+
+    /// Logs `op` and returns its scripted fault, if any is left.
+    fn next(&mut self, op: Op) -> Option<Fault> {
+        self.log.push(op);
+        self.script.get_mut(&op).and_then(VecDeque::pop_front)
+    }
+
+    fn lost(op: Op) -> ClusterError {
+        ClusterError::Transient {
+            op: format!("{op:?}"),
+            cause: "the SC closed the connection".into(),
+        }
+    }
+
+    fn refused(op: Op, message: &str) -> ClusterError {
+        ClusterError::Refused {
+            op: format!("{op:?}"),
+            message: message.into(),
+        }
+    }
+
+    fn live(&self) -> Live {
+        Live::from_specs(self.spus.values().map(|spec| LiveSpu {
+            spec: spec.clone(),
+            status: SpuState::Online,
+        }))
+    }
+}
+
+impl Cluster for Scripted {
+    fn identity(&self) -> ClusterId {
+        ClusterId::Sc("scripted:9003".into())
+    }
+
+    async fn read(&mut self) -> Result<Live, ClusterError> {
+        match self.next(Op::Read) {
+            None => Ok(self.live()),
+            Some(Fault::Refused(m)) => Err(Self::refused(Op::Read, m)),
+            Some(_) => Err(Self::lost(Op::Read)),
+        }
+    }
+
+    async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError> {
+        match self.next(Op::Fetch) {
+            None => Ok(self.spus.get(name).map(|spec| LiveSpu {
+                spec: spec.clone(),
+                status: SpuState::Online,
+            })),
+            Some(Fault::Refused(m)) => Err(Self::refused(Op::Fetch, m)),
+            Some(_) => Err(Self::lost(Op::Fetch)),
+        }
+    }
+
+    fn updates_in_place(&self) -> bool {
+        false
+    }
+
+    /// The pre-flight is not scripted: the engine's own steps are what these tests drive.
+    async fn may_create(&mut self, _spec: &SpuSpec) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
+    async fn update(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
+        Err(Self::refused(
+            Op::Create,
+            &format!("no update of {}", spec.name),
+        ))
+    }
+
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
+        let fault = self.next(Op::Delete);
+        if let Some(Fault::Lost) = fault {
+            return Err(Self::lost(Op::Delete));
+        }
+        if let Some(Fault::Refused(m)) = fault {
+            return Err(Self::refused(Op::Delete, m));
+        }
+        if self.spus.remove(&spec.name).is_none() {
+            return Err(ClusterError::NotFound {
+                op: "Delete".into(),
+                message: "not found".into(),
+            });
+        }
+        match fault {
+            Some(Fault::AnswerLost) => Err(Self::lost(Op::Delete)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
+        let fault = self.next(Op::Create);
+        if let Some(Fault::Lost) = fault {
+            return Err(Self::lost(Op::Create));
+        }
+        if let Some(Fault::Refused(m)) = fault {
+            return Err(Self::refused(Op::Create, m));
+        }
+        if self.spus.contains_key(&spec.name) || self.spus.values().any(|s| s.id == spec.id) {
+            return Err(ClusterError::AlreadyExists {
+                op: "Create".into(),
+                message: "already defined".into(),
+            });
+        }
+        self.spus.insert(spec.name.clone(), spec.clone());
+        match fault {
+            Some(Fault::AnswerLost) => Err(Self::lost(Op::Create)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn reconnect(&mut self) -> Result<(), ClusterError> {
+        self.log.push(Op::Reconnect);
+        Ok(())
+    }
+}
+
+fn spu(id: i32) -> SpuSpec {
+    SpuSpec {
+        name: format!("custom-spu-{id}"),
+        id,
+        kind: SpuKind::Custom,
+        public: Ingress {
+            port: 9010,
+            addrs: vec![IngressAddr {
+                hostname: Some("localhost".into()),
+                ip: None,
+            }],
+            encryption: Encryption::Plaintext,
+        },
+        private: Endpoint {
+            host: "localhost".into(),
+            port: 9011,
+            encryption: Encryption::Plaintext,
+        },
+        rack: None,
+        local: None,
+    }
+}
+
+fn change(live: &SpuSpec) -> Change {
+    let local = Some(Endpoint {
+        host: format!("h{}.example", live.id),
+        port: 9010,
+        encryption: Encryption::Plaintext,
+    });
+    Change {
+        id: live.id,
+        name: live.name.clone(),
+        action: Action::between(&live.local, &local),
+        before: live.local.clone(),
+        after: local.clone(),
+        line: None,
+        live_fingerprint: live.fingerprint(),
+        live: live.clone(),
+        next: live.with_local(local),
+    }
+}
+
+/// No waiting between attempts: the tests count attempts, not time.
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        retries: 4,
+        backoff: Duration::ZERO,
+    }
+}
+
+struct Run {
+    report: ApplyReport,
+    cluster: Scripted,
+    journal: Journal,
+    _dir: tempfile::TempDir,
+}
+
+async fn run(cluster: Scripted, changes: &[Change]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = cluster;
+    let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
+    let stop = AtomicBool::new(false);
+    let report = apply(
+        changes,
+        &mut cluster,
+        &mut journal,
+        &policy(),
+        &stop,
+        &mut |_| {},
+    )
+    .await
+    .expect("the journal works");
+    Run {
+        report,
+        cluster,
+        journal,
+        _dir: dir,
+    }
+}
+
+fn outcome(run: &Run) -> SpuOutcome {
+    run.report.results[0].outcome
+}
+
+#[tokio::test]
+async fn a_clean_replace_is_recheck_delete_create_verify() {
+    let old = spu(5001);
+    let c = change(&old);
+    let run = run(Scripted::with(&[old]), std::slice::from_ref(&c)).await;
+    assert_eq!(outcome(&run), SpuOutcome::Applied);
+    assert_eq!(
+        run.cluster.log,
+        vec![Op::Fetch, Op::Delete, Op::Create, Op::Read]
+    );
+    assert_eq!(run.cluster.spus[&c.name], c.next);
+    assert!(run.journal.pending().is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_delete_is_looked_at_then_sent_again() {
+    let old = spu(5001);
+    let c = change(&old);
+    let cluster = Scripted::with(&[old]).script(Op::Delete, &[Fault::Lost]);
+    let run = run(cluster, std::slice::from_ref(&c)).await;
+    assert_eq!(outcome(&run), SpuOutcome::Applied);
+    assert_eq!(
+        run.cluster.log,
+        vec![
+            Op::Fetch,
+            Op::Delete,
+            Op::Reconnect,
+            Op::Fetch,
+            Op::Delete,
+            Op::Create,
+            Op::Read
+        ]
+    );
+    assert_eq!(run.cluster.spus[&c.name], c.next);
+}
+
+#[tokio::test]
+async fn a_delete_that_landed_without_an_answer_is_not_sent_again() {
+    let old = spu(5001);
+    let c = change(&old);
+    let cluster = Scripted::with(&[old]).script(Op::Delete, &[Fault::AnswerLost]);
+    let run = run(cluster, std::slice::from_ref(&c)).await;
+    assert_eq!(outcome(&run), SpuOutcome::Applied);
+    assert_eq!(run.cluster.count(Op::Delete), 1);
+    assert_eq!(run.cluster.count(Op::Create), 1);
+    assert_eq!(run.cluster.spus[&c.name], c.next);
+}
+
+#[tokio::test]
+async fn a_create_that_landed_without_an_answer_is_found_not_repeated() {
+    let old = spu(5001);
+    let c = change(&old);
+    let cluster = Scripted::with(&[old]).script(Op::Create, &[Fault::AnswerLost]);
+    let run = run(cluster, std::slice::from_ref(&c)).await;
+    assert_eq!(outcome(&run), SpuOutcome::Applied);
+    assert_eq!(
+        run.cluster.count(Op::Create),
+        1,
+        "never created blindly twice"
+    );
+    assert_eq!(
+        run.cluster.log,
+        vec![
+            Op::Fetch,
+            Op::Delete,
+            Op::Create,
+            Op::Reconnect,
+            Op::Fetch,
+            Op::Read
+        ]
+    );
+    assert!(run.journal.pending().is_empty());
+}
+
+#[tokio::test]
+async fn a_create_is_tried_once_and_retried_at_most_4_times() {
+    let old = spu(5001);
+    let c = change(&old);
+    let cluster = Scripted::with(&[old]).script(Op::Create, &[Fault::Lost; 5]);
+    let run = run(cluster, std::slice::from_ref(&c)).await;
+    assert_eq!(outcome(&run), SpuOutcome::Unresolved);
+    // the replace: 5 creates (a look before each retry, one pause = one reconnect each);
+    // then the run's own recovery: a look, and one create that succeeds
+    let replace: Vec<Op> = run
+        .cluster
+        .log
+        .iter()
+        .copied()
+        .take(2 + 5 + 4 * 2)
+        .collect();
+    assert_eq!(replace.iter().filter(|o| **o == Op::Create).count(), 5);
+    assert_eq!(replace.iter().filter(|o| **o == Op::Reconnect).count(), 4);
+    assert_eq!(run.cluster.count(Op::Create), 6);
+    assert_eq!(run.report.recovered.len(), 1);
+    assert_eq!(run.report.recovered[0].state, RecoveryState::RestoredNew);
+    assert_eq!(run.cluster.spus[&c.name], c.next);
+    assert!(run.journal.pending().is_empty());
+}
+
+#[tokio::test]
+async fn a_delete_lost_every_time_is_unresolved_then_found_at_its_old_spec() {
+    let old = spu(5001);
+    let c = change(&old);
+    let cluster = Scripted::with(std::slice::from_ref(&old)).script(Op::Delete, &[Fault::Lost; 5]);
+    let run = run(cluster, &[c]).await;
+    assert_eq!(outcome(&run), SpuOutcome::Unresolved);
+    assert_eq!(run.cluster.count(Op::Delete), 5, "one try and 4 retries");
+    assert_eq!(run.cluster.count(Op::Create), 0);
+    assert_eq!(run.report.recovered[0].state, RecoveryState::AtOld);
+    assert_eq!(run.cluster.spus[&old.name], old);
+    assert!(run.journal.pending().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_new_spec_is_rolled_back_to_the_old_one() {
+    let old = spu(5001);
+    let c = change(&old);
+    let cluster = Scripted::with(std::slice::from_ref(&old))
+        .script(Op::Create, &[Fault::Refused("bad host")]);
+    let run = run(cluster, &[c]).await;
+    assert_eq!(outcome(&run), SpuOutcome::RolledBack);
+    assert!(
+        run.report.results[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("bad host")),
+        "{:?}",
+        run.report.results[0].reason
+    );
+    assert_eq!(
+        run.cluster.count(Op::Create),
+        2,
+        "new spec, then the old one"
+    );
+    assert_eq!(run.cluster.spus[&old.name], old);
+    assert!(run.journal.pending().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_rollback_is_unresolved_and_recovered_with_the_new_spec() {
+    let old = spu(5001);
+    let c = change(&old);
+    let cluster = Scripted::with(&[old]).script(
+        Op::Create,
+        &[Fault::Refused("full"), Fault::Refused("full")],
+    );
+    let run = run(cluster, std::slice::from_ref(&c)).await;
+    assert_eq!(outcome(&run), SpuOutcome::Unresolved);
+    assert_eq!(run.cluster.count(Op::Create), 3);
+    assert_eq!(run.report.recovered[0].state, RecoveryState::RestoredNew);
+    assert_eq!(run.cluster.spus[&c.name], c.next);
+}
+
+#[tokio::test]
+async fn an_spu_that_moved_since_the_plan_is_skipped_untouched() {
+    let old = spu(5001);
+    let c = change(&old);
+    let mut moved = old.clone();
+    moved.rack = Some("r2".into());
+    let run = run(Scripted::with(std::slice::from_ref(&moved)), &[c]).await;
+    assert_eq!(outcome(&run), SpuOutcome::Skipped);
+    assert_eq!(
+        run.cluster.log,
+        vec![Op::Fetch],
+        "no write, no verification"
+    );
+    assert_eq!(run.cluster.spus[&moved.name], moved);
+    assert!(run.journal.pending().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreadable_verification_keeps_the_change_in_the_journal() {
+    let old = spu(5001);
+    let c = change(&old);
+    let cluster = Scripted::with(&[old]).script(Op::Read, &[Fault::Lost; 5]);
+    let run = run(cluster, std::slice::from_ref(&c)).await;
+    assert_eq!(outcome(&run), SpuOutcome::Applied);
+    assert_eq!(run.cluster.count(Op::Read), 5, "one read and 4 retries");
+    assert!(run
+        .report
+        .verification_error
+        .as_deref()
+        .is_some_and(|e| e.starts_with("could not re-read the cluster")));
+    assert_eq!(run.journal.pending().len(), 1, "not verified, not ended");
+
+    // `recover` then confirms it at its new spec
+    let mut cluster = run.cluster;
+    let mut journal = run.journal;
+    let recovered = recover(&mut cluster, &mut journal, &policy())
+        .await
+        .unwrap();
+    assert_eq!(recovered[0].state, RecoveryState::AtNew);
+    assert!(journal.pending().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_spu_is_re_created_from_the_journal_falling_back_to_the_old_spec() {
+    let old = spu(5001);
+    let c = change(&old);
+    let dir = tempfile::tempdir().unwrap();
+    // an apply that died between its delete and its create
+    let mut cluster = Scripted::default().script(Op::Create, &[Fault::Refused("bad host")]);
+    {
+        let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
+        journal
+            .begin(&cluster.identity(), &c.live, &c.next)
+            .unwrap();
+    }
+    let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
+    assert_eq!(journal.pending().len(), 1);
+    let recovered = recover(&mut cluster, &mut journal, &policy())
+        .await
+        .unwrap();
+    assert_eq!(recovered[0].state, RecoveryState::RestoredOld);
+    assert_eq!(cluster.count(Op::Create), 2);
+    assert_eq!(cluster.spus[&old.name], old);
+    assert!(journal.pending().is_empty());
+}
+
+// ------------------------------------------------------------------ metadata-dir adapter
+
+/// A copy of the bundled stopped-cluster metadata (three custom SPUs).
+fn bundled_copy() -> tempfile::TempDir {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/local-cluster/metadata/SPU");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("SPU")).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join("SPU").join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn the_metadata_dir_rewrites_one_spec_in_place_and_keeps_every_other_field() {
+    let dir = bundled_copy();
+    let path = dir.path().canonicalize().unwrap();
+    let mut cluster = MetadataDir::open(&path).await.unwrap();
+    assert!(cluster.updates_in_place());
+    assert_eq!(cluster.identity(), ClusterId::MetadataDir(path.clone()));
+    let before = cluster.read().await.unwrap();
+    assert_eq!(before.spus.len(), 3);
+    let (&id, first) = before.spus.iter().next().unwrap();
+    let next = first.spec.with_local(Some(Endpoint {
+        host: "h.example".into(),
+        port: 1234,
+        encryption: Encryption::Ssl,
+    }));
+    cluster.update(&next).await.unwrap();
+    assert_eq!(
+        cluster.fetch(&next.name).await.unwrap().map(|l| l.spec),
+        Some(next.clone())
+    );
+    // what is on disk: a fresh open reads the new spec, the others as they were
+    let mut again = MetadataDir::open(&path).await.unwrap();
+    let after = again.read().await.unwrap();
+    assert_eq!(after.spus[&id].spec, next);
+    for (other, live) in before.spus.iter().filter(|(i, _)| **i != id) {
+        assert_eq!(after.spus[other].spec, live.spec);
+    }
+    assert!(
+        !path.join(".fluvio-endpoints-staging").exists(),
+        "the staging copy is cleared after the write"
+    );
+    assert_eq!(
+        std::fs::read_dir(path.join("SPU")).unwrap().count(),
+        3,
+        "no file added or lost"
+    );
+}
+
+#[tokio::test]
+async fn the_metadata_dir_refuses_a_delete_and_a_duplicate_create() {
+    let dir = bundled_copy();
+    let path = dir.path().canonicalize().unwrap();
+    let mut cluster = MetadataDir::open(&path).await.unwrap();
+    let live = cluster.read().await.unwrap();
+    let spec = live.spus.values().next().unwrap().spec.clone();
+    let err = cluster.delete(&spec).await.unwrap_err();
+    assert!(matches!(err, ClusterError::Refused { .. }), "{err}");
+    let err = cluster.create(&spec).await.unwrap_err();
+    assert!(matches!(err, ClusterError::AlreadyExists { .. }), "{err}");
+    assert_eq!(cluster.read().await.unwrap(), live, "nothing changed");
+}
+
+#[tokio::test]
+async fn an_unreadable_metadata_dir_is_a_store_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    match MetadataDir::open(&missing).await {
+        Err(ClusterError::Store(message)) => {
+            assert!(message.contains("nope"), "{message}")
+        }
+        Err(other) => panic!("not a store error: {other}"),
+        Ok(_) => panic!("a missing dir opened"),
+    }
+}
