@@ -4,6 +4,7 @@
 //! Run: `cargo bench --bench e2e` (see BENCHMARKS.md). Knobs (environment):
 //! - `E2E_SIZES` (default `100,1000,10000`): cluster sizes for plan, the floor and growth;
 //! - `E2E_APPLY_SIZES` (default `100,1000`): sizes for apply (every SPU is a change);
+//!   an empty value (`E2E_SIZES=`) skips that part;
 //! - `E2E_ROUNDS` (default `11`): interleaved rounds per measurement (medians are reported);
 //! - `E2E_STALL_PAIRS` (default `40`): delete+create pairs timed through `Fluvio::connect`
 //!   (each waits out the delayed ACK, ~80 ms a pair) beside the tool's apply;
@@ -124,6 +125,7 @@ fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
     match std::env::var(name) {
         Ok(v) => v
             .split(',')
+            .filter(|s| !s.trim().is_empty())
             .map(|s| s.trim().parse().unwrap_or_else(|_| panic!("{name}: {v}")))
             .collect(),
         Err(_) => default.to_vec(),
@@ -169,6 +171,10 @@ fn median(values: &[f64]) -> f64 {
 }
 
 fn summary(label: &str, values: &[f64]) {
+    if values.is_empty() {
+        println!("  {label:<38} (none)");
+        return;
+    }
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     println!(
@@ -537,8 +543,11 @@ async fn apply_bench(n: usize, work: &Path) {
     let home = work.join(format!("apply-{n}"));
     std::fs::create_dir_all(&home).unwrap();
 
-    // Two tool runs (set, then change) and, between them, the floor: the same replaces
-    // done directly with the client (delete ack -> create ack, spec built before).
+    // Two tool runs (set, then change) and the floor before, between and after them: the
+    // same replaces done directly with the client (delete ack -> create ack, spec built
+    // before), so each tool run has a floor measured right before it and right after it.
+    let mut floors = vec![wire_replaces(n, &addr, "floor0.example").await];
+    let mut tools = Vec::new();
     for (run, host) in ["a.example", "b.example"].iter().enumerate() {
         let file: PathBuf = home.join(format!("zone-{run}.toml"));
         std::fs::write(&file, common::zone_file(n, None, host)).unwrap();
@@ -586,10 +595,23 @@ async fn apply_bench(n: usize, work: &Path) {
             n,
         );
 
+        tools.push(took);
+        floors.push(wire_replaces(n, &addr, &format!("floor{}.example", run + 1)).await);
         if run == 0 {
-            wire_replaces(n, &addr, "floor.example").await;
             fluvio_replaces(n, &addr, "stall.example").await;
         }
+    }
+    for (run, took) in tools.iter().enumerate() {
+        let around = (floors[run] + floors[run + 1]).as_secs_f64() / 2.0;
+        println!(
+            "  RESULT apply/{n}/ratio-run{}: tool {:.2} s / floor {:.2} s (mean of the floors before and after it: {:.2}, {:.2} s) = {:.2}x",
+            run + 1,
+            took.as_secs_f64(),
+            around,
+            floors[run].as_secs_f64(),
+            floors[run + 1].as_secs_f64(),
+            took.as_secs_f64() / around
+        );
     }
     apply_breakdown(n, &addr, &home).await;
     sc.shutdown().await.ok();
@@ -696,21 +718,29 @@ async fn apply_breakdown(n: usize, addr: &str, home: &Path) {
         "  apply engine in process ({n} changes, total {:.0} ms):",
         total
     );
-    summary("per change: fetch (re-read, list by name)", &target.fetch);
+    summary(
+        "per change re-checked on its own: fetch (list by name)",
+        &target.fetch,
+    );
     summary("per change: delete", &target.delete);
     summary("per change: create", &target.create);
     summary(
         "per change: engine between delete ack and create",
         &target.gap,
     );
-    summary("final verify: read all", &target.read);
+    summary(
+        "read all (one per batch, and the final verify)",
+        &target.read,
+    );
     println!(
-        "  RESULT apply-breakdown/{n}: fetch {:.0} ms ({:.0}%), delete {:.0} ms, create {:.0} ms, verify read {:.0} ms, engine+journal (rest) {:.0} ms ({:.0}%)",
+        "  RESULT apply-breakdown/{n}: fetch {:.0} ms ({:.0}%, {} SPUs), delete {:.0} ms, create {:.0} ms, reads {:.0} ms ({} reads), engine+journal (rest) {:.0} ms ({:.0}%)",
         sum(&target.fetch),
         100.0 * sum(&target.fetch) / total,
+        target.fetch.len(),
         sum(&target.delete),
         sum(&target.create),
         sum(&target.read),
+        target.read.len(),
         total - io,
         100.0 * (total - io) / total
     );
@@ -729,7 +759,7 @@ fn replaced(m: &fluvio_sc_schema::objects::Metadata<FlvSpuSpec>, host: &str) -> 
 
 /// The floor for apply: bare delete + create of each SPU on one connection without watch
 /// streams (fluvio-socket and fluvio-sc-schema only), the new spec built before the delete.
-async fn wire_replaces(n: usize, addr: &str, host: &str) {
+async fn wire_replaces(n: usize, addr: &str, host: &str) -> Duration {
     let socket = wire_connect(addr).await;
     let live = wire_list(&socket).await;
     let start = Instant::now();
@@ -768,6 +798,7 @@ async fn wire_replaces(n: usize, addr: &str, host: &str) {
         took,
         n,
     );
+    took
 }
 
 /// Beside it, the `Fluvio::connect` path (watch streams on the admin connection): its

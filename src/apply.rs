@@ -4,14 +4,57 @@
 //! id with every other field copied from the live spec, because the SC has no in-place
 //! update. The order of each replace is chosen so that no failure can lose an SPU:
 //!
-//! 1. re-read the SPU; skip it if it moved since the plan (someone else changed it);
-//! 2. journal `begin` (old + new spec, fsynced) before anything is written;
+//! 1. journal `begin` (old + new spec, fsynced) before anything is written;
+//! 2. re-read the SPU; skip it (and end its `begin`) if it moved since the plan (someone
+//!    else changed it);
 //! 3. delete; on a dropped connection, look before retrying;
 //! 4. create the new spec (built before the delete: nothing else runs in between);
 //!    on a dropped connection, look before retrying, never create blindly twice;
 //!    if the SC refuses the new spec, re-create the old one (rollback);
 //! 5. after all changes, re-read the cluster and verify every SPU field by field; only then
 //!    journal `end`. Anything left unresolved stays in the journal for `recover`.
+//!
+//! ## Batches: one fsync for many `begin`s
+//!
+//! With the SC answering in about a millisecond, an fsync per `begin` and per `end` would
+//! cost more than the replace itself. So the `begin` lines are group-committed: changes go
+//! in batches, and the `begin` lines of a whole batch are written with one write and made
+//! durable with one fsync (`Journal::begin_batch`) before the batch's first request. Then
+//! each SPU of the batch goes through steps 2 to 4 in plan order, exactly as without
+//! batches: its own re-read right before its own delete, the delete and the create back to
+//! back on the one connection. `end` lines are written at once but not fsynced on their own
+//! (see `journal.rs`: a lost `end` only makes recovery re-check an SPU that is fine).
+//!
+//! Batches are 1, 2, 4, ... changes, up to [`MAX_BATCH`]: the first change is a canary (an
+//! SC that refuses every change, or a connection that fails, is found with one SPU
+//! journaled, not 64). The batch sizes depend only on the number of changes, never on
+//! time, so a run sends the same requests in the same order whatever the machine's speed:
+//! per SPU one re-read, one delete, one create, as before batching.
+//!
+//! Ctrl-C (`stop`) is checked before each SPU, never inside a replace: the SPU in flight is
+//! finished; an SPU of the batch whose `begin` is written but which was not started is ended
+//! `skipped` and reported "interrupted before this SPU", like the SPUs of later batches,
+//! which get no `begin` at all.
+//!
+//! What a crash leaves, at each point of a batch (recovery is [`recover`], run by the next
+//! `apply` first, or by `fluvio-endpoints recover`):
+//! - while the batch's `begin` lines are written, before their fsync: no request of the
+//!   batch was sent; whatever part of the lines survives names SPUs still at their old spec
+//!   (`at_old`, ended without a write), and a torn last line is ignored;
+//! - after the fsync, part-way through the batch: every SPU of the batch is pending.
+//!   Recovery finds the replaced ones `at_new`, the one caught between its delete and its
+//!   create missing (re-created with its new spec, as without batches), those not started
+//!   yet `at_old`, and one that someone else changed meanwhile `other` (left alone). No SPU
+//!   can be missing without its `begin` on disk;
+//! - after the last replace, during verification, or with an `end` that a machine crash
+//!   lost: the SPU is pending and found at its new (or old) spec; recovery ends it without
+//!   a write.
+//!
+//! The one thing batching widens: an SPU that someone else deletes on purpose after its
+//! `begin` is durable and before this run reaches it, in a run that then dies before it
+//! reaches it, is re-created by recovery (with its new spec), because recovery cannot tell
+//! that delete from ours. Without batches that window was one round trip; now it is at most
+//! one batch ([`MAX_BATCH`] replaces). Recovery errs on the side of never losing an SPU.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +66,9 @@ use crate::error::Result;
 use crate::journal::{EndOutcome, Journal, Pending};
 use crate::model::{ClusterId, Endpoint, SpuId, SpuSpec};
 use crate::plan::{Action, Change};
+
+/// The most changes whose `begin` lines share one fsync.
+pub const MAX_BATCH: usize = 64;
 
 /// How often, and after what pause, a request that failed transiently is retried.
 #[derive(Debug, Clone)]
@@ -305,18 +351,44 @@ impl<T: Cluster> Engine<'_, T> {
         }
     }
 
-    /// One replace, steps 1 to 4; step 5 (verification) runs after all of them.
-    async fn change(&mut self, change: &Change) -> Result<SpuResult> {
+    /// A batch of changes (see the module comment): one durable write of every `begin`,
+    /// then each change in order; every result goes to `emit` as it is known.
+    async fn batch(
+        &mut self,
+        batch: &[Change],
+        stop: &AtomicBool,
+        emit: &mut dyn FnMut(SpuResult),
+    ) -> Result<()> {
+        // 1. Durable intent for the whole batch before its first request.
+        let begun: Vec<(&SpuSpec, &SpuSpec)> =
+            batch.iter().map(|c| (&c.live, &c.next)).collect();
+        let seqs = self.journal.begin_batch(&self.identity, &begun)?;
+        for (change, seq) in batch.iter().zip(seqs) {
+            let result = if stop.load(Ordering::SeqCst) {
+                // Begun but never started: nothing was written for it.
+                self.journal.end(seq, EndOutcome::Skipped)?;
+                SpuResult::skipped(change, Some("interrupted before this SPU".into()))
+            } else {
+                self.change(change, seq).await?
+            };
+            emit(result);
+        }
+        Ok(())
+    }
+
+    /// One replace, steps 2 to 4, of a change begun as `seq`; step 5 (verification) runs
+    /// after all of them.
+    async fn change(&mut self, change: &Change, seq: u64) -> Result<SpuResult> {
         let result = SpuResult::skipped(change, None);
-        // 1. The SPU must still be exactly what the plan saw.
+        // 2. The SPU must still be exactly what the plan saw.
         let result = match self.recheck(change, result).await {
             Step::Next(result) => result,
-            Step::Done(result) => return Ok(result),
+            Step::Done(result) => {
+                // Nothing was written for it: its `begin` ends here.
+                self.journal.end(seq, EndOutcome::Skipped)?;
+                return Ok(result);
+            }
         };
-        // 2. Durable intent before the first write.
-        let seq = self
-            .journal
-            .begin(&self.identity, &change.live, &change.next)?;
         let result = SpuResult {
             seq: Some(seq),
             ..result
@@ -333,7 +405,7 @@ impl<T: Cluster> Engine<'_, T> {
         self.create_step(change, result, seq, Instant::now()).await
     }
 
-    /// Step 1: re-reads the SPU; anything but the planned live spec ends the change here.
+    /// Step 2: re-reads the SPU; anything but the planned live spec ends the change here.
     async fn recheck(&mut self, change: &Change, result: SpuResult) -> Step {
         match self.fetch(&change.name).await {
             Err(e) => {
@@ -592,8 +664,9 @@ pub async fn recover<T: Cluster>(
 
 /// Applies `changes` in order, then verifies them against a fresh read of the cluster.
 ///
-/// `stop` is checked between SPUs (never inside a replace), so Ctrl-C finishes the SPU in
-/// flight and skips the rest. `progress` sees each result as it happens.
+/// Changes go in batches (see the module comment). `stop` is checked between SPUs (never
+/// inside a replace), so Ctrl-C finishes the SPU in flight and skips the rest. `progress`
+/// sees each result as it happens.
 pub async fn apply<T: Cluster>(
     changes: &[Change],
     cluster: &mut T,
@@ -610,14 +683,28 @@ pub async fn apply<T: Cluster>(
         options,
         identity,
     };
-    for change in changes {
-        let result = if stop.load(Ordering::SeqCst) {
-            SpuResult::skipped(change, Some("interrupted before this SPU".into()))
-        } else {
-            engine.change(change).await?
+    {
+        let mut emit = |result: SpuResult| {
+            progress(&result);
+            report.results.push(result);
         };
-        progress(&result);
-        report.results.push(result);
+        let mut rest = changes;
+        let mut size = 1;
+        while !rest.is_empty() {
+            let (batch, tail) = rest.split_at(size.min(rest.len()));
+            rest = tail;
+            size = (size * 2).min(MAX_BATCH);
+            if stop.load(Ordering::SeqCst) {
+                for change in batch {
+                    emit(SpuResult::skipped(
+                        change,
+                        Some("interrupted before this SPU".into()),
+                    ));
+                }
+            } else {
+                engine.batch(batch, stop, &mut emit).await?;
+            }
+        }
     }
 
     // 5. Prove the result: every applied SPU exactly as planned, every other field intact.

@@ -1348,3 +1348,141 @@ async fn an_undecodable_reply_to_the_delete_fails_at_once_and_the_replace_comple
     );
     assert_settled(&sc, &env, file, &before, 1).await;
 }
+
+// ------------------------------------------------------------------------------------ batches
+
+/// The SPU ids of the changes begun and never ended in the journals under `dir`, sorted.
+fn pending_ids(dir: &std::path::Path) -> Vec<i64> {
+    let mut ids: Vec<i64> = pending_in(dir)
+        .iter()
+        .map(|p| p["new"]["id"].as_i64().expect("journaled SPU id"))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Batches go 1, 2, 4, ... changes: with 7 changes the third batch is 5004..5007. The tool
+/// is killed while the SC holds the create of 5004, the batch's first SPU: the batch's four
+/// `begin` lines are on disk, one of its deletes was sent, three were not. Recovery
+/// restores every SPU, and a re-run converges.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_with_a_batch_begun_and_part_of_it_sent_recover_restores_every_spu() {
+    let sc = sc_with(7).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 7));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 4);
+    let mut child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
+    create.reached().await;
+    assert!(missing(&sc, 5004).await);
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    create.cut();
+    {
+        let sc = &sc;
+        wait_for("the dead tool's connections to close", || async move {
+            sc.open_connections() == 0
+        })
+        .await;
+    }
+    assert_eq!(sc.faults().requests(ApiKind::Delete), 4, "5001..5004 deleted");
+    assert_eq!(sc.faults().requests(ApiKind::Create), 4, "5004's was cut");
+    assert!(missing(&sc, 5004).await, "the kill left 5004 missing");
+    for id in [5005, 5006, 5007] {
+        assert_eq!(
+            spec_of(&sc, id).await.as_ref(),
+            before.iter().find(|s| s.id == id),
+            "{id} never touched"
+        );
+    }
+    // The whole batch is journaled (its begins before its first request), and the earlier
+    // batches wait for their verification.
+    assert_eq!(
+        pending_ids(&env.journal_dir()),
+        [5001, 5002, 5003, 5004, 5005, 5006, 5007]
+    );
+
+    let rec = env.run(&["recover", "-c", &sc.endpoint()]).expect(0);
+    for (id, state) in [
+        (5001, "was already at its new spec"),
+        (5002, "was already at its new spec"),
+        (5003, "was already at its new spec"),
+        (5004, "was missing; re-created with its new spec"),
+        (5005, "was still at its old spec"),
+        (5006, "was still at its old spec"),
+        (5007, "was still at its old spec"),
+    ] {
+        let line = format!("{id} custom-spu-{id}: {state}");
+        assert!(rec.stderr.contains(&line), "{line}:\n{}", rec.stderr);
+    }
+    assert!(pending_in(&env.journal_dir()).is_empty());
+    assert_eq!(sc.faults().requests(ApiKind::Delete), 4, "recover deletes nothing");
+    assert_eq!(sc.faults().requests(ApiKind::Create), 5, "recover re-created 5004 only");
+
+    env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    assert_settled(&sc, &env, file, &before, 7).await;
+}
+
+/// Ctrl-C while the SC holds the create of the first SPU of a two-SPU batch (5002, 5003):
+/// 5002 is finished, 5003 (begun, never re-read or deleted) is ended as skipped, 5004 gets
+/// no `begin`, and the journal is left empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_inside_a_batch_ends_the_begun_spus_it_skips() {
+    let sc = sc_with(4).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 4));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 2);
+    let child = spawn_watched(&env, &["apply", "-f", file, "--auto-approve", "-o", "json"]);
+    create.reached().await;
+    assert!(missing(&sc, 5002).await);
+    // The batch 5002..5003 is journaled while 5002's create is held.
+    assert_eq!(pending_ids(&env.journal_dir()), [5001, 5002, 5003]);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    // the create goes on only once the tool has taken the interrupt
+    child
+        .stderr_line("Interrupted: finishing the SPU in flight")
+        .await;
+    let lists = sc.faults().requests(ApiKind::List);
+    create.release();
+    let run = child.finish().await.expect(7);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("apply -o json prints JSON ({e}):\n{}", run.stdout));
+    let outcomes: Vec<(&str, Option<&str>)> = doc["report"]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| (r["outcome"].as_str().unwrap(), r["reason"].as_str()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("applied", None),
+            ("applied", None),
+            ("skipped", Some("interrupted before this SPU")),
+            ("skipped", Some("interrupted before this SPU")),
+        ],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(sc.faults().requests(ApiKind::Delete), 2);
+    assert_eq!(sc.faults().requests(ApiKind::Create), 2);
+    assert_eq!(
+        sc.faults().requests(ApiKind::List),
+        lists + 1,
+        "after the interrupt only the verification read: 5003 is not re-read"
+    );
+    assert!(pending_in(&env.journal_dir()).is_empty(), "journal ended");
+    let after = snapshot(&sc).await;
+    assert_eq!(&after[2..], &before[2..], "5003 and 5004 untouched");
+    env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    assert_settled(&sc, &env, file, &before, 4).await;
+}
