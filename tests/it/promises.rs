@@ -1,5 +1,5 @@
 //! One test for each promise of the README that no scenario elsewhere proves: exit codes
-//! 1, 5, 6 and 7 on the paths that give them, the retry budget, recovery by the next apply
+//! 1 (a read the SC fails), 5, 6 and 7 on the paths that give them, the retry budget, recovery by the next apply
 //! and its fallback to the old spec, warnings while a journal entry is pending, where
 //! journals live, the served-directory check, `metadata` and `export --out`.
 //! The real binary against the test SC; faults are injected at exact points.
@@ -318,6 +318,43 @@ async fn list_plan_and_drift_warn_while_a_journal_entry_is_pending() {
     env.run(&["recover", "-c", &c]).expect(0);
     let list = env.run(&["list", "-c", &c]).expect(0);
     assert!(!list.stderr.contains("unfinished"), "{}", list.stderr);
+}
+
+// ------------------------------------------------------------------ a failed read: exit 1
+
+/// README "Exit codes", 1: a read the SC fails. A real SC never answers a List with an
+/// error (a list reply has no error status, and a denied read is an empty list, exit 0):
+/// when its list handler fails, the connection closes unanswered. `list` and `plan` then
+/// end with exit 1 and one line saying so, print nothing on stdout, do not retry, and write
+/// nothing; the next read is served again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_the_sc_fails_is_exit_1_and_names_the_closed_connection() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let c = sc.endpoint();
+    let file = env.write("zone.toml", &zone_at(&c, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    for args in [&["-c", &c, "list"][..], &["plan", "-f", file]] {
+        let seen = sc.faults().log().len();
+        sc.faults().fail_lists(1);
+        let run = env.run(args).expect(1);
+        assert_eq!(run.stdout, "", "{args:?}");
+        assert_eq!(
+            run.stderr,
+            "endpoints::cluster::request\n\n  × listing SPUs failed: the SC closed the connection\n",
+            "{args:?}"
+        );
+        assert_eq!(
+            sc.faults().log()[seen..],
+            [ApiKind::ApiVersions, ApiKind::List],
+            "{args:?}: one connect and one list, not retried"
+        );
+    }
+    assert_eq!(snapshot(&sc).await, before, "a read writes nothing");
+    let list = env.run(&["-c", &c, "list"]).expect(0);
+    assert!(list.stdout.contains("custom-spu-5002"), "{}", list.stdout);
 }
 
 // ------------------------------------------------------------------ drift exit codes
