@@ -234,7 +234,10 @@ impl Faults {
     }
 
     /// After sending the answer to the `n`-th next request of `kind` (n >= 1), close that
-    /// client's connection. The request IS applied.
+    /// client's connection. The request IS applied. Right after the answer the SC shuts
+    /// down its sending side (the client reads the answer, then end of stream) and stops the
+    /// connection's watch streams; the socket is closed when the client closes its side or
+    /// sends again (that request gets no answer and is not counted).
     pub fn drop_connection_after(&self, kind: ApiKind, n: usize) {
         self.lock().drop_after.insert(kind, n.max(1));
     }
