@@ -15,7 +15,7 @@ use crate::support::test_sc::{
     local_custom_spu, ApiKind, EncryptionEnum, Endpoint, ErrorCode, Health, TestSc, TestScConfig,
 };
 
-const DEADLINE: Duration = Duration::from_secs(10);
+const DEADLINE: Duration = Duration::from_secs(60);
 
 fn config(sc: &TestSc) -> FluvioClusterConfig {
     FluvioClusterConfig::new(sc.endpoint())

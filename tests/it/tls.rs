@@ -4,11 +4,10 @@
 
 use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
 
 use crate::support::cli::{Env, ProfileTls, Run};
 use crate::support::test_sc::{
-    ApiKind, CertFiles, Pki, ScTls, SpuSpec, TestSc, TestScConfig, Validity,
+    ApiKind, CertFiles, Pki, Point, ScTls, SpuSpec, TestSc, TestScConfig, Validity,
 };
 
 /// A TLS SC with two local-cluster SPUs.
@@ -513,22 +512,21 @@ async fn journal_of_an_unverified_apply_over_tls_holds_no_secret() {
     let file = env.write("zone.toml", ZONE);
     let file = file.to_str().unwrap();
 
-    // Once the create is sent, every list outlasts the client's timeout: the apply cannot
-    // verify, and its change stays in the journal.
-    sc.faults()
-        .delay(ApiKind::Create, Duration::from_millis(150));
+    // The create is held once applied; meanwhile every list is armed to lose its
+    // connection: the apply cannot re-read the cluster to verify, and its change stays in
+    // the journal.
+    let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
     let child = env
-        .command(&["apply", "-f", file, "--auto-approve", "--timeout", "0.5"])
+        .command(&["apply", "-f", file, "--auto-approve", "--timeout", "3600"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn the binary");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sc.faults().requests(ApiKind::Create) == 0 {
-        assert!(Instant::now() < deadline, "no create reached the SC");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    sc.faults().delay(ApiKind::List, Duration::from_secs(1));
+    create.reached().await;
+    sc.faults()
+        .hold_every(ApiKind::List, Point::BeforeApply)
+        .cut();
+    create.release();
     let run = finish(child).await;
     sc.faults().clear();
     let run = run.expect(8);
