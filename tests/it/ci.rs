@@ -2,15 +2,8 @@
 //! safety threshold, multi-file plans and the export round trip.
 
 use crate::support::cli::{Env, Run};
-use crate::support::test_sc::{local_custom_spu, Health, IngressAddr, TestSc, TestScConfig};
-
-async fn sc_with(custom: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default())
-        .await
-        .expect("test SC starts");
-    sc.seed_local_cluster(custom, 0).await.expect("seeded");
-    sc
-}
+use crate::support::fixtures::sc_with;
+use crate::support::test_sc::{local_custom_spu, Health, IngressAddr, TestSc};
 
 /// Replaces what changes from run to run (the SC's port, the temp dir) with stable names.
 fn stable(sc: &TestSc, env: &Env, text: &str) -> String {

@@ -1,43 +1,15 @@
 //! One test for each promise of the README that no scenario elsewhere proves: exit codes
-//! 1 (a read the SC fails), 5, 6 and 7 on the paths that give them, the retry budget, recovery by the next apply
-//! and its fallback to the old spec, warnings while a journal entry is pending, where
-//! journals live, the served-directory check, `metadata` and `export --out`.
+//! 1 (a read the SC fails), 5, 6 and 7 on the paths that give them, the retry budget,
+//! recovery by the next apply and its fallback to the old spec, warnings while a journal
+//! entry is pending, where journals live, the served-directory check, `metadata` and
+//! `export --out`.
 //! The real binary against the test SC; faults are injected at exact points.
 
 use std::process::{Child, Stdio};
 
-use crate::support::cli::{Env, Run};
-use crate::support::test_sc::{
-    ApiKind, EncryptionEnum, Endpoint, ErrorCode, Point, SpuSpec, TestSc, TestScConfig,
-};
-
-async fn sc_with(custom: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default())
-        .await
-        .expect("test SC starts");
-    sc.seed_local_cluster(custom, 0).await.expect("seeded");
-    sc
-}
-
-async fn snapshot(sc: &TestSc) -> Vec<SpuSpec> {
-    sc.spus()
-        .await
-        .into_iter()
-        .map(|(_, spec, _)| spec)
-        .collect()
-}
-
-async fn spec_of(sc: &TestSc, id: i32) -> Option<SpuSpec> {
-    snapshot(sc).await.into_iter().find(|s| s.id == id)
-}
-
-fn local(host: &str, port: u16) -> Option<Endpoint> {
-    Some(Endpoint {
-        host: host.into(),
-        port,
-        encryption: EncryptionEnum::PLAINTEXT,
-    })
-}
+use crate::support::cli::{json, Env};
+use crate::support::fixtures::{local, sc_with, snapshot, spec_of};
+use crate::support::test_sc::{ApiKind, ErrorCode, Point, TestSc, TestScConfig};
 
 /// Zone file for the SC at `endpoint` setting 5001.. to `h<id>.example:<public port>`.
 fn zone_at(endpoint: &str, n: usize) -> String {
@@ -52,19 +24,6 @@ fn zone_at(endpoint: &str, n: usize) -> String {
         ));
     }
     text
-}
-
-fn spawn(env: &Env, args: &[&str]) -> Child {
-    env.command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn fluvio-endpoints")
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("-o json prints JSON ({e}):\n{}", run.stdout))
 }
 
 /// Journal files (`*.jsonl`) under `dir`; the dir must exist.
@@ -83,7 +42,7 @@ fn journals(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// journal holds the change.
 async fn killed_between_delete_and_create(sc: &TestSc, env: &Env, file: &str) {
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
-    let mut child = spawn(env, &["apply", "-f", file, "--auto-approve"]);
+    let mut child = env.spawn(&["apply", "-f", file, "--auto-approve"]);
     create.reached().await;
     child.kill().expect("SIGKILL");
     child.wait().unwrap();

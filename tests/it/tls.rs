@@ -3,9 +3,8 @@
 //! certificates made here.
 
 use std::path::Path;
-use std::process::Child;
 
-use crate::support::cli::{Env, ProfileTls, Run};
+use crate::support::cli::{finish, Env, ProfileTls, Run};
 use crate::support::test_sc::{
     ApiKind, CertFiles, Pki, Point, ScTls, SpuSpec, TestSc, TestScConfig, Validity,
 };
@@ -485,20 +484,6 @@ async fn tls_failures_exit_4_with_one_clear_line() {
 
     // Nothing changed on the SC.
     assert_eq!(local_of(&sc, 5001).await, None);
-}
-
-/// Waits for a child without blocking the runtime's threads.
-async fn finish(child: Child) -> Run {
-    tokio::task::spawn_blocking(move || {
-        let out = child.wait_with_output().expect("wait for the binary");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .expect("join")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,19 +19,12 @@ use fluvio_socket::FluvioSocket;
 use futures_util::StreamExt;
 
 use crate::support::cli::Env;
+use crate::support::fixtures::sc_with;
 use crate::support::test_sc::{
     local_custom_spu, ApiKind, ErrorCode, Health, Point, TestSc, TestScConfig,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-async fn sc_with(custom: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default())
-        .await
-        .expect("test SC starts");
-    sc.seed_local_cluster(custom, 0).await.expect("seeded");
-    sc
-}
 
 async fn admin(sc: &TestSc) -> FluvioAdmin {
     FluvioAdmin::connect_with_config(&FluvioClusterConfig::new(sc.endpoint()))
