@@ -797,7 +797,7 @@ async fn a_saved_plan_is_refused_after_someone_else_changed_its_spu() {
     let saved = saved.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    env.run(&["plan", "-f", file, "--out", saved]).expect(0);
+    env.save_plan(file, saved).expect(0);
     // Someone else changes 5002 after the plan was reviewed.
     env.run(&[
         "update-local",

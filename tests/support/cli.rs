@@ -92,6 +92,13 @@ impl Env {
             .expect("spawn fluvio-endpoints")
     }
 
+    /// `plan -f FILE --out PLAN`: saves the plan of `file` for a later `apply PLAN`.
+    pub fn save_plan(&self, file: impl AsRef<Path>, plan: impl AsRef<Path>) -> Run {
+        let file = file.as_ref().to_str().expect("a UTF-8 path");
+        let plan = plan.as_ref().to_str().expect("a UTF-8 path");
+        self.run(&["plan", "-f", file, "--out", plan])
+    }
+
     /// Runs the binary to completion.
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().expect("run fluvio-endpoints");
