@@ -2,17 +2,23 @@
 //!
 //! ```text
 //! cargo run --example test-sc -- --metadata-dir DIR --bind 127.0.0.1:9003 \
-//!     [--platform-version 0.18.1] [--seed-custom N] [--seed-managed M] [--store-timeout SECS]
+//!     [--platform-version 0.18.1] [--seed-custom N] [--seed-managed M] [--store-timeout SECS] \
+//!     [--tls [--tls-dir DIR] [--tls-no-client-cert]]
 //! ```
 //!
-//! Prints `listening on ADDR` on one line and serves until SIGINT/SIGTERM.
+//! Prints `listening on ADDR` on one line and serves until SIGINT/SIGTERM. With `--tls` it
+//! serves TLS with a CA and certificates made at start (rcgen): the server certificate is for
+//! `localhost` and `127.0.0.1`, and `ca.crt`, `client.crt` and `client.key` are written to
+//! `--tls-dir` (default: a temp dir removed on exit). It then prints the fluvio-endpoints
+//! flags and a fluvio profile (also written there as `fluvio-profile.toml`) that reach it.
 
 #[path = "../tests/support/test_sc/mod.rs"]
 mod test_sc;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::{bail, Context};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -36,16 +42,160 @@ struct Args {
     /// seconds a create or delete waits for a store that takes no changes (unreadable folder)
     #[arg(long, default_value_t = 10)]
     store_timeout: u64,
+    /// serve TLS with a CA and certificates made now (server certificate for localhost and
+    /// 127.0.0.1); clients must present a certificate that CA signed
+    #[arg(long)]
+    tls: bool,
+    /// with --tls: an empty or new directory for ca.crt, client.crt, client.key, server.crt,
+    /// server.key and fluvio-profile.toml (default: a temp dir removed on exit)
+    #[arg(long, requires = "tls")]
+    tls_dir: Option<PathBuf>,
+    /// with --tls: ask clients for no certificate (anonymous TLS clients are served)
+    #[arg(long, requires = "tls")]
+    tls_no_client_cert: bool,
+}
+
+/// The TLS files written for a user: what the SC serves with and what a client needs.
+struct TlsFiles {
+    /// keeps a temp dir alive until exit
+    _tempdir: Option<tempfile::TempDir>,
+    dir: PathBuf,
+    sc: test_sc::ScTls,
+}
+
+/// The files `--tls` writes, by name in the TLS directory.
+const TLS_FILES: [&str; 6] = [
+    "ca.crt",
+    "client.crt",
+    "client.key",
+    "server.crt",
+    "server.key",
+    "fluvio-profile.toml",
+];
+
+/// Makes a CA, a server certificate for localhost and 127.0.0.1 and a client certificate,
+/// and writes them to `dir` (refusing to overwrite any file there) or a temp dir.
+fn make_tls(dir: Option<&Path>, require_client_cert: bool) -> anyhow::Result<TlsFiles> {
+    let (dir, tempdir) = match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            (dir.to_path_buf(), None)
+        }
+        None => {
+            let tmp = tempfile::Builder::new().prefix("test-sc-tls-").tempdir()?;
+            (tmp.path().to_path_buf(), Some(tmp))
+        }
+    };
+    let dir = std::fs::canonicalize(&dir).with_context(|| format!("{}", dir.display()))?;
+    for name in TLS_FILES {
+        let path = dir.join(name);
+        if path.exists() {
+            bail!(
+                "{} already exists: name an empty directory with --tls-dir (no file is overwritten)",
+                path.display()
+            );
+        }
+    }
+    let pki = test_sc::Pki::new("fluvio-endpoints test CA");
+    let server = pki.server(&["localhost", "127.0.0.1"], test_sc::Validity::Current);
+    let client = pki.client("fluvio-endpoints");
+    let copies = [
+        (pki.ca_cert(), "ca.crt"),
+        (client.cert.as_path(), "client.crt"),
+        (client.key.as_path(), "client.key"),
+        (server.cert.as_path(), "server.crt"),
+        (server.key.as_path(), "server.key"),
+    ];
+    for (from, name) in copies {
+        let to = dir.join(name);
+        std::fs::copy(from, &to).with_context(|| format!("writing {}", to.display()))?;
+        if name.ends_with(".key") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    let sc = test_sc::ScTls {
+        server_cert: dir.join("server.crt"),
+        server_key: dir.join("server.key"),
+        client_ca: require_client_cert.then(|| dir.join("ca.crt")),
+    };
+    Ok(TlsFiles {
+        _tempdir: tempdir,
+        dir,
+        sc,
+    })
+}
+
+/// A path as one shell word.
+fn sh(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    shlex::try_quote(&text)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| text.into_owned())
+}
+
+/// A TOML string literal.
+fn toml_str(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// How to reach the SC at `addr` over TLS: the fluvio-endpoints flags, and a fluvio profile
+/// (also written to `fluvio-profile.toml` in the TLS directory).
+fn tls_instructions(files: &TlsFiles, addr: SocketAddr) -> anyhow::Result<String> {
+    let dir = &files.dir;
+    let path = |name: &str| dir.join(name);
+    let (flags, tls_table) = if files.sc.client_ca.is_some() {
+        let flags = format!(
+            "fluvio-endpoints flags (client certificate required):\n  -c {addr} --tls \
+             --domain localhost --enable-client-cert --ca-cert {} --client-cert {} \
+             --client-key {}\n",
+            sh(&path("ca.crt")),
+            sh(&path("client.crt")),
+            sh(&path("client.key")),
+        );
+        let table = format!(
+            "tls_policy = \"verified\"\ntls_source = \"files\"\n\n\
+             [cluster.test-sc-tls.tls.certs]\ndomain = \"localhost\"\nkey = {}\ncert = {}\n\
+             ca_cert = {}\n",
+            toml_str(&path("client.key").to_string_lossy()),
+            toml_str(&path("client.crt").to_string_lossy()),
+            toml_str(&path("ca.crt").to_string_lossy()),
+        );
+        (flags, table)
+    } else {
+        let flags = format!("fluvio-endpoints flags (anonymous TLS):\n  -c {addr} --tls\n");
+        (flags, "tls_policy = \"anonymous\"\n".to_owned())
+    };
+    let profile = format!(
+        "version = \"2\"\ncurrent_profile = \"test-sc-tls\"\n\n\
+         [profile.test-sc-tls]\ncluster = \"test-sc-tls\"\n\n\
+         [cluster.test-sc-tls]\nendpoint = {}\n\n[cluster.test-sc-tls.tls]\n{tls_table}",
+        toml_str(&addr.to_string()),
+    );
+    let profile_path = path("fluvio-profile.toml");
+    std::fs::write(&profile_path, &profile)
+        .with_context(|| format!("writing {}", profile_path.display()))?;
+    Ok(format!(
+        "TLS files in {}\n{flags}fluvio profile (FLV_PROFILE_PATH={} fluvio-endpoints \
+         -P test-sc-tls ...):\n{profile}",
+        dir.display(),
+        sh(&profile_path),
+    ))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let tls = args
+        .tls
+        .then(|| make_tls(args.tls_dir.as_deref(), !args.tls_no_client_cert))
+        .transpose()?;
     let sc = test_sc::TestSc::start(test_sc::TestScConfig {
         bind: args.bind,
         metadata_dir: args.metadata_dir,
         platform_version: args.platform_version,
         store_timeout: std::time::Duration::from_secs(args.store_timeout),
+        tls: tls.as_ref().map(|t| t.sc.clone()),
         ..Default::default()
     })
     .await?;
@@ -75,6 +225,9 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("listening on {}", sc.addr());
     eprintln!("metadata dir: {}", sc.metadata_dir().display());
+    if let Some(files) = &tls {
+        print!("{}", tls_instructions(files, sc.addr())?);
+    }
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

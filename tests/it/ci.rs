@@ -2,15 +2,8 @@
 //! safety threshold, multi-file plans and the export round trip.
 
 use crate::support::cli::{Env, Run};
-use crate::support::test_sc::{local_custom_spu, Health, IngressAddr, TestSc, TestScConfig};
-
-async fn sc_with(custom: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default())
-        .await
-        .expect("test SC starts");
-    sc.seed_local_cluster(custom, 0).await.expect("seeded");
-    sc
-}
+use crate::support::fixtures::sc_with;
+use crate::support::test_sc::{local_custom_spu, Health, IngressAddr, TestSc};
 
 /// Replaces what changes from run to run (the SC's port, the temp dir) with stable names.
 fn stable(sc: &TestSc, env: &Env, text: &str) -> String {
@@ -564,15 +557,7 @@ async fn a_saved_plan_applies_only_what_was_reviewed() {
         &zone(&sc, "[[spu]]\nid = 5001\nlocal = \"a\"\n"),
     );
     let plan_path = env.home().join("reviewed.plan");
-    let planned = env
-        .run(&[
-            "plan",
-            "-f",
-            file.to_str().unwrap(),
-            "--out",
-            plan_path.to_str().unwrap(),
-        ])
-        .expect(0);
+    let planned = env.save_plan(&file, &plan_path).expect(0);
     assert!(
         planned.stderr.contains("Saved the plan"),
         "{}",
@@ -626,14 +611,7 @@ async fn a_saved_plan_applies_only_what_was_reviewed() {
     let refused_plan = env.home().join("refused.plan");
     // ... and an older plan at that path does not stay behind to be applied instead.
     std::fs::copy(&plan_path, &refused_plan).unwrap();
-    env.run(&[
-        "plan",
-        "-f",
-        refused_file.to_str().unwrap(),
-        "--out",
-        refused_plan.to_str().unwrap(),
-    ])
-    .expect(6);
+    env.save_plan(&refused_file, &refused_plan).expect(6);
     assert!(!refused_plan.exists());
 }
 

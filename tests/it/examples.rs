@@ -295,11 +295,13 @@ fn every_example_validates_offline_and_against_the_schema() {
     assert!(!validator.is_valid(&bad));
 }
 
-/// Waits until process `pid`'s command line names `dir`, as the served check reads it.
+/// Waits until process `pid`'s command line names `dir`, as the served check reads it
+/// (polled; the deadline is a safety net for a process that never starts).
 fn wait_until_named(pid: u32, dir: &Path) {
     let cmdline = format!("/proc/{pid}/cmdline");
     let want = dir.as_os_str().as_encoded_bytes();
-    for _ in 0..500 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let raw = std::fs::read(&cmdline).unwrap_or_default();
         if raw.split(|b| *b == 0).any(|arg| arg == want) {
             return;

@@ -5,14 +5,13 @@
 
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Output, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{Env, Run};
-use crate::support::test_sc::{
-    ApiKind, EncryptionEnum, Endpoint, ErrorCode, Point, SpuSpec, TestSc, TestScConfig,
-};
+use crate::support::cli::{finish, json, Env, Run};
+use crate::support::fixtures::{local, sc_with, snapshot, spec_of};
+use crate::support::test_sc::{ApiKind, ErrorCode, Point, SpuSpec, TestSc, TestScConfig};
 
 /// A safety net for a broken test (an event that never comes), never what decides an
 /// outcome: every wait below is on an event.
@@ -22,37 +21,26 @@ const DEADLINE: Duration = Duration::from_secs(120);
 /// by the test, never waited out by the tool.
 const NO_TIMEOUT: &str = "3600";
 
-async fn sc_with(custom: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default())
-        .await
-        .expect("test SC starts");
-    sc.seed_local_cluster(custom, 0).await.expect("seeded");
-    sc
+/// `apply -f FILE --auto-approve --timeout NO_TIMEOUT`, the run most scenarios make.
+fn apply_args(file: &str) -> [&str; 6] {
+    [
+        "apply",
+        "-f",
+        file,
+        "--auto-approve",
+        "--timeout",
+        NO_TIMEOUT,
+    ]
 }
 
-/// Every SPU in the SC, by id.
-async fn snapshot(sc: &TestSc) -> Vec<SpuSpec> {
-    sc.spus()
-        .await
-        .into_iter()
-        .map(|(_, spec, _)| spec)
-        .collect()
+/// Starts that apply in the background (`finish` waits for it).
+fn spawn_apply(env: &Env, file: &str) -> Child {
+    env.spawn(&apply_args(file))
 }
 
-async fn spec_of(sc: &TestSc, id: i32) -> Option<SpuSpec> {
-    sc.spus()
-        .await
-        .into_iter()
-        .find(|(_, s, _)| s.id == id)
-        .map(|(_, s, _)| s)
-}
-
-fn local(host: &str, port: u16) -> Option<Endpoint> {
-    Some(Endpoint {
-        host: host.into(),
-        port,
-        encryption: EncryptionEnum::PLAINTEXT,
-    })
+/// Runs that apply to completion.
+fn run_apply(env: &Env, file: &str) -> Run {
+    env.run(&apply_args(file))
 }
 
 /// No SPU lost, and nothing but `public_endpoint_local` differs from `before`.
@@ -179,26 +167,6 @@ fn pending_in(dir: &std::path::Path) -> Vec<serde_json::Value> {
     pending
 }
 
-fn spawn(env: &Env, args: &[&str]) -> Child {
-    env.command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn fluvio-endpoints")
-}
-
-async fn finish(child: Child) -> Run {
-    let out: Output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .expect("wait for fluvio-endpoints");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// A running tool whose stderr is read as it comes, so a test can wait for a line.
 struct Watched {
     child: Child,
@@ -207,7 +175,7 @@ struct Watched {
 }
 
 fn spawn_watched(env: &Env, args: &[&str]) -> Watched {
-    let mut child = spawn(env, args);
+    let mut child = env.spawn(args);
     let pipe = child.stderr.take().expect("piped stderr");
     let stderr = Arc::new((Mutex::new((String::new(), false)), Condvar::new()));
     let shared = stderr.clone();
@@ -281,11 +249,6 @@ impl Watched {
     }
 }
 
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("apply -o json prints JSON ({e}):\n{}", run.stdout))
-}
-
 // ------------------------------------------------------------------------------------ 1
 
 #[tokio::test(flavor = "multi_thread")]
@@ -344,17 +307,7 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
     // The delete of 5001 is answered, then the connection is closed under the create
     // (before the SC applies it): the tool looks, finds 5001 missing and creates again.
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
-    let child = spawn(
-        &env,
-        &[
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-            "--timeout",
-            NO_TIMEOUT,
-        ],
-    );
+    let child = spawn_apply(&env, file);
     create.reached().await;
     assert!(missing(&sc, 5001).await, "the delete came first");
     create.cut();
@@ -391,16 +344,7 @@ async fn connection_dropped_between_delete_and_create_still_creates_once() {
     let before = snapshot(&sc).await;
     sc.faults()
         .drop_connection_instead_of_answer(ApiKind::Delete, 1);
-    let run = env
-        .run(&[
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-            "--timeout",
-            NO_TIMEOUT,
-        ])
-        .expect(0);
+    let run = run_apply(&env, file).expect(0);
     assert!(
         run.stdout
             .contains("1 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
@@ -428,16 +372,7 @@ async fn connection_dropped_after_the_create_never_creates_blindly_twice() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
     sc.faults().drop_connection_after(ApiKind::Create, 1);
-    let run = env
-        .run(&[
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-            "--timeout",
-            NO_TIMEOUT,
-        ])
-        .expect(0);
+    let run = run_apply(&env, file).expect(0);
     assert!(
         run.stdout
             .contains("2 applied, 0 skipped, 0 rolled back, 0 failed, 0 unresolved; verified"),
@@ -496,17 +431,7 @@ async fn connection_dropped_during_verification() {
     // Hold the create after it was applied, so the test can arm a drop of the very next
     // List: the re-read that verifies the result.
     let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
-    let child = spawn(
-        &env,
-        &[
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-            "--timeout",
-            NO_TIMEOUT,
-        ],
-    );
+    let child = spawn_apply(&env, file);
     create.reached().await;
     let lists = sc.faults().requests(ApiKind::List);
     sc.faults().drop_connection_before(ApiKind::List, 1);
@@ -543,17 +468,7 @@ async fn connection_dropped_during_verification() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
     let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
-    let child = spawn(
-        &env,
-        &[
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-            "--timeout",
-            NO_TIMEOUT,
-        ],
-    );
+    let child = spawn_apply(&env, file);
     create.reached().await;
     // Every List from now on loses its connection before it is served.
     let lists_before = sc.faults().requests(ApiKind::List);
@@ -683,17 +598,7 @@ async fn sc_restarted_between_delete_and_create() {
     let before = snapshot(&sc).await;
 
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
-    let child = spawn(
-        &env,
-        &[
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-            "--timeout",
-            NO_TIMEOUT,
-        ],
-    );
+    let child = spawn_apply(&env, file);
     create.reached().await;
     assert!(missing(&sc, 5001).await, "5001 deleted before its create");
     // The SC goes away with the create in hand (the restart cuts it: the stopped SC
@@ -742,7 +647,7 @@ async fn tool_sigkilled_between_delete_and_create_is_recovered() {
     let before = snapshot(&sc).await;
 
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
-    let mut child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
+    let mut child = env.spawn(&["apply", "-f", file, "--auto-approve"]);
     create.reached().await;
     assert!(missing(&sc, 5001).await);
     child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
@@ -840,7 +745,7 @@ async fn concurrent_applies_on_one_cluster_fail_fast_and_lose_nothing() {
     let before = snapshot(&sc).await;
 
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
-    let mut first = spawn(&env, &["apply", "-f", a, "--auto-approve"]);
+    let mut first = env.spawn(&["apply", "-f", a, "--auto-approve"]);
     create.reached().await;
     assert!(missing(&sc, 5001).await, "the first apply is mid-replace");
     let second = env.run(&["apply", "-f", b, "--auto-approve"]).expect(1);
@@ -892,7 +797,7 @@ async fn a_saved_plan_is_refused_after_someone_else_changed_its_spu() {
     let saved = saved.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    env.run(&["plan", "-f", file, "--out", saved]).expect(0);
+    env.save_plan(file, saved).expect(0);
     // Someone else changes 5002 after the plan was reviewed.
     env.run(&[
         "update-local",
@@ -947,7 +852,7 @@ async fn without_a_saved_plan_an_spu_that_moves_before_its_delete_is_skipped() {
     // Hold the first delete (5001) while another machine (its own journal and lock) changes
     // 5002: the apply planned 5002 from the old spec and must not overwrite the new one.
     let delete = sc.faults().hold(ApiKind::Delete, Point::BeforeApply, 1);
-    let child = spawn(&env, &["apply", "-f", file, "--auto-approve", "-o", "json"]);
+    let child = env.spawn(&["apply", "-f", file, "--auto-approve", "-o", "json"]);
     delete.reached().await;
     let other = Env::new();
     other
@@ -1069,17 +974,7 @@ async fn sc_down_past_the_retry_budget_exits_8_and_recover_restores_it() {
     // 5001 is deleted, and the SC goes away before the create is carried out, for longer
     // than the tool's retries last.
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
-    let child = spawn(
-        &env,
-        &[
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-            "--timeout",
-            NO_TIMEOUT,
-        ],
-    );
+    let child = spawn_apply(&env, file);
     create.reached().await;
     assert!(missing(&sc, 5001).await);
     // The SC stops with the create in hand: it is cut, never applied.
@@ -1145,7 +1040,7 @@ async fn tool_sigkilled_after_the_create_before_verification_recovers_at_new() {
     let before = snapshot(&sc).await;
 
     let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
-    let mut child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
+    let mut child = env.spawn(&["apply", "-f", file, "--auto-approve"]);
     create.reached().await;
     assert!(!missing(&sc, 5001).await, "the create landed");
     // Hold the verifying re-read, and kill the tool while it waits for it.
@@ -1197,10 +1092,7 @@ async fn a_delete_answered_after_the_timeout_does_not_delete_the_new_spu() {
     // Hold the delete until the tool gave up waiting for it (its timeout) and sent its
     // next request on the same connection; only then does the delete go on.
     let delete = sc.faults().hold(ApiKind::Delete, Point::BeforeApply, 1);
-    let child = spawn(
-        &env,
-        &["apply", "-f", file, "--auto-approve", "--timeout", "1"],
-    );
+    let child = env.spawn(&["apply", "-f", file, "--auto-approve", "--timeout", "1"]);
     delete.reached().await;
     delete.followed().await;
     assert!(!missing(&sc, 5001).await, "nothing deleted yet");
@@ -1319,16 +1211,7 @@ async fn an_undecodable_reply_to_the_delete_fails_at_once_and_the_replace_comple
     // The delete lands; its reply cannot be read. The tool does not wait out the timeout:
     // the request fails at once (no panic), the engine looks (the SPU is gone) and creates.
     // With a timeout no run can wait out, the run ending at all shows it did not wait.
-    let run = env
-        .run(&[
-            "apply",
-            "-f",
-            file,
-            "--auto-approve",
-            "--timeout",
-            NO_TIMEOUT,
-        ])
-        .expect(0);
+    let run = run_apply(&env, file).expect(0);
     assert_eq!(
         sc.faults().requests(ApiKind::Delete),
         1,

@@ -102,6 +102,14 @@ fn inert(what: &str, run: &Run) {
     assert_inert(&format!("{what} (stderr)"), &run.stderr);
 }
 
+/// Runs the binary, expects exit `code`, and checks that both streams are inert.
+#[track_caller]
+fn run_inert(env: &Env, what: &str, args: &[&str], code: i32) -> Run {
+    let run = env.run(args).expect(code);
+    inert(what, &run);
+    run
+}
+
 /// Every Markdown table keeps one column count for all its rows.
 #[track_caller]
 fn assert_tables_intact(what: &str, md: &str) {
@@ -168,8 +176,7 @@ async fn list_plan_and_drift_show_hostile_text_inert() {
     let env = Env::new();
     let c = sc.endpoint();
 
-    let table = env.run(&["list", "-c", &c]).expect(0);
-    inert("list table", &table);
+    let table = run_inert(&env, "list table", &["list", "-c", &c], 0);
     assert!(
         table.stdout.contains("evil\\e[2J\\e[31mname"),
         "{}",
@@ -178,8 +185,7 @@ async fn list_plan_and_drift_show_hostile_text_inert() {
     assert!(table.stdout.contains("r1\\n::error::x"), "{}", table.stdout);
     // One header line and one line per SPU: no newline broke a row.
     assert_eq!(table.stdout.lines().count(), 6, "{}", table.stdout);
-    let json = env.run(&["list", "-c", &c, "-o", "json"]).expect(0);
-    inert("list json", &json);
+    let json = run_inert(&env, "list json", &["list", "-c", &c, "-o", "json"], 0);
     json_holds(
         "list json",
         &json.stdout,
@@ -194,20 +200,22 @@ async fn list_plan_and_drift_show_hostile_text_inert() {
 
     let file = env.write("zone.toml", &zone(&sc, "a1.example"));
     let file = file.to_str().unwrap();
-    let text = env.run(&["plan", "-f", file]).expect(0);
-    inert("plan text", &text);
+    let text = run_inert(&env, "plan text", &["plan", "-f", file], 0);
     assert!(
         text.stdout.contains("pipe|name\\n::error file=x::pwned"),
         "{}",
         text.stdout
     );
     assert!(text.stdout.contains("bidi\\u{202e}eman"), "{}", text.stdout);
-    let md = env.run(&["plan", "-f", file, "-o", "markdown"]).expect(0);
-    inert("plan markdown", &md);
+    let md = run_inert(
+        &env,
+        "plan markdown",
+        &["plan", "-f", file, "-o", "markdown"],
+        0,
+    );
     assert_tables_intact("plan markdown", &md.stdout);
     assert!(md.stdout.contains("pipe\\|name\\n"), "{}", md.stdout);
-    let json = env.run(&["plan", "-f", file, "-o", "json"]).expect(0);
-    inert("plan json", &json);
+    let json = run_inert(&env, "plan json", &["plan", "-f", file, "-o", "json"], 0);
     json_holds("plan json", &json.stdout, &[EVIL, RACK, PIPE, BIDI]);
     let yaml = env.run(&["plan", "-f", file, "-o", "yaml"]).expect(0);
     yaml_holds("plan yaml", &yaml.stdout, &[EVIL, RACK, PIPE, BIDI]);
@@ -250,17 +258,19 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
         ("a3.example", "markdown"),
     ] {
         let file = env.write(&format!("{format}.toml"), &zone(&sc, host));
-        let run = env
-            .run(&[
+        let run = run_inert(
+            &env,
+            &format!("apply {format}"),
+            &[
                 "apply",
                 "-f",
                 file.to_str().unwrap(),
                 "--auto-approve",
                 "-o",
                 format,
-            ])
-            .expect(0);
-        inert(&format!("apply {format}"), &run);
+            ],
+            0,
+        );
         if format == "json" {
             json_apply = run.stdout.clone();
         }
@@ -288,8 +298,7 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
         .expect("the applies locked a journal")
         .with_extension("jsonl");
     std::fs::write(&journal, format!("{begin}\n")).unwrap();
-    let recover = env.run(&["recover", "-c", &c]).expect(0);
-    inert("recover", &recover);
+    let recover = run_inert(&env, "recover", &["recover", "-c", &c], 0);
     assert!(
         recover
             .stderr
@@ -298,8 +307,10 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
         recover.stderr
     );
 
-    let update = env
-        .run(&[
+    let update = run_inert(
+        &env,
+        "update-local",
+        &[
             "update-local",
             "5002",
             "localhost",
@@ -307,9 +318,9 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
             "9030",
             "-c",
             &c,
-        ])
-        .expect(0);
-    inert("update-local", &update);
+        ],
+        0,
+    );
     assert!(update.stdout.contains("pipe|name\\n"), "{}", update.stdout);
     let update_json = env
         .run(&[
@@ -326,8 +337,10 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
         .expect(0);
     json_holds("update-local json", &update_json.stdout, &[PIPE]);
     // Nothing to do: a note that quotes the name.
-    let again = env
-        .run(&[
+    let again = run_inert(
+        &env,
+        "update-local, nothing to do",
+        &[
             "update-local",
             "5002",
             "localhost",
@@ -335,9 +348,9 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
             "9031",
             "-c",
             &c,
-        ])
-        .expect(0);
-    inert("update-local, nothing to do", &again);
+        ],
+        0,
+    );
     assert!(
         again.stderr.contains("pipe|name\\n::error"),
         "{}",
@@ -347,14 +360,7 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
     // An error that quotes the cluster: a saved plan made stale by a change to SPU 5001.
     let file = env.write("stale.toml", &zone(&sc, "b1.example"));
     let saved = env.home().join("saved.plan");
-    env.run(&[
-        "plan",
-        "-f",
-        file.to_str().unwrap(),
-        "--out",
-        saved.to_str().unwrap(),
-    ])
-    .expect(0);
+    env.save_plan(&file, &saved).expect(0);
     env.run(&["update-local", "5001", "b2.example", "-c", &c])
         .expect(0);
     let stale = env.run(&["apply", saved.to_str().unwrap(), "--auto-approve"]);
@@ -369,10 +375,12 @@ async fn export_of_hostile_and_invalid_live_data_validates_and_plans_unchanged()
     let env = Env::new();
     let c = sc.endpoint();
     let out = env.home().join("exported.toml");
-    let run = env
-        .run(&["export", "-c", &c, "--out", out.to_str().unwrap()])
-        .expect(0);
-    inert("export", &run);
+    run_inert(
+        &env,
+        "export",
+        &["export", "-c", &c, "--out", out.to_str().unwrap()],
+        0,
+    );
     let text = std::fs::read_to_string(&out).expect("export wrote its file");
     assert_inert("exported file", &text);
     // What no zone file can state is left out, each with a one-line reason: a local

@@ -1,43 +1,15 @@
 //! One test for each promise of the README that no scenario elsewhere proves: exit codes
-//! 1, 5, 6 and 7 on the paths that give them, the retry budget, recovery by the next apply
-//! and its fallback to the old spec, warnings while a journal entry is pending, where
-//! journals live, the served-directory check, `metadata` and `export --out`.
+//! 1 (a read the SC fails), 5, 6 and 7 on the paths that give them, the retry budget,
+//! recovery by the next apply and its fallback to the old spec, warnings while a journal
+//! entry is pending, where journals live, the served-directory check, `metadata` and
+//! `export --out`.
 //! The real binary against the test SC; faults are injected at exact points.
 
 use std::process::{Child, Stdio};
 
-use crate::support::cli::{Env, Run};
-use crate::support::test_sc::{
-    ApiKind, EncryptionEnum, Endpoint, ErrorCode, Point, SpuSpec, TestSc, TestScConfig,
-};
-
-async fn sc_with(custom: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default())
-        .await
-        .expect("test SC starts");
-    sc.seed_local_cluster(custom, 0).await.expect("seeded");
-    sc
-}
-
-async fn snapshot(sc: &TestSc) -> Vec<SpuSpec> {
-    sc.spus()
-        .await
-        .into_iter()
-        .map(|(_, spec, _)| spec)
-        .collect()
-}
-
-async fn spec_of(sc: &TestSc, id: i32) -> Option<SpuSpec> {
-    snapshot(sc).await.into_iter().find(|s| s.id == id)
-}
-
-fn local(host: &str, port: u16) -> Option<Endpoint> {
-    Some(Endpoint {
-        host: host.into(),
-        port,
-        encryption: EncryptionEnum::PLAINTEXT,
-    })
-}
+use crate::support::cli::{json, Env};
+use crate::support::fixtures::{local, sc_with, snapshot, spec_of};
+use crate::support::test_sc::{ApiKind, ErrorCode, Point, TestSc, TestScConfig};
 
 /// Zone file for the SC at `endpoint` setting 5001.. to `h<id>.example:<public port>`.
 fn zone_at(endpoint: &str, n: usize) -> String {
@@ -52,19 +24,6 @@ fn zone_at(endpoint: &str, n: usize) -> String {
         ));
     }
     text
-}
-
-fn spawn(env: &Env, args: &[&str]) -> Child {
-    env.command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn fluvio-endpoints")
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("-o json prints JSON ({e}):\n{}", run.stdout))
 }
 
 /// Journal files (`*.jsonl`) under `dir`; the dir must exist.
@@ -83,7 +42,7 @@ fn journals(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// journal holds the change.
 async fn killed_between_delete_and_create(sc: &TestSc, env: &Env, file: &str) {
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
-    let mut child = spawn(env, &["apply", "-f", file, "--auto-approve"]);
+    let mut child = env.spawn(&["apply", "-f", file, "--auto-approve"]);
     create.reached().await;
     child.kill().expect("SIGKILL");
     child.wait().unwrap();
@@ -320,6 +279,43 @@ async fn list_plan_and_drift_warn_while_a_journal_entry_is_pending() {
     assert!(!list.stderr.contains("unfinished"), "{}", list.stderr);
 }
 
+// ------------------------------------------------------------------ a failed read: exit 1
+
+/// README "Exit codes", 1: a read the SC fails. A real SC never answers a List with an
+/// error (a list reply has no error status, and a denied read is an empty list, exit 0):
+/// when its list handler fails, the connection closes unanswered. `list` and `plan` then
+/// end with exit 1 and one line saying so, print nothing on stdout, do not retry, and write
+/// nothing; the next read is served again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_the_sc_fails_is_exit_1_and_names_the_closed_connection() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let c = sc.endpoint();
+    let file = env.write("zone.toml", &zone_at(&c, 2));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    for args in [&["-c", &c, "list"][..], &["plan", "-f", file]] {
+        let seen = sc.faults().log().len();
+        sc.faults().fail_lists(1);
+        let run = env.run(args).expect(1);
+        assert_eq!(run.stdout, "", "{args:?}");
+        assert_eq!(
+            run.stderr,
+            "endpoints::cluster::request\n\n  × listing SPUs failed: the SC closed the connection\n",
+            "{args:?}"
+        );
+        assert_eq!(
+            sc.faults().log()[seen..],
+            [ApiKind::ApiVersions, ApiKind::List],
+            "{args:?}: one connect and one list, not retried"
+        );
+    }
+    assert_eq!(snapshot(&sc).await, before, "a read writes nothing");
+    let list = env.run(&["-c", &c, "list"]).expect(0);
+    assert!(list.stdout.contains("custom-spu-5002"), "{}", list.stdout);
+}
+
 // ------------------------------------------------------------------ drift exit codes
 
 #[tokio::test(flavor = "multi_thread")]
@@ -411,7 +407,7 @@ async fn a_saved_plan_is_stale_when_its_file_or_its_target_changed() {
     let file = file.to_str().unwrap();
     let saved = env.home().join("zone.plan");
     let saved = saved.to_str().unwrap();
-    env.run(&["plan", "-f", file, "--out", saved]).expect(0);
+    env.save_plan(file, saved).expect(0);
 
     // the file changed since the plan (even a comment)
     let text = std::fs::read_to_string(file).unwrap();

@@ -1,4 +1,5 @@
-//! Tests of the test SC, driven only by the unmodified fluvio 0.50.1 client.
+//! Tests of the test SC, driven only by the unmodified fluvio 0.50.1 client (its admin
+//! client, or its serial socket where a test must see each reply before end of stream).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use crate::support::test_sc::{
     local_custom_spu, ApiKind, EncryptionEnum, Endpoint, ErrorCode, Health, TestSc, TestScConfig,
 };
 
-const DEADLINE: Duration = Duration::from_secs(10);
+const DEADLINE: Duration = Duration::from_secs(60);
 
 fn config(sc: &TestSc) -> FluvioClusterConfig {
     FluvioClusterConfig::new(sc.endpoint())
@@ -537,20 +538,63 @@ fn serves_while_test_thread_blocks() {
     rt.block_on(sc.shutdown()).unwrap();
 }
 
+/// One request on a serial socket (fluvio-socket's `FluvioSocket`: each reply is taken
+/// before anything more is read), at the version the SC offers.
+async fn serial_request<R, I>(
+    socket: &mut fluvio_socket::FluvioSocket,
+    versions: &fluvio_socket::Versions,
+    input: I,
+) -> Result<R::Response, fluvio_socket::SocketError>
+where
+    R: fluvio_protocol::api::Request + fluvio_sc_schema::TryEncodableFrom<I>,
+{
+    let version = versions.lookup_version::<R>().expect("the SC serves it");
+    let request = R::try_encode_from(input, version).expect("encodes");
+    let mut message = fluvio_protocol::api::RequestMessage::new_request(request);
+    message.get_mut_header().set_api_version(version);
+    socket.send(&message).await.map(|answer| answer.response)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_drop_connection_after_delete() {
+    use fluvio_sc_schema::objects::{DeleteRequest, ListRequest, ObjectApiDeleteRequest};
+    use fluvio_sc_schema::objects::{ListFilter, ObjectApiListRequest};
+
     let sc = started(2, 0).await;
-    let admin = admin(&sc).await;
-    let mut watch = admin.watch::<SpuSpec>().await.unwrap();
-    sc.faults().drop_connection_after(ApiKind::Delete, 1);
-    // the delete is applied and answered, then the connection closes
-    admin
-        .delete::<CustomSpuSpec>(CustomSpuKey::Id(5001))
+    // A serial socket, not the admin client: the 0.50.1 admin client reads replies on a
+    // background task that, at end of stream, overwrites a reply its caller has not taken
+    // yet, so it can lose an answer that the close follows at once.
+    let (mut socket, _, versions) = fluvio_socket::ClientConfig::with_addr(sc.endpoint())
+        .connect()
         .await
-        .unwrap();
+        .expect("connects")
+        .split();
+    let lists = sc.faults().requests(ApiKind::List);
+    sc.faults().drop_connection_after(ApiKind::Delete, 1);
+    // the delete is applied and answered ...
+    let answer = serial_request::<ObjectApiDeleteRequest, _>(
+        &mut socket,
+        &versions,
+        DeleteRequest::<CustomSpuSpec>::new(CustomSpuKey::Id(5001)),
+    )
+    .await
+    .expect("the delete is answered");
+    answer.as_result().expect("deleted");
     assert!(!sc.spus().await.iter().any(|(_, s, _)| s.id == 5001));
-    // ... so the client's connection is gone
-    connection_closed(&mut watch).await;
+    // ... then the connection is closed: the next request on it gets no answer, and the
+    // SC does not serve it
+    let next = serial_request::<ObjectApiListRequest, _>(
+        &mut socket,
+        &versions,
+        ListRequest::<SpuSpec>::new(Vec::<ListFilter>::new(), false),
+    )
+    .await;
+    let err = next.expect_err("no answer after the close");
+    assert!(
+        err.to_string().contains("server has terminated connection"),
+        "{err}"
+    );
+    assert_eq!(sc.faults().requests(ApiKind::List), lists);
     // a new connection works again (only that connection was dropped)
     let admin = self::admin(&sc).await;
     assert_eq!(admin.all::<SpuSpec>().await.unwrap().len(), 1);

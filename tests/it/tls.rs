@@ -3,12 +3,10 @@
 //! certificates made here.
 
 use std::path::Path;
-use std::process::Child;
-use std::time::{Duration, Instant};
 
-use crate::support::cli::{Env, ProfileTls, Run};
+use crate::support::cli::{finish, Env, ProfileTls, Run};
 use crate::support::test_sc::{
-    ApiKind, CertFiles, Pki, ScTls, SpuSpec, TestSc, TestScConfig, Validity,
+    ApiKind, CertFiles, Pki, Point, ScTls, SpuSpec, TestSc, TestScConfig, Validity,
 };
 
 /// A TLS SC with two local-cluster SPUs.
@@ -111,8 +109,9 @@ fn rows(run: &Run) -> Vec<&str> {
         .collect()
 }
 
-/// list, plan, apply, plan again: the whole flow over one profile.
-async fn list_plan_apply(sc: &TestSc, env: &Env) -> Vec<Run> {
+/// list, plan, apply, plan again: the whole flow over a profile whose TLS is `tls`.
+async fn list_plan_apply(sc: &TestSc, env: &Env, tls: &ProfileTls<'_>) -> Vec<Run> {
+    env.write_profile(&sc.endpoint(), tls);
     list_plan_apply_with(sc, env, &[]).await
 }
 
@@ -175,8 +174,7 @@ async fn verified_tls_with_a_client_certificate_from_files() {
     let sc = tls_sc(pki.sc_tls_with(&server, true)).await;
     let client = pki.client("alice");
     let env = Env::new();
-    env.write_profile(&sc.endpoint(), &files("localhost", &client, pki.ca_cert()));
-    let runs = list_plan_apply(&sc, &env).await;
+    let runs = list_plan_apply(&sc, &env, &files("localhost", &client, pki.ca_cert())).await;
     let runs: Vec<&Run> = runs.iter().collect();
     assert_no_secrets(&env, &runs, &secrets(&[&client, &server], &[pki.ca_pem()]));
 }
@@ -189,16 +187,17 @@ async fn verified_tls_with_inline_certificates() {
     let client = pki.client("alice");
     let (key, cert, ca) = (client.key_pem(), client.cert_pem(), pki.ca_pem());
     let env = Env::new();
-    env.write_profile(
-        &sc.endpoint(),
+    let runs = list_plan_apply(
+        &sc,
+        &env,
         &ProfileTls::Inline {
             domain: "localhost",
             key: &key,
             cert: &cert,
             ca_cert: &ca,
         },
-    );
-    let runs = list_plan_apply(&sc, &env).await;
+    )
+    .await;
     let runs: Vec<&Run> = runs.iter().collect();
     assert_no_secrets(&env, &runs, &secrets(&[&client, &server], &[ca]));
 }
@@ -210,8 +209,7 @@ async fn verified_tls_without_client_authentication() {
     let sc = tls_sc(pki.sc_tls(false)).await;
     let client = pki.client("alice");
     let env = Env::new();
-    env.write_profile(&sc.endpoint(), &files("localhost", &client, pki.ca_cert()));
-    list_plan_apply(&sc, &env).await;
+    list_plan_apply(&sc, &env, &files("localhost", &client, pki.ca_cert())).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -221,8 +219,7 @@ async fn anonymous_tls_through_a_profile() {
     let pki = Pki::new("endpoints-test-ca");
     let sc = tls_sc(pki.sc_tls(false)).await;
     let env = Env::new();
-    env.write_profile(&sc.endpoint(), &ProfileTls::Anonymous);
-    list_plan_apply(&sc, &env).await;
+    list_plan_apply(&sc, &env, &ProfileTls::Anonymous).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -302,32 +299,24 @@ async fn tls_flag_failures() {
     let env = Env::new();
     let endpoint = sc.endpoint();
 
-    // a CA that did not sign the SC's certificate
-    let flags = verified_flags(&endpoint, "localhost", &client, other.ca_cert());
-    fails_at(
-        &env,
-        &endpoint,
-        &flags,
-        "not signed by the CA given",
-        &needles,
-    );
-    // a domain the SC's certificate is not valid for
-    let flags = verified_flags(&endpoint, "sc.example.com", &client, pki.ca_cert());
-    fails_at(
-        &env,
-        &endpoint,
-        &flags,
-        "not valid for the TLS domain given",
-        &needles,
-    );
-    // no TLS against the TLS SC
-    fails_at(
-        &env,
-        &endpoint,
-        &["-c", &endpoint],
-        "does it expect TLS?",
-        &needles,
-    );
+    // Each set of flags against the TLS SC, and what its failure says.
+    let cases = [
+        // a CA that did not sign the SC's certificate
+        (
+            verified_flags(&endpoint, "localhost", &client, other.ca_cert()),
+            "not signed by the CA given",
+        ),
+        // a domain the SC's certificate is not valid for
+        (
+            verified_flags(&endpoint, "sc.example.com", &client, pki.ca_cert()),
+            "not valid for the TLS domain given",
+        ),
+        // no TLS against the TLS SC
+        (vec!["-c", &endpoint], "does it expect TLS?"),
+    ];
+    for (flags, says) in &cases {
+        fails_at(&env, &endpoint, flags, says, &needles);
+    }
     // a CA file that is not there: an invalid configuration (exit 3), the file named
     let missing = env.home().join("no-such-ca.crt");
     let mut args = vec!["list"];
@@ -436,32 +425,31 @@ async fn tls_failures_exit_4_with_one_clear_line() {
     );
     let env = Env::new();
 
-    // The profile trusts another CA than the one that signed the SC's certificate.
-    env.write_profile(
-        &sc.endpoint(),
-        &files("localhost", &client, other.ca_cert()),
-    );
-    fails_with(&env, &[], "not signed by the CA given", &needles);
-
-    // The profile names another domain than the SC's certificate.
-    env.write_profile(
-        &sc.endpoint(),
-        &files("sc.example.com", &client, pki.ca_cert()),
-    );
-    fails_with(&env, &[], "not valid for the TLS domain given", &needles);
-
-    // A plaintext client (no [cluster.X.tls]) against the TLS SC.
-    env.write_profile(&sc.endpoint(), &ProfileTls::None);
-    fails_with(&env, &[], "does it expect TLS?", &needles);
-    env.write_profile(&sc.endpoint(), &ProfileTls::Disabled);
-    fails_with(&env, &[], "does it expect TLS?", &needles);
-
-    // A client certificate the SC does not trust.
-    env.write_profile(
-        &sc.endpoint(),
-        &files("localhost", &stranger, pki.ca_cert()),
-    );
-    fails_with(&env, &[], "refused the client certificate", &needles);
+    // Each profile against the TLS SC, and what its failure says.
+    let cases = [
+        // trusts another CA than the one that signed the SC's certificate
+        (
+            files("localhost", &client, other.ca_cert()),
+            "not signed by the CA given",
+        ),
+        // names another domain than the SC's certificate
+        (
+            files("sc.example.com", &client, pki.ca_cert()),
+            "not valid for the TLS domain given",
+        ),
+        // a plaintext client (no [cluster.X.tls], or TLS disabled)
+        (ProfileTls::None, "does it expect TLS?"),
+        (ProfileTls::Disabled, "does it expect TLS?"),
+        // a client certificate the SC does not trust
+        (
+            files("localhost", &stranger, pki.ca_cert()),
+            "refused the client certificate",
+        ),
+    ];
+    for (tls, says) in &cases {
+        env.write_profile(&sc.endpoint(), tls);
+        fails_with(&env, &[], says, &needles);
+    }
 
     // The SC's certificate has expired.
     let expired = pki.server(&["localhost"], Validity::Expired);
@@ -488,20 +476,6 @@ async fn tls_failures_exit_4_with_one_clear_line() {
     assert_eq!(local_of(&sc, 5001).await, None);
 }
 
-/// Waits for a child without blocking the runtime's threads.
-async fn finish(child: Child) -> Run {
-    tokio::task::spawn_blocking(move || {
-        let out = child.wait_with_output().expect("wait for the binary");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .expect("join")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn journal_of_an_unverified_apply_over_tls_holds_no_secret() {
     let pki = Pki::new("endpoints-test-ca");
@@ -513,22 +487,21 @@ async fn journal_of_an_unverified_apply_over_tls_holds_no_secret() {
     let file = env.write("zone.toml", ZONE);
     let file = file.to_str().unwrap();
 
-    // Once the create is sent, every list outlasts the client's timeout: the apply cannot
-    // verify, and its change stays in the journal.
-    sc.faults()
-        .delay(ApiKind::Create, Duration::from_millis(150));
+    // The create is held once applied; meanwhile every list is armed to lose its
+    // connection: the apply cannot re-read the cluster to verify, and its change stays in
+    // the journal.
+    let create = sc.faults().hold(ApiKind::Create, Point::AfterApply, 1);
     let child = env
-        .command(&["apply", "-f", file, "--auto-approve", "--timeout", "0.5"])
+        .command(&["apply", "-f", file, "--auto-approve", "--timeout", "3600"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn the binary");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sc.faults().requests(ApiKind::Create) == 0 {
-        assert!(Instant::now() < deadline, "no create reached the SC");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    sc.faults().delay(ApiKind::List, Duration::from_secs(1));
+    create.reached().await;
+    sc.faults()
+        .hold_every(ApiKind::List, Point::BeforeApply)
+        .cut();
+    create.release();
     let run = finish(child).await;
     sc.faults().clear();
     let run = run.expect(8);

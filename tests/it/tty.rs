@@ -9,18 +9,11 @@ use rexpect::process::WaitStatus;
 use rexpect::session::PtySession;
 
 use crate::support::cli::Env;
-use crate::support::test_sc::{TestSc, TestScConfig};
+use crate::support::fixtures::sc_with;
+use crate::support::test_sc::TestSc;
 
 /// Upper bound for one expectation: a guard against a hang, not a measurement.
 const HANG_GUARD_MS: u64 = 60_000;
-
-async fn sc_with(spus: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default())
-        .await
-        .expect("test SC starts");
-    sc.seed_local_cluster(spus, 0).await.expect("seeded");
-    sc
-}
 
 /// A zone file that gives each of the first `count` SPUs a local endpoint.
 fn zone(count: usize) -> String {

@@ -19,17 +19,12 @@ use fluvio_socket::FluvioSocket;
 use futures_util::StreamExt;
 
 use crate::support::cli::Env;
-use crate::support::test_sc::{local_custom_spu, ApiKind, ErrorCode, Health, TestSc, TestScConfig};
+use crate::support::fixtures::sc_with;
+use crate::support::test_sc::{
+    local_custom_spu, ApiKind, ErrorCode, Health, Point, TestSc, TestScConfig,
+};
 
-const DEADLINE: Duration = Duration::from_secs(10);
-
-async fn sc_with(custom: usize) -> TestSc {
-    let sc = TestSc::start(TestScConfig::default())
-        .await
-        .expect("test SC starts");
-    sc.seed_local_cluster(custom, 0).await.expect("seeded");
-    sc
-}
+const DEADLINE: Duration = Duration::from_secs(60);
 
 async fn admin(sc: &TestSc) -> FluvioAdmin {
     FluvioAdmin::connect_with_config(&FluvioClusterConfig::new(sc.endpoint()))
@@ -213,9 +208,11 @@ async fn a_changes_watch_update_goes_out_before_its_reply() {
         id
     }
     assert_eq!(next_id(&mut socket).await, 7, "the watch's initial sync");
-    // a slow watch push must still come first: the reply waits for it
-    sc.faults()
-        .delay(ApiKind::Watch, Duration::from_millis(200));
+    // the watch push is held: the reply must wait for it, so once released the push
+    // still comes first
+    let push = sc
+        .faults()
+        .hold(ApiKind::Watch, Point::BeforeWatchUpdate, 1);
 
     let delete = ObjectApiDeleteRequest::try_encode_from(
         DeleteRequest::<CustomSpuSpec>::new(CustomSpuKey::Id(5001)),
@@ -226,6 +223,8 @@ async fn a_changes_watch_update_goes_out_before_its_reply() {
     delete.get_mut_header().set_api_version(version);
     delete.get_mut_header().set_correlation_id(8);
     socket.get_mut_sink().send_request(&delete).await.unwrap();
+    push.reached().await;
+    push.release();
     assert_eq!(
         next_id(&mut socket).await,
         7,

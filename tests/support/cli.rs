@@ -2,7 +2,7 @@
 //! fluvio config path and journal directory, no color.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// What one run printed and returned.
 #[derive(Debug)]
@@ -83,6 +83,22 @@ impl Env {
         cmd
     }
 
+    /// Starts the binary with its output captured; `finish` waits for it.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn fluvio-endpoints")
+    }
+
+    /// `plan -f FILE --out PLAN`: saves the plan of `file` for a later `apply PLAN`.
+    pub fn save_plan(&self, file: impl AsRef<Path>, plan: impl AsRef<Path>) -> Run {
+        let file = file.as_ref().to_str().expect("a UTF-8 path");
+        let plan = plan.as_ref().to_str().expect("a UTF-8 path");
+        self.run(&["plan", "-f", file, "--out", plan])
+    }
+
     /// Runs the binary to completion.
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().expect("run fluvio-endpoints");
@@ -92,6 +108,26 @@ impl Env {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
+}
+
+/// Waits for a binary started with `Env::spawn`, without blocking the runtime's threads.
+pub async fn finish(child: Child) -> Run {
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("wait for fluvio-endpoints");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The JSON a `-o json` run printed on stdout.
+#[track_caller]
+pub fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("-o json prints JSON ({e}):\n{}", run.stdout))
 }
 
 /// The `[cluster.X.tls]` table of a fluvio profile, in each form fluvio 0.50.1 reads.

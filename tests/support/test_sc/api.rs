@@ -273,6 +273,10 @@ pub(crate) async fn list(
     use fluvio_controlplane_metadata::spg::SpuGroupSpec;
     use fluvio_controlplane_metadata::tableformat::TableFormatSpec;
 
+    if state.shared.faults.take_list_failure() {
+        // upstream: the list handler's error ends the connection's request loop, unanswered
+        return Err(anyhow!("authorization io error"));
+    }
     let (header, req) = request.get_header_request();
     let version = header.api_version();
     let response = if let Some(response) = list_denied(auth, &req, version)? {

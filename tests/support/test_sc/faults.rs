@@ -1,6 +1,7 @@
 //! Fault injection for the test SC, switchable at runtime from a test.
 //!
-//! Besides the armed faults (close a connection before/after a request, refuse a create),
+//! Besides the armed faults (close a connection before/after a request, refuse a create or
+//! a delete, fail a list as upstream's list handler fails),
 //! a test can hold a request at an exact point ([`Point`]) with [`Faults::hold`]: the
 //! request stops there until the test releases it ([`Hold::release`]) or cuts its
 //! connection ([`Hold::cut`]); a restart of the SC cuts every held request. The SC logs
@@ -175,6 +176,8 @@ struct FaultState {
     /// refuse this many next creates with this error
     fail_create: Option<(ErrorCode, Option<String>, usize)>,
     fail_next_delete: Option<(ErrorCode, Option<String>)>,
+    /// this many next List requests fail in their handler (the connection closes unanswered)
+    fail_lists: usize,
     delays: HashMap<ApiKind, Duration>,
     /// armed holds: countdown to the request they catch
     holds: HashMap<(ApiKind, Point), (usize, Hold)>,
@@ -231,7 +234,10 @@ impl Faults {
     }
 
     /// After sending the answer to the `n`-th next request of `kind` (n >= 1), close that
-    /// client's connection. The request IS applied.
+    /// client's connection. The request IS applied. Right after the answer the SC shuts
+    /// down its sending side (the client reads the answer, then end of stream) and stops the
+    /// connection's watch streams; the socket is closed when the client closes its side or
+    /// sends again (that request gets no answer and is not counted).
     pub fn drop_connection_after(&self, kind: ApiKind, n: usize) {
         self.lock().drop_after.insert(kind, n.max(1));
     }
@@ -262,6 +268,16 @@ impl Faults {
     /// Refuse the next delete request with this error; nothing is deleted.
     pub fn fail_next_delete(&self, code: ErrorCode, message: Option<String>) {
         self.lock().fail_next_delete = Some((code, message));
+    }
+
+    /// Fail the `n` next List requests (of any object type) in the list handler, as upstream's
+    /// handler fails when the authorization service cannot answer ("authorization io
+    /// error"), or a request or reply does not convert. A real SC never answers a List with
+    /// an error (a list reply has no error status; a denied read is an empty list): the
+    /// handler's error ends the connection's request loop (fluvio-service's `call_service!`
+    /// returns it with `?`), so the connection closes with no answer. So does this one.
+    pub fn fail_lists(&self, n: usize) {
+        self.lock().fail_lists = n;
     }
 
     /// Delay the answers of `kind` by `delay` (for watches: every push).
@@ -366,6 +382,7 @@ impl Faults {
         state.drop_response.clear();
         state.fail_create = None;
         state.fail_next_delete = None;
+        state.fail_lists = 0;
         state.delays.clear();
     }
 
@@ -402,6 +419,14 @@ impl Faults {
             state.fail_create = Some((code.clone(), message.clone(), left - 1));
         }
         Some((code, message))
+    }
+
+    /// Whether this List request fails in its handler (see `fail_lists`).
+    pub(crate) fn take_list_failure(&self) -> bool {
+        let mut state = self.lock();
+        let fail = state.fail_lists > 0;
+        state.fail_lists = state.fail_lists.saturating_sub(1);
+        fail
     }
 
     pub(crate) fn take_delete_failure(&self) -> Option<(ErrorCode, Option<String>)> {

@@ -327,10 +327,10 @@ impl TestSc {
     /// Wait until a complete status pass has run after this call.
     pub async fn wait_status_pass(&self) -> Result<()> {
         let start = self.shared.status_passes.load(Ordering::SeqCst);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while self.shared.status_passes.load(Ordering::SeqCst) < start + 2 {
             if Instant::now() > deadline {
-                return Err(anyhow!("no status pass within 10s"));
+                return Err(anyhow!("no status pass within 60s"));
             }
             sleep(Duration::from_millis(2)).await;
         }

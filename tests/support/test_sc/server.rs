@@ -22,8 +22,6 @@ use super::faults::{ApiKind, Hold, Point, Resume};
 use super::state::ScState;
 use super::tls;
 
-const AFTER_ANSWER_GRACE: Duration = Duration::from_millis(100);
-
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     state: Arc<ScState>,
@@ -130,10 +128,13 @@ async fn serve_connection(state: Arc<ScState>, id: u64, tcp: TcpStream) {
             break;
         }
         if decision.drop_after {
-            // The 0.50.1 client's multiplexer drops an answer that is followed at once by
-            // EOF (its close() overwrites the not-yet-consumed reply): give the client a
-            // moment to take the answer, so that "after" means "after it was received".
-            sleep(AFTER_ANSWER_GRACE).await;
+            // The answer is out (the sink flushed it). The SC ends the connection: its watch
+            // streams stop and it sends nothing more (end of stream after the answer); the
+            // socket closes once the client closes its side too, or sends again (that next
+            // request is neither served nor answered), or the SC stops.
+            end.notify();
+            let _ = tcp.shutdown(std::net::Shutdown::Write);
+            let _ = requests.next().await;
             break;
         }
         if decision.drop_response {

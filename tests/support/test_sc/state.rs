@@ -170,7 +170,7 @@ where
     );
     if readable {
         // wait for the dispatcher's initial sync_all (epoch > 0)
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while ctx.store().epoch().await <= 0 {
             if Instant::now() > deadline {
                 return Err(anyhow!("{} store did not sync", S::LABEL));
