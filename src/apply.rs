@@ -360,8 +360,7 @@ impl<T: Cluster> Engine<'_, T> {
         emit: &mut dyn FnMut(SpuResult),
     ) -> Result<()> {
         // 1. Durable intent for the whole batch before its first request.
-        let begun: Vec<(&SpuSpec, &SpuSpec)> =
-            batch.iter().map(|c| (&c.live, &c.next)).collect();
+        let begun: Vec<(&SpuSpec, &SpuSpec)> = batch.iter().map(|c| (&c.live, &c.next)).collect();
         let seqs = self.journal.begin_batch(&self.identity, &begun)?;
         for (change, seq) in batch.iter().zip(seqs) {
             let result = if stop.load(Ordering::SeqCst) {

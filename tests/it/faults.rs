@@ -1257,7 +1257,7 @@ async fn killed_with_a_batch_begun_and_part_of_it_sent_recover_restores_every_sp
     let before = snapshot(&sc).await;
 
     let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 4);
-    let mut child = spawn(&env, &["apply", "-f", file, "--auto-approve"]);
+    let mut child = spawn_apply(&env, file);
     create.reached().await;
     assert!(missing(&sc, 5004).await);
     child.kill().expect("SIGKILL");
@@ -1270,7 +1270,11 @@ async fn killed_with_a_batch_begun_and_part_of_it_sent_recover_restores_every_sp
         })
         .await;
     }
-    assert_eq!(sc.faults().requests(ApiKind::Delete), 4, "5001..5004 deleted");
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        4,
+        "5001..5004 deleted"
+    );
     assert_eq!(sc.faults().requests(ApiKind::Create), 4, "5004's was cut");
     assert!(missing(&sc, 5004).await, "the kill left 5004 missing");
     for id in [5005, 5006, 5007] {
@@ -1301,8 +1305,16 @@ async fn killed_with_a_batch_begun_and_part_of_it_sent_recover_restores_every_sp
         assert!(rec.stderr.contains(&line), "{line}:\n{}", rec.stderr);
     }
     assert!(pending_in(&env.journal_dir()).is_empty());
-    assert_eq!(sc.faults().requests(ApiKind::Delete), 4, "recover deletes nothing");
-    assert_eq!(sc.faults().requests(ApiKind::Create), 5, "recover re-created 5004 only");
+    assert_eq!(
+        sc.faults().requests(ApiKind::Delete),
+        4,
+        "recover deletes nothing"
+    );
+    assert_eq!(
+        sc.faults().requests(ApiKind::Create),
+        5,
+        "recover re-created 5004 only"
+    );
 
     env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
     assert_settled(&sc, &env, file, &before, 7).await;
