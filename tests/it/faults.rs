@@ -1234,6 +1234,14 @@ async fn an_undecodable_reply_to_the_delete_fails_at_once_and_the_replace_comple
 
 // ------------------------------------------------------------------------------------ batches
 
+/// The deletes and creates (that write) the SC has received.
+fn writes(sc: &TestSc) -> (usize, usize) {
+    (
+        sc.faults().requests(ApiKind::Delete),
+        sc.faults().requests(ApiKind::Create),
+    )
+}
+
 /// The SPU ids of the changes begun and never ended in the journals under `dir`, sorted.
 fn pending_ids(dir: &std::path::Path) -> Vec<i64> {
     let mut ids: Vec<i64> = pending_in(dir)
@@ -1271,11 +1279,10 @@ async fn killed_with_a_batch_begun_and_part_of_it_sent_recover_restores_every_sp
         .await;
     }
     assert_eq!(
-        sc.faults().requests(ApiKind::Delete),
-        4,
-        "5001..5004 deleted"
+        writes(&sc),
+        (4, 4),
+        "5001..5004 deleted; 5004's create was cut"
     );
-    assert_eq!(sc.faults().requests(ApiKind::Create), 4, "5004's was cut");
     assert!(missing(&sc, 5004).await, "the kill left 5004 missing");
     for id in [5005, 5006, 5007] {
         assert_eq!(
@@ -1305,16 +1312,7 @@ async fn killed_with_a_batch_begun_and_part_of_it_sent_recover_restores_every_sp
         assert!(rec.stderr.contains(&line), "{line}:\n{}", rec.stderr);
     }
     assert!(pending_in(&env.journal_dir()).is_empty());
-    assert_eq!(
-        sc.faults().requests(ApiKind::Delete),
-        4,
-        "recover deletes nothing"
-    );
-    assert_eq!(
-        sc.faults().requests(ApiKind::Create),
-        5,
-        "recover re-created 5004 only"
-    );
+    assert_eq!(writes(&sc), (4, 5), "recover re-created 5004 only");
 
     env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
     assert_settled(&sc, &env, file, &before, 7).await;
@@ -1368,8 +1366,7 @@ async fn ctrl_c_inside_a_batch_ends_the_begun_spus_it_skips() {
         "{}",
         run.stdout
     );
-    assert_eq!(sc.faults().requests(ApiKind::Delete), 2);
-    assert_eq!(sc.faults().requests(ApiKind::Create), 2);
+    assert_eq!(writes(&sc), (2, 2), "5001 and 5002 replaced");
     assert_eq!(
         sc.faults().requests(ApiKind::List),
         lists + 1,
