@@ -63,14 +63,14 @@ pub mod exit {
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Error {
     #[error("cannot read {}", path.display())]
-    #[diagnostic(
-        code(endpoints::io::read),
-        help("check the path; -f takes the zone file")
-    )]
+    #[diagnostic(code(endpoints::io::read))]
     ReadFile {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+        /// What the file should have been (it differs for a zone file and a saved plan).
+        #[help]
+        help: &'static str,
     },
 
     #[error("cannot write {}", path.display())]

@@ -43,6 +43,7 @@ pub fn run(ctx: &Ctx, dir: Option<&Path>) -> Result<Found> {
     let source = std::env::current_exe().map_err(|source| Error::ReadFile {
         path: PathBuf::from("/proc/self/exe"),
         source,
+        help: "install-extension copies the running executable, which it could not find",
     })?;
     let target = dir.join(EXTENSION_NAME);
     install(&source, &dir, &target)?;
@@ -62,6 +63,7 @@ fn install(source: &Path, dir: &Path, target: &Path) -> Result<()> {
     let bytes = std::fs::read(source).map_err(|e| Error::ReadFile {
         path: source.to_path_buf(),
         source: e,
+        help: "install-extension copies the running executable, which it could not read",
     })?;
     let mut temp = tempfile::Builder::new()
         .prefix(".fluvio-endpoints.")

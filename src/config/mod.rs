@@ -77,6 +77,7 @@ impl SourceFile {
                 crate::error::Error::ReadFile {
                     path: path.to_path_buf(),
                     source,
+                    help: "check the path; -f takes the zone file",
                 }
             })?;
         Ok(SourceFile::new(path.display().to_string(), text))

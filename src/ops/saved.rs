@@ -16,6 +16,7 @@ pub fn load(path: &Path) -> Result<PlanDoc> {
         Error::ReadFile {
             path: path.to_path_buf(),
             source,
+            help: "check the path; `apply PLAN` takes a plan saved by `plan --out`",
         }
     })?;
     parse(&text).map_err(|message| Error::BadSavedPlan {

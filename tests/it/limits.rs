@@ -83,6 +83,7 @@ fn an_oversized_zone_file_is_refused_with_its_size_and_the_cap() {
             big.display()
         ),
     );
+    assert_says(&run.stderr, "-f takes the zone file");
 }
 
 #[test]
@@ -101,6 +102,9 @@ fn an_oversized_saved_plan_is_refused_before_any_cluster_is_asked() {
             big.display()
         ),
     );
+    // The help speaks of what the file should have been: a saved plan, not a zone file.
+    assert_says(&run.stderr, "takes a plan saved by `plan --out`");
+    assert!(!says(&run.stderr, "zone file"), "{}", run.stderr);
 }
 
 #[test]
