@@ -12,7 +12,15 @@
 //!    on a dropped connection, look before retrying, never create blindly twice;
 //!    if the SC refuses the new spec, re-create the old one (rollback);
 //! 5. after all changes, re-read the cluster and verify every SPU field by field; only then
-//!    journal `end`. Anything left unresolved stays in the journal for `recover`.
+//!    journal `end` for the applied ones (a change that ended otherwise was ended when it
+//!    did). Anything left unresolved stays in the journal for `recover`, which the run
+//!    itself tries at once.
+//!
+//! A change left unresolved (the SC stopped answering between a delete and its create, or
+//! refused both the new spec and the old one) halts the run: no further SPU is touched,
+//! each is reported "not started: an earlier change was left unresolved", and the run goes
+//! on to verify and recover. Going on to delete more SPUs while the SC fails could only
+//! leave more of them missing.
 //!
 //! ## Batches: one fsync for many `begin`s
 //!
@@ -23,13 +31,18 @@
 //! each SPU of the batch goes through steps 2 to 4 in plan order, exactly as without
 //! batches: its own re-read right before its own delete, the delete and the create back to
 //! back on the one connection. `end` lines are written at once but not fsynced on their own
-//! (see `journal.rs`: a lost `end` only makes recovery re-check an SPU that is fine).
+//! (see `journal.rs`: a lost `end` only makes recovery re-check an SPU that is at its old or
+//! new spec), except the `end` of a change that found its SPU gone or moved, which is made
+//! durable at once (`Journal::end_durably`): lost, it would let recovery re-create an SPU
+//! that someone deleted. At the end of the run `Journal::compact` syncs every line before
+//! it removes the file.
 //!
-//! Batches are 1, 2, 4, ... changes, up to [`MAX_BATCH`]: the first change is a canary (an
-//! SC that refuses every change, or a connection that fails, is found with one SPU
-//! journaled, not 64). The batch sizes depend only on the number of changes, never on
-//! time, so a run sends the same requests in the same order whatever the machine's speed:
-//! per SPU one re-read, one delete, one create, as before batching.
+//! Batches are 1, 2, 4, ... changes, up to [`MAX_BATCH`] ([`batch_sizes`]): the first
+//! change is a canary (if it is left unresolved the run halts, as above, with one SPU
+//! journaled, not 64), and a short apply journals much as an unbatched one did. The batch
+//! sizes depend only on the number of changes, never on time, so a run sends the same
+//! requests in the same order whatever the machine's speed: per SPU one re-read, one
+//! delete, one create, as before batching.
 //!
 //! Ctrl-C (`stop`) is checked before each SPU, never inside a replace: the SPU in flight is
 //! finished; an SPU of the batch whose `begin` is written but which was not started is ended
@@ -44,8 +57,8 @@
 //! - after the fsync, part-way through the batch: every SPU of the batch is pending.
 //!   Recovery finds the replaced ones `at_new`, the one caught between its delete and its
 //!   create missing (re-created with its new spec, as without batches), those not started
-//!   yet `at_old`, and one that someone else changed meanwhile `other` (left alone). No SPU
-//!   can be missing without its `begin` on disk;
+//!   yet `at_old` (unless someone else changed them meanwhile: `other`, left alone; or
+//!   deleted them: see below). No SPU can be missing without its `begin` on disk;
 //! - after the last replace, during verification, or with an `end` that a machine crash
 //!   lost: the SPU is pending and found at its new (or old) spec; recovery ends it without
 //!   a write.
@@ -56,6 +69,7 @@
 //! that delete from ours. Without batches that window was one round trip; now it is at most
 //! one batch ([`MAX_BATCH`] replaces). Recovery errs on the side of never losing an SPU.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -69,6 +83,28 @@ use crate::plan::{Action, Change};
 
 /// The most changes whose `begin` lines share one fsync.
 pub const MAX_BATCH: usize = 64;
+
+/// The report's reason for a change not started because of Ctrl-C.
+const INTERRUPTED: &str = "interrupted before this SPU";
+/// The report's reason for a change not started because an earlier one was left
+/// unresolved.
+pub(crate) const HALTED: &str = "not started: an earlier change was left unresolved";
+
+/// The sizes of the batches `n` changes go in: 1, 2, 4, ... up to [`MAX_BATCH`], the last
+/// one what is left.
+pub fn batch_sizes(n: usize) -> impl Iterator<Item = usize> {
+    let mut left = n;
+    let mut size = 1;
+    std::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        let this = size.min(left);
+        left -= this;
+        size = (size * 2).min(MAX_BATCH);
+        Some(this)
+    })
+}
 
 /// How often, and after what pause, a request that failed transiently is retried.
 #[derive(Debug, Clone)]
@@ -258,6 +294,8 @@ struct Engine<'a, T: Cluster> {
     journal: &'a mut Journal,
     options: &'a RetryPolicy,
     identity: ClusterId,
+    /// A change was left unresolved: no further SPU is touched (see the module comment).
+    halted: bool,
 }
 
 impl<T: Cluster> Engine<'_, T> {
@@ -363,16 +401,30 @@ impl<T: Cluster> Engine<'_, T> {
         let begun: Vec<(&SpuSpec, &SpuSpec)> = batch.iter().map(|c| (&c.live, &c.next)).collect();
         let seqs = self.journal.begin_batch(&self.identity, &begun)?;
         for (change, seq) in batch.iter().zip(seqs) {
-            let result = if stop.load(Ordering::SeqCst) {
-                // Begun but never started: nothing was written for it.
-                self.journal.end(seq, EndOutcome::Skipped)?;
-                SpuResult::skipped(change, Some("interrupted before this SPU".into()))
-            } else {
-                self.change(change, seq).await?
+            let result = match self.not_started(stop) {
+                Some(reason) => {
+                    // Begun but never started: nothing was written for it.
+                    self.journal.end(seq, EndOutcome::Skipped)?;
+                    SpuResult::skipped(change, Some(reason.into()))
+                }
+                None => self.change(change, seq).await?,
             };
+            self.halted |= result.outcome == SpuOutcome::Unresolved;
             emit(result);
         }
         Ok(())
+    }
+
+    /// Why the next change is not to be started, if it is not: Ctrl-C, or an earlier
+    /// change left unresolved.
+    fn not_started(&self, stop: &AtomicBool) -> Option<&'static str> {
+        if stop.load(Ordering::SeqCst) {
+            Some(INTERRUPTED)
+        } else if self.halted {
+            Some(HALTED)
+        } else {
+            None
+        }
     }
 
     /// One replace, steps 2 to 4, of a change begun as `seq`; step 5 (verification) runs
@@ -383,8 +435,9 @@ impl<T: Cluster> Engine<'_, T> {
         let result = match self.recheck(change, result).await {
             Step::Next(result) => result,
             Step::Done(result) => {
-                // Nothing was written for it: its `begin` ends here.
-                self.journal.end(seq, EndOutcome::Skipped)?;
+                // Nothing was written for it: its `begin` ends here, durably (it may have
+                // found the SPU gone: see the module comment).
+                self.journal.end_durably(seq, EndOutcome::Skipped)?;
                 return Ok(result);
             }
         };
@@ -452,7 +505,8 @@ impl<T: Cluster> Engine<'_, T> {
         let err = match self.delete(&change.live).await {
             Ok(true) => return Ok(Step::Next(result)),
             Ok(false) => {
-                self.journal.end(seq, EndOutcome::Skipped)?;
+                // Gone or changed before we touched it: durably, as in `change`.
+                self.journal.end_durably(seq, EndOutcome::Skipped)?;
                 return Ok(Step::Done(result.ended(
                     SpuOutcome::Skipped,
                     "someone else deleted or changed it just before the change".into(),
@@ -579,7 +633,7 @@ pub fn moved(expected: &SpuSpec, found: &SpuSpec) -> String {
 /// One dry-run create answers for the whole run: the SC checks the Create permission on the
 /// CustomSpu TYPE, with no instance, before it looks at the name or id; so the answer for
 /// one SPU is the answer for every SPU. Existence is per name, but it is no part of the
-/// permission: each SPU is re-read just before its own delete (step 1), and a dry run per
+/// permission: each SPU is re-read just before its own delete (step 2), and a dry run per
 /// SPU would cost one round-trip each and prove nothing more.
 ///
 /// `specs` are the specs the run would create. Nothing to check on a cluster that rewrites
@@ -615,11 +669,30 @@ pub async fn recover<T: Cluster>(
         journal,
         options,
         identity,
+        halted: false,
+    };
+    // One read of the cluster tells where every entry stands; only an SPU found missing
+    // costs requests of its own (its re-creation). A failed read leaves every entry
+    // unresolved, without a request (and a retry budget) each.
+    let live: Result<HashMap<String, SpuSpec>, String> = if pending.is_empty() {
+        Ok(HashMap::new())
+    } else {
+        match engine.read().await {
+            Ok(live) => Ok(live
+                .spus
+                .into_values()
+                .map(|l| (l.spec.name.clone(), l.spec))
+                .collect()),
+            Err(e) => Err(e.to_string()),
+        }
     };
     let mut out = Vec::new();
     for p in pending {
-        let (state, detail) = match engine.fetch(&p.new.name).await {
-            Err(e) => (RecoveryState::Unresolved, Some(e.to_string())),
+        let found = live
+            .as_ref()
+            .map(|by_name| by_name.get(&p.new.name).cloned());
+        let (state, detail) = match found {
+            Err(e) => (RecoveryState::Unresolved, Some(e.clone())),
             Ok(Some(found)) if found == p.new => (RecoveryState::AtNew, None),
             Ok(Some(found)) if found == p.old => (RecoveryState::AtOld, None),
             Ok(Some(found)) => (RecoveryState::Other, Some(moved(&p.new, &found))),
@@ -681,6 +754,7 @@ pub async fn apply<T: Cluster>(
         journal,
         options,
         identity,
+        halted: false,
     };
     {
         let mut emit = |result: SpuResult| {
@@ -688,20 +762,17 @@ pub async fn apply<T: Cluster>(
             report.results.push(result);
         };
         let mut rest = changes;
-        let mut size = 1;
-        while !rest.is_empty() {
-            let (batch, tail) = rest.split_at(size.min(rest.len()));
+        for size in batch_sizes(changes.len()) {
+            let (batch, tail) = rest.split_at(size);
             rest = tail;
-            size = (size * 2).min(MAX_BATCH);
-            if stop.load(Ordering::SeqCst) {
-                for change in batch {
-                    emit(SpuResult::skipped(
-                        change,
-                        Some("interrupted before this SPU".into()),
-                    ));
+            match engine.not_started(stop) {
+                // Nothing of this batch is journaled.
+                Some(reason) => {
+                    for change in batch {
+                        emit(SpuResult::skipped(change, Some(reason.into())));
+                    }
                 }
-            } else {
-                engine.batch(batch, stop, &mut emit).await?;
+                None => engine.batch(batch, stop, &mut emit).await?,
             }
         }
     }

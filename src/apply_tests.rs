@@ -10,7 +10,10 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::{apply, recover, ApplyReport, RecoveryState, RetryPolicy, SpuOutcome};
+use super::{
+    apply, batch_sizes, recover, ApplyReport, RecoveryState, RetryPolicy, SpuOutcome, HALTED,
+    MAX_BATCH,
+};
 use crate::cluster::metadata_dir::MetadataDir;
 use crate::cluster::{Cluster, ClusterError};
 use crate::journal::Journal;
@@ -38,6 +41,8 @@ enum Fault {
     AnswerLost,
     /// The cluster refuses it (nothing changes).
     Refused(&'static str),
+    /// It goes as if unscripted (to script the request after it).
+    Pass,
 }
 
 /// An SC in memory: SPUs by name, a script of faults per request kind (taken in order),
@@ -104,7 +109,7 @@ impl Cluster for Scripted {
 
     async fn read(&mut self) -> Result<Live, ClusterError> {
         match self.next(Op::Read) {
-            None => Ok(self.live()),
+            None | Some(Fault::Pass) => Ok(self.live()),
             Some(Fault::Refused(m)) => Err(Self::refused(Op::Read, m)),
             Some(_) => Err(Self::lost(Op::Read)),
         }
@@ -112,7 +117,7 @@ impl Cluster for Scripted {
 
     async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError> {
         match self.next(Op::Fetch) {
-            None => Ok(self.spus.get(name).map(|spec| LiveSpu {
+            None | Some(Fault::Pass) => Ok(self.spus.get(name).map(|spec| LiveSpu {
                 spec: spec.clone(),
                 status: SpuState::Online,
             })),
@@ -435,6 +440,97 @@ async fn an_spu_that_moved_since_the_plan_is_skipped_untouched() {
         "no write, no verification"
     );
     assert_eq!(run.cluster.spus[&moved.name], moved);
+    assert!(run.journal.pending().is_empty());
+}
+
+#[test]
+fn batches_double_from_one_up_to_the_most_and_end_with_what_is_left() {
+    let sizes = |n| batch_sizes(n).collect::<Vec<_>>();
+    assert_eq!(sizes(0), Vec::<usize>::new());
+    assert_eq!(sizes(1), [1]);
+    assert_eq!(sizes(7), [1, 2, 4]);
+    assert_eq!(sizes(8), [1, 2, 4, 1]);
+    assert_eq!(sizes(130), [1, 2, 4, 8, 16, 32, 64, 3]);
+    assert_eq!(MAX_BATCH, 64);
+    assert_eq!(sizes(1000).iter().sum::<usize>(), 1000);
+    assert!(sizes(1000).iter().all(|&n| n <= MAX_BATCH));
+}
+
+#[tokio::test]
+async fn an_spu_that_moved_inside_a_batch_ends_its_begin_untouched() {
+    // Batches [5001], [5002, 5003]: 5002 moved, so only 5003 of that batch is replaced.
+    let specs: Vec<SpuSpec> = (5001..=5003).map(spu).collect();
+    let changes: Vec<Change> = specs.iter().map(change).collect();
+    let mut now = specs.clone();
+    now[1].rack = Some("r2".into());
+    let run = run(Scripted::with(&now), &changes).await;
+    let outcomes: Vec<SpuOutcome> = run.report.results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            SpuOutcome::Applied,
+            SpuOutcome::Skipped,
+            SpuOutcome::Applied
+        ]
+    );
+    assert_eq!(
+        run.cluster.log,
+        vec![
+            Op::Fetch,
+            Op::Delete,
+            Op::Create,
+            Op::Fetch,
+            Op::Fetch,
+            Op::Delete,
+            Op::Create,
+            Op::Read
+        ]
+    );
+    assert_eq!(run.cluster.spus[&now[1].name], now[1], "5002 untouched");
+    assert!(run.journal.pending().is_empty(), "its begin was ended");
+}
+
+#[tokio::test]
+async fn an_unresolved_change_halts_the_run_and_touches_no_further_spu() {
+    // Batches [5001], [5002, 5003], [5004]; 5002's new spec and its rollback are refused.
+    let specs: Vec<SpuSpec> = (5001..=5004).map(spu).collect();
+    let changes: Vec<Change> = specs.iter().map(change).collect();
+    let cluster = Scripted::with(&specs).script(
+        Op::Create,
+        &[Fault::Pass, Fault::Refused("full"), Fault::Refused("full")],
+    );
+    let run = run(cluster, &changes).await;
+    let results: Vec<(SpuOutcome, Option<&str>)> = run
+        .report
+        .results
+        .iter()
+        .map(|r| (r.outcome, r.reason.as_deref()))
+        .collect();
+    assert_eq!(results[0], (SpuOutcome::Applied, None));
+    assert_eq!(results[1].0, SpuOutcome::Unresolved);
+    assert_eq!(results[2..], [(SpuOutcome::Skipped, Some(HALTED)); 2]);
+    assert_eq!(
+        run.cluster.log,
+        vec![
+            Op::Fetch,
+            Op::Delete,
+            Op::Create,
+            Op::Fetch,
+            Op::Delete,
+            Op::Create,
+            Op::Create,
+            // verification, then the run's own recovery: one read, 5002 re-created
+            Op::Read,
+            Op::Read,
+            Op::Create,
+        ],
+        "nothing sent for 5003 (begun in 5002's batch) or 5004"
+    );
+    assert_eq!(run.report.recovered.len(), 1);
+    assert_eq!(run.report.recovered[0].state, RecoveryState::RestoredNew);
+    assert_eq!(run.cluster.spus[&specs[1].name], changes[1].next);
+    assert_eq!(run.cluster.spus[&specs[2].name], specs[2]);
+    assert_eq!(run.cluster.spus[&specs[3].name], specs[3]);
     assert!(run.journal.pending().is_empty());
 }
 

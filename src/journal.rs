@@ -14,12 +14,16 @@
 //! the rule "an SPU's `begin` is durable before its delete is sent" holds for every SPU of
 //! the batch. `end` lines are written (one write each, so a killed process loses none of
 //! them: they are in the page cache) but not fsynced on their own: the next `begin_batch`'s
-//! fsync carries them to disk with it, and `compact` syncs whatever is left when the run
-//! ends. Only a crash of the machine can lose an `end`, and then only ones written after the
-//! last fsync: the file's tail. A lost `end` leaves its change pending, so the next run's
-//! recovery re-reads that SPU, finds it at its new spec (or old, or as someone else wrote
-//! it) and ends it without writing to the cluster. A lost `end` never makes an SPU
-//! missing; a lost `begin` could, which is why every `begin` is fsynced before its delete.
+//! fsync carries them to disk with it, and `compact` syncs them all when the run ends,
+//! before it removes the file (and syncs the removal). Only a crash of the machine can
+//! lose an `end`, and then only ones written after the last fsync: the file's tail. A lost
+//! `end` leaves its change pending, so the next run's recovery re-reads that SPU, finds it
+//! at its new spec (or old, or as someone else wrote it) and ends it without writing to
+//! the cluster. The one `end` that must not be lost is that of a change which found its
+//! SPU gone (deleted by someone else): recovery would find it missing and re-create it.
+//! The engine writes the `end`s of changes that found their SPU gone or moved with
+//! `end_durably`, an fsync each (rare). A lost `end` never makes an SPU missing; a lost
+//! `begin` could, which is why every `begin` is fsynced before its delete.
 //!
 //! Crash points, and what the journal holds at each (the engine's side is in `apply.rs`):
 //! - while the batch's `begin` lines are being written, before their fsync: no delete of
@@ -30,7 +34,11 @@
 //!   replaced at their new spec (`at_new`), and the one caught between delete and create
 //!   missing, and re-creates it with its new spec;
 //! - after an `end` is written: nothing is left to do for that SPU; if the machine lost the
-//!   line, recovery re-checks the SPU as above and ends it again.
+//!   line, recovery re-checks the SPU as above and ends it again (an `end` for an SPU found
+//!   gone is durable at once, see above);
+//! - after the file is removed at the end of a clean run: the removal is synced, and every
+//!   line was synced before it, so a crash brings back either no file or a file whose
+//!   every change is ended.
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -92,7 +100,9 @@ pub enum EndOutcome {
     Applied,
     /// The change failed and the old spec is intact.
     Failed,
-    /// Someone else deleted or changed the SPU just before the change.
+    /// Nothing was written for it: someone else deleted or changed the SPU just before
+    /// the change, the re-read before it failed or found it already as declared, an
+    /// earlier change of the run was left unresolved, or the run was stopped first.
     Skipped,
     /// Someone else re-created the SPU during the change.
     Conflict,
@@ -135,7 +145,9 @@ fn file_key(identity: &str) -> String {
 
 type Result<T, E = JournalError> = std::result::Result<T, E>;
 
-/// Why the journal cannot be used; the run stops before touching the cluster.
+/// Why the journal cannot be used. Before the first `begin` is durable the run stops
+/// without touching the cluster; after it, an apply ends with what is still pending left
+/// for `recover` (exit 8, see `ops::apply`).
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("journal {}: {what}", path.display())]
@@ -204,9 +216,11 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Pending>, u64)> {
                     version: v,
                 })
             }
+            // A torn last line is a write that never completed (its change never started),
+            // even when what reached the disk happens to parse: it is cut from the file at
+            // the next open, so it must not count here either.
+            _ if Some(n) == last => continue,
             Ok(Line { record, .. }) => record,
-            // A torn last line is a write that never completed: its change never started.
-            Err(_) if Some(n) == last => continue,
             // A complete line that does not parse could hide a pending change: stop rather
             // than guess.
             Err(source) => {
@@ -374,30 +388,46 @@ impl Journal {
     }
 
     /// Records that a change is finished (applied and verified, rolled back, or skipped).
-    /// Written at once but not fsynced on its own (see the module comment: a lost `end`
-    /// only makes recovery re-check an SPU that is fine).
+    /// Written at once but not fsynced on its own (see the module comment): for an SPU
+    /// that is at its old or new spec a lost `end` only makes recovery re-check it.
     pub fn end(&mut self, seq: u64, outcome: EndOutcome) -> Result<()> {
         self.append(vec![Record::End { seq, outcome }], false)?;
         self.pending.retain(|p| p.seq != seq);
         Ok(())
     }
 
-    /// Removes the file once nothing is pending, so a clean cluster has no journal;
-    /// otherwise makes every line written so far durable.
+    /// `end`, made durable before it returns: for a change that found its SPU gone or
+    /// changed by someone else, whose `end`, if a crash of the machine lost it, would let
+    /// recovery re-create an SPU that someone deleted on purpose.
+    pub fn end_durably(&mut self, seq: u64, outcome: EndOutcome) -> Result<()> {
+        self.append(vec![Record::End { seq, outcome }], true)?;
+        self.pending.retain(|p| p.seq != seq);
+        Ok(())
+    }
+
+    /// Makes every line written so far durable; then, once nothing is pending, removes the
+    /// file (so a clean cluster has no journal) and makes the removal durable too. The
+    /// order matters for a crash of the machine: until the removal is on disk the file
+    /// may come back, and then it must come back with every `end`, or recovery would
+    /// re-check (and could re-create) SPUs this run had finished with.
     pub fn compact(&mut self) -> Result<()> {
+        if let Some(file) = &self.file {
+            file.sync_data()
+                .map_err(io_err(&self.path, "cannot sync"))?;
+        }
         if !self.pending.is_empty() {
-            if let Some(file) = &self.file {
-                file.sync_data()
-                    .map_err(io_err(&self.path, "cannot sync"))?;
-            }
             return Ok(());
         }
         self.file = None;
         match std::fs::remove_file(&self.path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_err(&self.path, "cannot remove")(e)),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err(&self.path, "cannot remove")(e)),
         }
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir, "cannot sync"))
     }
 }
 
@@ -501,6 +531,26 @@ mod tests {
         drop(j);
         let (pending, _) = read_pending(&path).unwrap();
         assert_eq!(pending.len(), 2);
+    }
+
+    #[test]
+    fn a_last_line_without_its_newline_is_torn_even_when_it_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = {
+            let mut j = Journal::open(dir.path(), &sc("t")).unwrap();
+            j.begin(&sc("t"), &spec(None), &spec(Some("x"))).unwrap();
+            j.path().to_path_buf()
+        };
+        // A complete `end` record whose '\n' never reached the disk: the open that reads it
+        // cuts it, so it must not end the change in memory either.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"v\":2,\"op\":\"end\",\"seq\":1,\"outcome\":\"applied\"}")
+            .unwrap();
+        let j = Journal::open(dir.path(), &sc("t")).unwrap();
+        assert_eq!(j.pending().len(), 1, "in memory");
+        drop(j);
+        let (pending, _) = read_pending(&path).unwrap();
+        assert_eq!(pending.len(), 1, "on disk, after the cut");
     }
 
     #[test]

@@ -248,7 +248,8 @@ pub async fn execute(
         &stop,
         &mut |r| printer.progress(r),
     )
-    .await?;
+    .await
+    .map_err(|e| journal_failed_mid_apply(e, &session.journal))?;
     drop(bar);
     watcher.abort();
     report.recovered_first = recovered_first;
@@ -283,4 +284,22 @@ fn outcome(doc: &PlanDoc, report: &ApplyReport) -> Result<Found> {
         });
     }
     Ok(Found { changes: true })
+}
+
+/// A journal that could not be written once changes were begun leaves those changes open:
+/// the cluster may have been written, so it is not a plain error (exit 1) but a run that
+/// needs `recover` (exit 8), which names how many changes stay open.
+fn journal_failed_mid_apply(err: Error, journal: &crate::journal::Journal) -> Error {
+    match err {
+        Error::Journal(e) if !journal.pending().is_empty() => {
+            let cause = std::error::Error::source(&e)
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            Error::RecoveryNeeded(format!(
+                "{e}{cause}; {} change(s) of this run stay open in the journal: run `fluvio-endpoints recover` once it can be written",
+                journal.pending().len()
+            ))
+        }
+        other => other,
+    }
 }

@@ -429,6 +429,82 @@ async fn a_saved_plan_is_stale_when_its_file_or_its_target_changed() {
     assert_eq!(sc.faults().requests(ApiKind::Delete), 1);
 }
 
+// ------------------------------------------------------------------ exit 8: journal
+
+/// The journal stops taking writes after the first batch (a file-size limit on the tool's
+/// process, as a full disk would): the run that had begun changes ends with exit 8 and
+/// says how many stay open; nothing of the batch that could not be journaled was sent;
+/// `recover` then finishes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_that_fails_after_changes_began_is_exit_8_and_recover_finishes() {
+    use std::os::unix::process::CommandExt;
+    let sc = sc_with(3).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_at(&sc.endpoint(), 3));
+    let file = file.to_str().unwrap();
+    let before = snapshot(&sc).await;
+
+    // One `begin` line (~700 bytes) fits; the next batch's two lines do not.
+    const LIMIT: libc::rlim_t = 1000;
+    let mut cmd = env.command(&["apply", "-f", file, "--auto-approve"]);
+    // SAFETY: only async-signal-safe calls (setrlimit, signal) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: LIMIT,
+                rlim_max: LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // A write past the limit then fails with EFBIG instead of killing the process.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run fluvio-endpoints");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    // The error is wrapped to the terminal's width: compare without the wrapping.
+    let flat: String = stderr
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect();
+    for says in [
+        "cannotwrite(Filetoolarge",
+        "1change(s)ofthisrunstayopeninthejournal:run`fluvio-endpointsrecover`",
+    ] {
+        assert!(flat.contains(says), "{says}: {stderr}");
+    }
+    assert_eq!(
+        (
+            sc.faults().requests(ApiKind::Delete),
+            sc.faults().requests(ApiKind::Create)
+        ),
+        (1, 1),
+        "only 5001, whose begin was durable, was replaced"
+    );
+    assert_eq!(spec_of(&sc, 5002).await.as_ref(), Some(&before[1]));
+    assert_eq!(spec_of(&sc, 5003).await.as_ref(), Some(&before[2]));
+
+    let rec = env.run(&["recover", "-c", &sc.endpoint()]).expect(0);
+    assert!(
+        rec.stderr
+            .contains("5001 custom-spu-5001: was already at its new spec"),
+        "{}",
+        rec.stderr
+    );
+    env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
+    let after = snapshot(&sc).await;
+    for (i, spec) in after.iter().enumerate() {
+        let id = 5001 + i as i32;
+        assert_eq!(
+            spec.public_endpoint_local,
+            local(&format!("h{id}.example"), 9010 + 10 * i as u16)
+        );
+    }
+}
+
 // ------------------------------------------------------------------ journal location
 
 #[tokio::test(flavor = "multi_thread")]
