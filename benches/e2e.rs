@@ -2,7 +2,8 @@
 //! loopback, measured against a floor written here with the same fluvio 0.50.1 client.
 //!
 //! Run: `cargo bench --bench e2e` (see BENCHMARKS.md). Knobs (environment):
-//! - `E2E_SIZES` (default `100,1000,10000`): cluster sizes for plan, the floor and growth;
+//! - `E2E_SIZES` (default `100,1000,10000`): cluster sizes for plan (every SPU a change,
+//!   then, once the file is applied, no change: the usual CI case), the floor and growth;
 //! - `E2E_APPLY_SIZES` (default `100,1000`): sizes for apply (every SPU is a change);
 //!   an empty value (`E2E_SIZES=`) skips that part;
 //! - `E2E_ROUNDS` (default `11`): interleaved rounds per measurement (medians are reported);
@@ -502,7 +503,56 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
     summary("tool: plan::plan (diff)", &diff);
     summary("tool: PlanDoc::new", &doc_t);
     summary("tool: render::text::plan", &render);
+    plan_converged(n, rounds, &home, file_s, &addr);
     sc.shutdown().await.ok();
+}
+
+/// The usual case of a `plan` in CI: the cluster is already as the file declares (the
+/// same file, applied once), so the plan finds no change. Timed against the new floor,
+/// interleaved as above.
+fn plan_converged(n: usize, rounds: usize, home: &Path, file: &str, addr: &str) {
+    tokio::task::block_in_place(|| {
+        run_timed(
+            tool(home, &["apply", "-f", file, "-c", addr, "--auto-approve"]),
+            0,
+        )
+    });
+    let me = std::env::current_exe().unwrap();
+    let (mut floor, mut plan, mut ratios) = (vec![], vec![], vec![]);
+    for round in 0..rounds + 1 {
+        let mut f = Command::new(&me);
+        f.args(["--floor", addr]).stdin(Stdio::null());
+        let (tf, out) = tokio::task::block_in_place(|| run_timed(f, 0));
+        assert_eq!(out.trim(), n.to_string());
+        let (tp, out) = tokio::task::block_in_place(|| {
+            run_timed(
+                tool(
+                    home,
+                    &["plan", "-f", file, "-c", addr, "--detailed-exitcode"],
+                ),
+                0,
+            )
+        });
+        assert!(
+            out.contains(&format!("No changes. {n} unchanged.")),
+            "{}",
+            &out[out.len().saturating_sub(300)..]
+        );
+        if round == 0 {
+            continue;
+        }
+        floor.push(ms(tf));
+        plan.push(ms(tp));
+        ratios.push(ms(tp) / ms(tf));
+    }
+    summary("plan process, no changes (-o text)", &plan);
+    println!(
+        "  RESULT plan-converged/{n}: floor {:.2} ms, plan {:.2} ms, ratio of medians {:.2}x, median of paired ratios {:.2}x",
+        median(&floor),
+        median(&plan),
+        median(&plan) / median(&floor),
+        median(&ratios),
+    );
 }
 
 // ------------------------------------------------------------------ apply
