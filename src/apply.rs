@@ -656,11 +656,20 @@ pub async fn preflight<T: Cluster>(cluster: &mut T, specs: &[&SpuSpec]) -> Resul
     }
 }
 
+/// Whether `recover` first proves that the caller may re-create what it finds missing
+/// ([`preflight`]), or the run already did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateCheck {
+    First,
+    AlreadyDone,
+}
+
 /// Resolves every change an earlier run left unfinished, so each SPU exists again.
 pub async fn recover<T: Cluster>(
     cluster: &mut T,
     journal: &mut Journal,
     options: &RetryPolicy,
+    check: CreateCheck,
 ) -> Result<Vec<Recovered>> {
     let identity = cluster.identity();
     let pending: Vec<Pending> = journal.pending().to_vec();
@@ -686,6 +695,16 @@ pub async fn recover<T: Cluster>(
             Err(e) => Err(e.to_string()),
         }
     };
+    // Recovery re-creates an SPU only where it is missing: prove first, from the same
+    // read, that the caller may (if the read failed, nothing is created).
+    if let (CreateCheck::First, Ok(by_name)) = (check, &live) {
+        let missing: Vec<&SpuSpec> = pending
+            .iter()
+            .map(|p| &p.new)
+            .filter(|new| !by_name.contains_key(&new.name))
+            .collect();
+        preflight(&mut *engine.cluster, &missing).await?;
+    }
     let mut out = Vec::new();
     for p in pending {
         let found = live
@@ -815,7 +834,14 @@ pub async fn apply<T: Cluster>(
         .iter()
         .any(|r| r.outcome == SpuOutcome::Unresolved)
     {
-        report.recovered = recover(engine.cluster, engine.journal, options).await?;
+        // This run's pre-flight already proved the Create permission.
+        report.recovered = recover(
+            engine.cluster,
+            engine.journal,
+            options,
+            CreateCheck::AlreadyDone,
+        )
+        .await?;
     } else {
         engine.journal.compact()?;
     }

@@ -11,16 +11,13 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::{
-    apply, batch_sizes, recover, ApplyReport, RecoveryState, RetryPolicy, SpuOutcome, HALTED,
-    MAX_BATCH,
+    apply, batch_sizes, recover, ApplyReport, CreateCheck, RecoveryState, RetryPolicy, SpuOutcome,
+    HALTED, MAX_BATCH,
 };
 use crate::cluster::metadata_dir::MetadataDir;
 use crate::cluster::{Cluster, ClusterError};
 use crate::journal::Journal;
-use crate::model::{
-    ClusterId, Encryption, Endpoint, Ingress, IngressAddr, Live, LiveSpu, SpuKind, SpuSpec,
-    SpuState,
-};
+use crate::model::{ClusterId, Encryption, Endpoint, Live, LiveSpu, SpuKind, SpuSpec, SpuState};
 use crate::plan::{Action, Change};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -189,27 +186,9 @@ impl Cluster for Scripted {
     }
 }
 
+/// SPU `id` as a local cluster registers it, without a local endpoint.
 fn spu(id: i32) -> SpuSpec {
-    SpuSpec {
-        name: format!("custom-spu-{id}"),
-        id,
-        kind: SpuKind::Custom,
-        public: Ingress {
-            port: 9010,
-            addrs: vec![IngressAddr {
-                hostname: Some("localhost".into()),
-                ip: None,
-            }],
-            encryption: Encryption::Plaintext,
-        },
-        private: Endpoint {
-            host: "localhost".into(),
-            port: 9011,
-            encryption: Encryption::Plaintext,
-        },
-        rack: None,
-        local: None,
-    }
+    crate::plan::tests::spec(id, SpuKind::Custom, None).spec
 }
 
 fn change(live: &SpuSpec) -> Change {
@@ -552,7 +531,7 @@ async fn an_unreadable_verification_keeps_the_change_in_the_journal() {
     // `recover` then confirms it at its new spec
     let mut cluster = run.cluster;
     let mut journal = run.journal;
-    let recovered = recover(&mut cluster, &mut journal, &policy())
+    let recovered = recover(&mut cluster, &mut journal, &policy(), CreateCheck::First)
         .await
         .unwrap();
     assert_eq!(recovered[0].state, RecoveryState::AtNew);
@@ -574,7 +553,7 @@ async fn a_missing_spu_is_re_created_from_the_journal_falling_back_to_the_old_sp
     }
     let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
     assert_eq!(journal.pending().len(), 1);
-    let recovered = recover(&mut cluster, &mut journal, &policy())
+    let recovered = recover(&mut cluster, &mut journal, &policy(), CreateCheck::First)
         .await
         .unwrap();
     assert_eq!(recovered[0].state, RecoveryState::RestoredOld);

@@ -512,16 +512,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_torn_last_line_is_ignored() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A journal under `dir` with one change begun, then `tail` appended as a write that
+    /// stopped before its '\n'; its path.
+    fn begun_then_torn(dir: &Path, tail: &[u8]) -> PathBuf {
         let path = {
-            let mut j = Journal::open(dir.path(), &sc("t")).unwrap();
+            let mut j = Journal::open(dir, &sc("t")).unwrap();
             j.begin(&sc("t"), &spec(None), &spec(Some("x"))).unwrap();
             j.path().to_path_buf()
         };
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"op\":\"end\",\"se").unwrap();
+        f.write_all(tail).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = begun_then_torn(dir.path(), b"{\"op\":\"end\",\"se");
         let (pending, _) = read_pending(&path).unwrap();
         assert_eq!(pending.len(), 1);
         // The next run appends after the cut, on a line of its own: nothing is lost.
@@ -536,16 +543,12 @@ mod tests {
     #[test]
     fn a_last_line_without_its_newline_is_torn_even_when_it_parses() {
         let dir = tempfile::tempdir().unwrap();
-        let path = {
-            let mut j = Journal::open(dir.path(), &sc("t")).unwrap();
-            j.begin(&sc("t"), &spec(None), &spec(Some("x"))).unwrap();
-            j.path().to_path_buf()
-        };
         // A complete `end` record whose '\n' never reached the disk: the open that reads it
         // cuts it, so it must not end the change in memory either.
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"v\":2,\"op\":\"end\",\"seq\":1,\"outcome\":\"applied\"}")
-            .unwrap();
+        let path = begun_then_torn(
+            dir.path(),
+            b"{\"v\":2,\"op\":\"end\",\"seq\":1,\"outcome\":\"applied\"}",
+        );
         let j = Journal::open(dir.path(), &sc("t")).unwrap();
         assert_eq!(j.pending().len(), 1, "in memory");
         drop(j);

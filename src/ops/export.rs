@@ -191,33 +191,18 @@ pub async fn run(connect: &Connect, options: &ExportOptions, printer: &Printer) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Endpoint, Ingress, IngressAddr, SpuSpec, SpuState};
+    use crate::model::Endpoint;
 
     fn spu(id: i32, name: &str, local: Option<(&str, u16)>, rack: Option<&str>) -> LiveSpu {
-        let endpoint = |host: &str, port| Endpoint {
+        let mut spu = crate::plan::tests::spec(id, SpuKind::Custom, None);
+        spu.spec.name = name.into();
+        spu.spec.rack = rack.map(str::to_owned);
+        spu.spec.local = local.map(|(host, port)| Endpoint {
             host: host.into(),
             port,
             encryption: Encryption::Plaintext,
-        };
-        LiveSpu {
-            spec: SpuSpec {
-                name: name.into(),
-                id,
-                kind: SpuKind::Custom,
-                public: Ingress {
-                    port: 9010,
-                    addrs: vec![IngressAddr {
-                        hostname: Some("localhost".into()),
-                        ip: None,
-                    }],
-                    encryption: Encryption::Plaintext,
-                },
-                private: endpoint("localhost", 9011),
-                rack: rack.map(str::to_owned),
-                local: local.map(|(h, p)| endpoint(h, p)),
-            },
-            status: SpuState::Online,
-        }
+        });
+        spu
     }
 
     #[test]

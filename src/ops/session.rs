@@ -210,20 +210,13 @@ async fn recover_pending(
         "Found {} unfinished change(s) from an interrupted apply; recovering first.\n",
         journal.pending().len()
     ));
-    // Recovery re-creates an SPU only where it is missing: prove first that the caller may
-    // (one read of the cluster finds which; if it fails, recovery reports it).
-    if let Ok(live) = cluster.read().await {
-        let present: std::collections::HashSet<&str> =
-            live.spus.values().map(|l| l.spec.name.as_str()).collect();
-        let missing: Vec<&crate::model::SpuSpec> = journal
-            .pending()
-            .iter()
-            .map(|p| &p.new)
-            .filter(|new| !present.contains(new.name.as_str()))
-            .collect();
-        crate::apply::preflight(cluster, &missing).await?;
-    }
-    let recovered = crate::apply::recover(cluster, journal, &RetryPolicy::default()).await?;
+    let recovered = crate::apply::recover(
+        cluster,
+        journal,
+        &RetryPolicy::default(),
+        crate::apply::CreateCheck::First,
+    )
+    .await?;
     printer.recovered(&recovered);
     if recovered
         .iter()

@@ -8,8 +8,8 @@
 use std::process::{Child, Stdio};
 
 use crate::support::cli::{json, Env};
-use crate::support::fixtures::{local, sc_with, snapshot, spec_of};
-use crate::support::test_sc::{ApiKind, ErrorCode, Point, TestSc, TestScConfig};
+use crate::support::fixtures::{local, sc_with, snapshot, spec_of, stopped_cluster_dir};
+use crate::support::test_sc::{ApiKind, ErrorCode, Point, TestSc};
 
 /// Zone file for the SC at `endpoint` setting 5001.. to `h<id>.example:<public port>`.
 fn zone_at(endpoint: &str, n: usize) -> String {
@@ -564,22 +564,6 @@ async fn journals_live_under_home_by_default_one_per_address() {
 
 // ------------------------------------------------------------------ served directory
 
-/// A stopped cluster's metadata dir with `n` local custom SPUs.
-async fn metadata_dir(n: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let sc = TestSc::start(TestScConfig {
-        metadata_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    sc.seed_local_cluster(n, 0).await.unwrap();
-    sc.shutdown().await.unwrap();
-    dir
-}
-
-/// A process that names `dir` among its arguments, as `fluvio-run sc --local DIR` does;
-/// returns once its command line shows it.
 fn serve(dir: &std::path::Path) -> Child {
     let child = std::process::Command::new("sh")
         .args(["-c", "read _", "serving"])
@@ -605,7 +589,7 @@ async fn a_served_metadata_dir_is_refused_before_every_write() {
     use fluvio_endpoints::cluster::metadata_dir::MetadataDir;
     use fluvio_endpoints::cluster::{Cluster, ClusterError};
 
-    let dir = metadata_dir(2).await;
+    let dir = stopped_cluster_dir(2).await;
     let path = dir.path().canonicalize().unwrap();
     let files = |p: &std::path::Path| {
         let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(p.join("SPU"))

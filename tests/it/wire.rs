@@ -293,17 +293,7 @@ async fn a_spu_process_registering_before_its_spu_exists_is_refused() {
 /// shortened here; upstream's is 10 s).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_spu_file_leaves_an_sc_that_serves_no_spus_and_times_creates_out() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let sc = TestSc::start(TestScConfig {
-            metadata_dir: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        sc.seed_local_cluster(2, 0).await.unwrap();
-        sc.shutdown().await.unwrap();
-    }
+    let dir = crate::support::fixtures::stopped_cluster_dir(2).await;
     std::fs::write(
         dir.path().join("SPU/custom-spu-5002.yaml"),
         "this: [is not an SPU\n",

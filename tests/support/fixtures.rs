@@ -12,6 +12,21 @@ pub async fn sc_with(custom: usize) -> TestSc {
     sc
 }
 
+/// A stopped local cluster's metadata dir with `custom` SPUs (custom-spu-5001..), written
+/// by a test SC that then shut down.
+pub async fn stopped_cluster_dir(custom: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sc = TestSc::start(TestScConfig {
+        metadata_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await
+    .expect("test SC starts");
+    sc.seed_local_cluster(custom, 0).await.expect("seeded");
+    sc.shutdown().await.expect("test SC stops");
+    dir
+}
+
 /// Every SPU in the SC, by id.
 pub async fn snapshot(sc: &TestSc) -> Vec<SpuSpec> {
     sc.spus()
