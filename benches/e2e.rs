@@ -373,7 +373,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
 
     // Processes, interleaved so that both see the same machine load.
     let (mut floor, mut plan, mut plan_json, mut ratios) = (vec![], vec![], vec![], vec![]);
-    let mut old_floor = vec![];
+    let (mut old_floor, mut validate) = (vec![], vec![]);
     for round in 0..rounds + 1 {
         let mut f = Command::new(&me);
         f.args(["--floor", &addr]).stdin(Stdio::null());
@@ -397,11 +397,16 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
                 0,
             )
         });
+        // The file alone, no network: what any plan must add to the floor's work.
+        let (tv, out) =
+            tokio::task::block_in_place(|| run_timed(tool(&home, &["validate", "-f", file_s]), 0));
+        assert!(out.contains(&format!("{n} SPU entries")), "{out}");
         if round == 0 {
             continue; // warm-up: page cache, the SC's first connection
         }
         floor.push(ms(tf));
         old_floor.push(ms(to));
+        validate.push(ms(tv));
         plan.push(ms(tp));
         plan_json.push(ms(tj));
         ratios.push(ms(tp) / ms(tf));
@@ -416,6 +421,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
     );
     summary("plan process (-o text)", &plan);
     summary("plan process (-o json)", &plan_json);
+    summary("validate process (the file alone, no network)", &validate);
     println!(
         "  RESULT plan/{n}: floor {:.2} ms, plan {:.2} ms, ratio of medians {:.2}x, median of paired ratios {:.2}x, json {:.2}x; old floor {:.2} ms (plan / old floor {:.2}x)",
         median(&floor),
@@ -426,6 +432,11 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         median(&old_floor),
         median(&plan) / median(&old_floor),
     );
+    println!(
+        "  RESULT validate/{n}: validate process {:.2} ms = {:.2}x the floor",
+        median(&validate),
+        median(&validate) / median(&floor),
+    );
 
     // In process: where the time goes.
     let source = SourceFile::read(&file).unwrap();
@@ -434,6 +445,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
     let (mut w_conn, mut w_list) = (vec![], vec![]);
     let (mut load, mut conn, mut read, mut diff, mut doc_t, mut render) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut toml_parse = vec![];
     for round in 0..rounds + 1 {
         let t = Instant::now();
         let client = Fluvio::connect_with_config(&config()).await.unwrap();
@@ -452,6 +464,10 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         let t_wlist = t.elapsed();
         drop(socket);
 
+        let t = Instant::now();
+        let parsed = toml::de::DeTable::parse(&source.text).expect("TOML");
+        let t_toml = t.elapsed();
+        drop(parsed);
         let t = Instant::now();
         let desired = config::load(&source).unwrap();
         let t_load = t.elapsed();
@@ -485,6 +501,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         f_list.push(ms(t_list));
         w_conn.push(ms(t_wconn));
         w_list.push(ms(t_wlist));
+        toml_parse.push(ms(t_toml));
         load.push(ms(t_load));
         conn.push(ms(t_conn2));
         read.push(ms(t_read));
@@ -497,6 +514,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
     summary("floor: list SpuSpec (no watches)", &w_list);
     summary("old floor: Fluvio::connect + admin", &f_conn);
     summary("old floor: list SpuSpec", &f_list);
+    summary("toml crate: parse the file alone (DeTable)", &toml_parse);
     summary("tool: read + validate file", &load);
     summary("tool: ScCluster::connect", &conn);
     summary("tool: Cluster::read (list + convert)", &read);

@@ -146,7 +146,11 @@ fn run_on_runtime(ctx: &Ctx, command: Command) -> Result<Found> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("the async runtime did not start: {e}")))?;
-    runtime.block_on(run_async(ctx, command))
+    let result = runtime.block_on(run_async(ctx, command));
+    // Every task the command started has been awaited (or aborted) by now; the process
+    // exits next, so the worker threads are not waited for.
+    runtime.shutdown_background();
+    result
 }
 
 /// A panic that reached the top is a bug of this tool: an internal error (exit 70) that

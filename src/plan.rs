@@ -276,6 +276,9 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
         unmanaged_policy: desired.policy.unmanaged,
         ..Plan::default()
     };
+    // At most one change per entry: reserved once, not grown by copying (a change is
+    // two whole specs).
+    plan.changes.reserve(desired.spus.len());
     for (id, want) in &desired.spus {
         let Some(spu) = live.spus.get(id) else {
             plan.blockers.push(Blocker::UnknownSpu { id: *id });

@@ -23,11 +23,11 @@ fn flv_encryption(e: Encryption) -> EncryptionEnum {
     }
 }
 
-fn endpoint(e: &FlvEndpoint) -> Endpoint {
+fn endpoint(e: FlvEndpoint) -> Endpoint {
     Endpoint {
-        host: e.host.clone(),
-        port: e.port,
         encryption: encryption(&e.encryption),
+        host: e.host,
+        port: e.port,
     }
 }
 
@@ -41,8 +41,14 @@ fn flv_endpoint(e: &Endpoint) -> FlvEndpoint {
 
 /// A Fluvio spec (of either kind) as the model's spec.
 pub fn spec_from_fluvio(name: &str, spec: &FlvSpuSpec) -> SpuSpec {
+    spec_into_model(name.to_string(), spec.clone())
+}
+
+/// [`spec_from_fluvio`], moving the strings instead of copying them (a listed cluster's
+/// thousands of specs are converted once and dropped).
+pub fn spec_into_model(name: String, spec: FlvSpuSpec) -> SpuSpec {
     SpuSpec {
-        name: name.to_string(),
+        name,
         id: spec.id,
         kind: match spec.spu_type {
             SpuType::Custom => SpuKind::Custom,
@@ -50,20 +56,20 @@ pub fn spec_from_fluvio(name: &str, spec: &FlvSpuSpec) -> SpuSpec {
         },
         public: Ingress {
             port: spec.public_endpoint.port,
+            encryption: encryption(&spec.public_endpoint.encryption),
             addrs: spec
                 .public_endpoint
                 .ingress
-                .iter()
+                .into_iter()
                 .map(|a| IngressAddr {
-                    hostname: a.hostname.clone(),
-                    ip: a.ip.clone(),
+                    hostname: a.hostname,
+                    ip: a.ip,
                 })
                 .collect(),
-            encryption: encryption(&spec.public_endpoint.encryption),
         },
-        private: endpoint(&spec.private_endpoint),
-        rack: spec.rack.clone(),
-        local: spec.public_endpoint_local.as_ref().map(endpoint),
+        private: endpoint(spec.private_endpoint),
+        rack: spec.rack,
+        local: spec.public_endpoint_local.map(endpoint),
     }
 }
 
@@ -78,6 +84,14 @@ pub fn state_from_fluvio(status: &SpuStatus) -> SpuState {
 pub fn live_from_fluvio(name: &str, spec: &FlvSpuSpec, status: &SpuStatus) -> LiveSpu {
     LiveSpu {
         spec: spec_from_fluvio(name, spec),
+        status: state_from_fluvio(status),
+    }
+}
+
+/// [`live_from_fluvio`], moving the name and the spec's strings.
+pub fn live_into_model(name: String, spec: FlvSpuSpec, status: &SpuStatus) -> LiveSpu {
+    LiveSpu {
+        spec: spec_into_model(name, spec),
         status: state_from_fluvio(status),
     }
 }

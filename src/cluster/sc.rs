@@ -17,7 +17,7 @@ use fluvio_sc_schema::objects::{
 use fluvio_sc_schema::{ApiError, TryEncodableFrom};
 
 use super::connection::{ConnectError, RequestError, ScConnection};
-use super::convert::{custom_spec, live_from_fluvio};
+use super::convert::{custom_spec, live_into_model};
 use super::{Cluster, ClusterError};
 use crate::error::one_line as causes;
 use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
@@ -379,8 +379,8 @@ impl ScCluster {
                 })?;
         Ok(spus
             .inner()
-            .iter()
-            .map(|m| live_from_fluvio(&m.name, &m.spec, &m.status))
+            .into_iter()
+            .map(|m| live_into_model(m.name, m.spec, &m.status))
             .collect())
     }
 }

@@ -87,10 +87,12 @@ pub async fn plan_many(
             stream.push(&doc);
             each(&doc)?;
             found.changes |= doc.has_changes();
-            match doc.is_blocked() {
+            let checked = match doc.is_blocked() {
                 true => Err(crate::ops::refused(&doc)),
                 false => Ok(()),
-            }
+            };
+            crate::ops::leave_for_exit(doc);
+            checked
         });
         if let Err(e) = checked {
             if single {

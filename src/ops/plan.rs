@@ -66,11 +66,9 @@ async fn load_and_read(
         let live = cluster.read().await.map_err(Error::from_cluster)?;
         return Ok((file, desired, cluster, live));
     }
-    let file = SourceFile::read(path)?;
-    let mut validating = tokio::task::spawn_blocking(move || {
-        let desired = crate::config::load(&file);
-        (file, desired)
-    });
+    // The file is read on that thread too: the connect does not wait for the read.
+    let path = path.to_path_buf();
+    let mut validating = tokio::task::spawn_blocking(move || load_file(&path));
     let reading = async {
         let mut cluster = connect.open(&ClusterSel::default(), Access::Read).await?;
         let live = cluster.read().await.map_err(Error::from_cluster)?;
@@ -83,13 +81,12 @@ async fn load_and_read(
     // A bad file is reported at once, without waiting for a slow or unreachable cluster.
     let (file, desired, read) = tokio::select! {
         validated = &mut validating => {
-            let (file, desired) = joined(validated);
-            let desired = desired?;
+            let (file, desired) = joined(validated)?;
             (file, desired, reading.await)
         }
         read = &mut reading => {
-            let (file, desired) = joined(validating.await);
-            (file, desired?, read)
+            let (file, desired) = joined(validating.await)?;
+            (file, desired, read)
         }
     };
     let (cluster, live) = read?;
@@ -119,6 +116,7 @@ pub async fn plan_file(
     );
     let mode = options.probe.mode(desired.policy.probe);
     super::probe::check_plan(&mut doc, mode, printer).await;
+    super::leave_for_exit((file, desired, live));
     Ok(doc)
 }
 

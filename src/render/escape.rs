@@ -34,7 +34,8 @@ fn push_escaped(out: &mut String, c: char) {
 
 /// Untrusted text on one line, every control or reordering character shown as an escape.
 pub fn visible(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
+    // Printable ASCII, the usual case, needs no look at characters.
+    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) || !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::escape::visible;
 use crate::apply::{ApplyReport, Recovered, RecoveryState, SpuOutcome};
-use crate::model::Endpoint;
+use crate::model::{Encryption, Endpoint};
 use crate::output::Style;
 use crate::plan::{opt, Action};
 use crate::report::{PlanDoc, Summary};
@@ -17,17 +17,51 @@ fn symbol(style: &Style, action: Action) -> String {
     }
 }
 
+/// An endpoint as `opt` describes it, shown through `visible`, appended to `out` (the
+/// host is the only part that can need escaping).
+fn push_endpoint(out: &mut String, endpoint: &Option<Endpoint>) {
+    match endpoint {
+        None => out.push_str("none"),
+        Some(e) => {
+            out.push_str(&visible(&e.host));
+            let _ = write!(out, ":{}", e.port);
+            if e.encryption == Encryption::Ssl {
+                out.push_str(" (SSL)");
+            }
+        }
+    }
+}
+
+/// [`transition`], appended to `out`; without color it makes no string of its own (a
+/// plan of thousands of changes writes one line each).
+fn push_transition(
+    out: &mut String,
+    before: &Option<Endpoint>,
+    after: &Option<Endpoint>,
+    style: &Style,
+) {
+    if style.color && before.is_some() && after.is_some() {
+        out.push_str(&transition(before, after, style));
+    } else {
+        push_endpoint(out, before);
+        out.push_str(" -> ");
+        push_endpoint(out, after);
+    }
+}
+
 /// `old -> new`. With color, a change highlights just the characters that differ (a
 /// character diff), so `spu-1.zone-a:9010 -> spu-1.zone-b:9010` shows what moved. Hosts
 /// come from the cluster: they are shown escaped, and diffed as shown.
 pub fn transition(before: &Option<Endpoint>, after: &Option<Endpoint>, style: &Style) -> String {
+    if !style.color || before.is_none() || after.is_none() {
+        let mut out = String::new();
+        push_transition(&mut out, before, after, style);
+        return out;
+    }
     let (old, new) = (
         visible(&opt(before)).into_owned(),
         visible(&opt(after)).into_owned(),
     );
-    if !style.color || before.is_none() || after.is_none() {
-        return format!("{old} -> {new}");
-    }
     let diff = similar::TextDiff::from_chars(old.as_str(), new.as_str());
     let (mut left, mut right) = (String::new(), String::new());
     for change in diff.iter_all_changes() {
@@ -95,15 +129,16 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
         let _ = writeln!(out);
         let names: Vec<_> = doc.changes.iter().map(|c| visible(&c.name)).collect();
         let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        out.reserve(doc.changes.len() * (width + 64));
         for (c, name) in doc.changes.iter().zip(&names) {
-            let _ = writeln!(
-                out,
-                "  {} {:>5} {:<width$}  local: {}",
-                symbol(style, c.action),
-                c.id,
-                name,
-                transition(&c.before, &c.after, style),
-            );
+            out.push_str("  ");
+            match style.color {
+                true => out.push_str(&symbol(style, c.action)),
+                false => out.push_str(c.action.symbol()),
+            }
+            let _ = write!(out, " {:>5} {:<width$}  local: ", c.id, name);
+            push_transition(&mut out, &c.before, &c.after, style);
+            out.push('\n');
         }
     }
     if !doc.drift.is_empty() {
@@ -279,5 +314,24 @@ mod tests {
             "zone-\u{1b}[31ma\u{1b}[0m:9010 -> zone-\u{1b}[32mb\u{1b}[0m:9010"
         );
         assert_eq!(transition(&ep("a"), &None, &color), "a:9010 -> none");
+    }
+
+    #[test]
+    fn a_plain_transition_describes_each_endpoint_and_shows_it_escaped() {
+        let plain = Style { color: false };
+        let ssl = Some(Endpoint {
+            host: "h\x1b[2J\u{202e}".into(),
+            port: 9443,
+            encryption: Encryption::Ssl,
+        });
+        assert_eq!(
+            transition(&ssl, &None, &plain),
+            "h\\e[2J\\u{202e}:9443 (SSL) -> none"
+        );
+        // the same text as the endpoint's description shown through `visible`
+        assert_eq!(
+            transition(&ep("b"), &ssl, &plain),
+            format!("b:9010 -> {}", visible(&opt(&ssl)))
+        );
     }
 }
