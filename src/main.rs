@@ -7,10 +7,13 @@ use fluvio_endpoints::{cli::Cli, error::exit};
 
 fn main() -> ExitCode {
     // Every subcommand's --help ends with the exit-code table.
-    let command = Cli::command().mut_subcommands(|sub| sub.after_help(exit::TABLE));
+    let mut command = Cli::command().mut_subcommands(|sub| sub.after_help(exit::TABLE));
     let parsed = command
-        .try_get_matches()
-        .and_then(|matches| Cli::from_arg_matches(&matches));
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    // The command tree (every subcommand with the global options copied in) is not
+    // needed again and is left to the exit, not freed piece by piece.
+    std::mem::forget(command);
     let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
