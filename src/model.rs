@@ -269,9 +269,9 @@ impl SpuSpec {
     /// to notice that an SPU moved between plan and apply.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
-        let json = serde_json::to_vec(self).expect("a spec always serializes");
-        let digest = Sha256::digest(json);
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        let mut hasher = Sha256::new();
+        serde_json::to_writer(&mut hasher, self).expect("a spec always serializes");
+        hex::encode(&hasher.finalize()[..16])
     }
 }
 

@@ -15,7 +15,9 @@ pub mod text;
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let text = serde_json::to_string_pretty(value).expect("documents serialize");
     let raw = |c: char| c >= '\u{7f}' && escape::needs_escape(c);
-    let mut text = if text.chars().any(raw) {
+    // Below DEL no character is raw: a document of plain ASCII (the usual one, megabytes
+    // for a large plan) is passed on after one fast look at its bytes.
+    let mut text = if text.bytes().any(|b| b >= 0x7f) && text.chars().any(raw) {
         text.chars()
             .fold(String::with_capacity(text.len()), |mut out, c| {
                 if raw(c) {
