@@ -59,6 +59,11 @@ pub fn run(cli: Cli) -> u8 {
     init_tracing(global.verbose);
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
     let is_drift = matches!(&cli.command, Command::Drift(_));
+    // Reference text, not data: a reader that has seen enough (`| head`) ends it quietly.
+    let reference = matches!(
+        &cli.command,
+        Command::Completions { .. } | Command::Man { out_dir: None }
+    );
     let ctx = Ctx {
         global: cli.global.clone(),
         printer,
@@ -68,6 +73,7 @@ pub fn run(cli: Cli) -> u8 {
     let work = std::panic::AssertUnwindSafe(|| dispatch(&ctx, command));
     let result = std::panic::catch_unwind(work).unwrap_or_else(|_| panicked());
     match result {
+        Ok(_) if reference && output::stdout_reader_left() => exit::OK,
         // Output that did not reach its reader is not a success.
         Ok(_) if output::stdout_failed() => {
             printer.note("error: could not write all output to stdout\n");

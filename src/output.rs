@@ -426,24 +426,27 @@ fn inert_message(text: &str) -> String {
     )
 }
 
-static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The first error a write to stdout met.
+static STDOUT_ERROR: std::sync::OnceLock<std::io::ErrorKind> = std::sync::OnceLock::new();
 
 /// Writes data to stdout. A failed write (e.g. a closed pipe) is remembered, not fatal:
 /// an apply in progress must finish and verify its SPUs whoever stopped reading.
 pub fn stdout(text: &str) {
     let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .is_err()
-    {
-        STDOUT_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        let _ = STDOUT_ERROR.set(e.kind());
     }
 }
 
 /// True when some output could not be written to stdout.
 pub fn stdout_failed() -> bool {
-    STDOUT_FAILED.load(std::sync::atomic::Ordering::SeqCst)
+    STDOUT_ERROR.get().is_some()
+}
+
+/// True when the output stopped only because its reader went away (a closed pipe, as
+/// after `| head`), not for another error such as a full disk.
+pub fn stdout_reader_left() -> bool {
+    STDOUT_ERROR.get() == Some(&std::io::ErrorKind::BrokenPipe)
 }
 
 /// Writes a diagnostic or progress line to stderr.

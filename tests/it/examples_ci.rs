@@ -760,3 +760,36 @@ fn the_man_page_names_every_subcommand_and_pages_are_written_per_command() {
         .expect(1);
     assert!(bad.stderr.contains("not-a-dir"), "{}", bad.stderr);
 }
+
+/// A pipe whose reader is already gone: every write to it fails with a broken pipe.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    writer
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_completions_and_man_quietly_but_not_a_document() {
+    let env = Env::new();
+    for args in [&["completions", "bash"][..], &["man"]] {
+        let out = env
+            .command(args)
+            .stdout(closed_pipe())
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+    // A document (here a schema; the same for plans and reports) that did not reach its
+    // reader is not a success.
+    let out = env
+        .command(&["schema", "plan"])
+        .stdout(closed_pipe())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: could not write all output to stdout\n"
+    );
+}
