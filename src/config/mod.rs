@@ -89,6 +89,23 @@ impl SourceFile {
         let line = self.line_starts.partition_point(|&start| start <= offset);
         (line, offset - self.line_starts[line - 1] + 1)
     }
+
+    /// The longest line, in bytes, that a diagnostic at `span` quotes: the span's own
+    /// lines and one more on each side.
+    fn widest_quoted_line(&self, span: &Range<usize>) -> usize {
+        let first = self.line_col(span.start).0.saturating_sub(1).max(1);
+        let last = (self.line_col(span.end).0 + 1).min(self.line_starts.len());
+        (first..=last)
+            .map(|line| {
+                let end = self
+                    .line_starts
+                    .get(line)
+                    .map_or(self.text.len(), |next| next - 1);
+                end.saturating_sub(self.line_starts[line - 1])
+            })
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// Every problem found in one file, rendered by miette with the file's text.
@@ -111,6 +128,11 @@ pub struct ConfigErrors {
 /// How many problems are rendered with their place in the file.
 const MAX_RENDERED: usize = 50;
 
+/// A problem whose lines are longer than this (a whole file on one line) is not quoted:
+/// it names its line and column instead. Its line would fill the screen, and miette cannot
+/// lay out a label past column 65,535.
+const MAX_QUOTED_LINE: usize = 500;
+
 fn plural(n: usize) -> String {
     if n == 1 {
         "1 problem".to_string()
@@ -127,7 +149,7 @@ pub struct ProblemDiagnostic {
     #[source_code]
     src: NamedSource<Arc<str>>,
     #[label(primary, "{label}")]
-    span: SourceSpan,
+    span: Option<SourceSpan>,
     label: String,
     #[label("{related_label}")]
     related: Option<SourceSpan>,
@@ -153,17 +175,44 @@ impl ConfigErrors {
         // minutes. The first ones are shown; annotations and `located` keep them all.
         let hidden = problems.len().saturating_sub(MAX_RENDERED);
         let first_hidden = problems.get(MAX_RENDERED).map(|p| p.span.clone());
+        let quoted = |span: &Range<usize>| file.widest_quoted_line(span) <= MAX_QUOTED_LINE;
         let mut problems: Vec<ProblemDiagnostic> = problems
             .into_iter()
             .take(MAX_RENDERED)
-            .map(|p| ProblemDiagnostic {
-                message: p.message,
-                src: src.clone(),
-                span: p.span.into(),
-                label: p.label,
-                related: p.related.as_ref().map(|(s, _)| s.clone().into()),
-                related_label: p.related.map(|(_, l)| l).unwrap_or_default(),
-                help: p.help,
+            .map(|p| {
+                if quoted(&p.span) && p.related.as_ref().is_none_or(|(s, _)| quoted(s)) {
+                    return ProblemDiagnostic {
+                        message: p.message,
+                        src: src.clone(),
+                        span: Some(p.span.into()),
+                        label: p.label,
+                        related: p.related.as_ref().map(|(s, _)| s.clone().into()),
+                        related_label: p.related.map(|(_, l)| l).unwrap_or_default(),
+                        help: p.help,
+                    };
+                }
+                // Placed in words instead (with its label, unless the message says it).
+                let at = |span: &Range<usize>, label: &str| {
+                    let (line, col) = file.line_col(span.start);
+                    match p.message.contains(label) {
+                        true => format!("line {line}, column {col}"),
+                        false => format!("line {line}, column {col}: {label}"),
+                    }
+                };
+                let mut message = format!("{} (at {}", p.message, at(&p.span, &p.label));
+                if let Some((span, label)) = &p.related {
+                    message.push_str(&format!("; {}", at(span, label)));
+                }
+                message.push_str("; the line is too long to quote)");
+                ProblemDiagnostic {
+                    message,
+                    src: src.clone(),
+                    span: None,
+                    label: String::new(),
+                    related: None,
+                    related_label: String::new(),
+                    help: p.help,
+                }
             })
             .collect();
         if let Some(span) = first_hidden {
@@ -173,7 +222,7 @@ impl ConfigErrors {
                     if hidden == 1 { "" } else { "s" }
                 ),
                 src: src.clone(),
-                span: span.into(),
+                span: quoted(&span).then(|| span.into()),
                 label: "the first not shown".into(),
                 related: None,
                 related_label: String::new(),

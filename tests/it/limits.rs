@@ -213,3 +213,67 @@ fn an_oversized_journal_is_refused_with_its_path() {
         ),
     );
 }
+
+/// A zone file written on one line (inline tables, 90 KB): each problem in it is placed by
+/// line and column instead of quoting the line, so the report stays a few lines long
+/// (quoting it once made miette panic past column 65,535).
+#[test]
+fn problems_on_a_line_too_long_to_quote_are_placed_in_words() {
+    let env = Env::new();
+    let entries: Vec<String> = (1..3000)
+        .map(|i| format!("{{id = {i}, local = \"h{i}\"}}"))
+        .collect();
+    let line = entries.join(", ");
+    for (tail, message, at) in [
+        (
+            ", {id = 3000, local = \"bad host\"}]",
+            "invalid local endpoint: `bad host` is not a valid host name",
+            "(at line 1, column",
+        ),
+        (
+            ", {id = 7, local = \"h\"}]",
+            "SPU 7 is declared more than once",
+            "declared again here; line 1, column 158: first defined here; the line is too long",
+        ),
+        (
+            ", {id = 3001, local = ]",
+            "invalid TOML",
+            "(at line 1, column",
+        ),
+    ] {
+        let file = env.write("one-line.toml", &format!("spu = [{line}{tail}\n"));
+        let run = env
+            .run(&["validate", "-f", file.to_str().unwrap()])
+            .expect(3);
+        // the message as one line (miette wraps it, with a gutter)
+        let flat = run
+            .stderr
+            .split_whitespace()
+            .filter(|w| *w != "│")
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(flat.contains(message), "{message}: {}", run.stderr);
+        assert!(flat.contains(at), "{at}: {}", run.stderr);
+        assert!(
+            flat.contains("the line is too long to quote)"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.len() < 2_000, "{} bytes", run.stderr.len());
+    }
+    // A short line beside the long one is still quoted, with its label.
+    let file = env.write(
+        "two-lines.toml",
+        &format!(
+            "[[spu]]\nid = 1\nlocal = \"bad host\"\n\n[cluster]\nendpoint = \"x\"\n# {line}\n"
+        ),
+    );
+    let run = env
+        .run(&["validate", "-f", file.to_str().unwrap()])
+        .expect(3);
+    assert!(
+        run.stderr.contains("local = \"bad host\""),
+        "{}",
+        run.stderr
+    );
+}
