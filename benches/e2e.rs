@@ -191,7 +191,17 @@ fn summary(label: &str, values: &[f64]) {
 
 /// An isolated environment for the binary: its own HOME, fluvio config and journal dir.
 fn tool(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
+    tool_at(Path::new(BIN), home, args)
+}
+
+/// `E2E_BASELINE`: another build of the binary (e.g. of an earlier commit), timed in the
+/// same rounds as this one so that a change is measured within one run.
+fn baseline() -> Option<PathBuf> {
+    std::env::var_os("E2E_BASELINE").map(PathBuf::from)
+}
+
+fn tool_at(bin: &Path, home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .env("HOME", home)
         .env("FLV_PROFILE_PATH", home.join("fluvio-config"))
@@ -374,6 +384,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
     // Processes, interleaved so that both see the same machine load.
     let (mut floor, mut plan, mut plan_json, mut ratios) = (vec![], vec![], vec![], vec![]);
     let (mut old_floor, mut validate) = (vec![], vec![]);
+    let (base_bin, mut base) = (baseline(), vec![]);
     for round in 0..rounds + 1 {
         let mut f = Command::new(&me);
         f.args(["--floor", &addr]).stdin(Stdio::null());
@@ -398,6 +409,10 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
             )
         });
         // The file alone, no network: what any plan must add to the floor's work.
+        let tb = base_bin.as_ref().map(|bin| {
+            let args = ["plan", "-f", file_s, "-c", &addr];
+            tokio::task::block_in_place(|| run_timed(tool_at(bin, &home, &args), 0)).0
+        });
         // (exit 0: the file is valid; the message goes to stderr)
         let (tv, _) =
             tokio::task::block_in_place(|| run_timed(tool(&home, &["validate", "-f", file_s]), 0));
@@ -407,6 +422,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         floor.push(ms(tf));
         old_floor.push(ms(to));
         validate.push(ms(tv));
+        base.extend(tb.map(ms));
         plan.push(ms(tp));
         plan_json.push(ms(tj));
         ratios.push(ms(tp) / ms(tf));
@@ -432,6 +448,14 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         median(&old_floor),
         median(&plan) / median(&old_floor),
     );
+    if !base.is_empty() {
+        println!(
+            "  RESULT plan-baseline/{n}: E2E_BASELINE's plan {:.2} ms = {:.2}x the floor; this plan / baseline {:.2}x",
+            median(&base),
+            median(&base) / median(&floor),
+            median(&plan) / median(&base),
+        );
+    }
     println!(
         "  RESULT validate/{n}: validate process {:.2} ms = {:.2}x the floor",
         median(&validate),
@@ -537,20 +561,17 @@ fn plan_converged(n: usize, rounds: usize, home: &Path, file: &str, addr: &str) 
     });
     let me = std::env::current_exe().unwrap();
     let (mut floor, mut plan, mut ratios) = (vec![], vec![], vec![]);
+    let (base_bin, mut base) = (baseline(), vec![]);
+    let args = ["plan", "-f", file, "-c", addr, "--detailed-exitcode"];
     for round in 0..rounds + 1 {
         let mut f = Command::new(&me);
         f.args(["--floor", addr]).stdin(Stdio::null());
         let (tf, out) = tokio::task::block_in_place(|| run_timed(f, 0));
         assert_eq!(out.trim(), n.to_string());
-        let (tp, out) = tokio::task::block_in_place(|| {
-            run_timed(
-                tool(
-                    home,
-                    &["plan", "-f", file, "-c", addr, "--detailed-exitcode"],
-                ),
-                0,
-            )
-        });
+        let (tp, out) = tokio::task::block_in_place(|| run_timed(tool(home, &args), 0));
+        let tb = base_bin
+            .as_ref()
+            .map(|bin| tokio::task::block_in_place(|| run_timed(tool_at(bin, home, &args), 0)).0);
         assert!(
             out.contains(&format!("No changes. {n} unchanged.")),
             "{}",
@@ -562,6 +583,7 @@ fn plan_converged(n: usize, rounds: usize, home: &Path, file: &str, addr: &str) 
         floor.push(ms(tf));
         plan.push(ms(tp));
         ratios.push(ms(tp) / ms(tf));
+        base.extend(tb.map(ms));
     }
     summary("plan process, no changes (-o text)", &plan);
     println!(
@@ -571,6 +593,14 @@ fn plan_converged(n: usize, rounds: usize, home: &Path, file: &str, addr: &str) 
         median(&plan) / median(&floor),
         median(&ratios),
     );
+    if !base.is_empty() {
+        println!(
+            "  RESULT plan-converged-baseline/{n}: E2E_BASELINE's plan {:.2} ms = {:.2}x the floor; this plan / baseline {:.2}x",
+            median(&base),
+            median(&base) / median(&floor),
+            median(&plan) / median(&base),
+        );
+    }
 }
 
 // ------------------------------------------------------------------ apply
