@@ -146,6 +146,10 @@ impl PlanDoc {
         file: Option<(&SourceFile, &Desired)>,
     ) -> Self {
         let lines = Lines(file);
+        let mut changes = plan.changes;
+        for c in &mut changes {
+            c.line = lines.of(c.id, |s| Some(s.local.clone()));
+        }
         let mut doc = PlanDoc {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -160,14 +164,7 @@ impl PlanDoc {
                 blocked: plan.blockers.len(),
                 ..Summary::default()
             },
-            changes: plan
-                .changes
-                .into_iter()
-                .map(|c| Change {
-                    line: lines.of(c.id, |s| Some(s.local.clone())),
-                    ..c
-                })
-                .collect(),
+            changes,
             drift: plan
                 .drift
                 .into_iter()
