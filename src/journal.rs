@@ -58,6 +58,10 @@ pub fn default_dir() -> PathBuf {
 /// without `v`) is still read, so an apply left pending by an older build is recovered.
 pub const FORMAT_VERSION: u32 = 2;
 
+/// The highest sequence number a journal may hold: far beyond any real run (one per
+/// change), and far enough from `u64::MAX` that counting on never overflows.
+const MAX_SEQ: u64 = 1 << 53;
+
 /// Lines written before the format was versioned.
 fn legacy_format() -> u32 {
     1
@@ -170,6 +174,12 @@ pub enum JournalError {
         line: usize,
         version: u32,
     },
+    #[error("journal {}: line {line} {why}; repair or move the file after checking its SPUs: refusing to act on it", path.display())]
+    NotAChange {
+        path: PathBuf,
+        line: usize,
+        why: &'static str,
+    },
     #[error("another fluvio-endpoints run is changing {cluster} (lock {} is held); wait for it to finish", lock.display())]
     Locked { cluster: ClusterId, lock: PathBuf },
 }
@@ -233,6 +243,22 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<(Vec<Pending>, u64)> {
         };
         match record {
             Record::Begin { seq, old, new, .. } => {
+                // Recovery re-creates what a begin line says: only ever the tool's own
+                // kind of change, and numbers that can still be counted up from.
+                let why = if seq > MAX_SEQ {
+                    Some("has a sequence number out of range")
+                } else if !old.is_local_change(&new) {
+                    Some("is not a local-endpoint change of a custom SPU")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    return Err(JournalError::NotAChange {
+                        path: path.to_path_buf(),
+                        line: n + 1,
+                        why,
+                    });
+                }
                 max_seq = max_seq.max(seq);
                 pending.push(Pending { seq, old, new });
             }
@@ -635,5 +661,45 @@ mod tests {
     fn a_newer_format_is_refused() {
         let read = read_text("{\"v\":99,\"op\":\"end\",\"seq\":1,\"outcome\":\"applied\"}\n");
         assert!(matches!(read, Err(JournalError::Newer { version: 99, .. })));
+    }
+
+    /// A begin line recovery must not act on: another kind of change, or a number that
+    /// cannot be counted on from. Written by the journal itself, then read back.
+    #[test]
+    fn a_begin_that_is_not_a_local_endpoint_change_is_refused() {
+        let (a, b) = (spec(None), spec(Some("b")));
+        let mut moved = b.clone();
+        moved.id = 7777;
+        let mut managed = a.clone();
+        managed.kind = SpuKind::Managed;
+        let mut same = a.clone();
+        same.rack = Some("r".into());
+        let line_of = |old: &SpuSpec, new: &SpuSpec| {
+            let (dir, cluster) = (tempfile::tempdir().unwrap(), sc("a:1"));
+            let mut j = Journal::open(dir.path(), &cluster).unwrap();
+            j.begin(&cluster, old, new).unwrap();
+            std::fs::read_to_string(j.path()).unwrap()
+        };
+        for (old, new) in [
+            (&a, &moved),
+            (&managed, &managed.with_local(b.local.clone())),
+            (&a, &same),
+            (&a, &a),
+        ] {
+            let read = read_text(&line_of(old, new));
+            assert!(
+                matches!(read, Err(JournalError::NotAChange { line: 1, why, .. }) if why.contains("not a local-endpoint change")),
+                "{old:?} -> {new:?}: {read:?}"
+            );
+        }
+        let text = line_of(&a, &b);
+        assert!(read_text(&text).is_ok());
+        let huge = text.replacen("\"seq\":1,", &format!("\"seq\":{},", u64::MAX), 1);
+        assert_ne!(huge, text);
+        let read = read_text(&huge);
+        assert!(
+            matches!(read, Err(JournalError::NotAChange { why, .. }) if why.contains("out of range")),
+            "{read:?}"
+        );
     }
 }

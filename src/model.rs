@@ -258,6 +258,14 @@ pub struct SpuSpec {
 
 impl SpuSpec {
     /// The same spec with another local endpoint: the only change this tool makes.
+    /// True when `new` is this custom SPU with another local endpoint and nothing else
+    /// changed: the only change the tool ever makes.
+    pub fn is_local_change(&self, new: &SpuSpec) -> bool {
+        self.kind == SpuKind::Custom
+            && self.local != new.local
+            && *new == self.with_local(new.local.clone())
+    }
+
     pub fn with_local(&self, local: Option<Endpoint>) -> SpuSpec {
         SpuSpec {
             local,

@@ -163,7 +163,10 @@ impl ConfigErrors {
         problems.sort_by_key(|p| p.span.start);
         // One copy of the text, shared by every problem (a file can have thousands).
         let text: Arc<str> = Arc::from(file.text.as_str());
-        let src = NamedSource::new(&file.name, text).with_language("TOML");
+        // miette prints the name in each snippet's header as given, and a path can hold
+        // any character: it is given escaped.
+        let src = NamedSource::new(crate::render::escape::visible(&file.name), text)
+            .with_language("TOML");
         let located = problems
             .iter()
             .map(|p| {

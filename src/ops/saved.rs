@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::error::{Error, Result, Stale};
-use crate::model::{ClusterId, Live, SpuKind};
+use crate::model::{ClusterId, Live};
 use crate::plan::Action;
 use crate::report::{ConfigRef, PlanDoc, FORMAT_VERSION};
 
@@ -56,12 +56,11 @@ pub fn parse(text: &str) -> Result<PlanDoc, String> {
                 ));
             }
         }
-        let consistent = c.live.kind == SpuKind::Custom
-            && c.id == c.live.id
+        let consistent = c.id == c.live.id
             && c.name == c.live.name
             && c.before == c.live.local
-            && c.before != c.after
-            && c.next == c.live.with_local(c.after.clone())
+            && c.after == c.next.local
+            && c.live.is_local_change(&c.next)
             && c.action == Action::between(&c.before, &c.after);
         if c.live_fingerprint != c.live.fingerprint() {
             return Err(format!(
@@ -118,6 +117,7 @@ pub fn check_fresh(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::SpuKind;
     use crate::plan::plan;
     use crate::plan::tests::{desired, spec, want};
 

@@ -465,3 +465,24 @@ async fn duplicate_spu_ids_in_a_metadata_dir_are_an_error_naming_both_files() {
     );
     assert!(dup.stderr.contains("SPU id 5001"), "{}", dup.stderr);
 }
+
+/// A zone file's own name is text from outside too: a path can hold escapes and line
+/// breaks. Every place a problem report shows it (the headline, each snippet's header)
+/// shows it escaped, so it can neither drive the terminal nor start a workflow command.
+#[test]
+fn a_hostile_zone_file_name_stays_inert_in_problem_reports() {
+    let env = Env::new();
+    let name = "evil\n::error file=a::pwn\u{1b}[2J.toml";
+    let file = env.write(name, "[[spu]]\nid = 5001\nlocal = \"q:1\"\nfoo = 1\n");
+    let run = env
+        .run(&["validate", "-f", file.to_str().unwrap()])
+        .expect(3);
+    assert!(run.stderr.contains("unknown key `foo`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("evil\\n::error file=a::pwn\\e[2J.toml:4:1"),
+        "the snippet header names the file escaped: {}",
+        run.stderr
+    );
+    assert_inert("validate of a hostile file name", &run.stderr);
+}
