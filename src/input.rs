@@ -65,6 +65,14 @@ pub const METADATA_FILE: Limit = Limit {
     regular_only: true,
 };
 
+/// The fluvio config (`$FLV_PROFILE_PATH`, `~/.fluvio/config`): a few KiB, more with
+/// certificates inline.
+pub const FLUVIO_CONFIG: Limit = Limit {
+    what: "fluvio config",
+    cap: 4 * MIB,
+    regular_only: true,
+};
+
 impl Limit {
     fn too_large(&self, path: &Path, size: Option<u64>) -> io::Error {
         let cap = self.cap;
@@ -180,6 +188,24 @@ pub fn read_to_string(path: &Path, limit: &Limit) -> io::Result<String> {
             format!("{} is not valid UTF-8 text", path.display()),
         )
     })
+}
+
+/// Checks the file at `path` against `limit` without opening it, for a file another library
+/// opens and reads whole (the fluvio client's config). A file that does not exist passes:
+/// the reader says so in its own words.
+pub fn check_file(path: &Path, limit: &Limit) -> io::Result<()> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_file() && limit.regular_only {
+        return Err(limit.not_regular(path, kind_of(meta.file_type())));
+    }
+    if meta.len() > limit.cap {
+        return Err(limit.too_large(path, Some(meta.len())));
+    }
+    Ok(())
 }
 
 /// Checks every `*.<extension>` file in `dir` (following symbolic links, as a reader

@@ -27,12 +27,8 @@ pub enum ProfileError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the fluvio config {} is not valid TOML", path.display())]
-    NotToml {
-        path: PathBuf,
-        #[source]
-        source: toml_edit::TomlError,
-    },
+    #[error("the fluvio config {} is not valid TOML: {message}", path.display())]
+    NotToml { path: PathBuf, message: String },
     #[error("the fluvio config {} has no profile `{name}` (profiles: {})", path.display(), list(known))]
     UnknownProfile {
         path: PathBuf,
@@ -75,6 +71,22 @@ fn list(names: &[String]) -> String {
     }
 }
 
+/// A fluvio config error without the lines of the file it quotes: a profile can hold a
+/// private key inline, and a TOML error quotes the line it is on (line and column stay).
+pub(crate) fn without_quoted_lines(text: &str) -> String {
+    let quoted = |line: &str| {
+        let rest = line
+            .trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit());
+        rest.trim_start().starts_with('|') || line.contains("-----BEGIN")
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| !quoted(line) && !line.trim().is_empty())
+        .collect();
+    kept.join(": ")
+}
+
 /// The fluvio config's path, as the fluvio CLI finds it.
 pub fn config_path() -> Result<PathBuf, ProfileError> {
     if let Some(path) = std::env::var_os("FLV_PROFILE_PATH") {
@@ -111,15 +123,18 @@ pub struct FluvioConfig {
 
 impl FluvioConfig {
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::input::read_to_string(path, &crate::input::FLUVIO_CONFIG).map_err(|source| {
+                ProfileError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         let doc = text
             .parse::<DocumentMut>()
             .map_err(|source| ProfileError::NotToml {
                 path: path.to_path_buf(),
-                source,
+                message: without_quoted_lines(&source.to_string()),
             })?;
         Ok(FluvioConfig {
             path: path.to_path_buf(),

@@ -21,6 +21,7 @@ use super::convert::{custom_spec, live_into_model};
 use super::{Cluster, ClusterError};
 use crate::error::one_line as causes;
 use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
+use crate::profile::without_quoted_lines;
 
 /// How the user picked the cluster; the first that is set wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,22 +117,6 @@ fn check_tls_files(config: &FluvioClusterConfig) -> Result<(), ProfileError> {
     Ok(())
 }
 
-/// A fluvio config error without the lines of the file it quotes: a profile can hold a
-/// private key inline, and a TOML error quotes the line it is on (line and column stay).
-fn without_quoted_lines(text: &str) -> String {
-    let quoted = |line: &str| {
-        let rest = line
-            .trim_start()
-            .trim_start_matches(|c: char| c.is_ascii_digit());
-        rest.trim_start().starts_with('|') || line.contains("-----BEGIN")
-    };
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|line| !quoted(line) && !line.trim().is_empty())
-        .collect();
-    kept.join(": ")
-}
-
 /// Resolves a choice into the client's cluster config.
 pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileError> {
     let config = chosen_config(choice)?;
@@ -141,6 +126,11 @@ pub fn cluster_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, Pro
 
 fn chosen_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileError> {
     let load = || {
+        // The client reads the file whole, blocking: a pipe or a device never ends.
+        if let Ok(path) = crate::profile::config_path() {
+            crate::input::check_file(&path, &crate::input::FLUVIO_CONFIG)
+                .map_err(|e| ProfileError::ConfigFile(e.to_string()))?;
+        }
         ConfigFile::load(None)
             .map_err(|e| ProfileError::ConfigFile(without_quoted_lines(&causes(&e))))
     };

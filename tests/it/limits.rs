@@ -186,6 +186,39 @@ fn oversized_or_irregular_metadata_files_are_refused_with_their_path() {
         .expect(0);
 }
 
+/// The fluvio config is read whole, by the tool (`profile`) and by the client (a profile's
+/// cluster): a pipe there would wait forever and `/dev/zero` would never end.
+#[test]
+fn an_oversized_or_irregular_fluvio_config_is_refused_with_its_path() {
+    let env = Env::new();
+    let config = env.home().join("fluvio-config"); // the env's FLV_PROFILE_PATH
+    let commands: [&[&str]; 3] = [
+        &["list"],
+        &["profile", "show"],
+        &["profile", "use-local", "x"],
+    ];
+    sparse(&config, 4 * MIB + 1);
+    for args in commands {
+        let run = env.run(args).expect(3);
+        assert_says(
+            &run.stderr,
+            &format!(
+                "{} is 4194305 bytes, over the 4 MiB (4194304 bytes) limit for a fluvio config",
+                config.display()
+            ),
+        );
+    }
+    std::fs::remove_file(&config).unwrap();
+    mkfifo(&config);
+    for args in commands {
+        let run = env.run(args).expect(3);
+        assert_says(
+            &run.stderr,
+            "fluvio-config is a pipe, not a regular file; a fluvio config must be a regular file",
+        );
+    }
+}
+
 #[test]
 fn an_oversized_journal_is_refused_with_its_path() {
     let env = Env::new();
