@@ -185,7 +185,8 @@ fn install_panic_hook() {
         if let Ok(mut last) = LAST_PANIC.lock() {
             *last = Some(info.to_string());
         }
-        if std::env::var_os("RUST_BACKTRACE").is_some() {
+        // as the standard hook reads it: set, and not "0"
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0") {
             default_hook(info);
         }
     }));

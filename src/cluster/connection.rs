@@ -15,13 +15,18 @@
 //! not by the socket's codec: a frame no SC would send, or a reply that does not decode,
 //! is an error of the request in hand, never a panic on a background task.
 
+use std::future::Future;
 use std::io::Cursor;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use anyhow::anyhow;
 use fluvio::config::TlsPolicy;
 use fluvio::FluvioClusterConfig;
-use fluvio_future::net::DomainConnector;
+use fluvio_future::net::{
+    BoxReadConnection, BoxWriteConnection, ConnectionFd, DomainConnector, TcpDomainConnector,
+};
 use fluvio_future::rust_tls::{ConnectorBuilder, TlsDomainConnector};
 use fluvio_protocol::api::{Request, RequestMessage};
 use fluvio_protocol::Decoder;
@@ -40,6 +45,11 @@ const MINIMUM_PLATFORM: semver::Version = semver::Version::new(0, 9, 0);
 
 /// How much to read at a time while a reply is incomplete.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// The longest reply frame read from an SC. A list of 100,000 SPUs is about 10 MiB; a
+/// longer length prefix is not an SC's (an HTTP server's reply, `HTTP`, reads as 1.2 GB),
+/// and waiting for that many bytes would buffer without end.
+pub const MAX_FRAME: usize = 64 << 20;
 
 /// What the connection reports when the connect itself panicked (the socket's frame codec
 /// does on some malformed replies).
@@ -93,7 +103,12 @@ pub struct ScConnection {
 /// (HOST:PORT) for the server name and fails before connecting; here the server name is
 /// the host part, and, as fluvio's anonymous policy means, the SC's certificate is not
 /// verified and no client certificate is presented.
+/// Every connection is read through a [`FrameGuard`], the connect's own exchange included.
 fn connector(cluster: &FluvioClusterConfig) -> anyhow::Result<DomainConnector> {
+    Ok(Box::new(Bounded(tls_connector(cluster)?)))
+}
+
+fn tls_connector(cluster: &FluvioClusterConfig) -> anyhow::Result<DomainConnector> {
     if !matches!(cluster.tls, TlsPolicy::Anonymous) {
         return TryFrom::try_from(cluster.tls.clone());
     }
@@ -111,6 +126,131 @@ fn connector(cluster: &FluvioClusterConfig) -> anyhow::Result<DomainConnector> {
         .no_cert_verification()
         .build();
     Ok(Box::new(TlsDomainConnector::new(tls, host)))
+}
+
+/// A connector whose connections are read through a [`FrameGuard`] (after TLS, so the
+/// guard sees the frames themselves).
+struct Bounded(DomainConnector);
+
+type Connected = (BoxWriteConnection, BoxReadConnection, ConnectionFd);
+
+impl TcpDomainConnector for Bounded {
+    fn connect<'a, 'b, 'f>(
+        &'a self,
+        domain: &'b str,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Connected>> + Send + 'f>>
+    where
+        'a: 'f,
+        'b: 'f,
+        Self: 'f,
+    {
+        Box::pin(async move {
+            let (write, read, fd) = self.0.connect(domain).await?;
+            let read: BoxReadConnection = Box::new(FrameGuard::new(read));
+            Ok((write, read, fd))
+        })
+    }
+
+    fn new_domain(&self, domain: String) -> DomainConnector {
+        Box::new(Bounded(self.0.new_domain(domain)))
+    }
+
+    fn domain(&self) -> &str {
+        self.0.domain()
+    }
+
+    fn clone_box(&self) -> DomainConnector {
+        Box::new(Bounded(self.0.clone_box()))
+    }
+}
+
+/// Follows Fluvio's framing (a big-endian i32 length, then that many bytes) as the bytes
+/// are read, and fails the read that brings a length no SC sends: over [`MAX_FRAME`],
+/// before any reader sets out to buffer it, or under 4 (a reply holds at least its
+/// correlation id), on which the socket's own codec panics.
+struct FrameGuard {
+    inner: BoxReadConnection,
+    header: [u8; 4],
+    have: usize,
+    remaining: usize,
+}
+
+impl FrameGuard {
+    fn new(inner: BoxReadConnection) -> Self {
+        FrameGuard {
+            inner,
+            header: [0; 4],
+            have: 0,
+            remaining: 0,
+        }
+    }
+
+    fn follow(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            if self.remaining > 0 {
+                let take = self.remaining.min(bytes.len());
+                self.remaining -= take;
+                bytes = &bytes[take..];
+                continue;
+            }
+            let take = (4 - self.have).min(bytes.len());
+            self.header[self.have..self.have + take].copy_from_slice(&bytes[..take]);
+            self.have += take;
+            bytes = &bytes[take..];
+            if self.have == 4 {
+                self.have = 0;
+                let len = i32::from_be_bytes(self.header);
+                match usize::try_from(len) {
+                    Ok(len) if (4..=MAX_FRAME).contains(&len) => self.remaining = len,
+                    _ => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            BadFrame(self.header),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The guard's refusal (the length prefix as read), told apart from other read errors.
+#[derive(Debug)]
+struct BadFrame([u8; 4]);
+
+impl std::fmt::Display for BadFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = i32::from_be_bytes(self.0);
+        // a TLS record: content type 20-23, then version 3.x
+        if matches!(self.0, [0x14..=0x17, 0x03, ..]) {
+            return write!(f, "the reply starts like a TLS record, not a Fluvio frame");
+        }
+        match len >= 4 {
+            true => write!(
+                f,
+                "a reply frame of {len} bytes, over the {} MiB an SC's reply can take",
+                MAX_FRAME >> 20
+            )?,
+            false => write!(f, "a reply frame of length {len}")?,
+        }
+        f.write_str("; is that address an SC?")
+    }
+}
+
+impl std::error::Error for BadFrame {}
+
+impl futures_util::io::AsyncRead for FrameGuard {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let read = std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        this.follow(&buf[..read])?;
+        Poll::Ready(Ok(read))
+    }
 }
 
 impl ScConnection {
@@ -249,6 +389,12 @@ impl ScConnection {
             match reader.read_buf(&mut self.buffer).await {
                 Ok(0) => return Err(self.break_with("the SC closed the connection".into())),
                 Ok(_) => {}
+                // the frame guard's refusal: the stream is not an SC's
+                Err(err) if err.get_ref().is_some_and(|e| e.is::<BadFrame>()) => {
+                    let cause = err.to_string();
+                    self.broken = Some(cause.clone());
+                    return Err(RequestError::Unreadable(cause));
+                }
                 Err(err) => return Err(self.break_with(format!("receiving failed: {err}"))),
             }
         }
@@ -368,5 +514,66 @@ mod tests {
             .await
             .expect_err("the connection is not used again");
         assert!(matches!(err, RequestError::Connection(_)), "{err}");
+    }
+
+    /// A guard over nothing: only `follow` is exercised.
+    fn guard() -> FrameGuard {
+        FrameGuard::new(Box::new(futures_util::io::empty()))
+    }
+
+    #[test]
+    fn the_frame_guard_follows_frames_split_anywhere_and_refuses_lengths_no_sc_sends() {
+        let mut stream = frame(1, b"abc");
+        stream.extend(frame(2, &[7; 300]));
+        stream.extend(frame(3, b""));
+        for cut in 0..=stream.len() {
+            let mut g = guard();
+            g.follow(&stream[..cut]).unwrap();
+            g.follow(&stream[cut..]).unwrap();
+            assert_eq!((g.have, g.remaining), (0, 0), "cut at {cut}");
+        }
+        let bad = |len: i32| {
+            let mut g = guard();
+            let mut bytes = frame(1, b"ok");
+            bytes.extend(len.to_be_bytes());
+            g.follow(&bytes).expect_err("refused").to_string()
+        };
+        assert!(bad(i32::MAX).contains("a reply frame of 2147483647 bytes, over the 64 MiB"));
+        assert!(bad((MAX_FRAME + 1) as i32).contains("over the 64 MiB"));
+        assert!(bad(-1).contains("a reply frame of length -1"));
+        assert!(bad(3).contains("a reply frame of length 3"));
+        // a TLS alert read as a length (a plaintext client of a TLS SC)
+        assert!(bad(0x1503_0300).contains("the reply starts like a TLS record"));
+        let mut g = guard();
+        g.follow(&(MAX_FRAME as i32).to_be_bytes())
+            .expect("the longest frame");
+    }
+
+    /// A server that answers the connect's ApiVersions with a length prefix of 2 GiB, then
+    /// streams bytes without end (as anything that is not an SC may).
+    fn endless_server() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            read_request(&mut stream);
+            let _ = stream.write_all(&i32::MAX.to_be_bytes());
+            while stream.write_all(&[0; 65536]).is_ok() {}
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_reply_longer_than_any_sc_sends_fails_the_connect_at_its_length() {
+        let cluster = FluvioClusterConfig::new(endless_server());
+        let err = match ScConnection::connect(&cluster).await {
+            Err(ConnectError::Failed(err)) => format!("{err:#}"),
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("connected to a server that is not an SC"),
+        };
+        assert!(
+            err.contains("over the 64 MiB an SC's reply can take"),
+            "{err}"
+        );
     }
 }

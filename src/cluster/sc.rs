@@ -187,7 +187,7 @@ fn tls_problem(cause: &str, tls: &TlsPolicy) -> Option<String> {
         || says("fatal alert: CertificateRequired")
     {
         "TLS: the SC refused the client certificate (--client-cert, or cert in the profile): it needs one signed by a CA that the SC trusts"
-    } else if !uses_tls && says("bytes remaining on stream") {
+    } else if !uses_tls && (says("bytes remaining on stream") || says("starts like a TLS record")) {
         "the SC's answer is not a Fluvio reply: does it expect TLS? (--tls, or [cluster.<name>.tls] in the fluvio profile)"
     } else if uses_tls && says("no answer within") {
         "no answer to the TLS connection: an SC that does not serve TLS never answers one (check --tls, or the profile's [cluster.<name>.tls])"
