@@ -61,9 +61,9 @@ fn scheme_of(text: &str) -> Option<AddressError> {
     })
 }
 
-/// Validates a host and returns it in stored form (IPv6 in brackets).
+/// Validates a host and returns it in stored form (IPv6 in brackets). Space around it is
+/// refused with the rest of what a host cannot hold (`a :9010` is a typing mistake).
 pub fn parse_host(text: &str) -> Result<String, AddressError> {
-    let text = text.trim();
     if text.is_empty() {
         return Err(AddressError::EmptyHost);
     }
@@ -133,11 +133,13 @@ fn check_hostname(host: &str) -> Result<(), AddressError> {
     Ok(())
 }
 
-/// Parses a port number (1..=65535).
+/// Parses a port number (1..=65535): decimal digits only, as an SC stores it (no sign, no
+/// space around it: `a:+1` or `a: 9010` is a typing mistake, not port 1 or 9010).
 pub fn parse_port(text: &str) -> Result<u16, AddressError> {
-    match text.trim().parse::<u16>() {
-        Ok(0) | Err(_) => Err(AddressError::BadPort(text.to_string())),
-        Ok(port) => Ok(port),
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<u16>() {
+        Ok(port) if digits && port != 0 => Ok(port),
+        _ => Err(AddressError::BadPort(text.to_string())),
     }
 }
 
@@ -213,11 +215,30 @@ mod tests {
             ("host:0", AddressError::BadPort("0".into())),
             ("host:65536", AddressError::BadPort("65536".into())),
             ("host:x", AddressError::BadPort("x".into())),
+            // digits only: a sign or a space is a typing mistake, not a port
+            ("host:+1", AddressError::BadPort("+1".into())),
+            ("host: 9010", AddressError::BadPort(" 9010".into())),
+            ("host:9010 x", AddressError::BadPort("9010 x".into())),
         ];
         for (input, err) in cases {
             assert_eq!(parse_host_port(input), Err(err), "input {input}");
         }
-        for bad in ["-a.com", "a..b", "a b", "h\u{e9}te", &"a".repeat(64)] {
+        assert!(
+            matches!(
+                parse_host_port("host :9010"),
+                Err(AddressError::BadHostname { .. })
+            ),
+            "a space before the colon"
+        );
+        for bad in [
+            "-a.com",
+            "a..b",
+            "a b",
+            "h\u{e9}te",
+            &"a".repeat(64),
+            " a",
+            "a\u{a0}",
+        ] {
             assert!(
                 matches!(parse_host(bad), Err(AddressError::BadHostname { .. })),
                 "{bad} must be rejected"

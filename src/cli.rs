@@ -152,6 +152,10 @@ fn parse_cluster(text: &str) -> Result<HostPort, String> {
     }
 }
 
+fn parse_port(text: &str) -> Result<u16, String> {
+    crate::address::parse_port(text).map_err(|e| e.to_string())
+}
+
 fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 3600.0 => Ok(v),
@@ -293,11 +297,12 @@ pub struct ApplyArgs {
 #[derive(Debug, Args)]
 pub struct UpdateLocalArgs {
     /// SPU id
+    #[arg(value_parser = clap::value_parser!(i32).range(0..))]
     pub id: i32,
     /// Local host: a DNS name, IPv4, [IPv6], HOST:PORT, or `none` to clear it
     pub host: String,
     /// Port (default: the SPU's public port)
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_parser = parse_port)]
     pub port: Option<u16>,
     /// PLAINTEXT or SSL (default: the SPU's public encryption)
     #[arg(long, value_parser = ["PLAINTEXT", "SSL", "plaintext", "ssl"])]
