@@ -408,12 +408,13 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
                 0,
             )
         });
-        // The file alone, no network: what any plan must add to the floor's work.
+        // E2E_BASELINE's build, the same plan
         let tb = base_bin.as_ref().map(|bin| {
             let args = ["plan", "-f", file_s, "-c", &addr];
             tokio::task::block_in_place(|| run_timed(tool_at(bin, &home, &args), 0)).0
         });
-        // (exit 0: the file is valid; the message goes to stderr)
+        // The file alone, no network: what any plan must add to the floor's work (exit 0:
+        // the file is valid; the message goes to stderr).
         let (tv, _) =
             tokio::task::block_in_place(|| run_timed(tool(&home, &["validate", "-f", file_s]), 0));
         if round == 0 {

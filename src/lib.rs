@@ -153,8 +153,9 @@ fn run_on_runtime(ctx: &Ctx, command: Command) -> Result<Found> {
         .build()
         .map_err(|e| Error::Internal(format!("the async runtime did not start: {e}")))?;
     let result = runtime.block_on(run_async(ctx, command));
-    // Every task the command started has been awaited (or aborted) by now; the process
-    // exits next, so the worker threads are not waited for.
+    // Every task the command started has been awaited or aborted by now (the Ctrl-C
+    // watcher of an apply is aborted however the apply ends); the process exits next, so
+    // the worker threads are not waited for.
     runtime.shutdown_background();
     result
 }

@@ -69,7 +69,8 @@ pub fn aggregate(errors: &[Error]) -> Result<()> {
 
 /// Plans every file concurrently, prints each in the order given (`each` sees each plan
 /// after it is printed), and aggregates: any error -> that error (the first), else
-/// changes if any file has some. `plan` and `drift`.
+/// changes if any file has some. `plan` and `drift`, as their end: each plan document is
+/// left to the process's exit once printed, not freed (`ops::leave_for_exit`).
 pub async fn plan_many(
     ctx: &Ctx,
     files: &[std::path::PathBuf],

@@ -128,6 +128,23 @@ pub struct ConfigErrors {
 /// How many problems are rendered with their place in the file.
 const MAX_RENDERED: usize = 50;
 
+/// A problem's message past this many characters keeps its start and its end: a value it
+/// quotes can be a whole line of the file.
+const MAX_MESSAGE: usize = 400;
+
+fn shortened(message: String) -> String {
+    let count = message.chars().count();
+    if count <= MAX_MESSAGE {
+        return message;
+    }
+    let head: String = message.chars().take(MAX_MESSAGE / 2).collect();
+    let tail: String = message.chars().skip(count - MAX_MESSAGE / 4).collect();
+    format!(
+        "{head} … ({} characters left out) … {tail}",
+        count - head.chars().count() - tail.chars().count()
+    )
+}
+
 /// A problem whose lines are longer than this (a whole file on one line) is not quoted:
 /// it names its line and column instead. Its line would fill the screen, and miette cannot
 /// lay out a label past column 65,535.
@@ -182,7 +199,15 @@ impl ConfigErrors {
         let mut problems: Vec<ProblemDiagnostic> = problems
             .into_iter()
             .take(MAX_RENDERED)
-            .map(|p| {
+            .map(|mut p| {
+                // (whether the message says its labels, asked before either is shortened)
+                let says = |label: &str| p.message.contains(label);
+                let says_labels = (
+                    says(&p.label),
+                    p.related.as_ref().is_some_and(|(_, l)| says(l)),
+                );
+                p.message = shortened(p.message);
+                p.label = shortened(p.label);
                 if quoted(&p.span) && p.related.as_ref().is_none_or(|(s, _)| quoted(s)) {
                     return ProblemDiagnostic {
                         message: p.message,
@@ -195,16 +220,17 @@ impl ConfigErrors {
                     };
                 }
                 // Placed in words instead (with its label, unless the message says it).
-                let at = |span: &Range<usize>, label: &str| {
+                let at = |span: &Range<usize>, label: &str, said: bool| {
                     let (line, col) = file.line_col(span.start);
-                    match p.message.contains(label) {
+                    match said {
                         true => format!("line {line}, column {col}"),
-                        false => format!("line {line}, column {col}: {label}"),
+                        false => format!("line {line}, column {col}: {}", shortened(label.into())),
                     }
                 };
-                let mut message = format!("{} (at {}", p.message, at(&p.span, &p.label));
+                let mut message =
+                    format!("{} (at {}", p.message, at(&p.span, &p.label, says_labels.0));
                 if let Some((span, label)) = &p.related {
-                    message.push_str(&format!("; {}", at(span, label)));
+                    message.push_str(&format!("; {}", at(span, label, says_labels.1)));
                 }
                 message.push_str("; the line is too long to quote)");
                 ProblemDiagnostic {
@@ -219,11 +245,18 @@ impl ConfigErrors {
             })
             .collect();
         if let Some(span) = first_hidden {
+            let mut message = format!(
+                "and {hidden} more problem{}, not shown here",
+                if hidden == 1 { "" } else { "s" }
+            );
+            if !quoted(&span) {
+                let (line, col) = file.line_col(span.start);
+                message.push_str(&format!(
+                    " (the first at line {line}, column {col}; the line is too long to quote)"
+                ));
+            }
             problems.push(ProblemDiagnostic {
-                message: format!(
-                    "and {hidden} more problem{}, not shown here",
-                    if hidden == 1 { "" } else { "s" }
-                ),
+                message,
                 src: src.clone(),
                 span: quoted(&span).then(|| span.into()),
                 label: "the first not shown".into(),

@@ -238,6 +238,8 @@ pub async fn execute(
             ));
         }
     });
+    // Stops watching however the run ends (an error below returns early).
+    let _watching = AbortOnDrop(watcher);
     let changes = &doc.changes;
     let bar = printer.start_apply(changes.len(), &doc.cluster);
     let mut report: ApplyReport = crate::apply::apply(
@@ -251,10 +253,18 @@ pub async fn execute(
     .await
     .map_err(|e| journal_failed_mid_apply(e, &session.journal))?;
     drop(bar);
-    watcher.abort();
     report.recovered_first = recovered_first;
     printer.apply_report(doc, &report);
     outcome(doc, &report)
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The specs a plan's changes would create.

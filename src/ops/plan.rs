@@ -94,7 +94,8 @@ async fn load_and_read(
 }
 
 /// Plans one file against its cluster (warning through `printer` when an earlier apply
-/// left that cluster unfinished).
+/// left that cluster unfinished). Made for a command's end: the file, its validated entries
+/// and the cluster read are left to the process's exit, not freed (`leave_for_exit`).
 pub async fn plan_file(
     connect: &Connect,
     path: &Path,
@@ -120,7 +121,8 @@ pub async fn plan_file(
     Ok(doc)
 }
 
-/// Plans every file concurrently; the results in the order given.
+/// Plans every file concurrently; the results in the order given. A command's end, as
+/// [`plan_file`].
 pub async fn plan_files(
     connect: &Connect,
     files: &[PathBuf],

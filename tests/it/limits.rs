@@ -294,6 +294,31 @@ fn problems_on_a_line_too_long_to_quote_are_placed_in_words() {
         );
         assert!(run.stderr.len() < 2_000, "{} bytes", run.stderr.len());
     }
+    // A value as long as the line is quoted by its start and end only.
+    let file = env.write(
+        "long-host.toml",
+        &format!("[[spu]]\nid = 1\nlocal = \"a {}\"\n", "b".repeat(60_000)),
+    );
+    let run = env
+        .run(&["validate", "-f", file.to_str().unwrap()])
+        .expect(3);
+    assert!(run.stderr.contains("characters left out"), "{}", run.stderr);
+    assert!(run.stderr.len() < 2_000, "{} bytes", run.stderr.len());
+    // Past the 50 problems shown, the first one left out is placed in words too.
+    let mut text: String = (1..=50)
+        .map(|i| format!("[[spu]]\nid = {i}\nlocal = \"bad host\"\n"))
+        .collect();
+    text.push_str(&format!(
+        "[[spu]]\nid = 51\nlocal = \"h\"\nbad = 1 # {line}\n"
+    ));
+    let file = env.write("hidden.toml", &text);
+    let run = env
+        .run(&["validate", "-f", file.to_str().unwrap()])
+        .expect(3);
+    assert_says(
+        &run.stderr,
+        "and 1 more problem, not shown here (the first at line 154, column 1; the line is too long to quote)",
+    );
     // A short line beside the long one is still quoted, with its label.
     let file = env.write(
         "two-lines.toml",
