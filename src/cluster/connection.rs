@@ -19,7 +19,6 @@ use std::future::Future;
 use std::io::Cursor;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use anyhow::anyhow;
 use fluvio::config::TlsPolicy;
@@ -34,6 +33,8 @@ use fluvio_sc_schema::objects::ObjectApiWatchRequest;
 use fluvio_sc_schema::TryEncodableFrom;
 use fluvio_socket::{ClientConfig, FluvioSink, FluvioStream, Versions};
 use futures_util::FutureExt;
+
+use super::frame_guard::FrameGuard;
 use tokio::io::AsyncReadExt;
 
 /// The platform release of the pinned `fluvio` client (=0.50.1), as `Fluvio::connect`
@@ -103,7 +104,8 @@ pub struct ScConnection {
 /// (HOST:PORT) for the server name and fails before connecting; here the server name is
 /// the host part, and, as fluvio's anonymous policy means, the SC's certificate is not
 /// verified and no client certificate is presented.
-/// Every connection is read through a [`FrameGuard`], the connect's own exchange included.
+/// Every connection is read through a [`FrameGuard`] (replies of at most [`MAX_FRAME`]),
+/// the connect's own exchange included.
 fn connector(cluster: &FluvioClusterConfig) -> anyhow::Result<DomainConnector> {
     Ok(Box::new(Bounded(tls_connector(cluster)?)))
 }
@@ -146,7 +148,9 @@ impl TcpDomainConnector for Bounded {
     {
         Box::pin(async move {
             let (write, read, fd) = self.0.connect(domain).await?;
-            let read: BoxReadConnection = Box::new(FrameGuard::new(read));
+            let read: BoxReadConnection = Box::new(FrameGuard::new(read, MAX_FRAME, |head| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, BadFrame(head))
+            }));
             Ok((write, read, fd))
         })
     }
@@ -161,57 +165,6 @@ impl TcpDomainConnector for Bounded {
 
     fn clone_box(&self) -> DomainConnector {
         Box::new(Bounded(self.0.clone_box()))
-    }
-}
-
-/// Follows Fluvio's framing (a big-endian i32 length, then that many bytes) as the bytes
-/// are read, and fails the read that brings a length no SC sends: over [`MAX_FRAME`],
-/// before any reader sets out to buffer it, or under 4 (a reply holds at least its
-/// correlation id), on which the socket's own codec panics.
-struct FrameGuard {
-    inner: BoxReadConnection,
-    header: [u8; 4],
-    have: usize,
-    remaining: usize,
-}
-
-impl FrameGuard {
-    fn new(inner: BoxReadConnection) -> Self {
-        FrameGuard {
-            inner,
-            header: [0; 4],
-            have: 0,
-            remaining: 0,
-        }
-    }
-
-    fn follow(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
-        while !bytes.is_empty() {
-            if self.remaining > 0 {
-                let take = self.remaining.min(bytes.len());
-                self.remaining -= take;
-                bytes = &bytes[take..];
-                continue;
-            }
-            let take = (4 - self.have).min(bytes.len());
-            self.header[self.have..self.have + take].copy_from_slice(&bytes[..take]);
-            self.have += take;
-            bytes = &bytes[take..];
-            if self.have == 4 {
-                self.have = 0;
-                let len = i32::from_be_bytes(self.header);
-                match usize::try_from(len) {
-                    Ok(len) if (4..=MAX_FRAME).contains(&len) => self.remaining = len,
-                    _ => {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            BadFrame(self.header),
-                        ))
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -239,19 +192,6 @@ impl std::fmt::Display for BadFrame {
 }
 
 impl std::error::Error for BadFrame {}
-
-impl futures_util::io::AsyncRead for FrameGuard {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        let read = std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        this.follow(&buf[..read])?;
-        Poll::Ready(Ok(read))
-    }
-}
 
 impl ScConnection {
     /// Connects as `Fluvio::connect_with_config` does, without starting its watch streams.
@@ -516,37 +456,14 @@ mod tests {
         assert!(matches!(err, RequestError::Connection(_)), "{err}");
     }
 
-    /// A guard over nothing: only `follow` is exercised.
-    fn guard() -> FrameGuard {
-        FrameGuard::new(Box::new(futures_util::io::empty()))
-    }
-
     #[test]
-    fn the_frame_guard_follows_frames_split_anywhere_and_refuses_lengths_no_sc_sends() {
-        let mut stream = frame(1, b"abc");
-        stream.extend(frame(2, &[7; 300]));
-        stream.extend(frame(3, b""));
-        for cut in 0..=stream.len() {
-            let mut g = guard();
-            g.follow(&stream[..cut]).unwrap();
-            g.follow(&stream[cut..]).unwrap();
-            assert_eq!((g.have, g.remaining), (0, 0), "cut at {cut}");
-        }
-        let bad = |len: i32| {
-            let mut g = guard();
-            let mut bytes = frame(1, b"ok");
-            bytes.extend(len.to_be_bytes());
-            g.follow(&bytes).expect_err("refused").to_string()
-        };
-        assert!(bad(i32::MAX).contains("a reply frame of 2147483647 bytes, over the 64 MiB"));
-        assert!(bad((MAX_FRAME + 1) as i32).contains("over the 64 MiB"));
-        assert!(bad(-1).contains("a reply frame of length -1"));
-        assert!(bad(3).contains("a reply frame of length 3"));
+    fn a_refused_length_says_what_it_was() {
+        let says = |len: i32| BadFrame(len.to_be_bytes()).to_string();
+        assert!(says(i32::MAX).contains("a reply frame of 2147483647 bytes, over the 64 MiB"));
+        assert!(says(-1).contains("a reply frame of length -1; is that address an SC?"));
+        assert!(says(3).contains("a reply frame of length 3"));
         // a TLS alert read as a length (a plaintext client of a TLS SC)
-        assert!(bad(0x1503_0300).contains("the reply starts like a TLS record"));
-        let mut g = guard();
-        g.follow(&(MAX_FRAME as i32).to_be_bytes())
-            .expect("the longest frame");
+        assert!(says(0x1503_0300).contains("the reply starts like a TLS record"));
     }
 
     /// A server that answers the connect's ApiVersions with a length prefix of 2 GiB, then

@@ -7,19 +7,17 @@
 //! something else, e.g. HTTP or TLS), and every step runs under the caller's deadline.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
+use super::frame_guard::FrameGuard;
 use fluvio_future::net::{AsConnectionFd, TcpStream};
 use fluvio_protocol::api::RequestMessage;
 use fluvio_socket::{FluvioSocket, SocketError};
 use fluvio_spu_schema::server::SpuServerApiKey;
 use fluvio_spu_schema::{ApiVersionsRequest, ApiVersionsResponse};
-use futures_util::io::AsyncRead;
 
 /// The largest reply frame taken for an `ApiVersions` answer (a real one is ~100 bytes).
-const MAX_REPLY: i32 = 64 * 1024;
+const MAX_REPLY: usize = 64 * 1024;
 
 /// Admin API key `Create`: present in an SC's version list, never in an SPU's.
 const SC_CREATE_KEY: i16 = 1001;
@@ -95,7 +93,9 @@ fn connect_reason(e: &std::io::Error) -> String {
 
 async fn handshake(tcp: TcpStream) -> Result<Peer, String> {
     let fd = tcp.as_connection_fd();
-    let reader = GuardedReply::new(tcp.clone());
+    let reader = FrameGuard::new(tcp.clone(), MAX_REPLY, |head| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, NotFluvio::new(&head))
+    });
     let mut socket = FluvioSocket::from_stream(Box::new(tcp), Box::new(reader), fd);
     let mut request = RequestMessage::new_request(ApiVersionsRequest {
         client_version: env!("CARGO_PKG_VERSION").into(),
@@ -179,70 +179,6 @@ fn show_bytes(bytes: &[u8]) -> String {
         format!("\"{}\"", String::from_utf8_lossy(bytes))
     } else {
         format!("0x{}", hex::encode(bytes))
-    }
-}
-
-/// Withholds a reply's 4-byte length prefix until it is known to be a plausible Fluvio
-/// frame: the framing code would otherwise wait for gigabytes an HTTP or TLS peer never
-/// sends, or overflow on a length near `i32::MAX`.
-struct GuardedReply<R> {
-    inner: R,
-    head: [u8; 4],
-    have: usize,
-    released: usize,
-}
-
-impl<R> GuardedReply<R> {
-    fn new(inner: R) -> Self {
-        GuardedReply {
-            inner,
-            head: [0; 4],
-            have: 0,
-            released: 0,
-        }
-    }
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for GuardedReply<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        while this.have < 4 {
-            let have = this.have;
-            match Pin::new(&mut this.inner).poll_read(cx, &mut this.head[have..]) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Ready(Ok(0)) if have == 0 => return Poll::Ready(Ok(0)),
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        NotFluvio::new(&this.head[..have]),
-                    )))
-                }
-                Poll::Ready(Ok(n)) => {
-                    this.have += n;
-                    if this.have == 4 {
-                        let len = i32::from_be_bytes(this.head);
-                        if !(0..=MAX_REPLY).contains(&len) {
-                            return Poll::Ready(Err(std::io::Error::new(
-                                std::io::ErrorKind::InvalidData,
-                                NotFluvio::new(&this.head),
-                            )));
-                        }
-                    }
-                }
-            }
-        }
-        if this.released < 4 {
-            let n = (4 - this.released).min(buf.len());
-            buf[..n].copy_from_slice(&this.head[this.released..this.released + n]);
-            this.released += n;
-            return Poll::Ready(Ok(n));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 

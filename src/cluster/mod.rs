@@ -5,6 +5,7 @@
 
 pub mod connection;
 pub mod convert;
+pub mod frame_guard;
 pub mod handshake;
 pub mod metadata_dir;
 pub mod sc;
