@@ -27,6 +27,30 @@ fn a_zero_timeout_must_be_more_than_zero() {
     assert!(!run.stderr.contains("between"), "{}", run.stderr);
 }
 
+/// `update-local` reads its id and port as zone files do: before, `-1` reached the cluster
+/// as "SPU -1 is not in the cluster" (exit 6), and `--port +5` was port 5.
+#[test]
+fn update_local_refuses_an_id_or_port_a_zone_file_would() {
+    let env = Env::new();
+    for (args, says) in [
+        (
+            &["update-local", "--", "-1", "a"][..],
+            "-1 is not in 0..=2147483647",
+        ),
+        (
+            &["update-local", "1", "a", "--port", "+5"],
+            "`+5` is not a valid port",
+        ),
+        (
+            &["update-local", "1", "a", "--port", "0"],
+            "`0` is not a valid port",
+        ),
+    ] {
+        let run = env.run(args).expect(64);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+}
+
 #[test]
 fn a_port_in_a_local_host_goes_in_port() {
     let env = Env::new();
