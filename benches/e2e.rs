@@ -13,6 +13,8 @@
 //!   apply sizes 100, 1 round, 4 stall pairs; each knob above still overrides). Every
 //!   correctness check of the full run still runs: `.ci/run` runs this mode, so a bench
 //!   that no longer measures what it claims fails CI;
+//! - `E2E_BASELINE` (a path to another build of `fluvio-endpoints`): its `plan` is timed
+//!   in the same rounds (`RESULT plan-baseline/N`, `plan-converged-baseline/N`);
 //! - `E2E_SKIP=1`: skip everything.
 //!
 //! Without `--bench` (i.e. under `cargo test --benches`) it runs nothing.
