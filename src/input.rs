@@ -194,12 +194,21 @@ pub fn read_to_string(path: &Path, limit: &Limit) -> io::Result<String> {
 /// opens and reads whole (the fluvio client's config). A file that does not exist passes:
 /// the reader says so in its own words.
 pub fn check_file(path: &Path, limit: &Limit) -> io::Result<()> {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if !meta.is_file() && limit.regular_only {
+    match std::fs::metadata(path) {
+        Ok(meta) => check_meta(path, &meta, limit),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(cannot_read(path, e)),
+    }
+}
+
+fn cannot_read(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
+}
+
+/// Another library's reader opens the file blocking and reads it to its end: it must be a
+/// regular file, whatever the limit allows the tool's own reads, and within the cap.
+fn check_meta(path: &Path, meta: &std::fs::Metadata, limit: &Limit) -> io::Result<()> {
+    if !meta.is_file() {
         return Err(limit.not_regular(path, kind_of(meta.file_type())));
     }
     if meta.len() > limit.cap {
@@ -226,15 +235,9 @@ pub fn check_dir(dir: &Path, extension: &str, limit: &Limit) -> io::Result<()> {
         if path.extension().is_none_or(|e| e != extension) {
             continue;
         }
-        let meta = std::fs::metadata(&path).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
-        })?;
-        if !meta.is_file() {
-            return Err(limit.not_regular(&path, kind_of(meta.file_type())));
-        }
-        if meta.len() > limit.cap {
-            return Err(limit.too_large(&path, Some(meta.len())));
-        }
+        // Listed, so a file that cannot be looked at (a dangling link) is an error here.
+        let meta = std::fs::metadata(&path).map_err(|e| cannot_read(&path, e))?;
+        check_meta(&path, &meta, limit)?;
     }
     Ok(())
 }

@@ -82,10 +82,7 @@ pub fn state_from_fluvio(status: &SpuStatus) -> SpuState {
 }
 
 pub fn live_from_fluvio(name: &str, spec: &FlvSpuSpec, status: &SpuStatus) -> LiveSpu {
-    LiveSpu {
-        spec: spec_from_fluvio(name, spec),
-        status: state_from_fluvio(status),
-    }
+    live_into_model(name.to_string(), spec.clone(), status)
 }
 
 /// [`live_from_fluvio`], moving the name and the spec's strings.

@@ -208,6 +208,9 @@ impl ConfigErrors {
                 );
                 p.message = shortened(p.message);
                 p.label = shortened(p.label);
+                if let Some((_, label)) = &mut p.related {
+                    *label = shortened(std::mem::take(label));
+                }
                 if quoted(&p.span) && p.related.as_ref().is_none_or(|(s, _)| quoted(s)) {
                     return ProblemDiagnostic {
                         message: p.message,
@@ -224,7 +227,7 @@ impl ConfigErrors {
                     let (line, col) = file.line_col(span.start);
                     match said {
                         true => format!("line {line}, column {col}"),
-                        false => format!("line {line}, column {col}: {}", shortened(label.into())),
+                        false => format!("line {line}, column {col}: {label}"),
                     }
                 };
                 let mut message =

@@ -793,3 +793,43 @@ fn a_reader_that_stops_early_ends_completions_and_man_quietly_but_not_a_document
         "error: could not write all output to stdout\n"
     );
 }
+
+/// README: output that does not reach its reader is exit 1, but an apply still finishes,
+/// verifies and journals its SPUs first.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_whose_reader_left_still_applies_and_leaves_no_open_change() {
+    use crate::support::fixtures::{local, sc_with, spec_of};
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", "[[spu]]\nid = 5001\nlocal = \"h.example\"\n");
+    let mut cmd = env.command(&[
+        "apply",
+        "-f",
+        file.to_str().unwrap(),
+        "-c",
+        &sc.endpoint(),
+        "--auto-approve",
+    ]);
+    cmd.stdout(closed_pipe());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.ends_with("error: could not write all output to stdout\n"),
+        "{stderr}"
+    );
+    let spec = spec_of(&sc, 5001).await.expect("the SPU exists");
+    assert_eq!(spec.public_endpoint_local, local("h.example", 9010));
+    // a clean run leaves no journal file: nothing is left open
+    let journals = std::fs::read_dir(env.journal_dir())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(journals, 0);
+}
