@@ -43,7 +43,7 @@ use fluvio_endpoints::cluster::sc::ScCluster;
 use fluvio_endpoints::cluster::{Cluster, ClusterError};
 use fluvio_endpoints::config::{self, SourceFile};
 use fluvio_endpoints::journal::Journal;
-use fluvio_endpoints::model::{ClusterId, Live, LiveSpu, SpuSpec};
+use fluvio_endpoints::model::{ClusterId, Live, LivePartition, LiveSpu, SpuSpec};
 use fluvio_endpoints::output::Style;
 use fluvio_endpoints::report::PlanDoc;
 use fluvio_protocol::api::Request;
@@ -746,6 +746,9 @@ impl<T: Cluster> Cluster for Timed<T> {
         self.fetch.push(ms(t.elapsed()));
         r
     }
+    async fn partitions(&mut self) -> Result<Vec<LivePartition>, ClusterError> {
+        self.inner.partitions().await
+    }
     fn updates_in_place(&self) -> bool {
         self.inner.updates_in_place()
     }
@@ -808,6 +811,7 @@ async fn apply_breakdown(n: usize, addr: &str, home: &Path) {
         &RetryPolicy::default(),
         &stop,
         &mut |_| {},
+        None,
     )
     .await
     .unwrap();

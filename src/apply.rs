@@ -70,6 +70,8 @@
 //! one batch ([`MAX_BATCH`] replaces). Recovery errs on the side of never losing an SPU.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -78,8 +80,9 @@ use serde::Serialize;
 use crate::cluster::{Cluster, ClusterError};
 use crate::error::Result;
 use crate::journal::{EndOutcome, Journal, Pending};
-use crate::model::{ClusterId, Endpoint, SpuId, SpuSpec};
+use crate::model::{ClusterId, Endpoint, LivePartition, SpuId, SpuSpec, SpuState};
 use crate::plan::{Action, Change};
+use crate::replication::{all_caught_up, follows_any, Gate, PartitionCheck};
 
 /// The most changes whose `begin` lines share one fsync.
 pub const MAX_BATCH: usize = 64;
@@ -89,6 +92,10 @@ const INTERRUPTED: &str = "interrupted before this SPU";
 /// The report's reason for a change not started because an earlier one was left
 /// unresolved.
 pub(crate) const HALTED: &str = "not started: an earlier change was left unresolved";
+/// The report's reason for a change not started because an earlier SPU's restart or
+/// replication gate failed.
+pub(crate) const GATE_HALTED: &str =
+    "not started: an earlier SPU's restart or replication gate failed";
 
 /// The sizes of the batches `n` changes go in: 1, 2, 4, ... up to [`MAX_BATCH`], the last
 /// one what is left.
@@ -169,8 +176,53 @@ pub struct SpuResult {
     /// Delete acknowledged -> create acknowledged, in milliseconds (replace on an SC only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unavailable_ms: Option<f64>,
+    /// The replicated partitions this SPU holds a replica of, and what the run did and saw
+    /// of them (absent when it holds none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_plane: Option<DataPlaneResult>,
     #[serde(skip)]
     seq: Option<u64>,
+}
+
+/// One changed SPU's data plane: its restart (a rolling apply), its gate, and each of its
+/// replicated partitions as last seen.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct DataPlaneResult {
+    /// The change put these partitions at risk: the SPU follows at least one and was
+    /// re-registered on a running SC, which stalls them until its process restarts.
+    pub at_risk: bool,
+    /// The restart command's run, when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<crate::hook::HookRun>,
+    /// How long the gate waited for the partitions to commit, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate_ms: Option<f64>,
+    pub partitions: Vec<PartitionCheck>,
+    /// Why the partitions were not checked, or what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl DataPlaneResult {
+    /// Partitions the run does not gate, and why.
+    pub fn unchecked(change: &Change, at_risk: bool, note: String) -> Option<Self> {
+        (!change.partitions.is_empty()).then(|| DataPlaneResult {
+            at_risk,
+            restart: None,
+            gate_ms: None,
+            partitions: change
+                .partitions
+                .iter()
+                .map(PartitionCheck::not_checked)
+                .collect(),
+            note: Some(note),
+        })
+    }
+
+    /// True when every partition was gated and found caught up (or gone).
+    pub fn proven(&self) -> bool {
+        !self.partitions.is_empty() && all_caught_up(&self.partitions)
+    }
 }
 
 impl SpuResult {
@@ -192,6 +244,7 @@ impl SpuResult {
             outcome: SpuOutcome::Skipped,
             reason,
             unavailable_ms: None,
+            data_plane: None,
             seq: None,
         }
     }
@@ -249,6 +302,27 @@ pub struct ApplyReport {
     /// Set when the final re-read itself failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_error: Option<String>,
+    /// Set when an SPU's restart or replication gate failed and halted the run: which SPU,
+    /// and what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_plane_failure: Option<String>,
+    /// The SC-offline route's stop and start (absent on other routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline: Option<OfflineRun>,
+}
+
+/// What the SC-offline route did.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct OfflineRun {
+    /// The metadata directory changed.
+    pub metadata_dir: String,
+    /// From the stop command until the SC no longer served the directory, in milliseconds.
+    pub stop_ms: f64,
+    /// From the start command until the SC answered again, in milliseconds.
+    pub start_ms: f64,
+    /// From the stop command to the SC answering again: how long the control plane was
+    /// down (its SPUs kept serving), in milliseconds.
+    pub sc_outage_ms: f64,
 }
 
 impl ApplyReport {
@@ -294,8 +368,11 @@ struct Engine<'a, T: Cluster> {
     journal: &'a mut Journal,
     options: &'a RetryPolicy,
     identity: ClusterId,
-    /// A change was left unresolved: no further SPU is touched (see the module comment).
-    halted: bool,
+    /// Why no further SPU is touched, once a change was left unresolved (see the module
+    /// comment) or an SPU's restart or gate failed.
+    halted: Option<&'static str>,
+    /// The SPU whose restart or gate failed, and what failed.
+    gate_failure: Option<String>,
 }
 
 impl<T: Cluster> Engine<'_, T> {
@@ -409,7 +486,9 @@ impl<T: Cluster> Engine<'_, T> {
                 }
                 None => self.change(change, seq).await?,
             };
-            self.halted |= result.outcome == SpuOutcome::Unresolved;
+            if result.outcome == SpuOutcome::Unresolved {
+                self.halted = Some(HALTED);
+            }
             emit(result);
         }
         Ok(())
@@ -420,10 +499,8 @@ impl<T: Cluster> Engine<'_, T> {
     fn not_started(&self, stop: &AtomicBool) -> Option<&'static str> {
         if stop.load(Ordering::SeqCst) {
             Some(INTERRUPTED)
-        } else if self.halted {
-            Some(HALTED)
         } else {
-            None
+            self.halted
         }
     }
 
@@ -678,7 +755,8 @@ pub async fn recover<T: Cluster>(
         journal,
         options,
         identity,
-        halted: false,
+        halted: None,
+        gate_failure: None,
     };
     // One read of the cluster tells where every entry stands; only an SPU found missing
     // costs requests of its own (its re-creation). A failed read leaves every entry
@@ -753,11 +831,254 @@ pub async fn recover<T: Cluster>(
     Ok(out)
 }
 
+/// Restarts one SPU's process: the restart command (`crate::hook`), or a test's script.
+pub trait Restart {
+    /// Restarts the process of `spu` and returns once the restart is done (or failed).
+    fn restart<'a>(
+        &'a mut self,
+        spu: &'a SpuSpec,
+    ) -> Pin<Box<dyn Future<Output = Result<crate::hook::HookRun, String>> + 'a>>;
+}
+
+/// A rolling apply: every changed SPU that follows a replicated partition is restarted
+/// right after its replace and gated before the next SPU is touched.
+pub struct Rolling<'a> {
+    pub restart: &'a mut dyn Restart,
+    /// The partitions as the run read them before any change.
+    pub planned: &'a [LivePartition],
+    /// How long a gate may wait for one SPU's partitions to commit.
+    pub gate_timeout: Duration,
+    /// How often a gate reads the partitions (the SC's status lags its SPUs by up to
+    /// 400 ms upstream).
+    pub poll: Duration,
+}
+
+/// Where the changes of a run go: runs of changes that need no restart are batched as
+/// usual; a change that needs one goes alone.
+enum Segment<'c> {
+    Batched(&'c [Change]),
+    Healed(&'c Change),
+}
+
+/// Splits `changes` into [`Segment`]s, in order; without a rolling apply, one batched run.
+fn segments(changes: &[Change], rolling: bool) -> Vec<Segment<'_>> {
+    if !rolling {
+        return vec![Segment::Batched(changes)];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, change) in changes.iter().enumerate() {
+        if follows_any(&change.partitions) {
+            if start < i {
+                out.push(Segment::Batched(&changes[start..i]));
+            }
+            out.push(Segment::Healed(change));
+            start = i + 1;
+        }
+    }
+    if start < changes.len() {
+        out.push(Segment::Batched(&changes[start..]));
+    }
+    out
+}
+
+impl<T: Cluster> Engine<'_, T> {
+    /// Changes in batches (see the module comment), each result to `emit`.
+    async fn batched(
+        &mut self,
+        changes: &[Change],
+        stop: &AtomicBool,
+        emit: &mut dyn FnMut(SpuResult),
+    ) -> Result<()> {
+        let mut rest = changes;
+        for size in batch_sizes(changes.len()) {
+            let (batch, tail) = rest.split_at(size);
+            rest = tail;
+            match self.not_started(stop) {
+                // Nothing of this batch is journaled.
+                Some(reason) => {
+                    for change in batch {
+                        emit(SpuResult::skipped(change, Some(reason.into())));
+                    }
+                }
+                None => self.batch(batch, stop, emit).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// One change that needs a restart: replaced alone, then (if the SPU was re-registered)
+    /// restarted and gated. A restart or gate that fails halts the run.
+    async fn healed(
+        &mut self,
+        change: &Change,
+        rolling: &mut Rolling<'_>,
+        stop: &AtomicBool,
+    ) -> Result<SpuResult> {
+        if let Some(reason) = self.not_started(stop) {
+            return Ok(SpuResult::skipped(change, Some(reason.into())));
+        }
+        let mut replaced = None;
+        self.batch(std::slice::from_ref(change), stop, &mut |r| {
+            replaced = Some(r)
+        })
+        .await?;
+        let mut result = replaced.expect("a batch of one gives one result");
+        // Only a delete + create (applied, or rolled back to the old spec) re-registered
+        // the SPU; anything else left it as it was.
+        let re_registered = result.unavailable_ms.is_some()
+            && matches!(result.outcome, SpuOutcome::Applied | SpuOutcome::RolledBack);
+        if !re_registered {
+            result.data_plane = DataPlaneResult::unchecked(
+                change,
+                false,
+                "not restarted: it was not re-registered".into(),
+            );
+            return Ok(result);
+        }
+        let expected = match result.outcome {
+            SpuOutcome::Applied => &change.next,
+            _ => &change.live,
+        };
+        let data_plane = self.heal(change, expected, rolling, stop).await;
+        if !data_plane.proven() {
+            self.halted = Some(GATE_HALTED);
+            self.gate_failure = Some(format!(
+                "SPU {} ({}): {}",
+                change.id,
+                change.name,
+                data_plane
+                    .note
+                    .as_deref()
+                    .unwrap_or("its partitions did not catch up")
+            ));
+        }
+        result.data_plane = Some(data_plane);
+        Ok(result)
+    }
+
+    /// Restarts the SPU of `change` and waits until its replicated partitions commit again.
+    async fn heal(
+        &mut self,
+        change: &Change,
+        expected: &SpuSpec,
+        rolling: &mut Rolling<'_>,
+        stop: &AtomicBool,
+    ) -> DataPlaneResult {
+        let unchecked = |note: String| {
+            DataPlaneResult::unchecked(change, true, note)
+                .expect("a change that needs a restart has partitions")
+        };
+        // The replace is proven first: a process restarted for an SPU that is not
+        // registered is refused by the SC.
+        match self.fetch(&change.name).await {
+            Ok(Some(found)) if found == *expected => {}
+            Ok(Some(found)) => {
+                return unchecked(format!("not restarted: {}", moved(expected, &found)))
+            }
+            Ok(None) => return unchecked("not restarted: it is missing after its replace".into()),
+            Err(e) => return unchecked(format!("not restarted: could not re-read it: {e}")),
+        }
+        let restart = match rolling.restart.restart(expected).await {
+            Ok(run) => run,
+            Err(why) => return unchecked(format!("the restart failed: {why}")),
+        };
+        let started = Instant::now();
+        let deadline = started + rolling.gate_timeout;
+        let mut gate: Option<Gate> = None;
+        let mut last: Vec<PartitionCheck> = Vec::new();
+        let mut waiting_for = String::from("a first read of its partitions");
+        let note = loop {
+            if let Some(read) = self.gate_read(&change.name).await {
+                let (status, partitions) = read;
+                let gate = gate
+                    .get_or_insert_with(|| Gate::begin(&[change.id], rolling.planned, &partitions));
+                last = gate.check(&partitions);
+                let online = status == Some(SpuState::Online);
+                if online && all_caught_up(&last) {
+                    break None;
+                }
+                waiting_for = if online {
+                    "its partitions to commit".to_string()
+                } else {
+                    format!(
+                        "the SPU to be Online (it is {})",
+                        status.map_or("not registered", |s| s.label())
+                    )
+                };
+            }
+            if stop.load(Ordering::SeqCst) {
+                break Some(format!("interrupted while waiting for {waiting_for}"));
+            }
+            if Instant::now() >= deadline {
+                break Some(format!(
+                    "the gate timed out after {:.0} s waiting for {waiting_for}",
+                    rolling.gate_timeout.as_secs_f64()
+                ));
+            }
+            tokio::time::sleep(rolling.poll.min(deadline - Instant::now())).await;
+        };
+        if last.is_empty() {
+            last = change
+                .partitions
+                .iter()
+                .map(PartitionCheck::not_checked)
+                .collect();
+        }
+        DataPlaneResult {
+            at_risk: true,
+            restart: Some(restart),
+            gate_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+            partitions: last,
+            note,
+        }
+    }
+
+    /// One read of a gate: the SPU's status and every partition. `None` when a read failed
+    /// (the gate reads again at its next poll, until its deadline).
+    async fn gate_read(&mut self, name: &str) -> Option<(Option<SpuState>, Vec<LivePartition>)> {
+        let status = match self.cluster.fetch(name).await {
+            Ok(found) => found.map(|l| l.status),
+            Err(e) => {
+                if e.is_transient() {
+                    let _ = self.cluster.reconnect().await;
+                }
+                return None;
+            }
+        };
+        match self.cluster.partitions().await {
+            Ok(partitions) => Some((status, partitions)),
+            Err(e) => {
+                if e.is_transient() {
+                    let _ = self.cluster.reconnect().await;
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Why a change's replicated partitions were not gated.
+fn unhealed(result: &SpuResult, change: &Change, in_place: bool) -> String {
+    if in_place {
+        "changed in place in the metadata directory: the SPU was not re-registered".into()
+    } else if result.unavailable_ms.is_none() {
+        "not re-registered by this run".into()
+    } else if follows_any(&change.partitions) {
+        "not restarted: the partitions it follows stop committing until its SPU process restarts"
+            .into()
+    } else {
+        "it leads these partitions and follows none: a re-registration does not stall them".into()
+    }
+}
+
 /// Applies `changes` in order, then verifies them against a fresh read of the cluster.
 ///
 /// Changes go in batches (see the module comment). `stop` is checked between SPUs (never
 /// inside a replace), so Ctrl-C finishes the SPU in flight and skips the rest. `progress`
-/// sees each result as it happens.
+/// sees each result as it happens. With `rolling`, each change of an SPU that follows a
+/// replicated partition goes alone and is restarted and gated (see [`Rolling`]); a restart
+/// or gate that fails halts the run, and `data_plane_failure` says which and why.
 pub async fn apply<T: Cluster>(
     changes: &[Change],
     cluster: &mut T,
@@ -765,6 +1086,7 @@ pub async fn apply<T: Cluster>(
     options: &RetryPolicy,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&SpuResult),
+    mut rolling: Option<Rolling<'_>>,
 ) -> Result<ApplyReport> {
     let mut report = ApplyReport::default();
     let identity = cluster.identity();
@@ -773,26 +1095,33 @@ pub async fn apply<T: Cluster>(
         journal,
         options,
         identity,
-        halted: false,
+        halted: None,
+        gate_failure: None,
     };
     {
         let mut emit = |result: SpuResult| {
             progress(&result);
             report.results.push(result);
         };
-        let mut rest = changes;
-        for size in batch_sizes(changes.len()) {
-            let (batch, tail) = rest.split_at(size);
-            rest = tail;
-            match engine.not_started(stop) {
-                // Nothing of this batch is journaled.
-                Some(reason) => {
-                    for change in batch {
-                        emit(SpuResult::skipped(change, Some(reason.into())));
-                    }
+        for segment in segments(changes, rolling.is_some()) {
+            match (segment, rolling.as_mut()) {
+                (Segment::Batched(run), _) => engine.batched(run, stop, &mut emit).await?,
+                (Segment::Healed(change), Some(rolling)) => {
+                    let result = engine.healed(change, rolling, stop).await?;
+                    emit(result);
                 }
-                None => engine.batch(batch, stop, &mut emit).await?,
+                (Segment::Healed(_), None) => unreachable!("only a rolling apply heals"),
             }
+        }
+    }
+    report.data_plane_failure = engine.gate_failure.take();
+    let in_place = engine.cluster.updates_in_place();
+    for (result, change) in report.results.iter_mut().zip(changes) {
+        if result.data_plane.is_none() {
+            let at_risk =
+                !in_place && result.unavailable_ms.is_some() && follows_any(&change.partitions);
+            result.data_plane =
+                DataPlaneResult::unchecked(change, at_risk, unhealed(result, change, in_place));
         }
     }
 

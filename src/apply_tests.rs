@@ -27,6 +27,7 @@ enum Op {
     Delete,
     Create,
     Reconnect,
+    Partitions,
 }
 
 /// What one scripted request does instead of succeeding.
@@ -49,6 +50,8 @@ struct Scripted {
     spus: BTreeMap<String, SpuSpec>,
     script: HashMap<Op, VecDeque<Fault>>,
     log: Vec<Op>,
+    /// What successive partition lists answer; the last one stays.
+    partitions: VecDeque<Vec<crate::model::LivePartition>>,
 }
 
 impl Scripted {
@@ -121,6 +124,16 @@ impl Cluster for Scripted {
             Some(Fault::Refused(m)) => Err(Self::refused(Op::Fetch, m)),
             Some(_) => Err(Self::lost(Op::Fetch)),
         }
+    }
+
+    async fn partitions(&mut self) -> Result<Vec<crate::model::LivePartition>, ClusterError> {
+        self.log.push(Op::Partitions);
+        let read = if self.partitions.len() > 1 {
+            self.partitions.pop_front()
+        } else {
+            self.partitions.front().cloned()
+        };
+        Ok(read.unwrap_or_default())
     }
 
     fn updates_in_place(&self) -> bool {
@@ -207,6 +220,7 @@ fn change(live: &SpuSpec) -> Change {
         live_fingerprint: live.fingerprint(),
         live: live.clone(),
         next: live.with_local(local),
+        partitions: Vec::new(),
     }
 }
 
@@ -237,6 +251,7 @@ async fn run(cluster: Scripted, changes: &[Change]) -> Run {
         &policy(),
         &stop,
         &mut |_| {},
+        None,
     )
     .await
     .expect("the journal works");

@@ -251,6 +251,47 @@ pub struct Safety {
     pub force: bool,
 }
 
+/// A rolling apply's options: how to heal the replication stall a change causes.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Replication (see the README's Replication section)")]
+pub struct HealArgs {
+    /// Restart each changed SPU that follows a replicated partition with this shell command (run by `sh -c`, with SPU_ID and SPU_NAME in its environment), then wait until its partitions commit, one SPU at a time (overrides [policy] restart_command)
+    #[arg(long, value_name = "CMD", value_parser = parse_command)]
+    pub restart_command: Option<String>,
+    /// Seconds a restart command (or --sc-stop, --sc-start) may run before it is killed and the run halts
+    #[arg(long, default_value_t = 120.0, value_name = "SECS", value_parser = parse_timeout)]
+    pub restart_timeout: f64,
+    /// Seconds to wait for a restarted SPU to be Online with its partitions caught up (offline: for the SC to stop, and to answer again)
+    #[arg(long, default_value_t = 120.0, value_name = "SECS", value_parser = parse_timeout)]
+    pub gate_timeout: f64,
+    /// Change SPUs that follow replicated partitions without a restart: those partitions stop committing until the SPU's process restarts (as [policy] replication_stalls = "accept")
+    #[arg(long, conflicts_with = "restart_command")]
+    pub accept_stalls: bool,
+}
+
+/// The SC-offline route's options.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Replication (see the README's Replication section)")]
+pub struct OfflineArgs {
+    /// Apply with the SC stopped: DIR is its local metadata directory (`fluvio-run sc --local DIR`); the SC is stopped with --sc-stop, DIR changed in place, the SC started with --sc-start and the result verified through it. No SPU is re-registered, so nothing stalls
+    #[arg(long, value_name = "DIR", requires_all = ["sc_stop", "sc_start"], conflicts_with_all = ["restart_command", "accept_stalls", "metadata_dir"])]
+    pub sc_offline: Option<PathBuf>,
+    /// With --sc-offline: the shell command that stops the SC (only the SC: its SPUs keep running)
+    #[arg(long, value_name = "CMD", requires = "sc_offline", value_parser = parse_command)]
+    pub sc_stop: Option<String>,
+    /// With --sc-offline: the shell command that starts the SC again, returning once it is started (e.g. `systemctl start`, or `fluvio-run sc --local DIR ... >sc.log 2>&1 &`)
+    #[arg(long, value_name = "CMD", requires = "sc_offline", value_parser = parse_command)]
+    pub sc_start: Option<String>,
+}
+
+fn parse_command(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("the command is empty".to_string())
+    } else {
+        Ok(text.to_string())
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
@@ -266,6 +307,10 @@ pub struct PlanArgs {
     pub probe: bool,
     #[command(flatten)]
     pub safety: Safety,
+    #[command(flatten)]
+    pub heal: HealArgs,
+    #[command(flatten)]
+    pub offline: OfflineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +337,10 @@ pub struct ApplyArgs {
     pub probe: bool,
     #[command(flatten)]
     pub safety: Safety,
+    #[command(flatten)]
+    pub heal: HealArgs,
+    #[command(flatten)]
+    pub offline: OfflineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -307,6 +356,8 @@ pub struct UpdateLocalArgs {
     /// PLAINTEXT or SSL (default: the SPU's public encryption)
     #[arg(long, value_parser = ["PLAINTEXT", "SSL", "plaintext", "ssl"])]
     pub encryption: Option<String>,
+    #[command(flatten)]
+    pub heal: HealArgs,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,9 @@ pub mod exit {
     pub const PERMISSION_DENIED: u8 = 9;
     /// `probe`: some local endpoints are unreachable from where it ran.
     pub const PROBE_UNREACHABLE: u8 = 10;
+    /// The data plane was not proven: a restart command failed or a replication gate timed
+    /// out (the run halted there), or the SC-offline route could not stop or start the SC.
+    pub const DATA_PLANE: u8 = 11;
     /// Bad command-line usage.
     pub const USAGE: u8 = 64;
     /// An internal error: a bug in fluvio-endpoints itself (it panicked).
@@ -56,6 +59,8 @@ pub mod exit {
   8   an interrupted or unverified apply needs `recover`
   9   permission denied: no Create permission on CustomSpu; nothing was changed
   10  probe: some local endpoints are unreachable from here
+  11  data plane not proven: a restart command failed or a replication gate timed
+      out (the run halted there), or the SC-offline route could not stop or start the SC
   64  command-line usage error
   70  internal error: a bug in fluvio-endpoints (please report it)";
 }
@@ -161,6 +166,13 @@ pub enum Error {
         help("run `fluvio-endpoints recover` for this cluster when it is reachable again")
     )]
     RecoveryNeeded(String),
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(endpoints::apply::data_plane),
+        help("the report says what each SPU's restart and gate did; fix the restart command or the SPU, then run the same apply again: it changes only what still differs, and a changed SPU whose partitions still lag can be restarted by hand")
+    )]
+    DataPlane(String),
 
     #[error(transparent)]
     #[diagnostic(code(endpoints::journal))]
@@ -276,6 +288,7 @@ impl Error {
             Error::PermissionDenied { .. } => PERMISSION_DENIED,
             Error::Usage(_) => USAGE,
             Error::ProbeUnreachable { .. } => PROBE_UNREACHABLE,
+            Error::DataPlane(_) => DATA_PLANE,
             Error::NothingToProbe { from_file, .. } => {
                 if *from_file {
                     INVALID_CONFIG

@@ -30,6 +30,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod hook;
 pub mod input;
 pub mod journal;
 pub mod model;
@@ -39,6 +40,7 @@ pub mod plan;
 pub mod probe;
 pub mod profile;
 pub mod render;
+pub mod replication;
 pub mod report;
 
 use cli::{Cli, Command};

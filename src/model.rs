@@ -296,6 +296,8 @@ pub struct Live {
     pub spus: BTreeMap<SpuId, LiveSpu>,
     /// The SC's platform version, when the cluster is a running SC.
     pub platform_version: Option<String>,
+    /// The cluster's (non-system) partitions, when they were read.
+    pub partitions: Option<Vec<LivePartition>>,
 }
 
 impl Live {
@@ -303,8 +305,36 @@ impl Live {
         Live {
             spus: specs.into_iter().map(|s| (s.spec.id, s)).collect(),
             platform_version: None,
+            partitions: None,
         }
     }
+}
+
+/// One replica's offsets as a partition's leader reports them to the SC: its high
+/// watermark and its log end offset (-1 until the leader knows them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReplicaOffsets {
+    pub spu: SpuId,
+    pub hw: i64,
+    pub leo: i64,
+}
+
+/// A partition as the SC lists it: where its replicas are (its spec) and how far each has
+/// replicated (its status, which the leader reports every few hundred milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LivePartition {
+    /// `<topic>-<index>`.
+    pub name: String,
+    /// `spec.leader`.
+    pub leader: SpuId,
+    /// `spec.replicas`: every SPU holding a replica, the leader among them.
+    pub replicas: Vec<SpuId>,
+    /// `status.resolution` is `Online`.
+    pub online: bool,
+    /// `status.leader`.
+    pub leader_offsets: ReplicaOffsets,
+    /// `status.replicas`: the followers as the leader sees them.
+    pub follower_offsets: Vec<ReplicaOffsets>,
 }
 
 /// Which cluster a file describes, as written in its `[cluster]` table.
@@ -347,6 +377,11 @@ pub struct Policy {
     pub unmanaged: Unmanaged,
     pub max_changes: Option<usize>,
     pub probe: ProbePolicy,
+    /// Whether a change may stall the replicated partitions its SPU follows.
+    pub replication_stalls: crate::replication::StallPolicy,
+    /// The shell command that restarts one SPU's process (`SPU_ID`, `SPU_NAME` in its
+    /// environment), run after each change of an SPU that follows a replicated partition.
+    pub restart_command: Option<String>,
 }
 
 /// A declared local endpoint, before the live SPU fills in what was left out.

@@ -74,6 +74,11 @@ pub struct Change {
     // `live` with the new local endpoint: what the replace creates.
     #[serde(rename = "target")]
     pub next: SpuSpec,
+    /// The replicated partitions (more than one replica) this SPU holds a replica of, and
+    /// its role in each, when the plan read them. Replication of each one it follows stalls
+    /// when the SPU is re-registered on a running SC, until its process restarts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<crate::replication::PartitionRole>,
 }
 
 /// An asserted field of the file that the cluster does not match. Never applied.
@@ -126,6 +131,11 @@ pub enum BlockerKind {
     // A local endpoint the plan would set does not answer from where the plan ran
     // (`--probe`, `[policy] probe = "error"`).
     Unreachable,
+    // The change re-registers, on a running SC, an SPU that follows a replicated
+    // partition, which stops that partition's replication until the SPU's process
+    // restarts; and the run neither heals it (`--restart-command`, the SC-offline route)
+    // nor does the file accept it (`[policy] replication_stalls = "accept"`).
+    ReplicationStall,
 }
 
 /// Why a plan must not be applied.
@@ -153,6 +163,12 @@ pub enum Blocker {
         name: String,
         endpoint: String,
         why: String,
+    },
+    /// Re-registering this SPU would stall the replicated partitions it follows.
+    ReplicationStall {
+        id: SpuId,
+        name: String,
+        follows: Vec<String>,
     },
 }
 
@@ -184,6 +200,12 @@ impl Blocker {
             } => format!(
                 "SPU {id} ({name}): no Fluvio SPU answers at {endpoint} from here: {why}"
             ),
+            Blocker::ReplicationStall { id, name, follows } => format!(
+                "SPU {id} ({name}) follows {} replicated partition{} ({}): deleting and re-creating it on the running SC stops their replication until its SPU process restarts (records are accepted by the leaders but never committed)",
+                follows.len(),
+                if follows.len() == 1 { "" } else { "s" },
+                some_of(follows, 5)
+            ),
         }
     }
 
@@ -205,6 +227,9 @@ impl Blocker {
             Blocker::Unreachable { .. } => {
                 "run `fluvio-endpoints probe -f FILE` where the zone's clients run for each address and a hint; fix the name or the network, or pass --force to set it anyway"
             }
+            Blocker::ReplicationStall { .. } => {
+                "heal as you go with --restart-command CMD (restarts each such SPU's process after its change, then waits until its partitions commit), or apply with the SC stopped (--sc-offline DIR --sc-stop CMD --sc-start CMD), or accept stalls with [policy] replication_stalls = \"accept\" (see README, Replication)"
+            }
         }
     }
 
@@ -216,6 +241,7 @@ impl Blocker {
             Blocker::Unmanaged { .. } => BlockerKind::Unmanaged,
             Blocker::TooManyChanges { .. } => BlockerKind::TooManyChanges,
             Blocker::Unreachable { .. } => BlockerKind::Unreachable,
+            Blocker::ReplicationStall { .. } => BlockerKind::ReplicationStall,
         }
     }
 
@@ -224,10 +250,20 @@ impl Blocker {
         match self {
             Blocker::UnknownSpu { id }
             | Blocker::ManagedSpu { id, .. }
-            | Blocker::Unreachable { id, .. } => Some(*id),
+            | Blocker::Unreachable { id, .. }
+            | Blocker::ReplicationStall { id, .. } => Some(*id),
             _ => None,
         }
     }
+}
+
+/// The first `n` of `items`, and how many more there are.
+fn some_of(items: &[String], n: usize) -> String {
+    let mut text = items.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > n {
+        text.push_str(&format!(" and {} more", items.len() - n));
+    }
+    text
 }
 
 pub(crate) fn opt(endpoint: &Option<Endpoint>) -> String {
@@ -311,6 +347,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             line: None,
             live_fingerprint: String::new(),
             live: spec.clone(),
+            partitions: Vec::new(),
         });
     }
     let unmanaged: Vec<UnmanagedSpu> = live

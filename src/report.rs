@@ -136,6 +136,10 @@ pub struct PlanDoc {
     pub drift: Vec<DriftDoc>,
     pub unmanaged: Vec<UnmanagedSpu>,
     pub blockers: Vec<BlockerDoc>,
+    /// How the changes would be made, and so whether they stall replication (absent in
+    /// plans saved before it existed: `online`).
+    #[serde(default)]
+    pub route: crate::replication::Route,
 }
 
 impl PlanDoc {
@@ -176,6 +180,7 @@ impl PlanDoc {
                 .iter()
                 .map(|b| BlockerDoc::new(b, &lines))
                 .collect(),
+            route: crate::replication::Route::default(),
         };
         doc.recount();
         doc
@@ -280,6 +285,45 @@ pub struct ApplySummary {
     pub verified: bool,
     /// Largest unavailability window of the run, in milliseconds.
     pub max_unavailable_ms: Option<f64>,
+    /// Whether the data plane was proven, not only the metadata (see `DataPlane`).
+    pub data_plane: DataPlane,
+}
+
+/// What a run proved of the replicated partitions its SPUs hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataPlane {
+    /// Nothing the run did can stall replication: no changed SPU follows a replicated
+    /// partition, or none was re-registered on a running SC; and nothing was gated.
+    NotAffected,
+    /// Every partition the run gated (each restarted SPU's, or on the SC-offline route
+    /// every changed SPU's) was caught up, and no change left one at risk.
+    Proven,
+    /// A change left replicated partitions at risk without proving them caught up: stalls
+    /// accepted, a restart that failed, a gate that timed out, or a run halted before it.
+    NotProven,
+}
+
+impl DataPlane {
+    pub fn of(report: &ApplyReport) -> DataPlane {
+        let planes = || report.results.iter().filter_map(|r| r.data_plane.as_ref());
+        let gated = || planes().filter(|d| d.gate_ms.is_some());
+        if planes().any(|d| (d.at_risk || d.gate_ms.is_some()) && !d.proven()) {
+            DataPlane::NotProven
+        } else if gated().next().is_some() {
+            DataPlane::Proven
+        } else {
+            DataPlane::NotAffected
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataPlane::NotAffected => "data plane not affected",
+            DataPlane::Proven => "data plane proven",
+            DataPlane::NotProven => "data plane NOT proven",
+        }
+    }
 }
 
 impl ApplySummary {
@@ -298,6 +342,7 @@ impl ApplySummary {
                 .iter()
                 .filter_map(|r| r.unavailable_ms)
                 .fold(None, |m: Option<f64>, w| Some(m.map_or(w, |m| m.max(w)))),
+            data_plane: DataPlane::of(report),
         }
     }
 }

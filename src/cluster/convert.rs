@@ -5,8 +5,13 @@ use fluvio_controlplane_metadata::spu::{
     IngressPort, SpuSpec as FlvSpuSpec, SpuStatus, SpuStatusResolution, SpuType,
 };
 
+use fluvio_controlplane_metadata::partition::{
+    PartitionResolution, PartitionSpec, PartitionStatus, ReplicaStatus,
+};
+
 use crate::model::{
-    Encryption, Endpoint, Ingress, IngressAddr, LiveSpu, SpuKind, SpuSpec, SpuState,
+    Encryption, Endpoint, Ingress, IngressAddr, LivePartition, LiveSpu, ReplicaOffsets, SpuKind,
+    SpuSpec, SpuState,
 };
 
 fn encryption(e: &EncryptionEnum) -> Encryption {
@@ -90,6 +95,30 @@ pub fn live_into_model(name: String, spec: FlvSpuSpec, status: &SpuStatus) -> Li
     LiveSpu {
         spec: spec_into_model(name, spec),
         status: state_from_fluvio(status),
+    }
+}
+
+fn offsets(r: &ReplicaStatus) -> ReplicaOffsets {
+    ReplicaOffsets {
+        spu: r.spu,
+        hw: r.hw,
+        leo: r.leo,
+    }
+}
+
+/// A listed partition (`<topic>-<index>`) as the model's.
+pub fn partition_into_model(
+    name: String,
+    spec: &PartitionSpec,
+    status: &PartitionStatus,
+) -> LivePartition {
+    LivePartition {
+        name,
+        leader: spec.leader,
+        replicas: spec.replicas.clone(),
+        online: status.resolution == PartitionResolution::Online,
+        leader_offsets: offsets(&status.leader),
+        follower_offsets: status.replicas.iter().map(offsets).collect(),
     }
 }
 

@@ -17,9 +17,9 @@ use fluvio_stream_dispatcher::metadata::MetadataClient;
 use fluvio_stream_model::core::MetadataContext;
 use fluvio_stream_model::store::MetadataStoreObject;
 
-use super::convert::{live_from_fluvio, spec_to_fluvio};
+use super::convert::{live_from_fluvio, partition_into_model, spec_to_fluvio};
 use super::{Cluster, ClusterError};
-use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
+use crate::model::{ClusterId, Live, LivePartition, LiveSpu, SpuSpec};
 
 type Item = MetadataStoreObject<FlvSpuSpec, LocalMetadataItem>;
 
@@ -266,6 +266,29 @@ impl Cluster for MetadataDir {
             .items
             .get(name)
             .map(|i| live_from_fluvio(i.key(), i.spec(), i.status())))
+    }
+
+    /// The partitions as the SC saved them (`DIR/Partition/*.yaml`; none without that
+    /// folder): their status is as of the SC's last write.
+    async fn partitions(&mut self) -> Result<Vec<LivePartition>, ClusterError> {
+        use fluvio_controlplane_metadata::partition::PartitionSpec;
+        let folder = self.dir.join("Partition");
+        if !folder.is_dir() {
+            return Ok(Vec::new());
+        }
+        let reading = || format!("reading {}", folder.display());
+        crate::input::check_dir(&folder, "yaml", &crate::input::METADATA_FILE)
+            .map_err(|e| store_err(&reading(), e))?;
+        let items = LocalMetadataStorage::new(&self.dir)
+            .retrieve_items::<PartitionSpec>(&NameSpace::All)
+            .await
+            .map_err(|e| store_err(&reading(), e))?
+            .items;
+        Ok(items
+            .into_iter()
+            .filter(|i| !i.spec().system)
+            .map(|i| partition_into_model(i.key().to_string(), i.spec(), i.status()))
+            .collect())
     }
 
     fn updates_in_place(&self) -> bool {

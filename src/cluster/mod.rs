@@ -10,7 +10,7 @@ pub mod handshake;
 pub mod metadata_dir;
 pub mod sc;
 
-use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
+use crate::model::{ClusterId, Live, LivePartition, LiveSpu, SpuSpec};
 
 /// A failure talking to a cluster, classified so the apply engine can decide what is safe.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -61,6 +61,10 @@ pub trait Cluster {
     async fn read(&mut self) -> Result<Live, ClusterError>;
     /// Reads one SPU by exact name (name filters on the SC are substring matches).
     async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError>;
+    /// Reads every partition of the cluster's (non-system) topics, with its replicas and
+    /// their replication status. (The SC's one system topic, `consumer-offset`, has one
+    /// replica: it cannot stall.)
+    async fn partitions(&mut self) -> Result<Vec<LivePartition>, ClusterError>;
     /// True when `update` rewrites a spec in place; otherwise a change is delete + create.
     fn updates_in_place(&self) -> bool;
     /// Rewrites a spec in place (only when `updates_in_place`).
@@ -101,6 +105,9 @@ impl Cluster for AnyCluster {
     }
     async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError> {
         delegate!(self, t => t.fetch(name).await)
+    }
+    async fn partitions(&mut self) -> Result<Vec<LivePartition>, ClusterError> {
+        delegate!(self, t => t.partitions().await)
     }
     fn updates_in_place(&self) -> bool {
         delegate!(self, t => t.updates_in_place())

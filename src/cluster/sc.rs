@@ -17,10 +17,10 @@ use fluvio_sc_schema::objects::{
 use fluvio_sc_schema::{ApiError, TryEncodableFrom};
 
 use super::connection::{ConnectError, RequestError, ScConnection};
-use super::convert::{custom_spec, live_into_model};
+use super::convert::{custom_spec, live_into_model, partition_into_model};
 use super::{Cluster, ClusterError};
 use crate::error::one_line as causes;
-use crate::model::{ClusterId, Live, LiveSpu, SpuSpec};
+use crate::model::{ClusterId, Live, LivePartition, LiveSpu, SpuSpec};
 use crate::profile::without_quoted_lines;
 
 /// How the user picked the cluster; the first that is set wins.
@@ -375,6 +375,32 @@ impl ScCluster {
     }
 }
 
+impl ScCluster {
+    /// Lists the partitions of non-system topics (the SC lists system and other topics'
+    /// partitions apart, and ignores name filters for partitions).
+    async fn list_partitions(&mut self) -> Result<Vec<LivePartition>, ClusterError> {
+        use fluvio_controlplane_metadata::partition::PartitionSpec;
+        let op = || "listing partitions".to_string();
+        let request = ListRequest::<PartitionSpec>::new(vec![], false);
+        let response = self
+            .exchange::<ObjectApiListRequest, _>(op, request)
+            .await?;
+        let partitions: ListResponse<PartitionSpec> = response
+            .downcast()
+            .ok()
+            .flatten()
+            .ok_or_else(|| ClusterError::Transient {
+                op: op(),
+                cause: "the SC's reply is not a partition list".to_string(),
+            })?;
+        Ok(partitions
+            .inner()
+            .into_iter()
+            .map(|m| partition_into_model(m.name, &m.spec, &m.status))
+            .collect())
+    }
+}
+
 impl Cluster for ScCluster {
     fn identity(&self) -> ClusterId {
         ClusterId::Sc(self.config.endpoint.clone())
@@ -395,6 +421,10 @@ impl Cluster for ScCluster {
             )
             .await?;
         Ok(spus.into_iter().find(|spu| spu.spec.name == name))
+    }
+
+    async fn partitions(&mut self) -> Result<Vec<LivePartition>, ClusterError> {
+        self.list_partitions().await
     }
 
     fn updates_in_place(&self) -> bool {

@@ -24,6 +24,8 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Found> {
             probe: args.probe,
             force: args.safety.force,
         },
+        healing: args.heal.healing(),
+        offline: args.offline.offline(&args.heal),
     };
     crate::ops::apply::run(&ctx.connect(), &options, &ctx.printer).await
 }

@@ -10,6 +10,8 @@ use crate::ops::{ChangeLimit, Found};
 pub async fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Found> {
     // Nothing is applied, so no size limit applies.
     let options = PlanOptions {
+        // the file's [policy] alone decides whether an apply of it would stall
+        route: crate::ops::route::RouteRequest::default(),
         limit: ChangeLimit::Ignore,
         fingerprints: ctx.printer.documents_are_kept(),
         // drift never applies: nothing to prove reachable

@@ -56,6 +56,47 @@ impl crate::cli::Safety {
     }
 }
 
+impl crate::cli::HealArgs {
+    /// The rolling apply's commands and limits.
+    pub fn healing(&self) -> crate::ops::route::Healing {
+        crate::ops::route::Healing {
+            restart_command: self.restart_command.clone(),
+            restart_timeout: Duration::from_secs_f64(self.restart_timeout),
+            gate_timeout: Duration::from_secs_f64(self.gate_timeout),
+            accept_stalls: self.accept_stalls,
+        }
+    }
+}
+
+impl crate::cli::OfflineArgs {
+    /// The SC-offline route, when asked for.
+    pub fn offline(&self, heal: &crate::cli::HealArgs) -> Option<crate::ops::route::Offline> {
+        let hook = |command: &Option<String>| crate::hook::Hook {
+            command: command.clone().unwrap_or_default(),
+            timeout: Duration::from_secs_f64(heal.restart_timeout),
+        };
+        self.sc_offline
+            .as_ref()
+            .map(|dir| crate::ops::route::Offline {
+                dir: dir.clone(),
+                stop: hook(&self.sc_stop),
+                start: hook(&self.sc_start),
+            })
+    }
+}
+
+/// What a plan's route flags ask for.
+pub fn route_request(
+    heal: &crate::cli::HealArgs,
+    offline: &crate::cli::OfflineArgs,
+) -> crate::ops::route::RouteRequest {
+    crate::ops::route::RouteRequest {
+        restart: heal.restart_command.is_some(),
+        offline: offline.sc_offline.is_some(),
+        accept_stalls: heal.accept_stalls,
+    }
+}
+
 /// Several files' errors: each printed as it comes; the first one's exit code is the run's.
 pub fn aggregate(errors: &[Error]) -> Result<()> {
     match errors.first() {

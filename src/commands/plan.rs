@@ -36,6 +36,7 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Found> {
         return Err(Error::Usage(Usage::OutNeedsOneFile));
     }
     let options = PlanOptions {
+        route: crate::commands::route_request(&args.heal, &args.offline),
         limit: args.safety.limit(),
         fingerprints: args.out.is_some() || ctx.printer.documents_are_kept(),
         probe: crate::ops::probe::ProbeRequest {

@@ -13,6 +13,7 @@ pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Found> {
     let options = UpdateLocalOptions {
         id: args.id,
         local: local(&args.host, args.port, encryption).map_err(Error::Usage)?,
+        healing: args.heal.healing(),
     };
     crate::ops::update_local::run(&ctx.connect(), &options, &ctx.printer).await
 }

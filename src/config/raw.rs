@@ -39,6 +39,8 @@ pub struct RawPolicy {
     pub unmanaged: Option<Sp<String>>,
     pub max_changes: Option<Sp<i64>>,
     pub probe: Option<Sp<String>>,
+    pub replication_stalls: Option<Sp<String>>,
+    pub restart_command: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -71,7 +73,13 @@ pub struct RawSpu {
 
 const TOP_KEYS: &[&str] = &["cluster", "policy", "spu"];
 const CLUSTER_KEYS: &[&str] = &["profile", "endpoint"];
-const POLICY_KEYS: &[&str] = &["unmanaged", "max_changes", "probe"];
+const POLICY_KEYS: &[&str] = &[
+    "unmanaged",
+    "max_changes",
+    "probe",
+    "replication_stalls",
+    "restart_command",
+];
 const SPU_KEYS: &[&str] = &["id", "local", "name", "public", "private", "rack"];
 const LOCAL_KEYS: &[&str] = &["host", "port", "encryption"];
 
@@ -228,6 +236,8 @@ impl Walker<'_> {
                         unmanaged: self.string(t, "unmanaged"),
                         max_changes: self.integer(t, "max_changes"),
                         probe: self.string(t, "probe"),
+                        replication_stalls: self.string(t, "replication_stalls"),
+                        restart_command: self.string(t, "restart_command"),
                     });
                 }
                 None => self.wrong_type(item, "policy", "a table"),

@@ -49,6 +49,18 @@ pub struct PolicyTable {
     /// plan unless `--force`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<crate::model::ProbePolicy>,
+    /// Whether a change may stall replication: refuse (default: a change of an SPU that
+    /// follows a replicated partition refuses the plan, unless the run restarts it or
+    /// applies with the SC offline) or accept (the partitions it follows stop committing
+    /// until its SPU process restarts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_stalls: Option<crate::replication::StallPolicy>,
+    /// A shell command (run with `sh -c`) that restarts one SPU's process, with `SPU_ID`
+    /// and `SPU_NAME` in its environment (e.g. "docker restart fluvio-spu-$SPU_ID"); run
+    /// after each change of an SPU that follows a replicated partition, before the run
+    /// waits for its partitions to commit. `--restart-command` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_command: Option<String>,
 }
 
 /// `[[spu]]`: one SPU's local endpoint, plus optional assertions that are checked, never applied.

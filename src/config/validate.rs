@@ -11,6 +11,7 @@ use crate::model::{
     ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, ProbePolicy, SpuId, SpuSpans,
     Unmanaged,
 };
+use crate::replication::StallPolicy;
 
 /// Validates `raw`, pushing every problem found into `problems`.
 pub fn validate(raw: &RawConfig, problems: &mut Vec<Problem>) -> Desired {
@@ -146,6 +147,47 @@ fn policy(raw: &super::raw::RawPolicy, problems: &mut Vec<Problem>) -> Policy {
                 ProbePolicy::default()
             }
         };
+    }
+    if let Some(stalls) = &raw.replication_stalls {
+        policy.replication_stalls = match stalls.value.as_str() {
+            "refuse" => StallPolicy::Refuse,
+            "accept" => StallPolicy::Accept,
+            _ => {
+                problems.push(
+                    Problem::new(
+                        format!("unknown replication_stalls policy `{}`", stalls.value),
+                        stalls.span.clone(),
+                        "expected refuse or accept",
+                    )
+                    .with_help(
+                        "`replication_stalls` says whether a change may stall the replicated partitions its SPU follows until that SPU restarts",
+                    ),
+                );
+                StallPolicy::default()
+            }
+        };
+    }
+    if let Some(command) = &raw.restart_command {
+        if command.value.trim().is_empty() {
+            problems.push(
+                Problem::new(
+                    "`restart_command` is empty",
+                    command.span.clone(),
+                    "no command",
+                )
+                .with_help(
+                    "a shell command that restarts one SPU's process, e.g. \"docker restart fluvio-spu-$SPU_ID\"; leave the key out for none",
+                ),
+            );
+        } else if command.value.contains('\0') {
+            problems.push(Problem::new(
+                "`restart_command` holds a NUL character, which no shell command can",
+                command.span.clone(),
+                "NUL",
+            ));
+        } else {
+            policy.restart_command = Some(command.value.clone());
+        }
     }
     if let Some(max) = &raw.max_changes {
         match usize::try_from(max.value) {

@@ -6,15 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::plan::{document, limit};
+use super::route::{read_live, Healing, Offline, RouteRequest};
 use super::session::{Access, Connect, Session};
 use super::{load_file, refused, saved, ChangeLimit, Found};
-use crate::apply::{ApplyReport, Recovered, RetryPolicy};
+use crate::apply::{ApplyReport, Recovered, RetryPolicy, Rolling};
 use crate::cluster::{AnyCluster, Cluster};
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
+use crate::hook::{Hook, RestartHook};
 use crate::journal::Journal;
-use crate::model::{ClusterId, ClusterSel, Desired, Live, ProbePolicy};
+use crate::model::{ClusterId, ClusterSel, Desired, Live, LivePartition, Policy, ProbePolicy};
 use crate::output::Printer;
+use crate::replication::{Route, StallPolicy};
 use crate::report::{ApplySummary, ConfigRef, PlanDoc, RunKind};
 
 /// What to apply.
@@ -40,22 +43,50 @@ pub struct ApplyOptions {
     pub limit: ChangeLimit,
     /// `--probe` / `--force`, with the file's `[policy] probe`.
     pub probe: super::probe::ProbeRequest,
+    /// A rolling apply's restart command and limits (`--restart-command`, ...).
+    pub healing: Healing,
+    /// The SC-offline route (`--sc-offline DIR --sc-stop CMD --sc-start CMD`).
+    pub offline: Option<Offline>,
+}
+
+impl ApplyOptions {
+    /// What the options ask of the route (the file's `[policy]` adds to it).
+    pub fn route_request(&self) -> RouteRequest {
+        RouteRequest {
+            restart: self.healing.restart_command.is_some(),
+            offline: self.offline.is_some(),
+            accept_stalls: self.healing.accept_stalls,
+        }
+    }
 }
 
 /// The cluster an apply works on, open for writing or, for a dry run, checked as if.
-enum Opened {
+pub(super) enum Opened {
     Session(Session),
     DryRun(AnyCluster),
 }
 
+impl Opened {
+    /// The cluster, and what recovering an earlier run found (taken: reported once).
+    pub(super) fn parts(&mut self) -> (&mut AnyCluster, Vec<Recovered>) {
+        match self {
+            Opened::Session(session) => (
+                &mut session.cluster,
+                std::mem::take(&mut session.recovered_first),
+            ),
+            Opened::DryRun(cluster) => (cluster, Vec::new()),
+        }
+    }
+}
+
 /// What an apply reads before it opens the cluster: a saved plan, a zone file, or both.
-struct Inputs {
+pub(super) struct Inputs {
     saved: Option<PlanDoc>,
     file: Option<(SourceFile, Desired)>,
 }
 
 impl Inputs {
-    fn read(source: &Source) -> Result<Inputs> {
+    pub(super) fn read(source: &Source) -> Result<Inputs> {
         Ok(match source {
             Source::File(path) => Inputs {
                 saved: None,
@@ -70,7 +101,7 @@ impl Inputs {
 
     /// The cluster to open: the file's, else the saved plan's (whose metadata directory
     /// is used unless flags pick another cluster; a changed cluster is then stale).
-    fn cluster(&self, connect: &mut Connect) -> ClusterSel {
+    pub(super) fn cluster(&self, connect: &mut Connect) -> ClusterSel {
         match (&self.file, &self.saved) {
             (Some((_, desired)), _) => desired.cluster.clone(),
             (None, Some(doc)) => match &doc.cluster {
@@ -89,23 +120,49 @@ impl Inputs {
         }
     }
 
-    /// The plan to apply: the saved one if it is still fresh, else the file's, planned now.
-    fn plan(
+    /// The file's `[policy]` (a saved plan alone has the defaults).
+    pub(super) fn policy(&self) -> Policy {
+        self.file
+            .as_ref()
+            .map_or_else(Policy::default, |(_, d)| d.policy.clone())
+    }
+
+    /// The plan to apply: the saved one if it is still fresh, else the file's, planned now;
+    /// either way assessed for replication stalls as the run would go (`route`).
+    pub(super) fn plan(
         self,
         cluster: &AnyCluster,
         live: &Live,
         limit_by: ChangeLimit,
         fingerprints: bool,
+        (route, stalls): (Route, StallPolicy),
     ) -> Result<PlanDoc> {
         match (self.saved, &self.file) {
-            (Some(doc), file) => {
+            (Some(mut doc), file) => {
                 let file = file.as_ref().map(|(f, _)| ConfigRef::of(f));
                 saved::check_fresh(&doc, &cluster.identity(), live, file.as_ref())
                     .map_err(Error::Stale)?;
+                // The plan was reviewed for its changes; how they stall replication is a
+                // matter of the cluster's partitions and this run's route, as they are now.
+                doc.route = route;
+                if let Some(partitions) = &live.partitions {
+                    let blockers = crate::replication::assess_changes(
+                        &mut doc.changes,
+                        partitions,
+                        route,
+                        stalls,
+                    );
+                    for b in blockers {
+                        let line = doc.changes.iter().find(|c| Some(c.id) == b.spu());
+                        let line = line.and_then(|c| c.line);
+                        doc.block(&b, line);
+                    }
+                }
                 Ok(doc)
             }
             (None, Some((file, desired))) => {
                 let mut plan = crate::plan::plan(desired, live);
+                crate::replication::assess(&mut plan, live, route, stalls);
                 limit(&mut plan, limit_by, desired);
                 Ok(document(
                     plan,
@@ -113,6 +170,7 @@ impl Inputs {
                     cluster,
                     Some((file, desired)),
                     fingerprints,
+                    route,
                 ))
             }
             (None, None) => unreachable!("a source has a file or a plan"),
@@ -139,7 +197,7 @@ fn not_a_plan(path: &std::path::Path, err: Error) -> Error {
 /// Opens the cluster for the run. A dry run makes the same checks as a real one
 /// (directory not served, lock free) and reports a pending journal instead of recovering
 /// it.
-async fn open(
+pub(super) async fn open(
     connect: &Connect,
     selection: &ClusterSel,
     run: RunKind,
@@ -157,6 +215,9 @@ async fn open(
 }
 
 pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -> Result<Found> {
+    if let Some(offline) = &options.offline {
+        return super::offline::run(connect, options, offline, printer).await;
+    }
     let inputs = Inputs::read(&options.source)?;
     let mut connect = connect.clone();
     let selection = inputs.cluster(&mut connect);
@@ -167,20 +228,24 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     };
     let mut opened = open(&connect, &selection, run, printer).await?;
     connect.warn_local_off(&selection, printer);
-    let (cluster, recovered_first) = match &mut opened {
-        Opened::Session(session) => (
-            &mut session.cluster,
-            std::mem::take(&mut session.recovered_first),
-        ),
-        Opened::DryRun(cluster) => (cluster, Vec::new()),
-    };
-    let live = cluster.read().await.map_err(Error::from_cluster)?;
-    let policy = inputs
+    let (cluster, recovered_first) = opened.parts();
+    let live = read_live(cluster).await.map_err(Error::from_cluster)?;
+    let policy = inputs.policy();
+    let request = options.route_request();
+    let route = (request.route(cluster, &policy), request.stalls(&policy));
+    let restart = options.healing.restart_hook(&policy);
+    let probe_policy = inputs
         .file
         .as_ref()
         .map_or(ProbePolicy::Off, |(_, d)| d.policy.probe);
-    let mut doc = inputs.plan(cluster, &live, options.limit, printer.documents_are_kept())?;
-    super::probe::check_plan(&mut doc, options.probe.mode(policy), printer).await;
+    let mut doc = inputs.plan(
+        cluster,
+        &live,
+        options.limit,
+        printer.documents_are_kept(),
+        route,
+    )?;
+    super::probe::check_plan(&mut doc, options.probe.mode(probe_policy), printer).await;
     printer.plan_if_text(&doc);
     // A run that stops short of executing still prints its one document.
     let unexecuted = |recovered_first| printer.unexecuted(&doc, recovered_first, run);
@@ -213,16 +278,57 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
             return Err(declined);
         }
     }
-    execute(session, &doc, recovered_first, printer).await
+    let heal = restart.map(|hook| Heal {
+        hook,
+        partitions: live.partitions.as_deref().unwrap_or_default(),
+        gate_timeout: options.healing.gate_timeout,
+    });
+    execute(session, &doc, recovered_first, printer, heal).await
+}
+
+/// A rolling apply's parts: the restart command, the partitions as read before any
+/// change, and how long a gate may wait.
+pub struct Heal<'a> {
+    pub hook: Hook,
+    pub partitions: &'a [LivePartition],
+    pub gate_timeout: std::time::Duration,
+}
+
+/// How often a gate reads the partitions: the SC's partition status comes from each
+/// leader's report, sent every 400 ms upstream.
+const GATE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The restart command, announced on stderr as each restart begins.
+struct Announced<'p> {
+    hook: RestartHook,
+    printer: &'p Printer,
+}
+
+impl crate::apply::Restart for Announced<'_> {
+    fn restart<'a>(
+        &'a mut self,
+        spu: &'a crate::model::SpuSpec,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<crate::hook::HookRun, String>> + 'a>,
+    > {
+        self.printer.note(&format!(
+            "Restarting SPU {} ({}) with the restart command, then waiting for its partitions to commit...\n",
+            spu.id,
+            crate::render::escape::visible(&spu.name)
+        ));
+        self.hook.restart(spu)
+    }
 }
 
 /// Carries out a reviewed plan and reports; shared by `apply` and `update-local`.
-/// Ctrl-C finishes the SPU in flight and skips the rest.
+/// Ctrl-C finishes the SPU in flight and skips the rest. With `heal`, a rolling apply
+/// (when the plan's route is one).
 pub async fn execute(
     session: &mut Session,
     doc: &PlanDoc,
     recovered_first: Vec<Recovered>,
     printer: &Printer,
+    heal: Option<Heal<'_>>,
 ) -> Result<Found> {
     // Before any write (and before Ctrl-C is watched): may the caller re-create what it
     // deletes?
@@ -242,6 +348,22 @@ pub async fn execute(
     let _watching = AbortOnDrop(watcher);
     let changes = &doc.changes;
     let bar = printer.start_apply(changes.len(), &doc.cluster);
+    let mut announced;
+    let rolling = match heal {
+        Some(heal) if doc.route == Route::Rolling => {
+            announced = Announced {
+                hook: RestartHook(heal.hook),
+                printer,
+            };
+            Some(Rolling {
+                restart: &mut announced,
+                planned: heal.partitions,
+                gate_timeout: heal.gate_timeout,
+                poll: GATE_POLL,
+            })
+        }
+        _ => None,
+    };
     let mut report: ApplyReport = crate::apply::apply(
         changes,
         &mut session.cluster,
@@ -249,6 +371,7 @@ pub async fn execute(
         &RetryPolicy::default(),
         &stop,
         &mut |r| printer.progress(r),
+        rolling,
     )
     .await
     .map_err(|e| journal_failed_mid_apply(e, &session.journal))?;
@@ -273,7 +396,7 @@ fn creates(doc: &PlanDoc) -> Vec<&crate::model::SpuSpec> {
 }
 
 /// How an executed apply ends: every change verified, or the error that says what is left.
-fn outcome(doc: &PlanDoc, report: &ApplyReport) -> Result<Found> {
+pub(super) fn outcome(doc: &PlanDoc, report: &ApplyReport) -> Result<Found> {
     let summary = ApplySummary::of(report);
     if summary.unresolved > 0 {
         return Err(Error::RecoveryNeeded(format!(
@@ -285,6 +408,11 @@ fn outcome(doc: &PlanDoc, report: &ApplyReport) -> Result<Found> {
         return Err(Error::RecoveryNeeded(format!(
             "the changes on {} could not be verified ({why}); the journal keeps them until `recover` confirms each SPU",
             doc.cluster
+        )));
+    }
+    if let Some(failure) = &report.data_plane_failure {
+        return Err(Error::DataPlane(format!(
+            "the run halted: {failure}; nothing after it was touched"
         )));
     }
     if !summary.verified {

@@ -5,10 +5,12 @@
 
 pub mod apply;
 pub mod export;
+pub mod offline;
 pub mod plan;
 pub mod probe;
 pub mod read;
 pub mod recover;
+pub mod route;
 pub mod saved;
 pub mod session;
 pub mod update_local;

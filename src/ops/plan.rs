@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::route::read_live;
 use super::session::{Access, Connect};
 use super::{load_file, ChangeLimit};
 use crate::cluster::{AnyCluster, Cluster};
@@ -11,11 +12,15 @@ use crate::error::{Error, Result};
 use crate::model::{ClusterSel, Desired, Live};
 use crate::output::Printer;
 use crate::plan::Plan;
+use crate::replication::Route;
 use crate::report::PlanDoc;
 
 /// How to plan.
 #[derive(Debug, Clone, Copy)]
 pub struct PlanOptions {
+    /// Whether the run would heal or avoid replication stalls (`--restart-command`,
+    /// `--sc-offline`, `--accept-stalls`), with the file's `[policy]`.
+    pub route: super::route::RouteRequest,
     pub limit: ChangeLimit,
     /// Fill in each change's live fingerprint (documents a machine keeps: JSON, YAML and
     /// saved plans).
@@ -31,20 +36,22 @@ pub fn limit(plan: &mut Plan, limit: ChangeLimit, desired: &Desired) {
     }
 }
 
-/// The document of a plan, fingerprinted when asked.
+/// The document of a plan taking `route`, fingerprinted when asked.
 pub fn document(
     plan: Plan,
     live: &Live,
     cluster: &AnyCluster,
     file: Option<(&SourceFile, &Desired)>,
     fingerprints: bool,
+    route: Route,
 ) -> PlanDoc {
-    let doc = PlanDoc::new(
+    let mut doc = PlanDoc::new(
         plan,
         &cluster.identity(),
         live.platform_version.clone(),
         file,
     );
+    doc.route = route;
     if fingerprints {
         doc.fingerprinted()
     } else {
@@ -63,7 +70,7 @@ async fn load_and_read(
     if !connect.flags.pick() {
         let (file, desired) = load_file(path)?;
         let mut cluster = connect.open(&desired.cluster, Access::Read).await?;
-        let live = cluster.read().await.map_err(Error::from_cluster)?;
+        let live = read_live(&mut cluster).await.map_err(Error::from_cluster)?;
         return Ok((file, desired, cluster, live));
     }
     // The file is read on that thread too: the connect does not wait for the read.
@@ -71,7 +78,7 @@ async fn load_and_read(
     let mut validating = tokio::task::spawn_blocking(move || load_file(&path));
     let reading = async {
         let mut cluster = connect.open(&ClusterSel::default(), Access::Read).await?;
-        let live = cluster.read().await.map_err(Error::from_cluster)?;
+        let live = read_live(&mut cluster).await.map_err(Error::from_cluster)?;
         Ok::<_, Error>((cluster, live))
     };
     tokio::pin!(reading);
@@ -107,6 +114,13 @@ pub async fn plan_file(
     super::session::warn_if_empty(&cluster, &live, printer);
     connect.warn_local_off(&desired.cluster, printer);
     let mut plan = crate::plan::plan(&desired, &live);
+    let route = options.route.route(&cluster, &desired.policy);
+    crate::replication::assess(
+        &mut plan,
+        &live,
+        route,
+        options.route.stalls(&desired.policy),
+    );
     limit(&mut plan, options.limit, &desired);
     let mut doc = document(
         plan,
@@ -114,6 +128,7 @@ pub async fn plan_file(
         &cluster,
         Some((&file, &desired)),
         options.fingerprints,
+        route,
     );
     let mode = options.probe.mode(desired.policy.probe);
     super::probe::check_plan(&mut doc, mode, printer).await;

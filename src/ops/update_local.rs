@@ -7,7 +7,6 @@ use super::apply::execute;
 use super::plan::document;
 use super::session::{Connect, Session};
 use super::{refused, Found};
-use crate::cluster::Cluster;
 use crate::error::{Error, Result, Usage};
 use crate::model::{
     ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuId, SpuSpans, Unmanaged,
@@ -19,6 +18,8 @@ use crate::report::RunKind;
 pub struct UpdateLocalOptions {
     pub id: SpuId,
     pub local: LocalDecl,
+    /// `--restart-command` and its limits, `--accept-stalls`.
+    pub healing: super::route::Healing,
 }
 
 /// The declaration `HOST [--port P] [--encryption E]` makes: `HOST` may carry the port;
@@ -82,14 +83,24 @@ pub async fn run(
     let desired = desired(options);
     let mut session = Session::open(connect, &desired.cluster, printer).await?;
     let recovered_first = std::mem::take(&mut session.recovered_first);
-    let live = session.cluster.read().await.map_err(Error::from_cluster)?;
-    let plan = crate::plan::plan(&desired, &live);
+    let live = super::route::read_live(&mut session.cluster)
+        .await
+        .map_err(Error::from_cluster)?;
+    let mut plan = crate::plan::plan(&desired, &live);
+    let request = super::route::RouteRequest {
+        restart: options.healing.restart_command.is_some(),
+        offline: false,
+        accept_stalls: options.healing.accept_stalls,
+    };
+    let route = request.route(&session.cluster, &desired.policy);
+    crate::replication::assess(&mut plan, &live, route, request.stalls(&desired.policy));
     let doc = document(
         plan,
         &live,
         &session.cluster,
         None,
         printer.documents_are_kept(),
+        route,
     );
     if doc.is_blocked() {
         printer.refused_update(&doc, recovered_first);
@@ -106,5 +117,13 @@ pub async fn run(
         ));
         return Ok(Found::default());
     }
-    execute(&mut session, &doc, recovered_first, printer).await
+    let heal = options
+        .healing
+        .restart_hook(&desired.policy)
+        .map(|hook| super::apply::Heal {
+            hook,
+            partitions: live.partitions.as_deref().unwrap_or_default(),
+            gate_timeout: options.healing.gate_timeout,
+        });
+    execute(&mut session, &doc, recovered_first, printer, heal).await
 }

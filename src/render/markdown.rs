@@ -43,6 +43,12 @@ pub fn plan(doc: &PlanDoc) -> String {
         }
         out.push('\n');
     }
+    if doc.has_changes()
+        && (doc.route != crate::replication::Route::Online
+            || doc.changes.iter().any(|c| !c.partitions.is_empty()))
+    {
+        let _ = writeln!(out, "Route: {}\n", md_text(doc.route.describe()));
+    }
     if doc.has_changes() {
         let _ = writeln!(
             out,
@@ -61,6 +67,28 @@ pub fn plan(doc: &PlanDoc) -> String {
             );
         }
         out.push('\n');
+        let replicated: Vec<_> = doc
+            .changes
+            .iter()
+            .filter(|c| !c.partitions.is_empty())
+            .collect();
+        if !replicated.is_empty() {
+            let _ = writeln!(
+                out,
+                "<details><summary>Replicated partitions of the changed SPUs ({})</summary>\n",
+                replicated.len()
+            );
+            for c in replicated {
+                let _ = writeln!(
+                    out,
+                    "- {} {}: {}",
+                    c.id,
+                    code(&c.name),
+                    md_text(&super::text::roles(&c.partitions))
+                );
+            }
+            let _ = writeln!(out, "\n</details>\n");
+        }
     }
     if !doc.drift.is_empty() {
         let _ = writeln!(
@@ -111,7 +139,7 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
     );
     let _ = writeln!(
         out,
-        "**{} applied, {} skipped, {} rolled back, {} failed, {} unresolved; {}**\n",
+        "**{} applied, {} skipped, {} rolled back, {} failed, {} unresolved; {}{}**\n",
         s.applied,
         s.skipped,
         s.rolled_back,
@@ -121,8 +149,15 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
             "verified"
         } else {
             "NOT fully applied"
+        },
+        match s.data_plane {
+            crate::report::DataPlane::NotAffected => String::new(),
+            plane => format!(", {}", plane.as_str()),
         }
     );
+    if let Some(failure) = &report.data_plane_failure {
+        let _ = writeln!(out, "> [!WARNING]\n> Halted: {}\n", md_text(failure));
+    }
     out.push_str(&recovered_first(&report.recovered_first));
     if !report.results.is_empty() {
         let _ = writeln!(
@@ -145,6 +180,24 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
                 r.unavailable_ms
                     .map_or("-".to_string(), |w| format!("{w:.1}")),
             );
+        }
+        let planes: Vec<_> = report
+            .results
+            .iter()
+            .filter_map(|r| r.data_plane.as_ref().map(|d| (r, d)))
+            .collect();
+        if !planes.is_empty() {
+            let _ = writeln!(out, "\n<details><summary>Data plane</summary>\n");
+            for (r, d) in planes {
+                let _ = writeln!(
+                    out,
+                    "- {} {}: {}",
+                    r.id,
+                    code(&r.name),
+                    md_text(&super::text::data_plane_line(d))
+                );
+            }
+            let _ = writeln!(out, "\n</details>");
         }
     }
     out

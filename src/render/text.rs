@@ -3,10 +3,11 @@
 use std::fmt::Write;
 
 use super::escape::visible;
-use crate::apply::{ApplyReport, Recovered, RecoveryState, SpuOutcome};
+use crate::apply::{ApplyReport, DataPlaneResult, Recovered, RecoveryState, SpuOutcome};
 use crate::model::{Encryption, Endpoint};
 use crate::output::Style;
 use crate::plan::{opt, Action};
+use crate::replication::{PartitionRole, ReplicationState, Role, Route};
 use crate::report::{PlanDoc, Summary};
 
 fn symbol(style: &Style, action: Action) -> String {
@@ -78,6 +79,82 @@ pub fn transition(before: &Option<Endpoint>, after: &Option<Endpoint>, style: &S
     format!("{left} -> {right}")
 }
 
+/// Whether a plan's route is worth a line: any route but the plain online one, or any
+/// change that touches a replicated partition.
+fn route_matters(doc: &PlanDoc) -> bool {
+    doc.route != Route::Online || doc.changes.iter().any(|c| !c.partitions.is_empty())
+}
+
+/// `follows a-1, a-2; leads a-0` (at most 5 names each, then how many more).
+pub fn roles(partitions: &[PartitionRole]) -> String {
+    let list = |role: Role| {
+        let names: Vec<&str> = partitions
+            .iter()
+            .filter(|p| p.role == role)
+            .map(|p| p.partition.as_str())
+            .collect();
+        let mut text = names
+            .iter()
+            .take(5)
+            .map(|n| visible(n).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if names.len() > 5 {
+            let _ = write!(text, " and {} more", names.len() - 5);
+        }
+        (!names.is_empty()).then_some(text)
+    };
+    let mut parts = Vec::new();
+    if let Some(f) = list(Role::Follower) {
+        parts.push(format!("follows {f} (stalls if re-registered online)"));
+    }
+    if let Some(l) = list(Role::Leader) {
+        parts.push(format!("leads {l}"));
+    }
+    parts.join("; ")
+}
+
+/// One SPU's data plane in a report: its restart, its gate, its partitions.
+pub fn data_plane_line(d: &DataPlaneResult) -> String {
+    let mut parts = Vec::new();
+    if let Some(run) = &d.restart {
+        parts.push(format!("restarted in {:.0} ms", run.ms));
+    }
+    if let Some(ms) = d.gate_ms {
+        parts.push(format!("gate {ms:.0} ms"));
+    }
+    let count = |state: ReplicationState| d.partitions.iter().filter(|p| p.state == state).count();
+    let caught_up = count(ReplicationState::CaughtUp);
+    let not_checked = count(ReplicationState::NotChecked);
+    if caught_up > 0 {
+        parts.push(format!("{caught_up} partition(s) caught up"));
+    }
+    let lagging: Vec<String> = d
+        .partitions
+        .iter()
+        .filter(|p| p.state == ReplicationState::Lagging)
+        .map(|p| format!("{} (lag {})", visible(&p.partition), p.lag.unwrap_or(0)))
+        .collect();
+    if !lagging.is_empty() {
+        parts.push(format!("lagging: {}", lagging.join(", ")));
+    }
+    let moved = d
+        .partitions
+        .iter()
+        .filter(|p| p.leader_moved == Some(true))
+        .count();
+    if moved > 0 {
+        parts.push(format!("{moved} leader(s) moved"));
+    }
+    if not_checked > 0 {
+        parts.push(format!("{not_checked} partition(s) not checked"));
+    }
+    if let Some(note) = &d.note {
+        parts.push(visible(note).into_owned());
+    }
+    format!("data plane: {}", parts.join("; "))
+}
+
 /// The one-line summary.
 pub fn summary_line(s: &Summary) -> String {
     let mut extra = vec![format!("{} unchanged", s.unchanged)];
@@ -125,6 +202,9 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
             visible(&doc.cluster.to_string())
         ))
     );
+    if doc.has_changes() && route_matters(doc) {
+        let _ = writeln!(out, "Route: {}", doc.route.describe());
+    }
     if doc.has_changes() {
         let _ = writeln!(out);
         let names: Vec<_> = doc.changes.iter().map(|c| visible(&c.name)).collect();
@@ -139,6 +219,9 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
             let _ = write!(out, " {:>5} {:<width$}  local: ", c.id, name);
             push_transition(&mut out, &c.before, &c.after, style);
             out.push('\n');
+            if !c.partitions.is_empty() {
+                let _ = writeln!(out, "          replicas: {}", roles(&c.partitions));
+            }
         }
     }
     if !doc.drift.is_empty() {
@@ -196,13 +279,23 @@ pub fn result_line(r: &crate::apply::SpuResult, style: &Style) -> String {
         .reason
         .as_ref()
         .map_or(String::new(), |why| format!(": {}", visible(why)));
-    format!(
+    let mut line = format!(
         "  {} {:>5} {}  local: {}  {outcome}{window}{reason}\n",
         symbol(style, r.action),
         r.id,
         visible(&r.name),
         transition(&r.before, &r.after, style),
-    )
+    );
+    if let Some(d) = &r.data_plane {
+        let text = data_plane_line(d);
+        let text = if d.at_risk && !d.proven() {
+            style.warn(&text)
+        } else {
+            text
+        };
+        let _ = writeln!(line, "          {text}");
+    }
+    line
 }
 
 pub fn recovered(items: &[Recovered], style: &Style) -> String {
@@ -267,6 +360,20 @@ pub fn apply_report(report: &ApplyReport, style: &Style, streamed: bool) -> Stri
             style.error(&format!("Verification failed: {}", visible(e)))
         );
     }
+    if let Some(failure) = &report.data_plane_failure {
+        let _ = writeln!(
+            out,
+            "{}",
+            style.error(&format!("Halted: {}", visible(failure)))
+        );
+    }
+    if let Some(o) = &report.offline {
+        let _ = writeln!(
+            out,
+            "SC offline: stopped in {:.0} ms, started again in {:.0} ms; control plane down {:.0} ms in all.",
+            o.stop_ms, o.start_ms, o.sc_outage_ms
+        );
+    }
     let s = crate::report::ApplySummary::of(report);
     let window = s.max_unavailable_ms.map_or(String::new(), |w| {
         format!("; longest unavailability {w:.1} ms")
@@ -275,6 +382,10 @@ pub fn apply_report(report: &ApplyReport, style: &Style, streamed: bool) -> Stri
         "verified"
     } else {
         "NOT fully applied"
+    };
+    let verdict = match s.data_plane {
+        crate::report::DataPlane::NotAffected => verdict.to_string(),
+        plane => format!("{verdict}, {}", plane.as_str()),
     };
     let _ = writeln!(
         out,
