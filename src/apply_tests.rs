@@ -655,3 +655,326 @@ async fn an_unreadable_metadata_dir_is_a_store_error_naming_it() {
         Ok(_) => panic!("a missing dir opened"),
     }
 }
+
+// ---------------------------------------------------------------- rolling applies
+
+use super::{segments, Restart, Rolling, Segment, GATE_HALTED};
+use crate::hook::HookRun;
+use crate::model::{LivePartition, ReplicaOffsets};
+use crate::replication::{PartitionRole, ReplicationState, Role};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A restart that records whom it restarted, and fails for the ids in `fail`.
+#[derive(Default)]
+struct Restarts {
+    calls: Vec<i32>,
+    fail: Vec<i32>,
+}
+
+impl Restart for Restarts {
+    fn restart<'a>(
+        &'a mut self,
+        spu: &'a SpuSpec,
+    ) -> Pin<Box<dyn Future<Output = Result<HookRun, String>> + 'a>> {
+        Box::pin(async move {
+            self.calls.push(spu.id);
+            if self.fail.contains(&spu.id) {
+                Err("`restart` exited with status 1".to_string())
+            } else {
+                Ok(HookRun { ms: 1.0 })
+            }
+        })
+    }
+}
+
+/// Partition `name`: replicas `replicas` (the first leads), every replica at `leo`
+/// except `lagging` (leader's view), the high watermark at the lowest.
+fn partition(name: &str, replicas: &[i32], leo: i64, lagging: Option<(i32, i64)>) -> LivePartition {
+    let leo_of = |spu: i32| match lagging {
+        Some((s, l)) if s == spu => l,
+        _ => leo,
+    };
+    let hw = replicas.iter().map(|&r| leo_of(r)).min().unwrap_or(leo);
+    LivePartition {
+        name: name.into(),
+        leader: replicas[0],
+        replicas: replicas.to_vec(),
+        online: true,
+        leader_offsets: ReplicaOffsets {
+            spu: replicas[0],
+            hw,
+            leo: leo_of(replicas[0]),
+        },
+        follower_offsets: replicas[1..]
+            .iter()
+            .map(|&spu| ReplicaOffsets {
+                spu,
+                hw,
+                leo: leo_of(spu),
+            })
+            .collect(),
+    }
+}
+
+/// The changes of `specs`, with their roles in `partitions`.
+fn changes_with_roles(specs: &[SpuSpec], partitions: &[LivePartition]) -> Vec<Change> {
+    let mut changes: Vec<Change> = specs.iter().map(change).collect();
+    let _ = crate::replication::assess_changes(
+        &mut changes,
+        partitions,
+        crate::replication::Route::Rolling,
+        crate::replication::StallPolicy::Refuse,
+    );
+    changes
+}
+
+async fn rolling_run(
+    cluster: Scripted,
+    changes: &[Change],
+    planned: &[LivePartition],
+    restarts: &mut Restarts,
+    gate_timeout: Duration,
+) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = cluster;
+    let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
+    let stop = AtomicBool::new(false);
+    let report = apply(
+        changes,
+        &mut cluster,
+        &mut journal,
+        &policy(),
+        &stop,
+        &mut |_| {},
+        Some(Rolling {
+            restart: restarts,
+            planned,
+            gate_timeout,
+            poll: Duration::from_millis(5),
+        }),
+    )
+    .await
+    .expect("the journal works");
+    Run {
+        report,
+        cluster,
+        journal,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn only_changes_that_follow_a_replicated_partition_go_alone() {
+    let specs: Vec<SpuSpec> = (5001..=5005).map(spu).collect();
+    // 5002 follows a-0; 5004 leads b-0 (and follows nothing); the rest hold no replica
+    let partitions = [
+        partition("a-0", &[5003, 5002], 0, None),
+        partition("b-0", &[5004, 5009], 0, None),
+    ];
+    let mut changes = changes_with_roles(&specs, &partitions);
+    // 5003 leads a-0 but follows nothing: batched too
+    changes.retain(|c| c.id != 5003);
+    let shape: Vec<String> = segments(&changes, true)
+        .iter()
+        .map(|s| match s {
+            Segment::Batched(run) => {
+                format!("batch {:?}", run.iter().map(|c| c.id).collect::<Vec<_>>())
+            }
+            Segment::Healed(c) => format!("alone {}", c.id),
+        })
+        .collect();
+    assert_eq!(shape, ["batch [5001]", "alone 5002", "batch [5004, 5005]"]);
+    assert_eq!(
+        segments(&changes, false).len(),
+        1,
+        "without a restart command: one run of batches"
+    );
+}
+
+#[tokio::test]
+async fn a_rolling_apply_restarts_each_follower_after_its_replace_and_gates_it() {
+    let specs: Vec<SpuSpec> = (5001..=5003).map(spu).collect();
+    let planned = [
+        partition("a-0", &[5001, 5002, 5003], 100, None),
+        partition("a-1", &[5002, 5003, 5001], 100, None),
+    ];
+    let changes = changes_with_roles(&specs, &planned);
+    let mut cluster = Scripted::with(&specs);
+    // each SPU's gate first sees its partitions lagging, then caught up
+    for _ in 0..3 {
+        cluster.partitions.push_back(vec![
+            partition("a-0", &[5001, 5002, 5003], 120, Some((5003, 100))),
+            planned[1].clone(),
+        ]);
+        cluster.partitions.push_back(vec![
+            partition("a-0", &[5001, 5002, 5003], 120, None),
+            planned[1].clone(),
+        ]);
+    }
+    let mut restarts = Restarts::default();
+    let run = rolling_run(
+        cluster,
+        &changes,
+        &planned,
+        &mut restarts,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(run.report.all_applied(), "{:?}", run.report);
+    assert_eq!(
+        restarts.calls,
+        [5001, 5002, 5003],
+        "every SPU follows a replicated partition: each is restarted, in plan order"
+    );
+    for r in &run.report.results {
+        let d = r.data_plane.as_ref().expect("a data plane for each");
+        assert!(d.at_risk && d.proven(), "{d:?}");
+        assert!(d.restart.is_some() && d.gate_ms.is_some());
+        assert_eq!(d.partitions.len(), 2);
+        assert!(d
+            .partitions
+            .iter()
+            .all(|p| p.state == ReplicationState::CaughtUp));
+    }
+    assert_eq!(run.report.data_plane_failure, None);
+    assert_eq!(
+        crate::report::DataPlane::of(&run.report),
+        crate::report::DataPlane::Proven
+    );
+    // one SPU at a time: its re-check and replace, a re-read proving it, the restart,
+    // then the gate's reads (the SPU's status and the partitions; twice here: lagging,
+    // then caught up), all before the next SPU's first request; one read to verify at
+    // the end
+    let one_spu = [
+        Op::Fetch,
+        Op::Delete,
+        Op::Create,
+        Op::Fetch,
+        Op::Fetch,
+        Op::Partitions,
+        Op::Fetch,
+        Op::Partitions,
+    ];
+    let expected: Vec<Op> = one_spu
+        .iter()
+        .chain(&one_spu)
+        .chain(&one_spu)
+        .copied()
+        .chain([Op::Read])
+        .collect();
+    assert_eq!(run.cluster.log, expected);
+    assert!(run.journal.pending().is_empty());
+}
+
+#[tokio::test]
+async fn a_restart_that_fails_halts_the_run_with_the_spu_named() {
+    let specs: Vec<SpuSpec> = (5001..=5003).map(spu).collect();
+    let planned = [partition("a-0", &[5003, 5001, 5002], 10, None)];
+    let changes = changes_with_roles(&specs, &planned);
+    let mut cluster = Scripted::with(&specs);
+    cluster.partitions.push_back(planned.to_vec());
+    let mut restarts = Restarts {
+        fail: vec![5001],
+        ..Restarts::default()
+    };
+    let run = rolling_run(
+        cluster,
+        &changes,
+        &planned,
+        &mut restarts,
+        Duration::from_secs(30),
+    )
+    .await;
+    let results = &run.report.results;
+    assert_eq!(
+        results[0].outcome,
+        SpuOutcome::Applied,
+        "the change itself stands"
+    );
+    let d = results[0].data_plane.as_ref().unwrap();
+    assert!(d.at_risk && !d.proven());
+    assert!(
+        d.note.as_deref().unwrap().contains("restart failed"),
+        "{d:?}"
+    );
+    assert!(d
+        .partitions
+        .iter()
+        .all(|p| p.state == ReplicationState::NotChecked));
+    // nothing further touched: 5002 (follows) and 5003 (leads) are not started
+    for r in &results[1..] {
+        assert_eq!(r.outcome, SpuOutcome::Skipped);
+        assert_eq!(r.reason.as_deref(), Some(GATE_HALTED));
+    }
+    assert_eq!(run.cluster.count(Op::Delete), 1);
+    assert_eq!(restarts.calls.len(), 1);
+    let failure = run.report.data_plane_failure.as_deref().unwrap();
+    assert!(
+        failure.starts_with("SPU 5001 (custom-spu-5001): "),
+        "{failure}"
+    );
+    assert_eq!(
+        crate::report::DataPlane::of(&run.report),
+        crate::report::DataPlane::NotProven
+    );
+    assert!(
+        run.journal.pending().is_empty(),
+        "journal semantics unchanged: the change verified"
+    );
+}
+
+#[tokio::test]
+async fn a_gate_that_times_out_halts_the_run_with_the_lag() {
+    let specs: Vec<SpuSpec> = (5001..=5002).map(spu).collect();
+    let planned = [partition("a-0", &[5002, 5001], 10, None)];
+    let changes = changes_with_roles(&specs, &planned);
+    let mut cluster = Scripted::with(&specs);
+    // 5001 never catches up after its restart
+    cluster
+        .partitions
+        .push_back(vec![partition("a-0", &[5002, 5001], 50, Some((5001, 10)))]);
+    let mut restarts = Restarts::default();
+    let run = rolling_run(
+        cluster,
+        &changes,
+        &planned,
+        &mut restarts,
+        Duration::from_millis(60),
+    )
+    .await;
+    let d = run.report.results[0].data_plane.as_ref().unwrap();
+    assert_eq!(d.partitions[0].state, ReplicationState::Lagging);
+    assert_eq!(d.partitions[0].lag, Some(40));
+    assert_eq!(d.partitions[0].role, Role::Follower);
+    assert!(d.note.as_deref().unwrap().contains("timed out"), "{d:?}");
+    // 5002 only leads: it would not need a restart, but the run halted before it
+    assert_eq!(run.report.results[1].outcome, SpuOutcome::Skipped);
+    assert!(run.report.data_plane_failure.is_some());
+}
+
+#[tokio::test]
+async fn without_a_restart_the_report_says_which_changes_left_partitions_at_risk() {
+    let specs: Vec<SpuSpec> = (5001..=5002).map(spu).collect();
+    let planned = [partition("a-0", &[5002, 5001], 10, None)];
+    let changes = changes_with_roles(&specs, &planned);
+    let run = run(Scripted::with(&specs), &changes).await;
+    assert!(run.report.all_applied());
+    let follower = run.report.results[0].data_plane.as_ref().unwrap();
+    assert!(follower.at_risk, "5001 follows a-0 and was re-registered");
+    let leader = run.report.results[1].data_plane.as_ref().unwrap();
+    assert!(!leader.at_risk, "5002 only leads");
+    assert_eq!(
+        crate::report::DataPlane::of(&run.report),
+        crate::report::DataPlane::NotProven
+    );
+    let roles: Vec<_> = changes.iter().map(|c| c.partitions.clone()).collect();
+    assert_eq!(
+        roles[0],
+        [PartitionRole {
+            partition: "a-0".into(),
+            role: Role::Follower,
+            replicas: 2
+        }]
+    );
+}

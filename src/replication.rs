@@ -385,6 +385,48 @@ mod tests {
     }
 
     #[test]
+    fn only_a_follower_changed_online_without_a_heal_refuses_the_plan() {
+        use crate::model::SpuKind;
+        use crate::plan::tests::{desired, spec, want};
+        use crate::plan::BlockerKind;
+        let mut live = Live::from_specs([1, 2, 3].map(|i| spec(i, SpuKind::Custom, None)));
+        live.partitions = Some(vec![
+            partition("a-0", &[1, 2], 0, 0, &[0]),
+            partition("one-0", &[3], 0, 0, &[]),
+        ]);
+        let file = desired([1, 2, 3].map(|i| want(i, Some("h"))).to_vec());
+        let blocked = |live: &Live, route, stalls| {
+            let mut plan = crate::plan::plan(&file, live);
+            assess(&mut plan, live, route, stalls);
+            let kinds: Vec<_> = plan.blockers.iter().map(|b| (b.kind(), b.spu())).collect();
+            (plan, kinds)
+        };
+        let (plan, kinds) = blocked(&live, Route::Online, StallPolicy::Refuse);
+        // 2 follows a-0; 1 only leads it; 3's partition has one replica
+        assert_eq!(kinds, [(BlockerKind::ReplicationStall, Some(2))]);
+        assert!(plan.blockers[0]
+            .message()
+            .contains("follows 1 replicated partition (a-0)"));
+        let roles: Vec<_> = plan.changes.iter().map(|c| c.partitions.len()).collect();
+        assert_eq!(roles, [1, 1, 0]);
+        for (route, stalls) in [
+            (Route::Rolling, StallPolicy::Refuse),
+            (Route::Offline, StallPolicy::Refuse),
+            (Route::MetadataDir, StallPolicy::Refuse),
+            (Route::Online, StallPolicy::Accept),
+        ] {
+            let (plan, kinds) = blocked(&live, route, stalls);
+            assert!(kinds.is_empty(), "{route:?} {stalls:?}: {kinds:?}");
+            assert_eq!(plan.changes[1].partitions[0].role, Role::Follower);
+        }
+        // partitions not read: nothing to say
+        live.partitions = None;
+        assert!(blocked(&live, Route::Online, StallPolicy::Refuse)
+            .1
+            .is_empty());
+    }
+
+    #[test]
     fn only_replicated_partitions_have_roles() {
         let partitions = [
             partition("a-0", &[1, 2, 3], 0, 0, &[0, 0]),

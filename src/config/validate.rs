@@ -425,6 +425,20 @@ mod tests {
     }
 
     #[test]
+    fn replication_policies_are_checked_at_their_place() {
+        let problems = messages(
+            "[policy]\nreplication_stalls = \"sometimes\"\nrestart_command = \"  \"\n[[spu]]\nid = 1\nlocal = \"h\"\n",
+        );
+        assert_eq!(
+            problems,
+            [
+                "unknown replication_stalls policy `sometimes`",
+                "`restart_command` is empty"
+            ]
+        );
+    }
+
+    #[test]
     fn a_full_file_validates() {
         let desired = load(&file(
             r#"
@@ -434,6 +448,8 @@ profile = "docker"
 unmanaged = "error"
 max_changes = 3
 probe = "warn"
+replication_stalls = "accept"
+restart_command = "docker restart fluvio-spu-$SPU_ID"
 [[spu]]
 id = 5001
 local = "host.docker.internal:9010"
@@ -454,6 +470,14 @@ local = { host = "::1", encryption = "ssl" }
         assert_eq!(desired.policy.unmanaged, Unmanaged::Error);
         assert_eq!(desired.policy.max_changes, Some(3));
         assert_eq!(desired.policy.probe, crate::model::ProbePolicy::Warn);
+        assert_eq!(
+            desired.policy.replication_stalls,
+            crate::replication::StallPolicy::Accept
+        );
+        assert_eq!(
+            desired.policy.restart_command.as_deref(),
+            Some("docker restart fluvio-spu-$SPU_ID")
+        );
         assert_eq!(desired.spus.len(), 3);
         assert_eq!(desired.spus[&5002].local, LocalDecl::None);
         assert_eq!(
