@@ -323,6 +323,9 @@ pub struct OfflineRun {
     /// From the stop command to the SC answering again: how long the control plane was
     /// down (its SPUs kept serving), in milliseconds.
     pub sc_outage_ms: f64,
+    /// Metadata files the stop left torn (the SC was killed while writing them), put back
+    /// as they were read right before the stop.
+    pub restored: Vec<String>,
 }
 
 impl ApplyReport {

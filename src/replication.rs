@@ -167,7 +167,8 @@ pub enum ReplicationState {
     Lagging,
     /// Not looked at (see the SPU's `note`).
     NotChecked,
-    /// No longer listed (its topic was deleted).
+    /// No longer listed: its topic was deleted, or the SC lists no partitions (after a
+    /// restart, when it cannot load them). The gate waits for it as for one lagging.
     Gone,
 }
 
@@ -345,11 +346,10 @@ fn check_one(name: &str, target: &Target, p: &LivePartition) -> PartitionCheck {
     }
 }
 
-/// True when every partition a gate checked is caught up (or gone).
+/// True when every partition a gate checked is caught up. A partition no longer listed
+/// does not pass: after an SC restart an unreadable metadata folder lists none at all.
 pub fn all_caught_up(checks: &[PartitionCheck]) -> bool {
-    checks
-        .iter()
-        .all(|c| matches!(c.state, ReplicationState::CaughtUp | ReplicationState::Gone))
+    checks.iter().all(|c| c.state == ReplicationState::CaughtUp)
 }
 
 #[cfg(test)]

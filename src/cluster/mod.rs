@@ -8,6 +8,7 @@ pub mod convert;
 pub mod frame_guard;
 pub mod handshake;
 pub mod metadata_dir;
+pub mod metadata_files;
 pub mod sc;
 
 use crate::model::{ClusterId, Live, LivePartition, LiveSpu, SpuSpec};

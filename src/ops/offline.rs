@@ -25,7 +25,7 @@ use super::route::{read_live, Offline};
 use super::session::{ClusterFlags, Connect, Session};
 use super::{refused, Found};
 use crate::apply::{ApplyReport, DataPlaneResult, OfflineRun, RetryPolicy, SpuOutcome};
-use crate::cluster::{AnyCluster, Cluster, ClusterError};
+use crate::cluster::{metadata_files, AnyCluster, Cluster, ClusterError};
 use crate::error::{Error, Result};
 use crate::model::{ClusterSel, LivePartition, SpuId};
 
@@ -176,6 +176,9 @@ impl Offlining<'_> {
 
     /// Stop, apply to the directory, start, verify, gate.
     async fn carry_out(&self, doc: &PlanDoc) -> Result<ApplyReport> {
+        // The SC has no graceful stop and rewrites its files in place: a whole copy of each,
+        // to put back any file the stop tears (see `cluster::metadata_files`).
+        let snapshot = metadata_files::Snapshot::take(self.dir).await;
         let began = Instant::now();
         self.printer.note(&format!(
             "Stopping the SC at {}: `{}`\n",
@@ -209,6 +212,19 @@ impl Offlining<'_> {
             }
         }
         let stop_ms = began.elapsed().as_secs_f64() * 1000.0;
+        let restored = match self.repair(&snapshot).await {
+            Ok(restored) => restored,
+            Err(why) => {
+                let back = self.start(doc).await;
+                return Err(Error::DataPlane(format!(
+                    "the SC's stop left a metadata file that its store cannot load: {why}; nothing was written; {}",
+                    match back {
+                        Ok(_) => "the SC was started again, but it will not load that folder until the file is repaired".to_string(),
+                        Err(e) => format!("starting it again failed: {e}"),
+                    }
+                )));
+            }
+        };
         let applied = self.apply_to_dir(doc).await;
         let started = Instant::now();
         let answering = self.start(doc).await;
@@ -224,6 +240,7 @@ impl Offlining<'_> {
             stop_ms,
             start_ms,
             sc_outage_ms: outage_ms,
+            restored: restored.iter().map(|p| p.display().to_string()).collect(),
         });
         self.printer.note(&format!(
             "The SC answers again: its control plane was down {:.0} ms. Verifying through it...\n",
@@ -232,6 +249,25 @@ impl Offlining<'_> {
         verify(&mut sc, doc, &mut report).await;
         self.gate(&mut sc, doc, &mut report).await;
         Ok(report)
+    }
+
+    /// Puts back, from the copy taken before the stop, every file the stop left unloadable.
+    async fn repair(&self, snapshot: &metadata_files::Snapshot) -> Result<Vec<PathBuf>, String> {
+        let torn = metadata_files::torn(self.dir).await;
+        if torn.is_empty() {
+            return Ok(Vec::new());
+        }
+        let restored = snapshot.restore(self.dir, &torn)?;
+        for path in &restored {
+            self.printer.warn(
+                &format!(
+                    "the SC's stop left {} unloadable (torn while the SC wrote it); it was put back as read just before the stop",
+                    path.display()
+                ),
+                None,
+            );
+        }
+        Ok(restored)
     }
 
     /// Waits until no process on this machine serves the directory and the SC's address

@@ -370,8 +370,18 @@ pub fn apply_report(report: &ApplyReport, style: &Style, streamed: bool) -> Stri
     if let Some(o) = &report.offline {
         let _ = writeln!(
             out,
-            "SC offline: stopped in {:.0} ms, started again in {:.0} ms; control plane down {:.0} ms in all.",
-            o.stop_ms, o.start_ms, o.sc_outage_ms
+            "SC offline: stopped in {:.0} ms, started again in {:.0} ms; control plane down {:.0} ms in all{}.",
+            o.stop_ms,
+            o.start_ms,
+            o.sc_outage_ms,
+            if o.restored.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} metadata file(s) the stop tore were put back as read before it",
+                    o.restored.len()
+                )
+            }
         );
     }
     let s = crate::report::ApplySummary::of(report);
