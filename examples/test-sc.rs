@@ -84,7 +84,8 @@ struct Args {
 /// `NAME:PARTITIONS:REPLICATION`
 fn parse_topic(value: &str) -> Result<(String, u32, u32), String> {
     let mut parts = value.rsplitn(3, ':');
-    let (Some(replication), Some(partitions), Some(name)) = (parts.next(), parts.next(), parts.next())
+    let (Some(replication), Some(partitions), Some(name)) =
+        (parts.next(), parts.next(), parts.next())
     else {
         return Err("expected NAME:PARTITIONS:REPLICATION".to_owned());
     };

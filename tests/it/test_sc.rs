@@ -789,7 +789,9 @@ async fn stored_leader(sc: &TestSc, partition: &str) -> ReplicaStatus {
 }
 
 /// The partition list through the 0.50.1 admin client, by name.
-async fn listed(admin: &FluvioAdmin) -> std::collections::BTreeMap<String, Metadata<PartitionSpec>> {
+async fn listed(
+    admin: &FluvioAdmin,
+) -> std::collections::BTreeMap<String, Metadata<PartitionSpec>> {
     admin
         .all::<PartitionSpec>()
         .await
@@ -827,7 +829,10 @@ async fn dataplane_recreated_spu_stalls_the_partitions_it_follows_until_restarte
     produce_all(&sc, 5).await;
 
     // the partition 5001 leads commits
-    eventually("data-0 committed", || async { committed(&sc, "data-0", 15) }).await;
+    eventually("data-0 committed", || async {
+        committed(&sc, "data-0", 15)
+    })
+    .await;
     // the partitions it follows accept records but commit none: HW frozen at 5001's LEO
     for (p, leader, other) in [("data-1", 5002, 5003), ("data-2", 5003, 5002)] {
         eventually(&format!("{p}: the other follower caught up"), || async {
@@ -841,7 +846,11 @@ async fn dataplane_recreated_spu_stalls_the_partitions_it_follows_until_restarte
     sc.wait_status_report().await.unwrap();
     for (p, leader) in [("data-1", 5002), ("data-2", 5003)] {
         let s = sc.replica_state(p).unwrap();
-        assert_eq!((s.leader, s.hw, s.leo[&5001], s.leo[&leader]), (leader, 10, 10, 15), "{p}");
+        assert_eq!(
+            (s.leader, s.hw, s.leo[&5001], s.leo[&leader]),
+            (leader, 10, 10, 15),
+            "{p}"
+        );
     }
     // the SC's partition list shows it, as upstream reports it
     let list = listed(&admin).await;
@@ -850,7 +859,8 @@ async fn dataplane_recreated_spu_stalls_the_partitions_it_follows_until_restarte
     assert_eq!(data1.status.leader, replica(5002, 10, 15));
     assert_eq!(
         data1.status.replicas,
-        vec![replica(5001, 10, 10), replica(5003, 15, 15)]
+        // the other follower has every record, but only the HW the leader has
+        vec![replica(5001, 10, 10), replica(5003, 10, 15)]
     );
     assert_eq!(data1.status.lrs(), 1);
     assert_eq!(list["data-2"].status.leader, replica(5003, 10, 15));
@@ -1087,9 +1097,10 @@ async fn dataplane_elections_follow_upstream() {
     })
     .await;
     eventually("solo-0 leader offline", || async {
-        sc.partitions().await.iter().any(|(n, _, st)| {
-            n == "solo-0" && st.resolution == PartitionResolution::LeaderOffline
-        })
+        sc.partitions()
+            .await
+            .iter()
+            .any(|(n, _, st)| n == "solo-0" && st.resolution == PartitionResolution::LeaderOffline)
     })
     .await;
     let err = sc.produce("solo-0", 1).await.unwrap_err();

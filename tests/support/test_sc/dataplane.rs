@@ -271,11 +271,13 @@ impl DataPlane {
         }
     }
 
-    fn insert_new(&mut self, key: ReplicaKey, spec: &PartitionSpec) {
-        let name = key.to_string();
-        self.partitions.entry(name).or_insert_with(|| {
-            Partition::new(key, spec.leader, spec.replicas.clone(), BTreeMap::new())
-        });
+    /// Partitions just created: empty logs.
+    fn insert_new_all(&mut self, created: Vec<(ReplicaKey, PartitionSpec)>) {
+        for (key, spec) in created {
+            self.partitions.entry(key.to_string()).or_insert_with(|| {
+                Partition::new(key, spec.leader, spec.replicas, BTreeMap::new())
+            });
+        }
     }
 
     /// One replication round over every partition.
@@ -799,11 +801,7 @@ fn schedule(
                 );
             };
             reserved.push(spu);
-            let counts = if r == 0 {
-                &mut leaders
-            } else {
-                &mut followers
-            };
+            let counts = if r == 0 { &mut leaders } else { &mut followers };
             *counts.entry(spu).or_default() += 1;
         }
         map.insert(p, reserved);
@@ -889,7 +887,8 @@ pub(crate) async fn create_topic(
             &mut status,
             PartitionStatus::new2(leader, followers, 0, PartitionResolution::Online, 0),
         );
-        let mut obj = MetadataStoreObject::new_with_context(key.clone(), pspec.clone(), child.clone());
+        let mut obj =
+            MetadataStoreObject::new_with_context(key.clone(), pspec.clone(), child.clone());
         obj.set_status(status);
         state
             .partitions
@@ -898,10 +897,10 @@ pub(crate) async fn create_topic(
             .with_context(|| format!("storing partition {key}"))?;
         created.push((key, pspec));
     }
-    let mut dp = state.shared.dataplane();
-    for (key, pspec) in created {
-        dp.insert_new(key, &pspec);
-    }
+    state.shared.dataplane().insert_new_all(created);
+    drop(_writes);
+    // the SC sends the new replicas to the SPU processes registered with it
+    sync_from_sc(state).await;
     Ok(())
 }
 
@@ -924,7 +923,10 @@ where
     }
 }
 
-async fn spu_resolution(state: &ScState, id: i32) -> Option<fluvio_controlplane_metadata::spu::SpuStatusResolution> {
+async fn spu_resolution(
+    state: &ScState,
+    id: i32,
+) -> Option<fluvio_controlplane_metadata::spu::SpuStatusResolution> {
     state.spu_by_id(id).await.map(|s| s.status.resolution)
 }
 
@@ -935,7 +937,9 @@ async fn spu_resolution(state: &ScState, id: i32) -> Option<fluvio_controlplane_
 pub(crate) async fn restart_spu(shared: &Arc<Shared>, id: i32) -> Result<()> {
     use fluvio_controlplane_metadata::spu::SpuStatusResolution as R;
 
-    let state = shared.running().ok_or_else(|| anyhow!("test sc is not running"))?;
+    let state = shared
+        .running()
+        .ok_or_else(|| anyhow!("test sc is not running"))?;
     if state.spu_by_id(id).await.is_none() {
         bail!("no SPU with id {id} in the SC");
     }
@@ -972,7 +976,10 @@ pub(crate) async fn restart_spu(shared: &Arc<Shared>, id: i32) -> Result<()> {
         }
         Ok(spu_resolution(&state, id).await == Some(R::Online))
     })
-    .await
+    .await?;
+    // registered: it learns the SPUs and its replicas from the SC
+    sync_from_sc(&state).await;
+    Ok(())
 }
 
 /// The data plane's own loop, for the life of a `TestSc` (over restarts): SPU processes learn

@@ -38,12 +38,12 @@ use fluvio_future::task::spawn_task;
 use fluvio_future::timer::sleep;
 use fluvio_types::event::StickyEvent;
 
+pub use fluvio_controlplane_metadata::partition::{
+    PartitionResolution, PartitionSpec, PartitionStatus, ReplicaStatus,
+};
 pub use fluvio_controlplane_metadata::spu::{
     CustomSpuSpec, EncryptionEnum, Endpoint, IngressAddr, IngressPort, SpuSpec, SpuStatus,
     SpuStatusResolution, SpuType,
-};
-pub use fluvio_controlplane_metadata::partition::{
-    PartitionResolution, PartitionSpec, PartitionStatus, ReplicaStatus,
 };
 pub use fluvio_controlplane_metadata::topic::{TopicResolution, TopicSpec, TopicStatus};
 pub use fluvio_protocol::link::ErrorCode;
