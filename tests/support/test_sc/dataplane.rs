@@ -354,6 +354,15 @@ impl DataPlane {
             .collect()
     }
 
+    /// Leaders that are up and hold partitions but cannot report: not registered with the SC.
+    fn silent_leaders(&self, registered: &BTreeSet<i32>) -> BTreeSet<i32> {
+        self.partitions
+            .values()
+            .map(|p| p.leader)
+            .filter(|l| self.ready(*l) && !registered.contains(l))
+            .collect()
+    }
+
     fn knows_process(&self, id: i32) -> bool {
         self.spus.contains_key(&id)
     }
@@ -587,17 +596,29 @@ pub(crate) async fn status_reporter(state: Arc<ScState>, interval: Duration) {
     let mut sent: HashMap<String, PartitionStatus> = HashMap::new();
     loop {
         sleep(interval).await;
-        report_pass(&state, &mut sent).await;
+        let silent = report_pass(&state, &mut sent).await;
+        *state
+            .shared
+            .silent_leaders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = silent;
         state.shared.status_reports.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-async fn report_pass(state: &ScState, sent: &mut HashMap<String, PartitionStatus>) {
+/// One pass; returns the leaders that could not report (up, not registered).
+async fn report_pass(
+    state: &ScState,
+    sent: &mut HashMap<String, PartitionStatus>,
+) -> BTreeSet<i32> {
     if state.shared.dataplane().is_empty() {
-        return;
+        return BTreeSet::new();
     }
     let registered = registered_online(state);
-    let reports = state.shared.dataplane().reports(&registered);
+    let (reports, silent) = {
+        let dp = state.shared.dataplane();
+        (dp.reports(&registered), dp.silent_leaders(&registered))
+    };
     let _writes = state.partition_writes.lock().await;
     for (key, report) in reports {
         let name = key.to_string();
@@ -616,6 +637,55 @@ async fn report_pass(state: &ScState, sent: &mut HashMap<String, PartitionStatus
             }
             Err(err) => tracing::warn!(%name, %err, "test sc: partition status update failed"),
         }
+    }
+    silent
+}
+
+/// `TestSc::wait_status_report`: a whole report pass that started after the call, in which
+/// every leader that is up reported. A leader that is up but not registered (after a
+/// restart of the SC, before `reconnect_spu_processes`) cannot report: waited for while its
+/// registration is pending, an error otherwise.
+pub(crate) async fn wait_status_report(shared: &Shared, interval: Duration) -> Result<()> {
+    let deadline = Instant::now() + DEADLINE + 2 * interval;
+    let mut target = shared.status_reports.load(Ordering::SeqCst) + 2;
+    loop {
+        while shared.status_reports.load(Ordering::SeqCst) < target {
+            if Instant::now() > deadline {
+                bail!("no status report within the deadline");
+            }
+            let Some(_) = shared.running() else {
+                bail!("test sc is not running");
+            };
+            sleep(Duration::from_millis(2)).await;
+        }
+        let silent = shared
+            .silent_leaders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if silent.is_empty() {
+            return Ok(());
+        }
+        let state = shared
+            .running()
+            .ok_or_else(|| anyhow!("test sc is not running"))?;
+        let registered = registered_online(&state);
+        let pending = shared.registering();
+        let unregistered: Vec<i32> = silent
+            .into_iter()
+            .filter(|l| !registered.contains(l) && !pending.contains(l))
+            .collect();
+        if !unregistered.is_empty() {
+            bail!(
+                "the SPU processes {unregistered:?} lead partitions but are not registered with \
+                 the running SC, so their status is not reported (after a restart: \
+                 reconnect_spu_processes)"
+            );
+        }
+        if Instant::now() > deadline {
+            bail!("no complete status report within the deadline");
+        }
+        target = shared.status_reports.load(Ordering::SeqCst) + 1;
     }
 }
 

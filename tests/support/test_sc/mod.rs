@@ -478,24 +478,14 @@ impl TestSc {
     }
 
     /// Returns once the SC's stored partition status reflects the data plane as of this call:
-    /// a whole status report pass started after this call has ended. Reports come from
-    /// leaders whose processes are up and registered with the running SC (after `restart`,
-    /// call `reconnect_spu_processes`, then `wait_status_pass`, first). Takes one to two
+    /// a whole status report pass that started after this call has ended, with a report
+    /// from every leader that is up. Reports come from SPU processes registered with the
+    /// running SC: a registration still pending (`reconnect_spu_processes` after `restart`) is
+    /// waited for; a leader that is up and not registered is an error. Takes one to two
     /// `status_interval`s.
     pub async fn wait_status_report(&self) -> Result<()> {
         self.state()?;
-        let start = self.shared.status_reports.load(Ordering::SeqCst);
-        let deadline = Instant::now() + Duration::from_secs(60) + 2 * self.status_interval;
-        while self.shared.status_reports.load(Ordering::SeqCst) < start + 2 {
-            if Instant::now() > deadline {
-                return Err(anyhow!("no status report within the deadline"));
-            }
-            if self.state().is_err() {
-                return Err(anyhow!("test sc stopped"));
-            }
-            sleep(Duration::from_millis(2)).await;
-        }
-        Ok(())
+        dataplane::wait_status_report(&self.shared, self.status_interval).await
     }
 
     /// Stop serving (as `restart`'s first half): the SPU processes keep running and

@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub current: Mutex<Weak<ScState>>,
     /// number of completed partition status report passes (over restarts)
     pub status_reports: AtomicU64,
+    /// leaders that could not report in the last pass (up, not registered with the SC)
+    pub silent_leaders: Mutex<std::collections::BTreeSet<i32>>,
 }
 
 impl Shared {
@@ -91,6 +93,15 @@ impl Shared {
         );
         drop(processes);
         self.health_version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// SPU processes that are up and waiting to register with the running SC.
+    pub fn registering(&self) -> std::collections::BTreeSet<i32> {
+        self.processes()
+            .iter()
+            .filter(|(_, p)| p.registering)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     pub fn dataplane(&self) -> MutexGuard<'_, DataPlane> {
