@@ -549,8 +549,7 @@ async fn unregister_custom_spu(state: &ScState, key: CustomSpuKey) -> Status {
             if !state.is_stopped() {
                 // the SPU processes connected to this SC hear of it: each drops its
                 // pending-update entry for that id (upstream `FollowerNotifier::sync_from_spus`)
-                let registered = super::dataplane::registered_online(state);
-                state.shared.dataplane().spu_deleted(id, &registered);
+                super::dataplane::spu_deleted(state, id);
             }
             Status::new_ok(name)
         }
