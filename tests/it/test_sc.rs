@@ -1074,6 +1074,29 @@ async fn dataplane_survives_sc_restart_and_offline_edits_cause_no_stall() {
     eventually("5001 online", || spu_online(&sc, 5001)).await;
     produce_all(&sc, 1).await;
     all_committed(&sc, 8).await;
+    sc.wait_status_report().await.unwrap();
+    sc.shutdown().await.unwrap();
+
+    // a new test SC over that dir (as the example started again with --run-spus): its SPU
+    // processes resume every partition from the stored status
+    let sc = TestSc::start(TestScConfig {
+        metadata_dir: Some(meta.path().to_path_buf()),
+        ..quick()
+    })
+    .await
+    .unwrap();
+    for id in [5001, 5002, 5003] {
+        sc.set_health(id, Health::Online);
+    }
+    for p in DATA {
+        eventually(
+            &format!("{p} resumed and its leader registered"),
+            || async { sc.produce(p, 1).await.is_ok() },
+        )
+        .await;
+    }
+    all_committed(&sc, 9).await;
+    assert_eq!(sc.replica_state("data-0").unwrap().leader, 5001);
     sc.shutdown().await.unwrap();
 }
 

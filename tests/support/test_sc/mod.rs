@@ -348,7 +348,9 @@ impl TestSc {
     /// registers first, which the SC refuses when no SPU has that id (see
     /// `refused_registrations`): it keeps no health for it then. A process that goes away
     /// changes only the status of an SPU it was registered for (upstream: health false on
-    /// disconnect).
+    /// disconnect). In the data plane, a process that goes away drops its connections, and
+    /// one that was down and is up again is a restarted process (`restart_spu` does both
+    /// and waits for the SC to see each).
     pub fn set_health(&self, id: i32, health: Health) {
         self.shared.set_health(id, health);
     }
