@@ -3,10 +3,23 @@
 //! ```text
 //! cargo run --example test-sc -- --metadata-dir DIR --bind 127.0.0.1:9003 \
 //!     [--platform-version 0.18.1] [--seed-custom N] [--seed-managed M] [--store-timeout SECS] \
-//!     [--tls [--tls-dir DIR] [--tls-no-client-cert]]
+//!     [--tls [--tls-dir DIR] [--tls-no-client-cert]] \
+//!     [--topic NAME:PARTITIONS:REPLICATION]... [--run-spus] [--status-interval-ms 400] \
+//!     [--control-dir DIR]
 //! ```
 //!
-//! Prints `listening on ADDR` on one line and serves until SIGINT/SIGTERM. With `--tls` it
+//! Prints `listening on ADDR` on one line and serves until SIGINT/SIGTERM.
+//!
+//! Data plane (see FIDELITY.md, "Data plane"): seeded SPUs run simulated SPU processes;
+//! `--run-spus` starts one for every custom SPU already in the metadata dir (use it when
+//! starting again over a dir an earlier run left). `--topic` creates a topic at start unless
+//! the dir already holds it; partitions the dir holds resume from their stored status (the
+//! LEOs and HW last reported), standing for SPU processes that kept running while this process
+//! was stopped. `--control-dir DIR` takes control files: `restart-spu-<id>` (removed once that
+//! SPU process is Online again), `produce-<partition>-<n>` (removed once appended); a failed or
+//! unknown one becomes `<file>.failed` with the reason inside.
+//!
+//! With `--tls` it
 //! serves TLS with a CA and certificates made at start (rcgen): the server certificate is for
 //! `localhost` and `127.0.0.1`, and `ca.crt`, `client.crt` and `client.key` are written to
 //! `--tls-dir` (default: a temp dir removed on exit). It then prints the fluvio-endpoints
@@ -53,6 +66,40 @@ struct Args {
     /// with --tls: ask clients for no certificate (anonymous TLS clients are served)
     #[arg(long, requires = "tls")]
     tls_no_client_cert: bool,
+    /// create topic NAME with PARTITIONS partitions of REPLICATION replicas at start, unless the
+    /// metadata dir already holds it (repeatable)
+    #[arg(long = "topic", value_name = "NAME:PARTITIONS:REPLICATION", value_parser = parse_topic)]
+    topics: Vec<(String, u32, u32)>,
+    /// start a simulated SPU process for every custom SPU already in the metadata dir
+    #[arg(long)]
+    run_spus: bool,
+    /// how often partition leaders report their status to the SC (upstream: 400)
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..))]
+    status_interval_ms: u64,
+    /// directory polled for control files (restart-spu-<id>, produce-<partition>-<n>)
+    #[arg(long, value_name = "DIR")]
+    control_dir: Option<PathBuf>,
+}
+
+/// `NAME:PARTITIONS:REPLICATION`
+fn parse_topic(value: &str) -> Result<(String, u32, u32), String> {
+    let mut parts = value.rsplitn(3, ':');
+    let (Some(replication), Some(partitions), Some(name)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Err("expected NAME:PARTITIONS:REPLICATION".to_owned());
+    };
+    let number = |what: &str, text: &str| {
+        text.parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{what} '{text}' is not a positive number"))
+    };
+    Ok((
+        name.to_owned(),
+        number("partitions", partitions)?,
+        number("replication", replication)?,
+    ))
 }
 
 /// The TLS files written for a user: what the SC serves with and what a client needs.
@@ -196,15 +243,21 @@ async fn main() -> anyhow::Result<()> {
         platform_version: args.platform_version,
         store_timeout: std::time::Duration::from_secs(args.store_timeout),
         tls: tls.as_ref().map(|t| t.sc.clone()),
+        status_interval: std::time::Duration::from_millis(args.status_interval_ms),
+        control_dir: args.control_dir,
         ..Default::default()
     })
     .await?;
     // like `fluvio cluster start --local`: SPUs already in the dir are left alone, missing
     // ones are (re-)created without a local endpoint
     let existing: Vec<String> = sc.spus().await.into_iter().map(|(n, _, _)| n).collect();
-    // the SPU processes of SPUs already in the dir start and register
-    for (_, spec, _) in sc.spus().await {
-        sc.set_health(spec.id, test_sc::Health::Online);
+    if args.run_spus {
+        // the SPU processes of the custom SPUs already in the dir start and register
+        for (_, spec, _) in sc.spus().await {
+            if spec.is_custom() {
+                sc.set_health(spec.id, test_sc::Health::Online);
+            }
+        }
     }
     let mut seed = vec![];
     for i in 0..args.seed_custom {
@@ -222,6 +275,19 @@ async fn main() -> anyhow::Result<()> {
     seed.retain(|(name, _, _)| !existing.contains(name));
     if !seed.is_empty() {
         sc.seed_spus(seed).await?;
+    }
+    if args.run_spus {
+        // started processes are registered once the SC shows them Online
+        sc.wait_status_pass().await?;
+    }
+    let topics: Vec<String> = sc.topics().await.into_iter().map(|(n, _, _)| n).collect();
+    for (name, partitions, replication) in &args.topics {
+        if topics.contains(name) {
+            continue;
+        }
+        sc.create_topic(name, *partitions, *replication)
+            .await
+            .with_context(|| format!("--topic {name}:{partitions}:{replication}"))?;
     }
     println!("listening on {}", sc.addr());
     eprintln!("metadata dir: {}", sc.metadata_dir().display());

@@ -12,7 +12,8 @@ use fluvio_sc_schema::ApiError;
 use futures_util::StreamExt;
 
 use crate::support::test_sc::{
-    local_custom_spu, ApiKind, EncryptionEnum, Endpoint, ErrorCode, Health, TestSc, TestScConfig,
+    local_custom_spu, ApiKind, EncryptionEnum, Endpoint, ErrorCode, Health, PartitionResolution,
+    PartitionSpec, ReplicaStatus, TestSc, TestScConfig, TopicResolution,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -706,5 +707,458 @@ async fn ten_thousand_spus_list() {
     assert_eq!(all.iter().filter(|m| m.spec.is_custom()).count(), 9_990);
     let custom = admin.all::<CustomSpuSpec>().await.unwrap();
     assert_eq!(custom.len(), 9_990);
+    sc.shutdown().await.unwrap();
+}
+
+// ---------------------------------------------------------------- data plane
+
+/// The partitions of topic `data` (3 partitions, replication 3) over SPUs 5001..5003.
+const DATA: [&str; 3] = ["data-0", "data-1", "data-2"];
+
+/// 3 local-cluster SPUs and topic `data` (3 partitions, replication 3).
+async fn data_cluster(config: TestScConfig) -> TestSc {
+    let sc = TestSc::start(config).await.unwrap();
+    sc.seed_local_cluster(3, 0).await.unwrap();
+    sc.create_topic("data", 3, 3).await.unwrap();
+    sc
+}
+
+/// Status reports every 100 ms.
+fn quick() -> TestScConfig {
+    TestScConfig {
+        status_interval: Duration::from_millis(100),
+        ..Default::default()
+    }
+}
+
+async fn produce_all(sc: &TestSc, n: u64) {
+    for p in DATA {
+        sc.produce(p, n).await.unwrap();
+    }
+}
+
+/// Every replica holds `n` records and all are committed.
+fn committed(sc: &TestSc, partition: &str, n: i64) -> bool {
+    let state = sc.replica_state(partition).expect("known partition");
+    state.hw == n && state.leo.values().all(|leo| *leo == n)
+}
+
+async fn all_committed(sc: &TestSc, n: i64) {
+    eventually(&format!("every record committed at {n}"), || async {
+        DATA.iter().all(|p| committed(sc, p, n))
+    })
+    .await;
+}
+
+/// Delete and re-create a custom SPU with its live spec, as a change of its local endpoint
+/// does on a real cluster.
+async fn recreate_spu(admin: &FluvioAdmin, id: i32) {
+    let live = admin
+        .all::<CustomSpuSpec>()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.spec.id == id)
+        .expect("the SPU exists");
+    admin
+        .delete::<CustomSpuSpec>(CustomSpuKey::Id(id))
+        .await
+        .unwrap();
+    admin.create(live.name, false, live.spec).await.unwrap();
+}
+
+async fn spu_online(sc: &TestSc, id: i32) -> bool {
+    sc.spus()
+        .await
+        .iter()
+        .any(|(_, s, st)| s.id == id && st.resolution == SpuStatusResolution::Online)
+}
+
+fn replica(spu: i32, hw: i64, leo: i64) -> ReplicaStatus {
+    ReplicaStatus::new(spu, hw, leo)
+}
+
+/// The leader status the SC's store holds for `partition`.
+async fn stored_leader(sc: &TestSc, partition: &str) -> ReplicaStatus {
+    sc.partitions()
+        .await
+        .into_iter()
+        .find(|(n, _, _)| n == partition)
+        .map(|(_, _, status)| status.leader)
+        .expect("stored partition")
+}
+
+/// The partition list through the 0.50.1 admin client, by name.
+async fn listed(
+    admin: &FluvioAdmin,
+) -> std::collections::BTreeMap<String, Metadata<PartitionSpec>> {
+    admin
+        .all::<PartitionSpec>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.name.clone(), m))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataplane_recreated_spu_stalls_the_partitions_it_follows_until_restarted() {
+    let sc = data_cluster(quick()).await;
+    // assigned as upstream's scheduler does (fewest leaders, then fewest followers, ids sorted)
+    let assigned: Vec<(String, i32, Vec<i32>)> = sc
+        .partitions()
+        .await
+        .into_iter()
+        .map(|(name, spec, _)| (name, spec.leader, spec.replicas))
+        .collect();
+    assert_eq!(
+        assigned,
+        vec![
+            ("data-0".to_owned(), 5001, vec![5001, 5002, 5003]),
+            ("data-1".to_owned(), 5002, vec![5002, 5001, 5003]),
+            ("data-2".to_owned(), 5003, vec![5003, 5001, 5002]),
+        ]
+    );
+    produce_all(&sc, 10).await;
+    all_committed(&sc, 10).await;
+
+    // delete + create of SPU 5001 through the admin API (same spec)
+    let admin = admin(&sc).await;
+    recreate_spu(&admin, 5001).await;
+    eventually("5001 online again", || spu_online(&sc, 5001)).await;
+    produce_all(&sc, 5).await;
+
+    // the partition 5001 leads commits
+    eventually("data-0 committed", || async {
+        committed(&sc, "data-0", 15)
+    })
+    .await;
+    // the partitions it follows accept records but commit none: HW frozen at 5001's LEO
+    for (p, leader, other) in [("data-1", 5002, 5003), ("data-2", 5003, 5002)] {
+        eventually(&format!("{p}: the other follower caught up"), || async {
+            let s = sc.replica_state(p).unwrap();
+            s.leo[&leader] == 15 && s.leo[&other] == 15
+        })
+        .await;
+    }
+    // and it stays so: two status reports later (which also bring it to the SC)
+    sc.wait_status_report().await.unwrap();
+    sc.wait_status_report().await.unwrap();
+    for (p, leader) in [("data-1", 5002), ("data-2", 5003)] {
+        let s = sc.replica_state(p).unwrap();
+        assert_eq!(
+            (s.leader, s.hw, s.leo[&5001], s.leo[&leader]),
+            (leader, 10, 10, 15),
+            "{p}"
+        );
+    }
+    // the SC's partition list shows it, as upstream reports it
+    let list = listed(&admin).await;
+    let data1 = &list["data-1"];
+    assert_eq!(data1.status.resolution, PartitionResolution::Online);
+    assert_eq!(data1.status.leader, replica(5002, 10, 15));
+    assert_eq!(
+        data1.status.replicas,
+        // the other follower has every record, but only the HW the leader has
+        vec![replica(5001, 10, 10), replica(5003, 10, 15)]
+    );
+    assert_eq!(data1.status.lrs(), 1);
+    assert_eq!(list["data-2"].status.leader, replica(5003, 10, 15));
+    assert_eq!(list["data-0"].status.leader, replica(5001, 15, 15));
+    assert_eq!(list["data-0"].status.lrs(), 2);
+
+    // restarting the SPU 5001 process heals it: every record commits, none lost
+    sc.restart_spu(5001).await.unwrap();
+    assert!(spu_online(&sc, 5001).await);
+    all_committed(&sc, 15).await;
+    // the partition it led has a new leader (the first in-sync follower), and it stays there
+    assert_eq!(sc.replica_state("data-0").unwrap().leader, 5002);
+    assert_eq!(sc.replica_state("data-1").unwrap().leader, 5002);
+    assert_eq!(sc.replica_state("data-2").unwrap().leader, 5003);
+    produce_all(&sc, 1).await;
+    all_committed(&sc, 16).await;
+    sc.wait_status_report().await.unwrap();
+    let list = listed(&admin).await;
+    let data0 = &list["data-0"];
+    assert_eq!(data0.spec.leader, 5002);
+    assert_eq!(data0.spec.replicas, vec![5001, 5002, 5003]);
+    assert_eq!(data0.status.leader, replica(5002, 16, 16));
+    // upstream's merge: the old leader joins the replicas after the ones already listed
+    assert_eq!(
+        data0.status.replicas,
+        vec![replica(5003, 16, 16), replica(5001, 16, 16)]
+    );
+    for p in ["data-1", "data-2"] {
+        assert!(list[p]
+            .status
+            .replicas
+            .iter()
+            .all(|r| r.hw == 16 && r.leo == 16));
+    }
+    sc.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataplane_control_dir_restarts_and_produces() {
+    let control = tempfile::tempdir().unwrap();
+    let dir = control.path().to_path_buf();
+    let sc = data_cluster(TestScConfig {
+        control_dir: Some(dir.clone()),
+        ..quick()
+    })
+    .await;
+
+    // produce-<partition>-<n>: appended at the leader, the file removed once done
+    std::fs::write(dir.join("produce-data-1-7"), "").unwrap();
+    eventually("produce file taken", || async {
+        !dir.join("produce-data-1-7").exists()
+    })
+    .await;
+    eventually("data-1 committed", || async { committed(&sc, "data-1", 7) }).await;
+
+    // a stall, healed by a shell command as a --restart-command would run it
+    let admin = admin(&sc).await;
+    recreate_spu(&admin, 5001).await;
+    eventually("5001 online again", || spu_online(&sc, 5001)).await;
+    sc.produce("data-1", 3).await.unwrap();
+    eventually("data-1 leader ahead", || async {
+        sc.replica_state("data-1").unwrap().leo[&5002] == 10
+    })
+    .await;
+    assert_eq!(sc.replica_state("data-1").unwrap().hw, 7);
+    let script = r#"touch "$D/restart-spu-$SPU_ID"; while [ -e "$D/restart-spu-$SPU_ID" ]; do sleep 0.01; done"#;
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", script])
+        .env("D", &dir)
+        .env("SPU_ID", "5001")
+        .spawn()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    // the file went once the process was Online again
+    assert!(spu_online(&sc, 5001).await);
+    assert!(!dir.join("restart-spu-5001.failed").exists());
+    eventually("data-1 healed", || async { committed(&sc, "data-1", 10) }).await;
+    assert_eq!(sc.replica_state("data-0").unwrap().leader, 5002);
+
+    // unknown or failed requests: <file>.failed with the reason inside
+    for (file, reason) in [
+        ("bogus", "unknown control file"),
+        ("restart-spu-9999", "no SPU with id 9999"),
+        ("restart-spu-x", "not an SPU id"),
+        ("produce-nope-0-1", "unknown partition 'nope-0'"),
+        ("produce-data-0-many", "not a record count"),
+    ] {
+        std::fs::write(dir.join(file), "").unwrap();
+        let failed = dir.join(format!("{file}.failed"));
+        eventually(&format!("{file} failed"), || async { failed.exists() }).await;
+        assert!(!dir.join(file).exists());
+        let text = std::fs::read_to_string(&failed).unwrap();
+        assert!(text.contains(reason), "{file}: {text}");
+    }
+    sc.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataplane_partition_list_and_status_interval() {
+    let meta = tempfile::tempdir().unwrap();
+    let interval = Duration::from_secs(3);
+    let sc = data_cluster(TestScConfig {
+        metadata_dir: Some(meta.path().to_path_buf()),
+        status_interval: interval,
+        ..Default::default()
+    })
+    .await;
+    let admin = admin(&sc).await;
+
+    // as created, before any report: what the leader's first report gives
+    let list = listed(&admin).await;
+    assert_eq!(
+        list.keys().collect::<Vec<_>>(),
+        vec!["data-0", "data-1", "data-2"]
+    );
+    let data1 = &list["data-1"];
+    assert_eq!(data1.spec.leader, 5002);
+    assert_eq!(data1.spec.replicas, vec![5002, 5001, 5003]);
+    assert!(!data1.spec.system);
+    assert_eq!(data1.status.resolution, PartitionResolution::Online);
+    assert_eq!(data1.status.leader, replica(5002, 0, 0));
+    assert_eq!(
+        data1.status.replicas,
+        vec![replica(5001, -1, -1), replica(5003, -1, -1)]
+    );
+    assert_eq!(data1.status.lrs(), 0);
+    // stored as a local SC stores them: a Topic (Provisioned, replica map) with its
+    // partitions as children
+    let topics = sc.topics().await;
+    assert_eq!(topics.len(), 1);
+    let (name, spec, status) = &topics[0];
+    assert_eq!(name, "data");
+    assert_eq!(spec.partitions(), 3);
+    assert_eq!(spec.replication_factor(), Some(3));
+    assert_eq!(status.resolution, TopicResolution::Provisioned);
+    assert_eq!(status.replica_map[&2], vec![5003, 5001, 5002]);
+    let topic_yaml = std::fs::read_to_string(meta.path().join("Topic/data.yaml")).unwrap();
+    assert!(topic_yaml.contains("Provisioned"), "{topic_yaml}");
+    assert!(topic_yaml.contains("data-2"), "{topic_yaml}");
+    let partition_yaml = meta.path().join("Partition/data-1.yaml");
+    let text = std::fs::read_to_string(&partition_yaml).unwrap();
+    assert!(text.contains("resolution: Online"), "{text}");
+    assert!(text.contains("parent:"), "{text}");
+
+    // reports come every status_interval: right after one, a produce is not in the store ...
+    sc.wait_status_report().await.unwrap();
+    let list = listed(&admin).await;
+    assert_eq!(
+        list["data-1"].status.replicas,
+        vec![replica(5001, 0, 0), replica(5003, 0, 0)]
+    );
+    assert_eq!(list["data-1"].status.lrs(), 2);
+    sc.produce("data-1", 5).await.unwrap();
+    assert!(committed(&sc, "data-1", 5));
+    assert_eq!(stored_leader(&sc, "data-1").await, replica(5002, 0, 0));
+    // ... the next one brings it, and no sooner than the interval
+    let start = Instant::now();
+    sc.wait_status_report().await.unwrap();
+    assert!(start.elapsed() >= interval, "{:?}", start.elapsed());
+    assert_eq!(stored_leader(&sc, "data-1").await, replica(5002, 5, 5));
+    let text = std::fs::read_to_string(&partition_yaml).unwrap();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(yaml["status"]["leader"]["leo"].as_i64(), Some(5), "{text}");
+    assert_eq!(yaml["status"]["leader"]["hw"].as_i64(), Some(5), "{text}");
+    sc.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataplane_survives_sc_restart_and_offline_edits_cause_no_stall() {
+    let meta = tempfile::tempdir().unwrap();
+    let mut sc = data_cluster(TestScConfig {
+        metadata_dir: Some(meta.path().to_path_buf()),
+        ..quick()
+    })
+    .await;
+    produce_all(&sc, 4).await;
+    all_committed(&sc, 4).await;
+    sc.wait_status_report().await.unwrap();
+
+    sc.restart().await.unwrap();
+    // the new incarnation loaded the partitions from disk; the SPU processes kept their logs
+    assert_eq!(sc.partitions().await.len(), 3);
+    for p in DATA {
+        assert!(committed(&sc, p, 4), "{p}");
+    }
+    // they replicate without an SC; their reports resume once they registered again
+    produce_all(&sc, 2).await;
+    all_committed(&sc, 6).await;
+    let err = sc.wait_status_report().await.unwrap_err();
+    assert!(err.to_string().contains("reconnect_spu_processes"), "{err}");
+    sc.reconnect_spu_processes();
+    sc.wait_status_report().await.unwrap();
+    for (name, spec, status) in sc.partitions().await {
+        assert_eq!(status.leader, replica(spec.leader, 6, 6), "{name}");
+    }
+
+    // an SPU re-created in the metadata dir while no SC runs: the SPU processes learn the
+    // full SPU list at the next start, with 5001 in it, so nothing stalls
+    sc.stop().await.unwrap();
+    let file = meta.path().join("SPU/custom-spu-5001.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(&file, text).unwrap();
+    produce_all(&sc, 1).await;
+    sc.resume().await.unwrap();
+    sc.reconnect_spu_processes();
+    eventually("5001 online", || spu_online(&sc, 5001)).await;
+    produce_all(&sc, 1).await;
+    all_committed(&sc, 8).await;
+    sc.wait_status_report().await.unwrap();
+    sc.shutdown().await.unwrap();
+
+    // a new test SC over that dir (as the example started again with --run-spus): its SPU
+    // processes resume every partition from the stored status
+    let sc = TestSc::start(TestScConfig {
+        metadata_dir: Some(meta.path().to_path_buf()),
+        ..quick()
+    })
+    .await
+    .unwrap();
+    for id in [5001, 5002, 5003] {
+        sc.set_health(id, Health::Online);
+    }
+    for p in DATA {
+        eventually(
+            &format!("{p} resumed and its leader registered"),
+            || async { sc.produce(p, 1).await.is_ok() },
+        )
+        .await;
+    }
+    all_committed(&sc, 9).await;
+    assert_eq!(sc.replica_state("data-0").unwrap().leader, 5001);
+    sc.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataplane_elections_follow_upstream() {
+    let sc = data_cluster(quick()).await;
+    // replication 1: placed on the SPU with the fewest leaders, the first on a tie
+    sc.create_topic("solo", 1, 1).await.unwrap();
+    assert_eq!(sc.replica_state("solo-0").unwrap().leader, 5001);
+    produce_all(&sc, 3).await;
+    sc.produce("solo-0", 2).await.unwrap();
+    all_committed(&sc, 3).await;
+    assert!(committed(&sc, "solo-0", 2));
+    sc.wait_status_report().await.unwrap();
+
+    // the leader's process goes away: an in-sync follower takes over; a partition with no
+    // other replica goes LeaderOffline
+    sc.set_health(5001, Health::Offline);
+    eventually("data-0 led by 5002", || async {
+        sc.replica_state("data-0").unwrap().leader == 5002
+    })
+    .await;
+    eventually("solo-0 leader offline", || async {
+        sc.partitions()
+            .await
+            .iter()
+            .any(|(n, _, st)| n == "solo-0" && st.resolution == PartitionResolution::LeaderOffline)
+    })
+    .await;
+    let err = sc.produce("solo-0", 1).await.unwrap_err();
+    assert!(err.to_string().contains("is down"), "{err}");
+    // a follower that is down freezes the HW of every partition it is in
+    produce_all(&sc, 1).await;
+    sc.wait_status_report().await.unwrap();
+    for p in DATA {
+        let s = sc.replica_state(p).unwrap();
+        assert_eq!((s.hw, s.leo[&s.leader]), (3, 4), "{p}");
+    }
+    // it comes back, follows, and everything commits; leadership does not move back
+    sc.set_health(5001, Health::Online);
+    all_committed(&sc, 4).await;
+    assert_eq!(sc.replica_state("data-0").unwrap().leader, 5002);
+    eventually("solo-0 online again", || async {
+        sc.partitions().await.iter().any(|(n, spec, st)| {
+            n == "solo-0" && spec.leader == 5001 && st.resolution == PartitionResolution::Online
+        })
+    })
+    .await;
+    sc.produce("solo-0", 1).await.unwrap();
+    assert!(committed(&sc, "solo-0", 3));
+
+    // what create_topic refuses
+    for (name, p, r, msg) in [
+        ("data", 1, 1, "already exists"),
+        ("wide", 1, 4, "insufficient resources"),
+        ("Bad_Name", 1, 1, "invalid topic name"),
+        ("none", 0, 1, "at least 1"),
+    ] {
+        let err = sc.create_topic(name, p, r).await.unwrap_err();
+        assert!(err.to_string().contains(msg), "{name}: {err}");
+    }
+    assert!(sc.produce("nope-0", 1).await.is_err());
+    assert!(sc.replica_state("nope-0").is_none());
     sc.shutdown().await.unwrap();
 }

@@ -542,9 +542,17 @@ async fn unregister_custom_spu(state: &ScState, key: CustomSpuKey) -> Status {
             Some("expected 'Custom' spu, found 'Managed' spu".to_owned()),
         );
     }
+    let id = spu.spec.id;
     // StoreContext::delete returns only once the object is gone from the store
     match state.spus.delete(name.clone()).await {
-        Ok(()) => Status::new_ok(name),
+        Ok(()) => {
+            if !state.is_stopped() {
+                // the SPU processes connected to this SC hear of it: each drops its
+                // pending-update entry for that id (upstream `FollowerNotifier::sync_from_spus`)
+                super::dataplane::spu_deleted(state, id);
+            }
+            Status::new_ok(name)
+        }
         Err(err) => Status::new(
             name,
             ErrorCode::SpuError,

@@ -6,8 +6,10 @@
 //! `fluvio_stream_dispatcher::metadata::local::LocalMetadataStorage` (so the files on disk
 //! are exactly a local SC's `<dir>/SPU/<name>.yaml`), fed into the stores by Fluvio's own
 //! `MetadataDispatcher`. It can serve TLS (`tls.rs`, fluvio-future's rustls acceptor, as the
-//! real SC) and enforce the real SC's authorization rules (`auth.rs`). See `FIDELITY.md`
-//! beside this file for the rules it reproduces.
+//! real SC) and enforce the real SC's authorization rules (`auth.rs`). Behind it runs a
+//! simulated SPU data plane (`dataplane.rs`: topics, replication, leader status reports,
+//! elections; `control.rs`: a control dir for shell commands). See `FIDELITY.md` beside this
+//! file for the rules it reproduces.
 //!
 //! The server runs on Fluvio's executor threads (`fluvio_future::task`, async-io based), not
 //! on the caller's runtime: a test may block its own thread (e.g. waiting for a child
@@ -17,6 +19,8 @@
 
 mod api;
 mod auth;
+mod control;
+mod dataplane;
 mod faults;
 mod server;
 mod state;
@@ -34,13 +38,18 @@ use fluvio_future::task::spawn_task;
 use fluvio_future::timer::sleep;
 use fluvio_types::event::StickyEvent;
 
+pub use fluvio_controlplane_metadata::partition::{
+    PartitionResolution, PartitionSpec, PartitionStatus, ReplicaStatus,
+};
 pub use fluvio_controlplane_metadata::spu::{
     CustomSpuSpec, EncryptionEnum, Endpoint, IngressAddr, IngressPort, SpuSpec, SpuStatus,
     SpuStatusResolution, SpuType,
 };
+pub use fluvio_controlplane_metadata::topic::{TopicResolution, TopicSpec, TopicStatus};
 pub use fluvio_protocol::link::ErrorCode;
 
 pub use auth::{Authorization, Policy};
+pub use dataplane::ReplicaState;
 pub use faults::{ApiKind, Faults, Hold, Point};
 pub use tls::{CertFiles, Pki, ScTls, Validity};
 
@@ -69,6 +78,12 @@ pub struct TestScConfig {
     /// out" (whole seconds, at least 1); default 10 s, upstream's wait. Only reached when
     /// the store does not take changes (an unreadable metadata folder).
     pub store_timeout: Duration,
+    /// how often partition leaders report their status to the SC; default 400 ms, upstream's
+    /// `MIN_SC_SINK_TIME`
+    pub status_interval: Duration,
+    /// a directory polled every ~10 ms for control files (`restart-spu-<id>`,
+    /// `produce-<partition>-<n>`; see `control.rs`); created if missing. `None`: no polling
+    pub control_dir: Option<PathBuf>,
 }
 
 impl Default for TestScConfig {
@@ -80,6 +95,8 @@ impl Default for TestScConfig {
             tls: None,
             authorization: Authorization::Root,
             store_timeout: Duration::from_secs(10),
+            status_interval: Duration::from_millis(400),
+            control_dir: None,
         }
     }
 }
@@ -89,6 +106,10 @@ struct Running {
     stop: Arc<StickyEvent>,
     server: async_task::Task<()>,
     status: async_task::Task<()>,
+    /// the leaders' partition status reports to this incarnation
+    reports: async_task::Task<()>,
+    /// this incarnation's partition controller (leader election)
+    election: async_task::Task<()>,
 }
 
 pub struct TestSc {
@@ -97,8 +118,11 @@ pub struct TestSc {
     _tempdir: Option<tempfile::TempDir>,
     platform_version: semver::Version,
     store_timeout: Duration,
+    status_interval: Duration,
     shared: Arc<Shared>,
     running: Option<Running>,
+    /// the data plane's loop (replication, control dir), over restarts
+    dataplane: Option<async_task::Task<()>>,
 }
 
 /// Name of a `fluvio cluster start --local` SPU.
@@ -171,6 +195,13 @@ impl TestSc {
             }
         };
         config.authorization.check()?;
+        if config.status_interval.is_zero() {
+            return Err(anyhow!("status_interval must not be zero"));
+        }
+        if let Some(control) = &config.control_dir {
+            std::fs::create_dir_all(control)
+                .with_context(|| format!("creating control dir {}", control.display()))?;
+        }
         let tls = config.tls.as_ref().map(ScTls::acceptor).transpose()?;
         let mut sc = TestSc {
             addr: config.bind,
@@ -183,9 +214,15 @@ impl TestSc {
                 ..Shared::default()
             }),
             store_timeout: config.store_timeout,
+            status_interval: config.status_interval,
             running: None,
+            dataplane: None,
         };
         sc.launch(Duration::ZERO).await?;
+        sc.dataplane = Some(spawn_task(dataplane::run(
+            sc.shared.clone(),
+            config.control_dir,
+        )));
         Ok(sc)
     }
 
@@ -211,12 +248,24 @@ impl TestSc {
         .await?;
         let stop = StickyEvent::shared();
         let status = spawn_task(state::status_controller(state.clone()));
+        let reports = spawn_task(dataplane::status_reporter(
+            state.clone(),
+            self.status_interval,
+        ));
+        let election = spawn_task(dataplane::election_controller(state.clone()));
         let server = spawn_task(server::accept_loop(listener, state.clone(), stop.clone()));
+        *self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&state);
         self.running = Some(Running {
             state,
             stop,
             server,
             status,
+            reports,
+            election,
         });
         Ok(())
     }
@@ -227,8 +276,10 @@ impl TestSc {
             running.stop.notify();
             running.server.await;
             running.state.close_connections();
-            // cancels the status controller
+            // cancels the status controller, the status reports and the partition controller
             drop(running.status);
+            drop(running.reports);
+            drop(running.election);
         }
         Ok(())
     }
@@ -297,7 +348,9 @@ impl TestSc {
     /// registers first, which the SC refuses when no SPU has that id (see
     /// `refused_registrations`): it keeps no health for it then. A process that goes away
     /// changes only the status of an SPU it was registered for (upstream: health false on
-    /// disconnect).
+    /// disconnect). In the data plane, a process that goes away drops its connections, and
+    /// one that was down and is up again is a restarted process (`restart_spu` does both
+    /// and waits for the SC to see each).
     pub fn set_health(&self, id: i32, health: Health) {
         self.shared.set_health(id, health);
     }
@@ -357,15 +410,111 @@ impl TestSc {
             .unwrap_or(0)
     }
 
+    /// Topic `name` with `partitions` partitions of `replication` replicas each, assigned as
+    /// upstream's scheduler does for a computed topic (each replica on the online SPU, ids
+    /// sorted, with the fewest leaders for the first replica or followers for the others, the
+    /// partitions already stored counted, the first on a tie); leader = first replica. Stored
+    /// through the metadata storage as a Topic object (Provisioned, with its replica map) and
+    /// Partition objects `<name>-<i>` (children of the topic), each with the status its
+    /// leader's first report gives: Online, leader `{spu, hw 0, leo 0}`, followers
+    /// `{spu, -1, -1}` in id order. The SPU processes start with empty logs.
+    ///
+    /// Fails (nothing stored) when the SC is not running, the name is not a valid topic name
+    /// or exists, or there are fewer SPUs (or online SPUs) than `replication`; upstream keeps
+    /// such a topic pending instead.
+    pub async fn create_topic(&self, name: &str, partitions: u32, replication: u32) -> Result<()> {
+        dataplane::create_topic(self.state()?, name, partitions, replication).await
+    }
+
+    /// Appends `n` records (offsets; records have no content here) at the partition's
+    /// current leader, and replicates at once. Fails when the name is unknown, or its leader
+    /// process is down or has not registered with an SC since it started.
+    pub async fn produce(&self, partition: &str, n: u64) -> Result<()> {
+        self.shared.dataplane().produce(partition, n)
+    }
+
+    /// The data plane's truth for one partition: current leader, committed HW, and each
+    /// replica's LEO as that SPU holds it.
+    pub fn replica_state(&self, partition: &str) -> Option<ReplicaState> {
+        self.shared.dataplane().replica_state(partition)
+    }
+
+    /// What the SC's partition store holds (what a partition list answers), sorted by name.
+    pub async fn partitions(&self) -> Vec<(String, PartitionSpec, PartitionStatus)> {
+        match self.state() {
+            Ok(state) => dataplane::stored_partitions(state)
+                .await
+                .into_iter()
+                .map(|(key, spec, status)| (key.to_string(), spec, status))
+                .collect(),
+            Err(_) => vec![],
+        }
+    }
+
+    /// What the SC's topic store holds, sorted by name.
+    pub async fn topics(&self) -> Vec<(String, TopicSpec, TopicStatus)> {
+        let Ok(state) = self.state() else {
+            return vec![];
+        };
+        let mut all: Vec<_> = state
+            .topics
+            .store()
+            .clone_values()
+            .await
+            .into_iter()
+            .map(|t| (t.key, t.spec, t.status))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Restarts the simulated SPU process `id`: it goes down (the SC sees it Offline, and
+    /// partitions it leads elect a new leader as upstream does), then comes back with fresh
+    /// follower connections to every leader (this heals a stall), registers, and this returns
+    /// once the SC shows it Online again. A process that was not registered with the running
+    /// SC (after `restart`, before `reconnect_spu_processes`) goes down unseen by the SC.
+    /// Fails when the SC is not running, no SPU has that id, or no process does.
+    pub async fn restart_spu(&self, id: i32) -> Result<()> {
+        self.state()?;
+        dataplane::restart_spu(&self.shared, id).await
+    }
+
+    /// Returns once the SC's stored partition status reflects the data plane as of this call:
+    /// a whole status report pass that started after this call has ended, with a report
+    /// from every leader that is up. Reports come from SPU processes registered with the
+    /// running SC: a registration still pending (`reconnect_spu_processes` after `restart`) is
+    /// waited for; a leader that is up and not registered is an error. Takes one to two
+    /// `status_interval`s.
+    pub async fn wait_status_report(&self) -> Result<()> {
+        self.state()?;
+        dataplane::wait_status_report(&self.shared, self.status_interval).await
+    }
+
+    /// Stop serving (as `restart`'s first half): the SPU processes keep running and
+    /// replicating, nothing reaches the SC's store until `resume`. For changes made to the
+    /// metadata dir while no SC runs.
+    pub async fn stop(&mut self) -> Result<()> {
+        self.halt().await
+    }
+
+    /// Start again after `stop`, on the same dir and address (as `restart`'s second half).
+    pub async fn resume(&mut self) -> Result<()> {
+        if self.running.is_some() {
+            return Err(anyhow!("test sc is running"));
+        }
+        self.launch(Duration::from_secs(5)).await
+    }
+
     /// Stop serving and close every client connection.
     pub async fn shutdown(mut self) -> Result<()> {
         self.halt().await
     }
 
     /// Stop, then start again on the same dir and the same address, reloading from disk.
-    /// Fault settings, request counters and the simulated SPU processes survive; their
-    /// registrations (SPU health, in the SC's memory) do not: each SPU shows its saved
-    /// status until `reconnect_spu_processes` or `set_health`.
+    /// Fault settings, request counters and the simulated SPU processes (with their logs
+    /// and connections: the data plane) survive; their registrations (SPU health, in the
+    /// SC's memory) do not: each SPU shows its saved status, and leaders send no status
+    /// reports, until `reconnect_spu_processes` or `set_health`.
     pub async fn restart(&mut self) -> Result<()> {
         self.halt().await?;
         self.launch(Duration::from_secs(5)).await

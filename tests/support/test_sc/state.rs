@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::auth::Authorization;
+use super::dataplane::DataPlane;
 use super::faults::Faults;
 use super::Health;
 
@@ -61,6 +62,14 @@ pub(crate) struct Shared {
     pub refused: Mutex<HashMap<i32, usize>>,
     /// client connections in accept order (over restarts): watch requests received on each
     pub watch_requests: Mutex<Vec<usize>>,
+    /// the simulated SPU processes' data plane (logs, connections, entries)
+    pub dataplane: Mutex<DataPlane>,
+    /// the running incarnation, if any
+    pub current: Mutex<Weak<ScState>>,
+    /// number of completed partition status report passes (over restarts)
+    pub status_reports: AtomicU64,
+    /// leaders that could not report in the last pass (up, not registered with the SC)
+    pub silent_leaders: Mutex<std::collections::BTreeSet<i32>>,
 }
 
 impl Shared {
@@ -72,14 +81,40 @@ impl Shared {
     /// registered with the running SC connects and registers on the next status pass; one
     /// that is gone only matters to an SC it was registered with.
     pub fn set_health(&self, id: i32, health: Health) {
-        self.processes().insert(
+        let mut processes = self.processes();
+        // a process that was down (or unknown) and is up has started: fresh connections
+        self.dataplane().health_changed(id, health);
+        processes.insert(
             id,
             Process {
                 health,
                 registering: health == Health::Online,
             },
         );
+        drop(processes);
         self.health_version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// SPU processes that are up and waiting to register with the running SC.
+    pub fn registering(&self) -> std::collections::BTreeSet<i32> {
+        self.processes()
+            .iter()
+            .filter(|(_, p)| p.registering)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn dataplane(&self) -> MutexGuard<'_, DataPlane> {
+        self.dataplane.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The running SC incarnation (not stopped), if any.
+    pub fn running(&self) -> Option<Arc<ScState>> {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .upgrade()
+            .filter(|s| !s.is_stopped())
     }
 
     /// Every SPU process that is up connects again (after an SC restart) and registers.
@@ -140,6 +175,13 @@ pub(crate) struct ScState {
     pub registered: Mutex<HashMap<i32, Health>>,
     /// set when this incarnation stops: requests still in its hands apply nothing
     pub stopped: std::sync::atomic::AtomicBool,
+    /// SPU store epoch up to which the partition controller (elections) has acted
+    pub election_epoch: AtomicI64,
+    /// bumped whenever `registered` changes
+    pub registrations: AtomicU64,
+    /// partition writes of the SC's controllers go one at a time (a status update behind a
+    /// spec update would carry a stale revision)
+    pub partition_writes: tokio::sync::Mutex<()>,
 }
 
 async fn start_kind<S>(
@@ -206,6 +248,9 @@ impl ScState {
             next_conn: AtomicU64::new(1),
             registered: Mutex::new(HashMap::new()),
             stopped: std::sync::atomic::AtomicBool::new(false),
+            election_epoch: AtomicI64::new(0),
+            registrations: AtomicU64::new(0),
+            partition_writes: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -351,15 +396,18 @@ async fn status_pass(state: &ScState) {
     let health = {
         let mut processes = state.shared.processes();
         let mut registered = state.registered.lock().unwrap_or_else(|e| e.into_inner());
+        let mut changed = false;
         for (id, process) in processes.iter_mut() {
             if let Some(health) = registered.get_mut(id) {
                 // connected to this incarnation: a health report
+                changed |= *health != process.health;
                 *health = process.health;
                 process.registering = false;
             } else if process.registering {
                 process.registering = false;
                 if spus.contains_key(id) {
                     registered.insert(*id, process.health);
+                    changed = true;
                 } else {
                     *state
                         .shared
@@ -370,6 +418,9 @@ async fn status_pass(state: &ScState) {
                         .or_default() += 1;
                 }
             }
+        }
+        if changed {
+            state.registrations.fetch_add(1, Ordering::SeqCst);
         }
         registered.clone()
     };
