@@ -854,6 +854,10 @@ pub struct Rolling<'a> {
     /// How often a gate reads the partitions (the SC's status lags its SPUs by up to
     /// 400 ms upstream).
     pub poll: Duration,
+    /// How long after the restart the gate takes its targets ([`GATE_SETTLE`]).
+    ///
+    /// [`GATE_SETTLE`]: crate::replication::GATE_SETTLE
+    pub settle: Duration,
 }
 
 /// Where the changes of a run go: runs of changes that need no restart are batched as
@@ -988,17 +992,20 @@ impl<T: Cluster> Engine<'_, T> {
         };
         let started = Instant::now();
         let deadline = started + rolling.gate_timeout;
+        // the targets come from offsets reported after the restart, so that a stall shows
+        // in them (see `replication::GATE_SETTLE`)
+        tokio::time::sleep(rolling.settle.min(rolling.gate_timeout)).await;
         let mut gate: Option<Gate> = None;
         let mut last: Vec<PartitionCheck> = Vec::new();
         let mut waiting_for = String::from("a first read of its partitions");
         let note = loop {
             if let Some(read) = self.gate_read(&change.name).await {
                 let (status, partitions) = read;
+                let online = status == Some(SpuState::Online);
                 let gate = gate
                     .get_or_insert_with(|| Gate::begin(&[change.id], rolling.planned, &partitions));
                 last = gate.check(&partitions);
-                let online = status == Some(SpuState::Online);
-                if online && all_caught_up(&last) {
+                if online && gate.passed(&last) {
                     break None;
                 }
                 waiting_for = if online {

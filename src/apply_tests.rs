@@ -752,6 +752,7 @@ async fn rolling_run(
             planned,
             gate_timeout,
             poll: Duration::from_millis(5),
+            settle: Duration::from_millis(10),
         }),
     )
     .await

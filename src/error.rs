@@ -174,6 +174,14 @@ pub enum Error {
     )]
     DataPlane(String),
 
+    /// The SC-offline route could not stop the SC, repair its files, or start it again.
+    #[error("{0}")]
+    #[diagnostic(
+        code(endpoints::apply::sc_offline),
+        help("the message says what was written and whether the SC runs; once it answers, `plan` with the same file shows what still differs (README: Replication)")
+    )]
+    ScOffline(String),
+
     #[error(transparent)]
     #[diagnostic(code(endpoints::journal))]
     Journal(#[from] JournalError),
@@ -288,7 +296,7 @@ impl Error {
             Error::PermissionDenied { .. } => PERMISSION_DENIED,
             Error::Usage(_) => USAGE,
             Error::ProbeUnreachable { .. } => PROBE_UNREACHABLE,
-            Error::DataPlane(_) => DATA_PLANE,
+            Error::DataPlane(_) | Error::ScOffline(_) => DATA_PLANE,
             Error::NothingToProbe { from_file, .. } => {
                 if *from_file {
                     INVALID_CONFIG

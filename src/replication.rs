@@ -13,6 +13,7 @@
 //! reads show a restarted SPU's partitions caught up ([`Gate`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -232,10 +233,20 @@ struct Target {
     /// The leader whose log end `offset` was taken from.
     leader: SpuId,
     offset: i64,
+    /// What every replica held then (see `reached`).
+    reached: i64,
 }
 
+/// How long after an SPU's restart (or the SC's start, on the SC-offline route) a gate
+/// takes its targets. Upstream SPUs send their replicas' offsets to the SC every 400 ms, so
+/// a read right after a restart can show only what was written before the change, all of
+/// it committed: a gate that took its target there would pass a stall that the first
+/// record after the change makes visible. 500 ms is that report interval and a margin.
+pub const GATE_SETTLE: Duration = Duration::from_millis(500);
+
 /// Waits, read by read, until every replicated partition with a replica on the gated SPUs
-/// has committed what was written before the gate began.
+/// has committed what was written before the gate began, and commits what is written
+/// while it waits.
 ///
 /// A partition is caught up when the SC reports it online under the leader its spec names,
 /// its high watermark at or past the target, and every follower's log end at or past it
@@ -244,11 +255,21 @@ struct Target {
 /// log end, so "every follower's log end >= the high watermark" passes a stall; and under
 /// steady traffic log ends are never all equal, so "every log end equal" never passes. A
 /// fixed target passes as soon as what was written before it is everywhere, traffic or not.
+///
+/// A fixed target alone passes a stall whose first uncommitted record arrives after the
+/// gate began (a restart command that restarted nothing, run right after the change): so
+/// when the leader has taken records since the gate began, what every replica holds must
+/// have moved too, and the gate never passes on the read that began it. A partition that
+/// took no record during the gate passes on its target alone: nothing written is owed,
+/// and a stall there shows with its next record.
+///
 /// If leadership moves during the gate (a restarted leader hands over), the target is taken
 /// again from the new leader: records the old leader had not committed are not owed.
 #[derive(Debug, Clone)]
 pub struct Gate {
     targets: BTreeMap<String, Target>,
+    /// Reads checked so far; the read that began the gate proves nothing.
+    reads: usize,
 }
 
 impl Gate {
@@ -262,6 +283,7 @@ impl Gate {
                 continue;
             };
             let current = now.get(p.name.as_str()).copied().unwrap_or(p);
+            let (offset, reached) = start_of(current);
             targets.insert(
                 p.name.clone(),
                 Target {
@@ -272,11 +294,12 @@ impl Gate {
                     },
                     planned_leader: p.leader,
                     leader: current.leader,
-                    offset: current.leader_offsets.leo.max(0),
+                    offset,
+                    reached,
                 },
             );
         }
-        Gate { targets }
+        Gate { targets, reads: 0 }
     }
 
     /// True when there is nothing to wait for.
@@ -286,6 +309,7 @@ impl Gate {
 
     /// The partitions as of `now`; the gate passes when [`all_caught_up`] says so.
     pub fn check(&mut self, now: &[LivePartition]) -> Vec<PartitionCheck> {
+        self.reads += 1;
         let now: HashMap<&str, &LivePartition> = now.iter().map(|p| (p.name.as_str(), p)).collect();
         self.targets
             .iter_mut()
@@ -303,18 +327,30 @@ impl Gate {
                 Some(p) => {
                     if p.leader != target.leader {
                         target.leader = p.leader;
-                        target.offset = p.leader_offsets.leo.max(0);
+                        (target.offset, target.reached) = start_of(p);
                     }
                     check_one(name, target, p)
                 }
             })
             .collect()
     }
+
+    /// True when the last [`check`](Self::check) proves every partition caught up, on a
+    /// read after the one that began the gate.
+    pub fn passed(&self, checks: &[PartitionCheck]) -> bool {
+        self.reads > 1 && all_caught_up(checks)
+    }
 }
 
-fn check_one(name: &str, target: &Target, p: &LivePartition) -> PartitionCheck {
-    let reported_by_leader = p.leader_offsets.spu == p.leader;
-    let hw = p.leader_offsets.hw;
+/// The target and the offset every replica holds, as `p` reports them when a gate begins
+/// (or its leader changes).
+fn start_of(p: &LivePartition) -> (i64, i64) {
+    (p.leader_offsets.leo.max(0), reached(p))
+}
+
+/// The offset that the high watermark and every replica's log end have reached: what the
+/// partition holds everywhere, committed.
+fn reached(p: &LivePartition) -> i64 {
     // every follower the spec names, at the offsets the leader reports for it (-1 when it
     // reports none)
     let lowest_leo = p
@@ -328,8 +364,17 @@ fn check_one(name: &str, target: &Target, p: &LivePartition) -> PartitionCheck {
                 .map_or(-1, |o| o.leo)
         })
         .fold(p.leader_offsets.leo, i64::min);
-    let reached = hw.min(lowest_leo);
-    let caught_up = p.online && reported_by_leader && reached >= target.offset;
+    p.leader_offsets.hw.min(lowest_leo)
+}
+
+fn check_one(name: &str, target: &Target, p: &LivePartition) -> PartitionCheck {
+    let reported_by_leader = p.leader_offsets.spu == p.leader;
+    let hw = p.leader_offsets.hw;
+    let reached = reached(p);
+    // records taken since the gate began must be moving everywhere: a stall freezes the
+    // high watermark and the stalled follower at what they held
+    let moving = p.leader_offsets.leo <= target.offset || reached > target.reached;
+    let caught_up = p.online && reported_by_leader && reached >= target.offset && moving;
     PartitionCheck {
         partition: name.to_string(),
         role: target.role,
@@ -457,13 +502,42 @@ mod tests {
         assert_eq!(checks[0].state, ReplicationState::Lagging);
         assert_eq!(checks[0].lag, Some(50));
         assert_eq!(checks[0].target, Some(150));
-        assert!(!all_caught_up(&checks));
+        assert!(!gate.passed(&checks));
         // under steady traffic the leader is ahead again, yet the target is met
         let later = [partition("a-0", &[1, 2, 3], 160, 190, &[180, 160])];
         let checks = gate.check(&later);
         assert_eq!(checks[0].state, ReplicationState::CaughtUp, "{checks:?}");
         assert_eq!(checks[0].lag, Some(0));
-        assert!(all_caught_up(&checks));
+        assert!(gate.passed(&checks));
+    }
+
+    #[test]
+    fn a_gate_does_not_pass_a_stall_that_begins_after_it() {
+        // everything committed when the gate begins (a restart that restarted nothing,
+        // run a moment after the change): the target is met at once
+        let begin = [partition("a-0", &[1, 2, 3], 28, 28, &[28, 28])];
+        let mut gate = Gate::begin(&[3], &begin, &begin);
+        let checks = gate.check(&begin);
+        assert_eq!(checks[0].state, ReplicationState::CaughtUp);
+        assert!(
+            !gate.passed(&checks),
+            "the read that began the gate proves nothing"
+        );
+        // records arrive, the leader takes them, 3 stays where it was and so does the hw
+        let stalled = [partition("a-0", &[1, 2, 3], 28, 46, &[46, 28])];
+        let checks = gate.check(&stalled);
+        assert_eq!(checks[0].state, ReplicationState::Lagging, "{checks:?}");
+        assert!(!gate.passed(&checks));
+        // once 3 follows again, what it holds moves and the gate passes under traffic
+        let healed = [partition("a-0", &[1, 2, 3], 60, 64, &[64, 61])];
+        let checks = gate.check(&healed);
+        assert!(gate.passed(&checks));
+        // an idle partition owes nothing: it passes on the second read
+        let mut idle = Gate::begin(&[3], &begin, &begin);
+        let first = idle.check(&begin);
+        assert!(!idle.passed(&first));
+        let second = idle.check(&begin);
+        assert!(idle.passed(&second));
     }
 
     #[test]
@@ -481,7 +555,7 @@ mod tests {
         assert_eq!(checks[0].state, ReplicationState::Lagging);
         moved.follower_offsets = vec![offsets(2, 100, 100), offsets(3, 100, 100)];
         let checks = gate.check(std::slice::from_ref(&moved));
-        assert!(all_caught_up(&checks), "{checks:?}");
+        assert!(gate.passed(&checks), "{checks:?}");
     }
 
     #[test]
@@ -490,12 +564,17 @@ mod tests {
         let mut gate = Gate::begin(&[2], &planned, &planned);
         let mut offline = planned[0].clone();
         offline.online = false;
-        assert!(!all_caught_up(&gate.check(&[offline])));
+        let checks = gate.check(&[offline]);
+        assert!(!gate.passed(&checks));
         let mut stale = planned[0].clone();
         stale.leader_offsets.spu = 2;
-        assert!(!all_caught_up(&gate.check(&[stale])));
-        assert!(all_caught_up(&gate.check(&planned)));
-        assert_eq!(gate.check(&[])[0].state, ReplicationState::Gone);
+        let checks = gate.check(&[stale]);
+        assert!(!gate.passed(&checks));
+        let checks = gate.check(&planned);
+        assert!(gate.passed(&checks));
+        let checks = gate.check(&[]);
+        assert_eq!(checks[0].state, ReplicationState::Gone);
+        assert!(!gate.passed(&checks));
     }
 
     #[test]

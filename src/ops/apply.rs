@@ -360,6 +360,7 @@ pub async fn execute(
                 planned: heal.partitions,
                 gate_timeout: heal.gate_timeout,
                 poll: GATE_POLL,
+                settle: crate::replication::GATE_SETTLE,
             })
         }
         _ => None,

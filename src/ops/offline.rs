@@ -31,7 +31,7 @@ use crate::model::{ClusterSel, LivePartition, SpuId};
 
 use crate::output::Printer;
 use crate::render::escape::visible;
-use crate::replication::{all_caught_up, Gate, PartitionCheck, Route};
+use crate::replication::{Gate, PartitionCheck, Route, GATE_SETTLE};
 use crate::report::{PlanDoc, RunKind};
 
 /// How often the route looks whether the SC stopped or answers, and how long one look at
@@ -192,7 +192,7 @@ impl Offlining<'_> {
             (Err(why), Ok(())) => {
                 // The SC is down although its command failed: bring it back, write nothing.
                 let back = self.start(doc).await;
-                return Err(Error::DataPlane(format!(
+                return Err(Error::ScOffline(format!(
                     "the stop command failed ({why}) though the SC stopped; nothing was written; {}",
                     match back {
                         Ok(_) => "the SC was started again".to_string(),
@@ -205,7 +205,7 @@ impl Offlining<'_> {
                     Ok(_) => "the stop command succeeded".to_string(),
                     Err(why) => format!("the stop command failed ({why})"),
                 };
-                return Err(Error::DataPlane(format!(
+                return Err(Error::ScOffline(format!(
                     "{said}, but {still} after {:.0} s; nothing was written, and the start command was not run",
                     self.gate_timeout.as_secs_f64()
                 )));
@@ -216,7 +216,7 @@ impl Offlining<'_> {
             Ok(restored) => restored,
             Err(why) => {
                 let back = self.start(doc).await;
-                return Err(Error::DataPlane(format!(
+                return Err(Error::ScOffline(format!(
                     "the SC's stop left a metadata file that its store cannot load: {why}; nothing was written; {}",
                     match back {
                         Ok(_) => "the SC was started again, but it will not load that folder until the file is repaired".to_string(),
@@ -232,7 +232,7 @@ impl Offlining<'_> {
         let outage_ms = began.elapsed().as_secs_f64() * 1000.0;
         let mut sc = match answering {
             Ok(sc) => sc,
-            Err(why) => return Err(Error::DataPlane(self.left_stopped(doc, &applied, &why))),
+            Err(why) => return Err(Error::ScOffline(self.left_stopped(doc, &applied, &why))),
         };
         let mut report = applied?;
         report.offline = Some(OfflineRun {
@@ -409,10 +409,15 @@ impl Offlining<'_> {
         let mut gate: Option<Gate> = None;
         let mut checks: Vec<PartitionCheck> = Vec::new();
         let passed = loop {
+            if gate.is_none() && started.elapsed() < GATE_SETTLE {
+                // targets from offsets reported since the SC started
+                tokio::time::sleep(GATE_SETTLE - started.elapsed()).await;
+                continue;
+            }
             if let Ok(now) = sc.partitions().await {
                 let gate = gate.get_or_insert_with(|| Gate::begin(&ids, planned, &now));
                 checks = gate.check(&now);
-                if all_caught_up(&checks) {
+                if gate.passed(&checks) {
                     break true;
                 }
             }

@@ -11,6 +11,7 @@ mod probe;
 mod promises;
 mod props;
 mod reconcile;
+mod replication;
 #[path = "../support/mod.rs"]
 mod support;
 mod test_sc;

@@ -8,12 +8,12 @@
 //! synchronous restart, as `docker restart` is.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{finish, json, Env, Run};
+use crate::support::cli::{finish, json, one_line, Env, Run};
 use crate::support::test_sc::{ApiKind, TestSc, TestScConfig};
 
 /// A test SC with three local-cluster SPUs (5001-5003) and topic `data`: 3 partitions,
@@ -49,7 +49,11 @@ fn truth(sc: &TestSc) -> Vec<(i32, i64, i64)> {
 async fn committed(sc: &TestSc) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while truth(sc).iter().any(|(_, hw, leo)| hw < leo) {
-        assert!(Instant::now() < deadline, "never committed: {:?}", truth(sc));
+        assert!(
+            Instant::now() < deadline,
+            "never committed: {:?}",
+            truth(sc)
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     sc.wait_status_report().await.expect("a status report");
@@ -58,7 +62,9 @@ async fn committed(sc: &TestSc) {
 fn zone(sc: &TestSc, policy: &str) -> String {
     let mut text = format!("[cluster]\nendpoint = \"{}\"\n\n{policy}\n", sc.endpoint());
     for id in 5001..=5003 {
-        text.push_str(&format!("[[spu]]\nid = {id}\nlocal = \"zone-{id}.example\"\n\n"));
+        text.push_str(&format!(
+            "[[spu]]\nid = {id}\nlocal = \"zone-{id}.example\"\n\n"
+        ));
     }
     text
 }
@@ -122,7 +128,11 @@ async fn a_change_that_would_stall_replication_is_refused_and_nothing_is_written
         "{}",
         plan.stderr
     );
-    let doc = json(&within(&env, &["plan", "-f", file, "-o", "json"], 60).await.expect(6));
+    let doc = json(
+        &within(&env, &["plan", "-f", file, "-o", "json"], 60)
+            .await
+            .expect(6),
+    );
     let kinds: Vec<(&str, i64)> = doc["blockers"]
         .as_array()
         .unwrap()
@@ -141,13 +151,9 @@ async fn a_change_that_would_stall_replication_is_refused_and_nothing_is_written
     let roles = &doc["changes"][0]["partitions"];
     assert_eq!(roles.as_array().unwrap().len(), 3, "{roles}");
     // annotations put the blocker at the SPU's entry
-    let annotated = within(
-        &env,
-        &["plan", "-f", file, "--annotations", "github"],
-        60,
-    )
-    .await
-    .expect(6);
+    let annotated = within(&env, &["plan", "-f", file, "--annotations", "github"], 60)
+        .await
+        .expect(6);
     assert!(
         annotated
             .stdout
@@ -161,7 +167,11 @@ async fn a_change_that_would_stall_replication_is_refused_and_nothing_is_written
     let apply = within(&env, &["apply", "-f", file, "--auto-approve"], 60)
         .await
         .expect(6);
-    assert!(apply.stderr.contains("the plan is refused"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("the plan is refused"),
+        "{}",
+        apply.stderr
+    );
     let log = sc.faults().log();
     assert!(
         !log[before..]
@@ -183,7 +193,14 @@ async fn accepted_stalls_are_applied_and_reported_at_risk_and_they_do_stall() {
     );
     let run = within(
         &env,
-        &["apply", "-f", file.to_str().unwrap(), "--auto-approve", "-o", "json"],
+        &[
+            "apply",
+            "-f",
+            file.to_str().unwrap(),
+            "--auto-approve",
+            "-o",
+            "json",
+        ],
         60,
     )
     .await
@@ -277,14 +294,22 @@ async fn a_restart_command_from_the_file_is_used_and_a_failing_one_halts_with_ex
     );
     let run = within(
         &env,
-        &["apply", "-f", file.to_str().unwrap(), "--auto-approve", "-o", "json"],
+        &[
+            "apply",
+            "-f",
+            file.to_str().unwrap(),
+            "--auto-approve",
+            "-o",
+            "json",
+        ],
         60,
     )
     .await
     .expect(11);
     assert_eq!(std::fs::read_to_string(&marks).unwrap(), "5001\n");
     assert!(
-        run.stderr.contains("SPU 5001 (custom-spu-5001): the restart failed"),
+        run.stderr
+            .contains("SPU 5001 (custom-spu-5001): the restart failed"),
         "{}",
         run.stderr
     );
@@ -293,7 +318,10 @@ async fn a_restart_command_from_the_file_is_used_and_a_failing_one_halts_with_ex
     assert_eq!(results[0]["outcome"], "applied", "the change itself stands");
     for r in &results[1..] {
         assert_eq!(r["outcome"], "skipped");
-        assert!(r["reason"].as_str().unwrap().contains("restart or replication gate failed"));
+        assert!(r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("restart or replication gate failed"));
     }
     assert_eq!(doc["summary"]["data_plane"], "not_proven");
     // journal semantics unchanged: the change verified, nothing left open
@@ -302,7 +330,8 @@ async fn a_restart_command_from_the_file_is_used_and_a_failing_one_halts_with_ex
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(
-        open.iter().all(|p| p.extension().is_some_and(|e| e == "lock")),
+        open.iter()
+            .all(|p| p.extension().is_some_and(|e| e == "lock")),
         "{open:?}"
     );
     // the flag overrides the file's command
@@ -363,7 +392,9 @@ async fn a_gate_that_times_out_halts_with_exit_11_and_reports_the_lag() {
         .filter(|p| p["state"] == "lagging")
         .collect();
     assert!(!lagging.is_empty(), "{first}");
-    assert!(lagging.iter().all(|p| p["lag"].as_i64().unwrap() > 0 && p["role"] == "follower"));
+    assert!(lagging
+        .iter()
+        .all(|p| p["lag"].as_i64().unwrap() > 0 && p["role"] == "follower"));
     assert_eq!(doc["report"]["results"][1]["outcome"], "skipped");
 }
 
@@ -379,7 +410,15 @@ async fn a_saved_plan_is_checked_against_the_route_of_the_run_that_applies_it() 
     let command = restart_command(control.path());
     within(
         &env,
-        &["plan", "-f", file, "--restart-command", &command, "--out", saved],
+        &[
+            "plan",
+            "-f",
+            file,
+            "--restart-command",
+            &command,
+            "--out",
+            saved,
+        ],
         60,
     )
     .await
@@ -389,7 +428,11 @@ async fn a_saved_plan_is_checked_against_the_route_of_the_run_that_applies_it() 
     assert_eq!(doc["route"], "rolling");
     // applied without a restart command, it would stall: refused
     let refused = within(&env, &["apply", saved], 60).await.expect(6);
-    assert!(refused.stderr.contains("replicated partitions"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("replicated partitions"),
+        "{}",
+        refused.stderr
+    );
     within(&env, &["apply", saved, "--restart-command", &command], 120)
         .await
         .expect(0);
@@ -424,24 +467,39 @@ async fn update_local_takes_the_restart_command_too() {
     )
     .await
     .expect(0);
-    assert!(run.stdout.contains("data plane: restarted in"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("data plane: restarted in"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("data plane proven"), "{}", run.stdout);
 }
 
-/// The project's test SC as a program (`examples/test-sc.rs`), built by `cargo test`.
+/// The project's test SC as a program (`examples/test-sc.rs`). `cargo test` builds the
+/// examples; a run of this target alone (`--test it`) builds it here, once.
 fn test_sc_program() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let debug = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let program = debug.join("examples").join("test-sc");
-    assert!(
-        program.exists(),
-        "{} is missing: `cargo test` builds the examples",
-        program.display()
-    );
-    program
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let profile = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/deps/<test>");
+            let program = profile.join("examples").join("test-sc");
+            if !program.exists() {
+                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+                let built = Command::new(cargo)
+                    .args(["build", "--example", "test-sc"])
+                    .current_dir(env!("CARGO_MANIFEST_DIR"))
+                    .status()
+                    .expect("run cargo build --example test-sc");
+                assert!(built.success(), "cargo build --example test-sc failed");
+            }
+            assert!(program.exists(), "{} is missing", program.display());
+            program
+        })
+        .clone()
 }
 
 /// A free loopback port.
@@ -531,7 +589,10 @@ async fn the_sc_offline_route_stops_the_sc_changes_its_directory_and_starts_it()
     let offline = &doc["report"]["offline"];
     assert!(offline["sc_outage_ms"].as_f64().unwrap() > 0.0, "{offline}");
     for r in doc["report"]["results"].as_array().unwrap() {
-        assert!(r.get("unavailable_ms").is_none(), "no SPU was re-registered: {r}");
+        assert!(
+            r.get("unavailable_ms").is_none(),
+            "no SPU was re-registered: {r}"
+        );
         for p in r["data_plane"]["partitions"].as_array().unwrap() {
             assert_eq!(p["state"], "caught_up", "{r}");
             assert_eq!(p["leader_moved"], false, "{r}");
@@ -546,7 +607,12 @@ async fn the_sc_offline_route_stops_the_sc_changes_its_directory_and_starts_it()
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["spec"]["publicEndpointLocal"]["host"].as_str().unwrap_or("-").to_string())
+        .map(|s| {
+            s["spec"]["publicEndpointLocal"]["host"]
+                .as_str()
+                .unwrap_or("-")
+                .to_string()
+        })
         .collect();
     assert_eq!(locals, ["offline.example", "offline.example", "-"]);
 }
@@ -580,8 +646,13 @@ async fn the_sc_offline_route_writes_nothing_while_the_sc_still_answers() {
     )
     .await
     .expect(11);
-    assert!(run.stderr.contains("the SC still answers"), "{}", run.stderr);
-    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
-    assert!(!marks.exists(), "the start command is not run while the SC runs");
+    let said = one_line(&run.stderr);
+    assert!(said.contains("the SC still answers"), "{said}");
+    assert!(said.contains("nothing was written"), "{said}");
+    assert!(said.contains("endpoints::apply::sc_offline"), "{said}");
+    assert!(
+        !marks.exists(),
+        "the start command is not run while the SC runs"
+    );
     assert_eq!(sc.spus().await, before);
 }

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::support::cli::{Env, Run};
+use crate::support::cli::{one_line, Env, Run};
 use crate::support::spu_responder::{Behaviour, SpuResponder};
 use crate::support::test_sc::{
     local_custom_spu, local_spu_name, EncryptionEnum, Endpoint, Health, IngressAddr, IngressPort,
@@ -554,14 +554,6 @@ fn profile_use_local_flips_one_value_and_keeps_the_file() {
         .filter(|n| n.contains("config"))
         .collect();
     assert_eq!(names, ["fluvio-config"]);
-}
-
-/// A diagnostic as one line: the renderer wraps long messages at its width.
-fn one_line(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c == '│')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[test]

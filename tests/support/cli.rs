@@ -123,6 +123,14 @@ pub async fn finish(child: Child) -> Run {
     }
 }
 
+/// A diagnostic as one line: the renderer wraps long messages at its width.
+pub fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The JSON a `-o json` run printed on stdout.
 #[track_caller]
 pub fn json(run: &Run) -> serde_json::Value {
