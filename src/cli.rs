@@ -243,9 +243,9 @@ pub struct FilesArgs {
 
 #[derive(Debug, Args)]
 pub struct Safety {
-    /// Refuse plans with more changes than this (overrides [policy] max_changes)
-    #[arg(long, value_name = "N")]
-    pub max_changes: Option<usize>,
+    /// Refuse plans with more changes than this: N, or N% of the cluster's custom SPUs (overrides [policy] max_changes)
+    #[arg(long, value_name = "N|N%", value_parser = crate::model::MaxChanges::parse)]
+    pub max_changes: Option<crate::model::MaxChanges>,
     /// Ignore max_changes (and make an unreachable endpoint under --probe a warning)
     #[arg(long)]
     pub force: bool,

@@ -371,11 +371,70 @@ pub enum ProbePolicy {
     Error,
 }
 
+/// How many changes a plan may have: a count, or a percentage of the cluster's custom
+/// SPUs (`"30%"`), so that the threshold grows with the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxChanges {
+    Count(usize),
+    /// 0 to 100.
+    Percent(u8),
+}
+
+impl MaxChanges {
+    /// Parses `N` or `N%` (0 <= N <= 100 for a percentage).
+    pub fn parse(text: &str) -> Result<MaxChanges, String> {
+        let text = text.trim();
+        match text.strip_suffix('%') {
+            Some(pct) => match pct.parse::<u8>() {
+                Ok(p) if p <= 100 && !pct.starts_with('+') => Ok(MaxChanges::Percent(p)),
+                _ => Err(format!(
+                    "`{text}` is not a percentage from 0% to 100% (whole numbers)"
+                )),
+            },
+            None => text
+                .parse::<usize>()
+                .ok()
+                .filter(|_| !text.starts_with('+'))
+                .map(MaxChanges::Count)
+                .ok_or_else(|| {
+                    format!("`{text}` is not a number of changes (N) or a percentage (N%)")
+                }),
+        }
+    }
+
+    /// The number of changes allowed on a cluster of `custom` custom SPUs: a percentage
+    /// rounds down, as a threshold does (30% of 12 is 3).
+    pub fn allowed(self, custom: usize) -> usize {
+        match self {
+            MaxChanges::Count(n) => n,
+            MaxChanges::Percent(p) => custom.saturating_mul(usize::from(p)) / 100,
+        }
+    }
+}
+
+impl std::fmt::Display for MaxChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaxChanges::Count(n) => write!(f, "{n}"),
+            MaxChanges::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl Serialize for MaxChanges {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MaxChanges::Count(n) => s.serialize_u64(*n as u64),
+            MaxChanges::Percent(_) => s.collect_str(self),
+        }
+    }
+}
+
 /// The `[policy]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Policy {
     pub unmanaged: Unmanaged,
-    pub max_changes: Option<usize>,
+    pub max_changes: Option<MaxChanges>,
     pub probe: ProbePolicy,
     /// Whether a change may stall the replicated partitions its SPU follows.
     pub replication_stalls: crate::replication::StallPolicy,

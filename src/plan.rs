@@ -156,7 +156,14 @@ pub enum Blocker {
     /// `[policy] unmanaged = "error"` and the cluster has SPUs the file does not list.
     Unmanaged { ids: Vec<SpuId> },
     /// More changes than `max_changes` allows.
-    TooManyChanges { changes: usize, max: usize },
+    TooManyChanges {
+        changes: usize,
+        /// The number allowed.
+        max: usize,
+        /// The rule as written, and the custom SPUs counted when it is a percentage.
+        rule: crate::model::MaxChanges,
+        custom: usize,
+    },
     /// The probe found no Fluvio SPU answering at a local endpoint the plan would set.
     Unreachable {
         id: SpuId,
@@ -189,9 +196,19 @@ impl Blocker {
                 ids.len(),
                 ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
             ),
-            Blocker::TooManyChanges { changes, max } => format!(
-                "the plan has {changes} changes, more than the allowed {max}"
-            ),
+            Blocker::TooManyChanges {
+                changes,
+                max,
+                rule,
+                custom,
+            } => match rule {
+                crate::model::MaxChanges::Count(_) => {
+                    format!("the plan has {changes} changes, more than the allowed {max}")
+                }
+                crate::model::MaxChanges::Percent(_) => format!(
+                    "the plan has {changes} changes, more than the allowed {max} (max_changes = {rule} of the cluster's {custom} custom SPUs, rounded down)"
+                ),
+            },
             Blocker::Unreachable {
                 id,
                 name,
@@ -293,13 +310,17 @@ impl Plan {
         !self.blockers.is_empty()
     }
 
-    /// Refuses the plan when it has more changes than `max` (`--force` skips this call).
-    pub fn enforce_max_changes(&mut self, max: Option<usize>) {
-        if let Some(max) = max {
-            if self.changes.len() > max {
+    /// Refuses the plan when it has more changes than `max` allows on a cluster of
+    /// `custom` custom SPUs (`--force` skips this call).
+    pub fn enforce_max_changes(&mut self, max: Option<crate::model::MaxChanges>, custom: usize) {
+        if let Some(rule) = max {
+            let allowed = rule.allowed(custom);
+            if self.changes.len() > allowed {
                 self.blockers.push(Blocker::TooManyChanges {
                     changes: self.changes.len(),
-                    max,
+                    max: allowed,
+                    rule,
+                    custom,
                 });
             }
         }
@@ -632,15 +653,46 @@ pub(crate) mod tests {
     fn max_changes() {
         let live = Live::from_specs((1..=3).map(|i| spec(i, SpuKind::Custom, None)));
         let mut d = desired((1..=3).map(|i| want(i, Some("h"))).collect());
-        d.policy.max_changes = Some(2);
+        d.policy.max_changes = Some(MaxChanges::Count(2));
         let mut plan = plan(&d, &live);
         assert!(plan.blockers.is_empty());
-        plan.enforce_max_changes(Some(3));
+        plan.enforce_max_changes(Some(MaxChanges::Count(3)), 3);
         assert!(plan.blockers.is_empty());
-        plan.enforce_max_changes(d.policy.max_changes);
+        plan.enforce_max_changes(d.policy.max_changes, 3);
         assert_eq!(
             plan.blockers,
-            vec![Blocker::TooManyChanges { changes: 3, max: 2 }]
+            vec![Blocker::TooManyChanges {
+                changes: 3,
+                max: 2,
+                rule: MaxChanges::Count(2),
+                custom: 3
+            }]
         );
+    }
+
+    #[test]
+    fn max_changes_as_a_percentage_of_the_custom_spus_rounds_down_at_its_edge() {
+        let live = Live::from_specs((1..=3).map(|i| spec(i, SpuKind::Custom, None)));
+        let d = desired((1..=3).map(|i| want(i, Some("h"))).collect());
+        // 30% of 10 custom SPUs is 3: three changes pass, as exactly the threshold
+        let mut at_edge = plan(&d, &live);
+        at_edge.enforce_max_changes(Some(MaxChanges::Percent(30)), 10);
+        assert!(at_edge.blockers.is_empty());
+        // 30% of 9 is 2.7, rounded down to 2: refused, and the message names both numbers
+        let mut over = plan(&d, &live);
+        over.enforce_max_changes(Some(MaxChanges::Percent(30)), 9);
+        assert_eq!(over.blockers.len(), 1);
+        let message = over.blockers[0].message();
+        assert!(
+            message.contains(
+                "more than the allowed 2 (max_changes = 30% of the cluster's 9 custom SPUs"
+            ),
+            "{message}"
+        );
+        assert_eq!(MaxChanges::parse("30%"), Ok(MaxChanges::Percent(30)));
+        assert_eq!(MaxChanges::parse("7"), Ok(MaxChanges::Count(7)));
+        for bad in ["101%", "-1", "x", "3.5%", "%", "+3", "+3%"] {
+            assert!(MaxChanges::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -37,10 +37,17 @@ pub struct RawCluster {
 #[derive(Debug, Default)]
 pub struct RawPolicy {
     pub unmanaged: Option<Sp<String>>,
-    pub max_changes: Option<Sp<i64>>,
+    pub max_changes: Option<Sp<RawMaxChanges>>,
     pub probe: Option<Sp<String>>,
     pub replication_stalls: Option<Sp<String>>,
     pub restart_command: Option<Sp<String>>,
+}
+
+/// `max_changes = 3` or `max_changes = "30%"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawMaxChanges {
+    Count(i64),
+    Text(String),
 }
 
 #[derive(Debug)]
@@ -212,6 +219,26 @@ impl Walker<'_> {
         }
     }
 
+    /// An integer, or a string (a percentage, checked by validation).
+    fn max_changes(&mut self, table: &DeTable<'_>) -> Option<Sp<RawMaxChanges>> {
+        const KEY: &str = "max_changes";
+        let item = table.get(KEY)?;
+        if item.get_ref().as_str().is_some() {
+            return self.string(table, KEY).map(|s| Sp {
+                value: RawMaxChanges::Text(s.value),
+                span: s.span,
+            });
+        }
+        if item.get_ref().as_integer().is_none() {
+            self.wrong_type(item, KEY, "an integer or a percentage such as \"30%\"");
+            return None;
+        }
+        self.integer(table, KEY).map(|n| Sp {
+            value: RawMaxChanges::Count(n.value),
+            span: n.span,
+        })
+    }
+
     fn top(&mut self, table: &DeTable<'_>) -> RawConfig {
         self.unknown_keys(table, TOP_KEYS, "the top level");
         let mut config = RawConfig::default();
@@ -234,7 +261,7 @@ impl Walker<'_> {
                     self.unknown_keys(t, POLICY_KEYS, "[policy]");
                     config.policy = Some(RawPolicy {
                         unmanaged: self.string(t, "unmanaged"),
-                        max_changes: self.integer(t, "max_changes"),
+                        max_changes: self.max_changes(t),
                         probe: self.string(t, "probe"),
                         replication_stalls: self.string(t, "replication_stalls"),
                         restart_command: self.string(t, "restart_command"),

@@ -34,6 +34,14 @@ pub struct ClusterTable {
     pub endpoint: Option<String>,
 }
 
+/// `max_changes`: a count or a percentage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MaxChangesValue {
+    Count(u32),
+    Percent(#[schemars(regex(pattern = r"^(100|[1-9]?[0-9])%$"))] String),
+}
+
 /// `[policy]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -41,9 +49,10 @@ pub struct PolicyTable {
     /// SPUs in the cluster but not in this file: ignore, warn (default) or error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unmanaged: Option<crate::model::Unmanaged>,
-    /// Refuse plans with more local-endpoint changes than this, unless `--force`.
+    /// Refuse plans with more local-endpoint changes than this, unless `--force`: a number,
+    /// or a percentage of the cluster's custom SPUs ("30%", rounded down).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_changes: Option<u32>,
+    pub max_changes: Option<MaxChangesValue>,
     /// Whether plan and apply first probe the endpoints they would set, from where they run:
     /// off (default: only with `--probe`), warn, or error (an unreachable one refuses the
     /// plan unless `--force`).

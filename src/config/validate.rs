@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::raw::{RawConfig, RawLocal, RawSpu, Sp};
+use super::raw::{RawConfig, RawLocal, RawMaxChanges, RawSpu, Sp};
 use super::Problem;
 use crate::address::{self, AddressError};
 use crate::model::{
-    ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, ProbePolicy, SpuId, SpuSpans,
-    Unmanaged,
+    ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, MaxChanges, Policy, ProbePolicy, SpuId,
+    SpuSpans, Unmanaged,
 };
 use crate::replication::StallPolicy;
 
@@ -190,13 +190,28 @@ fn policy(raw: &super::raw::RawPolicy, problems: &mut Vec<Problem>) -> Policy {
         }
     }
     if let Some(max) = &raw.max_changes {
-        match usize::try_from(max.value) {
-            Ok(n) => policy.max_changes = Some(n),
-            Err(_) => problems.push(Problem::new(
-                "`max_changes` must not be negative",
-                max.span.clone(),
-                "negative",
-            )),
+        match &max.value {
+            RawMaxChanges::Count(n) => match usize::try_from(*n) {
+                Ok(n) => policy.max_changes = Some(MaxChanges::Count(n)),
+                Err(_) => problems.push(Problem::new(
+                    "`max_changes` must not be negative",
+                    max.span.clone(),
+                    "negative",
+                )),
+            },
+            RawMaxChanges::Text(text) => match text.strip_suffix('%').map(|_| MaxChanges::parse(text)) {
+                Some(Ok(pct)) => policy.max_changes = Some(pct),
+                Some(Err(why)) => problems.push(Problem::new(
+                    format!("`max_changes`: {why}"),
+                    max.span.clone(),
+                    "not a percentage",
+                )),
+                None => problems.push(Problem::new(
+                    "`max_changes` is a number of changes (3) or a percentage of the cluster's custom SPUs (\"30%\")",
+                    max.span.clone(),
+                    "neither",
+                )),
+            },
         }
     }
     policy
@@ -407,7 +422,7 @@ fn asserted_address(raw: &Sp<String>, what: &str, problems: &mut Vec<Problem>) -
 #[cfg(test)]
 mod tests {
     use crate::config::{load, SourceFile};
-    use crate::model::{LocalDecl, Unmanaged};
+    use crate::model::{LocalDecl, MaxChanges, Unmanaged};
 
     fn file(text: &str) -> SourceFile {
         SourceFile::new("zone.toml", text)
@@ -422,6 +437,28 @@ mod tests {
                 .map(|(p, _, _)| p.message.clone())
                 .collect(),
         }
+    }
+
+    #[test]
+    fn max_changes_is_a_count_or_a_percentage() {
+        let policy = |value: &str| {
+            load(&file(&format!("[policy]\nmax_changes = {value}\n")))
+                .map(|d| d.policy.max_changes)
+                .map_err(|e| {
+                    e.located
+                        .iter()
+                        .map(|(p, _, _)| p.message.clone())
+                        .collect::<Vec<_>>()
+                })
+        };
+        assert_eq!(policy("\"30%\""), Ok(Some(MaxChanges::Percent(30))));
+        assert_eq!(policy("\"100%\""), Ok(Some(MaxChanges::Percent(100))));
+        assert_eq!(policy("4"), Ok(Some(MaxChanges::Count(4))));
+        let problem = |value: &str| policy(value).unwrap_err().join("; ");
+        assert!(problem("\"130%\"").contains("not a percentage from 0% to 100%"));
+        assert!(problem("\"30\"").contains("a number of changes (3) or a percentage"));
+        assert!(problem("-1").contains("must not be negative"));
+        assert!(problem("1.5").contains("an integer or a percentage"));
     }
 
     #[test]
@@ -468,7 +505,7 @@ local = { host = "::1", encryption = "ssl" }
         .expect("valid");
         assert_eq!(desired.cluster.profile.as_deref(), Some("docker"));
         assert_eq!(desired.policy.unmanaged, Unmanaged::Error);
-        assert_eq!(desired.policy.max_changes, Some(3));
+        assert_eq!(desired.policy.max_changes, Some(MaxChanges::Count(3)));
         assert_eq!(desired.policy.probe, crate::model::ProbePolicy::Warn);
         assert_eq!(
             desired.policy.replication_stalls,

@@ -163,7 +163,7 @@ impl Inputs {
             (None, Some((file, desired))) => {
                 let mut plan = crate::plan::plan(desired, live);
                 crate::replication::assess(&mut plan, live, route, stalls);
-                limit(&mut plan, limit_by, desired);
+                limit(&mut plan, limit_by, desired, live);
                 Ok(document(
                     plan,
                     live,

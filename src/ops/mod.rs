@@ -41,7 +41,7 @@ pub struct Found {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeLimit {
     /// The file's `max_changes`, or this instead when set (`--max-changes`).
-    Enforce(Option<usize>),
+    Enforce(Option<crate::model::MaxChanges>),
     /// No limit (`--force`, and `drift`, which never applies).
     Ignore,
 }

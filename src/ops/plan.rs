@@ -29,10 +29,16 @@ pub struct PlanOptions {
     pub probe: super::probe::ProbeRequest,
 }
 
-/// Adds the `max_changes` blocker when the limit asks for it.
-pub fn limit(plan: &mut Plan, limit: ChangeLimit, desired: &Desired) {
+/// Adds the `max_changes` blocker when the limit asks for it (a percentage counts the
+/// cluster's custom SPUs in `live`).
+pub fn limit(plan: &mut Plan, limit: ChangeLimit, desired: &Desired, live: &Live) {
     if let ChangeLimit::Enforce(max) = limit {
-        plan.enforce_max_changes(max.or(desired.policy.max_changes));
+        let custom = live
+            .spus
+            .values()
+            .filter(|s| s.spec.kind == crate::model::SpuKind::Custom)
+            .count();
+        plan.enforce_max_changes(max.or(desired.policy.max_changes), custom);
     }
 }
 
@@ -121,7 +127,7 @@ pub async fn plan_file(
         route,
         options.route.stalls(&desired.policy),
     );
-    limit(&mut plan, options.limit, &desired);
+    limit(&mut plan, options.limit, &desired, &live);
     let mut doc = document(
         plan,
         &live,

@@ -1,9 +1,9 @@
 //! The CI/CD contract: exit codes, output formats (snapshots), annotations, drift, the
 //! safety threshold, multi-file plans and the export round trip.
 
-use crate::support::cli::{Env, Run};
+use crate::support::cli::{json, Env, Run};
 use crate::support::fixtures::sc_with;
-use crate::support::test_sc::{local_custom_spu, Health, IngressAddr, TestSc};
+use crate::support::test_sc::{local_custom_spu, Health, IngressAddr, TestSc, TestScConfig};
 
 /// Replaces what changes from run to run (the SC's port, the temp dir) with stable names.
 fn stable(sc: &TestSc, env: &Env, text: &str) -> String {
@@ -191,6 +191,80 @@ async fn the_safety_threshold_refuses_large_plans_unless_forced() {
         .expect(0);
     env.run(&["plan", "-f", file, "--detailed-exitcode"])
         .expect(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_percentage_threshold_counts_the_clusters_custom_spus_at_its_edge() {
+    // 10 custom SPUs and 2 managed ones: 30% is 3 changes, whatever the managed count
+    let sc = TestSc::start(TestScConfig::default())
+        .await
+        .expect("test SC");
+    sc.seed_local_cluster(10, 2).await.expect("seeded");
+    let env = Env::new();
+    let entries = |n: i32| {
+        (5001..5001 + n)
+            .map(|id| format!("[[spu]]\nid = {id}\nlocal = \"zone-{id}.example\"\n"))
+            .collect::<String>()
+    };
+    let at_edge = env.write(
+        "three.toml",
+        &zone(
+            &sc,
+            &format!(
+                "[policy]\nmax_changes = \"30%\"\nunmanaged = \"ignore\"\n{}",
+                entries(3)
+            ),
+        ),
+    );
+    env.run(&[
+        "plan",
+        "-f",
+        at_edge.to_str().unwrap(),
+        "--detailed-exitcode",
+    ])
+    .expect(2);
+    let over = env.write(
+        "four.toml",
+        &zone(
+            &sc,
+            &format!(
+                "[policy]\nmax_changes = \"30%\"\nunmanaged = \"ignore\"\n{}",
+                entries(4)
+            ),
+        ),
+    );
+    let over = over.to_str().unwrap();
+    let refused = env.run(&["plan", "-f", over, "-o", "json"]).expect(6);
+    let doc = json(&refused);
+    let blocker = &doc["blockers"][0];
+    assert_eq!(blocker["kind"], "too_many_changes", "{blocker}");
+    assert!(
+        blocker["message"]
+            .as_str()
+            .unwrap()
+            .contains("the plan has 4 changes, more than the allowed 3 (max_changes = 30% of the cluster's 10 custom SPUs"),
+        "{blocker}"
+    );
+    // the flag takes either form and overrides the file
+    env.run(&[
+        "plan",
+        "-f",
+        over,
+        "--max-changes",
+        "40%",
+        "--detailed-exitcode",
+    ])
+    .expect(2);
+    env.run(&["plan", "-f", over, "--max-changes", "3"])
+        .expect(6);
+    let bad = env
+        .run(&["plan", "-f", over, "--max-changes", "140%"])
+        .expect(64);
+    assert!(
+        bad.stderr.contains("not a percentage from 0% to 100%"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
