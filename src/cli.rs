@@ -182,7 +182,7 @@ pub enum Command {
     /// Change local endpoints to match a file (or a saved plan), then verify
     Apply(ApplyArgs),
     /// Read-only audit: exit 2 when the cluster differs from the file, 6 if the plan is refused
-    Drift(FilesArgs),
+    Drift(DriftArgs),
     /// List SPUs: ID NAME STATUS TYPE RACK PUBLIC PRIVATE LOCAL
     List,
     /// Set (or clear) one SPU's local endpoint
@@ -239,6 +239,35 @@ pub struct FilesArgs {
     /// Zone file(s); several are handled concurrently, each against its own cluster
     #[arg(short = 'f', long = "file", required = true, num_args = 1.., value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// `--spu` / `--exclude-spu`: a run over part of a zone.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Targeting")]
+pub struct TargetArgs {
+    /// Plan (and apply) only this SPU of the file; repeatable. Every file given must declare it
+    #[arg(long = "spu", value_name = "ID", value_parser = clap::value_parser!(i32).range(0..))]
+    pub spu: Vec<i32>,
+    /// Leave this SPU out of the plan (and the apply); repeatable
+    #[arg(long = "exclude-spu", value_name = "ID", value_parser = clap::value_parser!(i32).range(0..))]
+    pub exclude_spu: Vec<i32>,
+}
+
+impl TargetArgs {
+    pub fn targeting(&self) -> crate::model::Targeting {
+        crate::model::Targeting {
+            spus: self.spu.iter().copied().collect(),
+            exclude: self.exclude_spu.iter().copied().collect(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub files: FilesArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +337,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub safety: Safety,
     #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
     pub heal: HealArgs,
     #[command(flatten)]
     pub offline: OfflineArgs,
@@ -337,6 +368,8 @@ pub struct ApplyArgs {
     pub probe: bool,
     #[command(flatten)]
     pub safety: Safety,
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[command(flatten)]
     pub heal: HealArgs,
     #[command(flatten)]

@@ -264,6 +264,15 @@ pub enum Usage {
         #[help]
         help: Option<&'static str>,
     },
+    #[error("--spu {id}: {file} declares no SPU {id}")]
+    #[diagnostic(
+        code(endpoints::usage),
+        help("--spu names SPUs that every file given declares; `fluvio-endpoints list` shows the cluster's ids")
+    )]
+    NotDeclared { id: i32, file: String },
+    #[error("a saved plan covers the SPUs it was made for; --spu and --exclude-spu go with `plan --out`")]
+    #[diagnostic(code(endpoints::usage))]
+    SavedPlanTargeted,
     #[error("list prints table, json or yaml")]
     #[diagnostic(code(endpoints::usage))]
     ListFormat,

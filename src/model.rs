@@ -371,6 +371,50 @@ pub enum ProbePolicy {
     Error,
 }
 
+/// Which SPUs of a zone file a run covers (`--spu`, `--exclude-spu`): all when both sets
+/// are empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Targeting {
+    /// Only these (`--spu`); empty: every SPU of the file.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub spus: std::collections::BTreeSet<SpuId>,
+    /// Not these (`--exclude-spu`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub exclude: std::collections::BTreeSet<SpuId>,
+}
+
+impl Targeting {
+    /// True when the run covers every SPU.
+    pub fn is_all(&self) -> bool {
+        self.spus.is_empty() && self.exclude.is_empty()
+    }
+
+    pub fn covers(&self, id: SpuId) -> bool {
+        (self.spus.is_empty() || self.spus.contains(&id)) && !self.exclude.contains(&id)
+    }
+
+    /// `only SPU 5001, 5002; excluding SPU 5003`.
+    pub fn describe(&self) -> String {
+        let ids = |set: &std::collections::BTreeSet<SpuId>| {
+            set.iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        if !self.spus.is_empty() {
+            parts.push(format!("only SPU {} (--spu)", ids(&self.spus)));
+        }
+        if !self.exclude.is_empty() {
+            parts.push(format!(
+                "excluding SPU {} (--exclude-spu)",
+                ids(&self.exclude)
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
 /// How many changes a plan may have: a count, or a percentage of the cluster's custom
 /// SPUs (`"30%"`), so that the threshold grows with the fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -310,6 +310,27 @@ impl Plan {
         !self.blockers.is_empty()
     }
 
+    /// Keeps only what `targeting` covers: changes, unchanged entries, drift, unmanaged
+    /// SPUs and the blockers of single SPUs (an unknown or managed SPU outside the target
+    /// no longer refuses the plan). Called before any plan-wide check (`max_changes`).
+    pub fn retain_targeted(&mut self, targeting: &crate::model::Targeting) {
+        if targeting.is_all() {
+            return;
+        }
+        let covers = |id: SpuId| targeting.covers(id);
+        self.changes.retain(|c| covers(c.id));
+        self.unchanged.retain(|id| covers(*id));
+        self.drift.retain(|d| covers(d.id));
+        self.unmanaged.retain(|u| covers(u.id));
+        self.blockers.retain_mut(|b| match b {
+            Blocker::Unmanaged { ids } => {
+                ids.retain(|id| covers(*id));
+                !ids.is_empty()
+            }
+            b => b.spu().is_none_or(covers),
+        });
+    }
+
     /// Refuses the plan when it has more changes than `max` allows on a cluster of
     /// `custom` custom SPUs (`--force` skips this call).
     pub fn enforce_max_changes(&mut self, max: Option<crate::model::MaxChanges>, custom: usize) {
@@ -668,6 +689,35 @@ pub(crate) mod tests {
                 custom: 3
             }]
         );
+    }
+
+    #[test]
+    fn a_targeted_plan_keeps_only_what_it_covers() {
+        // 1 changes, 2 is unknown to the cluster, 3 unchanged, 4 unmanaged
+        let live = Live::from_specs([1, 3, 4].map(|i| spec(i, SpuKind::Custom, None)));
+        let mut d = desired(vec![want(1, Some("h")), want(2, Some("h")), want(3, None)]);
+        d.policy.unmanaged = Unmanaged::Error;
+        let full = plan(&d, &live);
+        assert_eq!(full.blockers.len(), 2, "{:?}", full.blockers);
+        let only = |spus: &[SpuId], exclude: &[SpuId]| {
+            let mut p = plan(&d, &live);
+            p.retain_targeted(&Targeting {
+                spus: spus.iter().copied().collect(),
+                exclude: exclude.iter().copied().collect(),
+            });
+            p
+        };
+        // --spu 1: the unknown SPU 2 and the unmanaged 4 no longer refuse it
+        let one = only(&[1], &[]);
+        assert_eq!(one.changes.len(), 1);
+        assert!(one.blockers.is_empty(), "{:?}", one.blockers);
+        assert!(one.unchanged.is_empty());
+        // --exclude-spu 2: 4 is still unmanaged and still refuses it
+        let but_two = only(&[], &[2]);
+        assert_eq!(but_two.blockers, vec![Blocker::Unmanaged { ids: vec![4] }]);
+        assert_eq!(but_two.unchanged, vec![3]);
+        // no targeting: the plan as it was
+        assert_eq!(only(&[], &[]), full);
     }
 
     #[test]

@@ -140,6 +140,35 @@ pub struct PlanDoc {
     /// plans saved before it existed: `online`).
     #[serde(default)]
     pub route: crate::replication::Route,
+    /// Present when the plan covers only some of the file's SPUs (`--spu`,
+    /// `--exclude-spu`); applying a saved plan re-checks only what it covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeting: Option<TargetingDoc>,
+}
+
+impl TargetingDoc {
+    /// `only SPU 5001 (--spu); 2 entries of the file not planned`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}; {} {} of the file not planned",
+            self.targeting.describe(),
+            self.not_planned,
+            if self.not_planned == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
+        )
+    }
+}
+
+/// Which SPUs a targeted plan covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TargetingDoc {
+    #[serde(flatten)]
+    pub targeting: crate::model::Targeting,
+    /// How many of the file's entries the plan leaves out.
+    pub not_planned: usize,
 }
 
 impl PlanDoc {
@@ -181,9 +210,25 @@ impl PlanDoc {
                 .map(|b| BlockerDoc::new(b, &lines))
                 .collect(),
             route: crate::replication::Route::default(),
+            targeting: None,
         };
         doc.recount();
         doc
+    }
+
+    /// Records `targeting` when it leaves anything out of the file's SPUs.
+    pub fn target(&mut self, targeting: &crate::model::Targeting, desired: &Desired) {
+        if targeting.is_all() {
+            return;
+        }
+        self.targeting = Some(TargetingDoc {
+            targeting: targeting.clone(),
+            not_planned: desired
+                .spus
+                .keys()
+                .filter(|id| !targeting.covers(**id))
+                .count(),
+        });
     }
 
     pub fn has_changes(&self) -> bool {

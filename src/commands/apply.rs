@@ -26,6 +26,7 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Found> {
         },
         healing: args.heal.healing(),
         offline: args.offline.offline(&args.heal),
+        targeting: args.target.targeting(),
     };
     crate::ops::apply::run(&ctx.connect(), &options, &ctx.printer).await
 }

@@ -115,7 +115,7 @@ pub fn aggregate(errors: &[Error]) -> Result<()> {
 pub async fn plan_many(
     ctx: &Ctx,
     files: &[std::path::PathBuf],
-    options: crate::ops::plan::PlanOptions,
+    options: crate::ops::plan::PlanOptions<'_>,
     mut each: impl FnMut(&crate::report::PlanDoc) -> Result<()>,
 ) -> Result<crate::ops::Found> {
     let printer = &ctx.printer;

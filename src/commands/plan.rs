@@ -35,7 +35,9 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Found> {
     if args.out.is_some() && args.files.files.len() != 1 {
         return Err(Error::Usage(Usage::OutNeedsOneFile));
     }
+    let targeting = args.target.targeting();
     let options = PlanOptions {
+        targeting: &targeting,
         route: crate::commands::route_request(&args.heal, &args.offline),
         limit: args.safety.limit(),
         fingerprints: args.out.is_some() || ctx.printer.documents_are_kept(),

@@ -47,6 +47,9 @@ pub struct ApplyOptions {
     pub healing: Healing,
     /// The SC-offline route (`--sc-offline DIR --sc-stop CMD --sc-start CMD`).
     pub offline: Option<Offline>,
+    /// Which of the file's SPUs the run covers (`--spu`, `--exclude-spu`; not with a
+    /// saved plan, whose targeting was fixed when it was made).
+    pub targeting: crate::model::Targeting,
 }
 
 impl ApplyOptions {
@@ -83,19 +86,31 @@ impl Opened {
 pub(super) struct Inputs {
     saved: Option<PlanDoc>,
     file: Option<(SourceFile, Desired)>,
+    targeting: crate::model::Targeting,
 }
 
 impl Inputs {
-    pub(super) fn read(source: &Source) -> Result<Inputs> {
+    pub(super) fn read(source: &Source, targeting: &crate::model::Targeting) -> Result<Inputs> {
         Ok(match source {
-            Source::File(path) => Inputs {
-                saved: None,
-                file: Some(load_file(path)?),
-            },
-            Source::Saved { plan, file } => Inputs {
-                saved: Some(saved::load(plan).map_err(|e| not_a_plan(plan, e))?),
-                file: file.as_deref().map(load_file).transpose()?,
-            },
+            Source::File(path) => {
+                let (file, desired) = load_file(path)?;
+                super::plan::check_targets(targeting, &desired, path)?;
+                Inputs {
+                    saved: None,
+                    file: Some((file, desired)),
+                    targeting: targeting.clone(),
+                }
+            }
+            Source::Saved { plan, file } => {
+                if !targeting.is_all() {
+                    return Err(Error::Usage(crate::error::Usage::SavedPlanTargeted));
+                }
+                Inputs {
+                    saved: Some(saved::load(plan).map_err(|e| not_a_plan(plan, e))?),
+                    file: file.as_deref().map(load_file).transpose()?,
+                    targeting: crate::model::Targeting::default(),
+                }
+            }
         })
     }
 
@@ -162,16 +177,19 @@ impl Inputs {
             }
             (None, Some((file, desired))) => {
                 let mut plan = crate::plan::plan(desired, live);
+                plan.retain_targeted(&self.targeting);
                 crate::replication::assess(&mut plan, live, route, stalls);
                 limit(&mut plan, limit_by, desired, live);
-                Ok(document(
+                let mut doc = document(
                     plan,
                     live,
                     cluster,
                     Some((file, desired)),
                     fingerprints,
                     route,
-                ))
+                );
+                doc.target(&self.targeting, desired);
+                Ok(doc)
             }
             (None, None) => unreachable!("a source has a file or a plan"),
         }
@@ -218,7 +236,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     if let Some(offline) = &options.offline {
         return super::offline::run(connect, options, offline, printer).await;
     }
-    let inputs = Inputs::read(&options.source)?;
+    let inputs = Inputs::read(&options.source, &options.targeting)?;
     let mut connect = connect.clone();
     let selection = inputs.cluster(&mut connect);
     let run = if options.dry_run {

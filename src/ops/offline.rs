@@ -45,7 +45,7 @@ pub async fn run(
     offline: &Offline,
     printer: &Printer,
 ) -> Result<Found> {
-    let inputs = Inputs::read(&options.source)?;
+    let inputs = Inputs::read(&options.source, &options.targeting)?;
     let mut connect = connect.clone();
     let selection = inputs.cluster(&mut connect);
     if connect.flags.metadata_dir.is_some() {

@@ -17,7 +17,9 @@ use crate::report::PlanDoc;
 
 /// How to plan.
 #[derive(Debug, Clone, Copy)]
-pub struct PlanOptions {
+pub struct PlanOptions<'a> {
+    /// Which of the file's SPUs the plan covers (`--spu`, `--exclude-spu`).
+    pub targeting: &'a crate::model::Targeting,
     /// Whether the run would heal or avoid replication stalls (`--restart-command`,
     /// `--sc-offline`, `--accept-stalls`), with the file's `[policy]`.
     pub route: super::route::RouteRequest,
@@ -112,14 +114,16 @@ async fn load_and_read(
 pub async fn plan_file(
     connect: &Connect,
     path: &Path,
-    options: PlanOptions,
+    options: PlanOptions<'_>,
     printer: &Printer,
 ) -> Result<PlanDoc> {
     let (file, desired, cluster, live) = load_and_read(connect, path).await?;
+    check_targets(options.targeting, &desired, path)?;
     connect.warn_pending(&cluster.identity(), printer);
     super::session::warn_if_empty(&cluster, &live, printer);
     connect.warn_local_off(&desired.cluster, printer);
     let mut plan = crate::plan::plan(&desired, &live);
+    plan.retain_targeted(options.targeting);
     let route = options.route.route(&cluster, &desired.policy);
     crate::replication::assess(
         &mut plan,
@@ -136,10 +140,30 @@ pub async fn plan_file(
         options.fingerprints,
         route,
     );
+    doc.target(options.targeting, &desired);
     let mode = options.probe.mode(desired.policy.probe);
     super::probe::check_plan(&mut doc, mode, printer).await;
     super::leave_for_exit((file, desired, live));
     Ok(doc)
+}
+
+/// Refuses `--spu` ids the file does not declare: a typo would otherwise plan nothing.
+pub fn check_targets(
+    targeting: &crate::model::Targeting,
+    desired: &Desired,
+    path: &Path,
+) -> Result<()> {
+    match targeting
+        .spus
+        .iter()
+        .find(|id| !desired.spus.contains_key(id))
+    {
+        Some(&id) => Err(Error::Usage(crate::error::Usage::NotDeclared {
+            id,
+            file: crate::render::escape::visible(&path.display().to_string()).into_owned(),
+        })),
+        None => Ok(()),
+    }
 }
 
 /// Plans every file concurrently; the results in the order given. A command's end, as
@@ -147,7 +171,7 @@ pub async fn plan_file(
 pub async fn plan_files(
     connect: &Connect,
     files: &[PathBuf],
-    options: PlanOptions,
+    options: PlanOptions<'_>,
     printer: &Printer,
 ) -> Vec<Result<PlanDoc>> {
     futures_util::future::join_all(

@@ -43,6 +43,9 @@ pub fn plan(doc: &PlanDoc) -> String {
         }
         out.push('\n');
     }
+    if let Some(targeting) = &doc.targeting {
+        let _ = writeln!(out, "Targeting: {}\n", md_text(&targeting.describe()));
+    }
     if doc.has_changes()
         && (doc.route != crate::replication::Route::Online
             || doc.changes.iter().any(|c| !c.partitions.is_empty()))

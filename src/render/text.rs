@@ -202,6 +202,9 @@ pub fn plan(doc: &PlanDoc, style: &Style) -> String {
             visible(&doc.cluster.to_string())
         ))
     );
+    if let Some(targeting) = &doc.targeting {
+        let _ = writeln!(out, "Targeting: {}", targeting.describe());
+    }
     if doc.has_changes() && route_matters(doc) {
         let _ = writeln!(out, "Route: {}", doc.route.describe());
     }

@@ -14,6 +14,7 @@ mod reconcile;
 mod replication;
 #[path = "../support/mod.rs"]
 mod support;
+mod targeting;
 mod test_sc;
 mod tls;
 mod tty;
