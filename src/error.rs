@@ -90,6 +90,11 @@ pub enum Error {
     #[diagnostic(transparent)]
     Config(Box<ConfigErrors>),
 
+    /// Zone files of one cluster that give an SPU different local endpoints.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Ownership(Box<crate::ownership::OwnershipError>),
+
     #[error(transparent)]
     #[diagnostic(
         code(endpoints::cluster::profile),
@@ -295,6 +300,7 @@ impl Error {
         match self {
             Error::ReadFile { .. }
             | Error::Config(_)
+            | Error::Ownership(_)
             | Error::Profile(_)
             | Error::BadSavedPlan { .. } => INVALID_CONFIG,
             Error::Unreachable(_) | Error::Incompatible(_) | Error::Store(_) => UNREACHABLE,

@@ -36,6 +36,7 @@ pub mod journal;
 pub mod model;
 pub mod ops;
 pub mod output;
+pub mod ownership;
 pub mod plan;
 pub mod probe;
 pub mod profile;

@@ -225,9 +225,15 @@ impl Printer {
     /// become annotations at their lines when annotations are on.
     pub fn error(&self, err: &Error) {
         diagnostic(err, &self.style);
-        if let Error::Config(errors) = err {
-            if self.annotations {
-                self.emit_annotations(&render::annotations::config_errors(errors));
+        if self.annotations {
+            match err {
+                Error::Config(errors) => {
+                    self.emit_annotations(&render::annotations::config_errors(errors))
+                }
+                Error::Ownership(errors) => {
+                    self.emit_annotations(&render::annotations::ownership(errors))
+                }
+                _ => {}
             }
         }
     }

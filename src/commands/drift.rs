@@ -12,6 +12,7 @@ pub async fn run(ctx: &Ctx, args: &DriftArgs) -> Result<Found> {
     // Nothing is applied, so no size limit applies.
     let options = PlanOptions {
         targeting: &targeting,
+        ownership: false,
         // the file's [policy] alone decides whether an apply of it would stall
         route: crate::ops::route::RouteRequest::default(),
         limit: ChangeLimit::Ignore,

@@ -119,7 +119,24 @@ pub async fn plan_many(
     mut each: impl FnMut(&crate::report::PlanDoc) -> Result<()>,
 ) -> Result<crate::ops::Found> {
     let printer = &ctx.printer;
+    let options = crate::ops::plan::PlanOptions {
+        ownership: files.len() > 1,
+        ..options
+    };
     let results = crate::ops::plan::plan_files(&ctx.connect(), files, options, printer).await;
+    // Files of one cluster that contradict each other: refused before any plan is shown.
+    let owned: Vec<crate::ops::ownership::Owned> = Vec::new();
+    let (results, owned) = results.into_iter().fold(
+        (Vec::with_capacity(files.len()), owned),
+        |(mut results, mut owned), result| {
+            results.push(result.map(|(doc, o)| {
+                owned.extend(o);
+                doc
+            }));
+            (results, owned)
+        },
+    );
+    crate::ops::ownership::check_resolved(&owned).await?;
     let single = files.len() == 1;
     let mut stream = printer.plans(files.len());
     let mut found = crate::ops::Found::default();

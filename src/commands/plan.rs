@@ -38,6 +38,7 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Found> {
     let targeting = args.target.targeting();
     let options = PlanOptions {
         targeting: &targeting,
+        ownership: false,
         route: crate::commands::route_request(&args.heal, &args.offline),
         limit: args.safety.limit(),
         fingerprints: args.out.is_some() || ctx.printer.documents_are_kept(),

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod export;
 pub mod offline;
+pub mod ownership;
 pub mod plan;
 pub mod probe;
 pub mod read;

@@ -29,6 +29,9 @@ pub struct PlanOptions<'a> {
     pub fingerprints: bool,
     /// `--probe` / `--force`, with the file's `[policy] probe`.
     pub probe: super::probe::ProbeRequest,
+    /// Keep what each file wants of each SPU, resolved, to find conflicts between files
+    /// of one cluster (runs of several files).
+    pub ownership: bool,
 }
 
 /// Adds the `max_changes` blocker when the limit asks for it (a percentage counts the
@@ -116,12 +119,29 @@ pub async fn plan_file(
     path: &Path,
     options: PlanOptions<'_>,
     printer: &Printer,
-) -> Result<PlanDoc> {
+) -> Result<(PlanDoc, Option<super::ownership::Owned>)> {
     let (file, desired, cluster, live) = load_and_read(connect, path).await?;
     check_targets(options.targeting, &desired, path)?;
     connect.warn_pending(&cluster.identity(), printer);
     super::session::warn_if_empty(&cluster, &live, printer);
     connect.warn_local_off(&desired.cluster, printer);
+    let owned = options.ownership.then(|| super::ownership::Owned {
+        cluster: cluster.identity(),
+        wanted: desired
+            .spus
+            .iter()
+            .filter(|(id, _)| options.targeting.covers(**id))
+            .filter_map(|(id, want)| {
+                let spec = &live.spus.get(id)?.spec;
+                Some((
+                    *id,
+                    crate::ownership::Wanted::Resolved(want.local.resolve(spec)),
+                ))
+            })
+            .collect(),
+        file: file.clone(),
+        desired: desired.clone(),
+    });
     let mut plan = crate::plan::plan(&desired, &live);
     plan.retain_targeted(options.targeting);
     let route = options.route.route(&cluster, &desired.policy);
@@ -144,7 +164,7 @@ pub async fn plan_file(
     let mode = options.probe.mode(desired.policy.probe);
     super::probe::check_plan(&mut doc, mode, printer).await;
     super::leave_for_exit((file, desired, live));
-    Ok(doc)
+    Ok((doc, owned))
 }
 
 /// Refuses `--spu` ids the file does not declare: a typo would otherwise plan nothing.
@@ -173,7 +193,7 @@ pub async fn plan_files(
     files: &[PathBuf],
     options: PlanOptions<'_>,
     printer: &Printer,
-) -> Vec<Result<PlanDoc>> {
+) -> Vec<Result<(PlanDoc, Option<super::ownership::Owned>)>> {
     futures_util::future::join_all(
         files
             .iter()

@@ -152,6 +152,30 @@ pub fn config_errors(errors: &ConfigErrors) -> String {
     out
 }
 
+/// Each conflicting entry, in both files, at its line.
+pub fn ownership(errors: &crate::ownership::OwnershipError) -> String {
+    let mut out = String::new();
+    for (id, first, first_line, second, second_line) in &errors.located {
+        for (file, line, other, other_line) in [
+            (first, first_line, second, second_line),
+            (second, second_line, first, first_line),
+        ] {
+            command(
+                &mut out,
+                "error",
+                Some(file),
+                Some(*line),
+                None,
+                "conflicting zone files",
+                &format!(
+                    "SPU {id} has another local endpoint in {other}, line {other_line}, for the same cluster"
+                ),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape;

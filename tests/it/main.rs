@@ -7,6 +7,7 @@ mod hostile;
 mod install;
 mod limits;
 mod messages;
+mod ownership;
 mod probe;
 mod promises;
 mod props;
