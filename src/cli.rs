@@ -349,14 +349,14 @@ pub struct ApplyArgs {
     /// A plan saved with `plan --out`; refused if the cluster moved since
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
-    /// Zone file to plan and apply (with PLAN: refuse if the file changed since)
+    /// Zone file to plan and apply (with PLAN: refuse if the file changed since); repeat -f for several, each against its own cluster, clusters concurrently
     #[arg(
         short = 'f',
         long = "file",
         value_name = "FILE",
         required_unless_present = "plan"
     )]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
     /// Do not ask for confirmation
     #[arg(long)]
     pub auto_approve: bool,

@@ -234,6 +234,32 @@ pub enum Error {
     Internal(String),
 }
 
+/// The worst of several exit codes, as one run of several files ends: a bug first, then
+/// what needs a person most (recovery, the data plane, a partial apply), then refusals
+/// and errors that changed nothing.
+pub fn worst(codes: impl Iterator<Item = u8>) -> u8 {
+    use exit::*;
+    const ORDER: [u8; 14] = [
+        INTERNAL,
+        RECOVERY_NEEDED,
+        DATA_PLANE,
+        PARTIAL_APPLY,
+        STALE_PLAN,
+        PERMISSION_DENIED,
+        UNSAFE_PLAN,
+        UNREACHABLE,
+        INVALID_CONFIG,
+        USAGE,
+        PROBE_UNREACHABLE,
+        ERROR,
+        CHANGES,
+        OK,
+    ];
+    codes
+        .min_by_key(|c| ORDER.iter().position(|o| o == c).unwrap_or(ORDER.len()))
+        .unwrap_or(OK)
+}
+
 /// Why a saved plan no longer applies.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Stale {
@@ -278,6 +304,12 @@ pub enum Usage {
     #[error("a saved plan covers the SPUs it was made for; --spu and --exclude-spu go with `plan --out`")]
     #[diagnostic(code(endpoints::usage))]
     SavedPlanTargeted,
+    #[error("{0}")]
+    #[diagnostic(
+        code(endpoints::usage),
+        help("apply several files with --auto-approve (CD) or --dry-run; a saved plan or --sc-offline takes one file")
+    )]
+    SeveralFiles(&'static str),
     #[error("list prints table, json or yaml")]
     #[diagnostic(code(endpoints::usage))]
     ListFormat,
@@ -374,4 +406,32 @@ pub fn one_line(err: &dyn std::error::Error) -> String {
         next = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit::*;
+    use super::worst;
+
+    #[test]
+    fn the_worst_exit_code_is_what_needs_a_person_most() {
+        assert_eq!(worst([OK, CHANGES].into_iter()), CHANGES);
+        assert_eq!(
+            worst([UNSAFE_PLAN, PARTIAL_APPLY, OK].into_iter()),
+            PARTIAL_APPLY
+        );
+        assert_eq!(
+            worst([DATA_PLANE, RECOVERY_NEEDED].into_iter()),
+            RECOVERY_NEEDED
+        );
+        assert_eq!(
+            worst([INVALID_CONFIG, UNSAFE_PLAN].into_iter()),
+            UNSAFE_PLAN
+        );
+        assert_eq!(
+            worst([ERROR, INTERNAL, RECOVERY_NEEDED].into_iter()),
+            INTERNAL
+        );
+        assert_eq!(worst(std::iter::empty()), OK);
+    }
 }

@@ -435,9 +435,34 @@ fn inert_message(text: &str) -> String {
 /// The first error a write to stdout met.
 static STDOUT_ERROR: std::sync::OnceLock<std::io::ErrorKind> = std::sync::OnceLock::new();
 
-/// Writes data to stdout. A failed write (e.g. a closed pipe) is remembered, not fatal:
-/// an apply in progress must finish and verify its SPUs whoever stopped reading.
+tokio::task_local! {
+    /// Where stdout goes inside [`collected`]: one file's part of a run of several, kept
+    /// to be printed in the order the files were given.
+    static STDOUT_SINK: std::cell::RefCell<String>;
+}
+
+/// Runs `work` with its stdout kept instead of printed; returns its result and what it
+/// printed. Stderr (progress, notes, diagnostics) goes out as it comes.
+pub async fn collected<T>(work: impl std::future::Future<Output = T>) -> (T, String) {
+    STDOUT_SINK
+        .scope(std::cell::RefCell::new(String::new()), async {
+            let result = work.await;
+            let kept = STDOUT_SINK.with(|sink| sink.take());
+            (result, kept)
+        })
+        .await
+}
+
+/// Writes data to stdout (inside [`collected`], to what it keeps). A failed write (e.g. a
+/// closed pipe) is remembered, not fatal: an apply in progress must finish and verify its
+/// SPUs whoever stopped reading.
 pub fn stdout(text: &str) {
+    if STDOUT_SINK
+        .try_with(|sink| sink.borrow_mut().push_str(text))
+        .is_ok()
+    {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         let _ = STDOUT_ERROR.set(e.kind());

@@ -2,15 +2,30 @@
 
 use crate::cli::ApplyArgs;
 use crate::commands::Ctx;
-use crate::error::Result;
+use crate::error::{Error, Result, Usage};
 use crate::ops::apply::{ApplyOptions, Source};
 use crate::ops::Found;
 
 pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Found> {
-    let source = match (&args.plan, &args.file) {
+    let several = args.file.len() > 1;
+    if several {
+        let refused = if args.plan.is_some() {
+            Some("a saved plan is applied with at most one -f (the file it was made from)")
+        } else if args.offline.sc_offline.is_some() {
+            Some("--sc-offline stops one SC: give one -f")
+        } else if !args.auto_approve && !args.dry_run {
+            Some("several files are not approved one by one: pass --auto-approve or --dry-run")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            return Err(Error::Usage(Usage::SeveralFiles(why)));
+        }
+    }
+    let source = match (&args.plan, args.file.first()) {
         (Some(plan), file) => Source::Saved {
             plan: plan.clone(),
-            file: file.clone(),
+            file: file.cloned(),
         },
         (None, Some(file)) => Source::File(file.clone()),
         (None, None) => unreachable!("clap requires a file or a plan"),
@@ -28,5 +43,9 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Found> {
         offline: args.offline.offline(&args.heal),
         targeting: args.target.targeting(),
     };
+    if several {
+        return crate::ops::apply::run_many(&ctx.connect(), &options, &args.file, &ctx.printer)
+            .await;
+    }
     crate::ops::apply::run(&ctx.connect(), &options, &ctx.printer).await
 }

@@ -304,6 +304,160 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     execute(session, &doc, recovered_first, printer, heal).await
 }
 
+/// `apply -f A -f B ...`: every file planned first, concurrently and read-only, and checked
+/// against the others (files of one cluster must not contradict each other); if any plan is
+/// refused or fails, nothing is written and the plans are shown as `plan` shows them. Then
+/// each cluster's files are applied one after another under that cluster's lock, clusters
+/// concurrently, each file planned again under the lock as a single apply does. The reports
+/// are printed in the order the files were given (one JSON array or YAML stream), and the
+/// run ends with the worst exit code among them.
+pub async fn run_many(
+    connect: &Connect,
+    options: &ApplyOptions,
+    files: &[PathBuf],
+    printer: &Printer,
+) -> Result<Found> {
+    let plan_options = super::plan::PlanOptions {
+        targeting: &options.targeting,
+        route: options.route_request(),
+        limit: options.limit,
+        fingerprints: false,
+        probe: options.probe,
+        ownership: true,
+    };
+    // 1. Plan every file (read-only), and refuse contradicting files before any write.
+    let planned = super::plan::plan_files(connect, files, plan_options, printer).await;
+    let mut owned = Vec::new();
+    let mut docs = Vec::new();
+    let mut failed = Vec::new();
+    for result in planned {
+        match result {
+            Ok((doc, o)) => {
+                owned.extend(o);
+                docs.push(Some(doc));
+            }
+            Err(e) => {
+                failed.push(e);
+                docs.push(None);
+            }
+        }
+    }
+    super::ownership::check_resolved(&owned).await?;
+    let refused: Vec<Error> = docs
+        .iter()
+        .flatten()
+        .filter(|d| d.is_blocked())
+        .map(refused)
+        .collect();
+    if !failed.is_empty() || !refused.is_empty() {
+        let mut stream = printer.plans(docs.len());
+        for doc in docs.iter().flatten() {
+            stream.push(doc);
+        }
+        stream.finish();
+        let errors: Vec<Error> = failed.into_iter().chain(refused).collect();
+        for e in &errors {
+            printer.error(e);
+        }
+        printer.note("Nothing was applied: every file's plan must stand before any is applied.\n");
+        return Err(Error::Reported {
+            count: errors.len(),
+            code: crate::error::worst(errors.iter().map(Error::exit_code)),
+        });
+    }
+    // 2. Each cluster's files in turn, clusters concurrently; stdout kept per file, and
+    // no progress bar (there is one terminal line for it).
+    let printer = &Printer {
+        quiet: true,
+        ..*printer
+    };
+    let mut groups: Vec<(ClusterId, Vec<usize>)> = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        let cluster = doc.as_ref().expect("every plan stood").cluster.clone();
+        match groups.iter_mut().find(|(c, _)| *c == cluster) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((cluster, vec![i])),
+        }
+    }
+    let runs = groups.into_iter().map(|(_, members)| async move {
+        let mut outputs = Vec::new();
+        for i in members {
+            let one = ApplyOptions {
+                source: Source::File(files[i].clone()),
+                ..options.clone()
+            };
+            let (result, out) = crate::output::collected(run(connect, &one, printer)).await;
+            outputs.push((i, result, out));
+        }
+        outputs
+    });
+    let mut outputs: Vec<(usize, Result<Found>, String)> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    outputs.sort_by_key(|(i, _, _)| *i);
+    print_in_order(
+        printer.format,
+        outputs.iter().map(|(_, _, out)| out.as_str()),
+    );
+    let mut found = Found::default();
+    let mut codes = Vec::new();
+    for (i, result, _) in outputs {
+        match result {
+            Ok(f) => found.changes |= f.changes,
+            Err(e) => {
+                printer.note(&format!("{}:\n", files[i].display()));
+                printer.error(&e);
+                codes.push(e.exit_code());
+            }
+        }
+    }
+    match codes.is_empty() {
+        true => Ok(found),
+        false => Err(Error::Reported {
+            count: codes.len(),
+            code: crate::error::worst(codes.into_iter()),
+        }),
+    }
+}
+
+/// The kept outputs of several applies as one: a JSON array of their documents, a YAML
+/// stream, or text and Markdown one after another.
+fn print_in_order<'a>(format: crate::output::Format, outputs: impl Iterator<Item = &'a str>) {
+    use crate::output::Format;
+    let outputs: Vec<&str> = outputs.collect();
+    let text = match format {
+        Format::Json => {
+            let documents: Vec<&str> = outputs
+                .iter()
+                .map(|o| o.trim())
+                .filter(|o| !o.is_empty())
+                .collect();
+            let indented: Vec<String> = documents
+                .iter()
+                .map(|d| {
+                    d.lines()
+                        .map(|l| format!("  {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .collect();
+            format!("[\n{}\n]\n", indented.join(",\n"))
+        }
+        Format::Yaml => outputs
+            .iter()
+            .filter(|o| !o.trim().is_empty())
+            .map(|o| match o.starts_with("---") {
+                true => o.to_string(),
+                false => format!("---\n{o}"),
+            })
+            .collect(),
+        Format::Text | Format::Markdown => outputs.concat(),
+    };
+    crate::output::stdout(&text);
+}
+
 /// A rolling apply's parts: the restart command, the partitions as read before any
 /// change, and how long a gate may wait.
 pub struct Heal<'a> {

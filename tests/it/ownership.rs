@@ -134,3 +134,143 @@ async fn plan_and_drift_compare_resolved_clusters_and_write_nothing() {
         .expect(0);
     assert_eq!(sc.spus().await, before);
 }
+
+fn local_of(list: &serde_json::Value, id: i64) -> String {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["spec"]["spuId"] == id)
+        .map(|s| {
+            s["spec"]["publicEndpointLocal"]["host"]
+                .as_str()
+                .unwrap_or("-")
+                .to_string()
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_takes_several_files_each_against_its_cluster_with_one_report() {
+    let first = sc_with(2).await;
+    let second = sc_with(2).await;
+    let env = Env::new();
+    // two files on the first SC (different SPUs), one on the second
+    let a = env.write("a.toml", &zone(&first.endpoint(), &[(5001, "a.example")]));
+    let b = env.write("b.toml", &zone(&first.endpoint(), &[(5002, "b.example")]));
+    let c = env.write(
+        "c.toml",
+        &zone(&second.endpoint(), &[(5001, "c.example"), (5002, "none")]),
+    );
+    let (a, b, c) = (
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        c.to_str().unwrap(),
+    );
+    // not approved one by one
+    let asked = env.run(&["apply", "-f", a, "-f", c]).expect(64);
+    assert!(one_line(&asked.stderr).contains("pass --auto-approve or --dry-run"));
+    let run = env
+        .run(&[
+            "apply",
+            "-f",
+            a,
+            "-f",
+            b,
+            "-f",
+            c,
+            "--auto-approve",
+            "-o",
+            "json",
+        ])
+        .expect(0);
+    let docs = json(&run);
+    let docs = docs.as_array().expect("one JSON array");
+    assert_eq!(docs.len(), 3, "{}", run.stdout);
+    for (doc, file) in docs.iter().zip(["a.toml", "b.toml", "c.toml"]) {
+        assert!(
+            doc["plan"]["config"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with(file),
+            "{doc}"
+        );
+        assert_eq!(doc["summary"]["verified"], true, "{doc}");
+    }
+    let on_first = json(
+        &env.run(&["-c", &first.endpoint(), "list", "-o", "json"])
+            .expect(0),
+    );
+    assert_eq!(local_of(&on_first, 5001), "a.example");
+    assert_eq!(local_of(&on_first, 5002), "b.example");
+    let on_second = json(
+        &env.run(&["-c", &second.endpoint(), "list", "-o", "json"])
+            .expect(0),
+    );
+    assert_eq!(local_of(&on_second, 5001), "c.example");
+    // text: each file's plan and report, in the order given
+    let again = env
+        .run(&["apply", "-f", c, "-f", a, "--auto-approve"])
+        .expect(0);
+    let (at_c, at_a) = (
+        again.stdout.find(&second.endpoint()),
+        again.stdout.find(&first.endpoint()),
+    );
+    assert!(
+        at_c.is_some() && at_a.is_some() && at_c < at_a,
+        "{}",
+        again.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_files_apply_nothing_unless_every_plan_stands() {
+    let first = sc_with(2).await;
+    let second = sc_with(2).await;
+    let (before_first, before_second) = (first.spus().await, second.spus().await);
+    let env = Env::new();
+    let good = env.write(
+        "good.toml",
+        &zone(&first.endpoint(), &[(5001, "good.example")]),
+    );
+    let unknown = env.write(
+        "unknown.toml",
+        &zone(&second.endpoint(), &[(5009, "x.example")]),
+    );
+    let rival = env.write(
+        "rival.toml",
+        &zone(&first.endpoint(), &[(5001, "rival.example")]),
+    );
+    let (good, unknown, rival) = (
+        good.to_str().unwrap(),
+        unknown.to_str().unwrap(),
+        rival.to_str().unwrap(),
+    );
+    // a refused plan on one cluster: the other is not touched either
+    let refused = env
+        .run(&["apply", "-f", good, "-f", unknown, "--auto-approve"])
+        .expect(6);
+    assert!(
+        refused.stderr.contains("Nothing was applied"),
+        "{}",
+        refused.stderr
+    );
+    // contradicting files of one cluster
+    env.run(&["apply", "-f", good, "-f", rival, "--auto-approve"])
+        .expect(3);
+    assert_eq!(first.spus().await, before_first);
+    assert_eq!(second.spus().await, before_second);
+    // a dry run of several files writes nothing and says what it would do
+    let dry = env
+        .run(&[
+            "apply",
+            "-f",
+            good,
+            "-f",
+            rival,
+            "--exclude-spu",
+            "5001",
+            "--dry-run",
+        ])
+        .expect(0);
+    assert_eq!(first.spus().await, before_first, "{}", dry.stdout);
+}
