@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::route::read_live;
 use super::session::{Access, Connect};
 use super::{load_file, ChangeLimit};
 use crate::cluster::{AnyCluster, Cluster};
@@ -70,7 +69,7 @@ pub fn document(
     }
 }
 
-/// Validates a file and reads its cluster. When flags pick the cluster, the file does not
+/// Validates a file and reads its cluster's SPUs. When flags pick the cluster, the file does not
 /// have to be read first, so validation runs on a blocking thread while the cluster is
 /// read: the slower of the two, not their sum. A problem in the file wins over one with
 /// the cluster, as it would sequentially.
@@ -81,7 +80,7 @@ async fn load_and_read(
     if !connect.flags.pick() {
         let (file, desired) = load_file(path)?;
         let mut cluster = connect.open(&desired.cluster, Access::Read).await?;
-        let live = read_live(&mut cluster).await.map_err(Error::from_cluster)?;
+        let live = cluster.read().await.map_err(Error::from_cluster)?;
         return Ok((file, desired, cluster, live));
     }
     // The file is read on that thread too: the connect does not wait for the read.
@@ -89,7 +88,7 @@ async fn load_and_read(
     let mut validating = tokio::task::spawn_blocking(move || load_file(&path));
     let reading = async {
         let mut cluster = connect.open(&ClusterSel::default(), Access::Read).await?;
-        let live = read_live(&mut cluster).await.map_err(Error::from_cluster)?;
+        let live = cluster.read().await.map_err(Error::from_cluster)?;
         Ok::<_, Error>((cluster, live))
     };
     tokio::pin!(reading);
@@ -120,7 +119,7 @@ pub async fn plan_file(
     options: PlanOptions<'_>,
     printer: &Printer,
 ) -> Result<(PlanDoc, Option<super::ownership::Owned>)> {
-    let (file, desired, cluster, live) = load_and_read(connect, path).await?;
+    let (file, desired, mut cluster, live) = load_and_read(connect, path).await?;
     check_targets(options.targeting, &desired, path)?;
     connect.warn_pending(&cluster.identity(), printer);
     super::session::warn_if_empty(&cluster, &live, printer);
@@ -144,6 +143,13 @@ pub async fn plan_file(
     });
     let mut plan = crate::plan::plan(&desired, &live);
     plan.retain_targeted(options.targeting);
+    // The partitions matter only to changes (which replicas a re-registration stalls): a
+    // plan without any does not read them (10,000 partitions cost a plan of 10,000 SPUs
+    // about as much as the SPUs themselves, see BENCHMARKS.md).
+    let mut live = live;
+    if plan.has_changes() {
+        live.partitions = Some(cluster.partitions().await.map_err(Error::from_cluster)?);
+    }
     let route = options.route.route(&cluster, &desired.policy);
     crate::replication::assess(
         &mut plan,
