@@ -89,6 +89,36 @@ pub struct Global {
     /// No progress bar on stderr
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
+
+    /// Wait up to this long (30s, 2m) for a cluster that is starting: retry the first connect until the SC answers, then (plan, apply, drift) until every SPU the file names is registered
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<std::time::Duration>,
+
+    /// With --wait: also wait until those SPUs are Online
+    #[arg(long, global = true, requires = "wait")]
+    pub wait_online: bool,
+
+    /// Wait up to this long for the cluster's lock when another run on this machine holds it (default 0: refuse at once)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
+}
+
+/// `30s`, `2m`, `1m30s`, or plain seconds; at most a week.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    const WEEK: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+    let text = text.trim();
+    let duration = match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 && secs <= WEEK.as_secs_f64() => {
+            std::time::Duration::from_secs_f64(secs)
+        }
+        Ok(_) => return Err(format!("`{text}` is not a duration from 0 to a week")),
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("`{text}` is not a duration such as 30s or 2m: {e}"))?,
+    };
+    match duration <= WEEK {
+        true => Ok(duration),
+        false => Err(format!("`{text}` is longer than a week")),
+    }
 }
 
 /// The fluvio CLI's TLS flags, for an SC given by address (-c/--cluster, or a zone file's

@@ -165,6 +165,14 @@ pub enum Error {
         answer: String,
     },
 
+    /// `--wait` ran out: the SC never answered, or the SPUs never came Online.
+    #[error("{0}")]
+    #[diagnostic(
+        code(endpoints::wait),
+        help("a longer --wait, or check that the cluster is starting at all (its logs)")
+    )]
+    WaitedInVain(String),
+
     #[error("{0}")]
     #[diagnostic(
         code(endpoints::apply::recovery_needed),
@@ -335,7 +343,10 @@ impl Error {
             | Error::Ownership(_)
             | Error::Profile(_)
             | Error::BadSavedPlan { .. } => INVALID_CONFIG,
-            Error::Unreachable(_) | Error::Incompatible(_) | Error::Store(_) => UNREACHABLE,
+            Error::Unreachable(_)
+            | Error::Incompatible(_)
+            | Error::Store(_)
+            | Error::WaitedInVain(_) => UNREACHABLE,
             Error::Refused { .. } => UNSAFE_PLAN,
             Error::Stale(_) => STALE_PLAN,
             Error::Partial { .. } => PARTIAL_APPLY,

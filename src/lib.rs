@@ -70,6 +70,7 @@ pub fn run(cli: Cli) -> u8 {
     let ctx = Ctx {
         global: cli.global.clone(),
         printer,
+        started: std::time::Instant::now(),
     };
     install_panic_hook();
     let command = cli.command;

@@ -26,6 +26,8 @@ use crate::output::Printer;
 pub struct Ctx {
     pub global: Global,
     pub printer: Printer,
+    /// When the run began (`--wait` counts from here).
+    pub started: std::time::Instant,
 }
 
 impl Ctx {
@@ -41,6 +43,12 @@ impl Ctx {
             },
             journal_dir: g.journal_dir.clone().unwrap_or_else(journal::default_dir),
             timeout: Duration::from_secs_f64(g.timeout),
+            wait: g.wait.map(|limit| crate::ops::session::Wait {
+                until: self.started + limit,
+                limit,
+                online: g.wait_online,
+            }),
+            lock_timeout: g.lock_timeout.unwrap_or_default(),
         }
     }
 }

@@ -14,7 +14,6 @@ use crate::cluster::{AnyCluster, Cluster};
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
 use crate::hook::{Hook, RestartHook};
-use crate::journal::Journal;
 use crate::model::{ClusterId, ClusterSel, Desired, Live, LivePartition, Policy, ProbePolicy};
 use crate::output::Printer;
 use crate::replication::{Route, StallPolicy};
@@ -135,6 +134,20 @@ impl Inputs {
         }
     }
 
+    /// The SPUs the run is about: the file's (as targeted), else the saved plan's changes.
+    pub(super) fn named(&self) -> Vec<crate::model::SpuId> {
+        match (&self.file, &self.saved) {
+            (Some((_, desired)), _) => desired
+                .spus
+                .keys()
+                .filter(|id| self.targeting.covers(**id))
+                .copied()
+                .collect(),
+            (None, Some(doc)) => doc.changes.iter().map(|c| c.id).collect(),
+            (None, None) => Vec::new(),
+        }
+    }
+
     /// The file's `[policy]` (a saved plan alone has the defaults).
     pub(super) fn policy(&self) -> Policy {
         self.file
@@ -224,7 +237,7 @@ pub(super) async fn open(
     Ok(match run {
         RunKind::DryRun => {
             let cluster = connect.open(selection, Access::Write).await?;
-            drop(Journal::open(&connect.journal_dir, &cluster.identity())?);
+            drop(connect.journal(&cluster.identity()).await?);
             connect.warn_pending(&cluster.identity(), printer);
             Opened::DryRun(cluster)
         }
@@ -248,6 +261,9 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     connect.warn_local_off(&selection, printer);
     let (cluster, recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
+    let live = connect
+        .until_registered(cluster, live, &inputs.named(), printer)
+        .await?;
     let policy = inputs.policy();
     let request = options.route_request();
     let route = (request.route(cluster, &policy), request.stalls(&policy));

@@ -121,6 +121,15 @@ pub async fn plan_file(
 ) -> Result<(PlanDoc, Option<super::ownership::Owned>)> {
     let (file, desired, mut cluster, live) = load_and_read(connect, path).await?;
     check_targets(options.targeting, &desired, path)?;
+    let named: Vec<_> = desired
+        .spus
+        .keys()
+        .filter(|id| options.targeting.covers(**id))
+        .copied()
+        .collect();
+    let live = connect
+        .until_registered(&mut cluster, live, &named, printer)
+        .await?;
     connect.warn_pending(&cluster.identity(), printer);
     super::session::warn_if_empty(&cluster, &live, printer);
     connect.warn_local_off(&desired.cluster, printer);

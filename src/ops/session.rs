@@ -116,12 +116,182 @@ pub struct Connect {
     pub journal_dir: PathBuf,
     /// How long one request may take.
     pub timeout: Duration,
+    /// `--wait`: how long a starting cluster is waited for (see [`Wait`]).
+    pub wait: Option<Wait>,
+    /// `--lock-timeout`: how long the cluster's lock is waited for.
+    pub lock_timeout: Duration,
+}
+
+/// `--wait DURATION [--wait-online]`: a one-shot run against a cluster that is starting.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait {
+    /// The deadline of the whole wait, from the run's start.
+    pub until: std::time::Instant,
+    pub limit: Duration,
+    /// Also until the SPUs the file names are Online.
+    pub online: bool,
+}
+
+/// How often a wait tries again: from a quarter second, doubling, to two seconds.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250u64.saturating_mul(1 << attempt.min(3)))
 }
 
 impl Connect {
     /// Opens the cluster the flags pick, else the one `file` names, else the current
     /// profile's.
     pub async fn open(&self, file: &ClusterSel, access: Access) -> Result<AnyCluster> {
+        let Some(wait) = self.wait else {
+            return self.open_once(file, access).await;
+        };
+        let mut attempt = 0;
+        loop {
+            match self.open_once(file, access).await {
+                Err(Error::Unreachable(e)) if std::time::Instant::now() < wait.until => {
+                    if attempt == 0 {
+                        crate::output::stderr(&format!(
+                            "Waiting up to {} for the SC to answer ({})...\n",
+                            humantime::format_duration(wait.limit),
+                            crate::render::escape::visible(&crate::error::one_line(&e))
+                        ));
+                    }
+                    let pause = backoff(attempt).min(wait.until - std::time::Instant::now());
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                Err(Error::Unreachable(e)) if attempt > 0 => {
+                    return Err(Error::WaitedInVain(format!(
+                        "the SC did not answer within --wait {}: {}",
+                        humantime::format_duration(wait.limit),
+                        crate::error::one_line(&e)
+                    )))
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits (under `--wait`) until every SPU of `ids` is registered (and, with
+    /// `--wait-online`, Online), reading the cluster again as it goes; returns the last
+    /// read. At the deadline, SPUs still missing are left to the plan (an unknown SPU
+    /// refuses it) with a warning naming them; SPUs not Online are an error.
+    pub async fn until_registered(
+        &self,
+        cluster: &mut AnyCluster,
+        live: crate::model::Live,
+        ids: &[crate::model::SpuId],
+        printer: &Printer,
+    ) -> Result<crate::model::Live> {
+        let Some(wait) = self.wait else {
+            return Ok(live);
+        };
+        let live = self.waited(cluster, live, ids, wait, printer).await?;
+        Ok(live)
+    }
+
+    async fn waited(
+        &self,
+        cluster: &mut AnyCluster,
+        mut live: crate::model::Live,
+        ids: &[crate::model::SpuId],
+        wait: Wait,
+        printer: &Printer,
+    ) -> Result<crate::model::Live> {
+        // a read with partitions is read again whole once the SPUs are there
+        let with_partitions = live.partitions.is_some();
+        let mut attempt = 0;
+        loop {
+            if attempt > 0 && with_partitions {
+                live.partitions = Some(cluster.partitions().await.map_err(Error::from_cluster)?);
+            }
+            let missing: Vec<_> = ids
+                .iter()
+                .filter(|id| !live.spus.contains_key(id))
+                .copied()
+                .collect();
+            let not_online: Vec<String> = ids
+                .iter()
+                .filter_map(|id| live.spus.get(id))
+                .filter(|s| wait.online && s.status != crate::model::SpuState::Online)
+                .map(|s| format!("{} ({})", s.spec.id, s.status.label()))
+                .collect();
+            if missing.is_empty() && not_online.is_empty() {
+                return Ok(live);
+            }
+            let list = |ids: &[crate::model::SpuId]| {
+                ids.iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if std::time::Instant::now() >= wait.until {
+                if !missing.is_empty() {
+                    printer.warn(
+                        &format!(
+                            "--wait {}: SPU {} still not registered",
+                            humantime::format_duration(wait.limit),
+                            list(&missing)
+                        ),
+                        None,
+                    );
+                    return Ok(live);
+                }
+                return Err(Error::WaitedInVain(format!(
+                    "SPU {} not Online within --wait {}",
+                    not_online.join(", "),
+                    humantime::format_duration(wait.limit)
+                )));
+            }
+            if attempt == 0 {
+                crate::output::stderr(&format!(
+                    "Waiting up to {} for SPU {}{}...\n",
+                    humantime::format_duration(wait.limit),
+                    if missing.is_empty() {
+                        not_online.join(", ")
+                    } else {
+                        list(&missing)
+                    },
+                    if missing.is_empty() {
+                        " to be Online"
+                    } else {
+                        " to be registered"
+                    }
+                ));
+            }
+            tokio::time::sleep(backoff(attempt).min(wait.until - std::time::Instant::now())).await;
+            attempt += 1;
+            live = cluster.read().await.map_err(Error::from_cluster)?;
+        }
+    }
+
+    /// Opens the cluster's journal and takes its lock, waiting up to `--lock-timeout` for
+    /// another run on this machine to let it go.
+    pub async fn journal(&self, cluster: &ClusterId) -> Result<Journal> {
+        let until = std::time::Instant::now() + self.lock_timeout;
+        let mut announced = false;
+        loop {
+            match Journal::open(&self.journal_dir, cluster) {
+                Err(crate::journal::JournalError::Locked { .. })
+                    if std::time::Instant::now() < until =>
+                {
+                    if !announced {
+                        crate::output::stderr(&format!(
+                            "Another fluvio-endpoints run holds the lock of {cluster}; waiting up to {}...\n",
+                            humantime::format_duration(self.lock_timeout)
+                        ));
+                        announced = true;
+                    }
+                    tokio::time::sleep(
+                        Duration::from_millis(100).min(until - std::time::Instant::now()),
+                    )
+                    .await;
+                }
+                other => return other.map_err(Error::from),
+            }
+        }
+    }
+
+    async fn open_once(&self, file: &ClusterSel, access: Access) -> Result<AnyCluster> {
         if let Some(dir) = &self.flags.metadata_dir {
             let cluster = MetadataDir::open(dir).await.map_err(Error::from_cluster)?;
             if access == Access::Write {
@@ -183,7 +353,7 @@ impl Session {
     /// left unfinished (reported through `printer` as it happens).
     pub async fn open(connect: &Connect, file: &ClusterSel, printer: &Printer) -> Result<Session> {
         let mut cluster = connect.open(file, Access::Write).await?;
-        let mut journal = Journal::open(&connect.journal_dir, &cluster.identity())?;
+        let mut journal = connect.journal(&cluster.identity()).await?;
         let recovered_first = recover_pending(&mut cluster, &mut journal, printer).await?;
         Ok(Session {
             cluster,

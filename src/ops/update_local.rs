@@ -86,6 +86,10 @@ pub async fn run(
     let live = super::route::read_live(&mut session.cluster)
         .await
         .map_err(Error::from_cluster)?;
+    let ids: Vec<_> = desired.spus.keys().copied().collect();
+    let live = connect
+        .until_registered(&mut session.cluster, live, &ids, printer)
+        .await?;
     let mut plan = crate::plan::plan(&desired, &live);
     let request = super::route::RouteRequest {
         restart: options.healing.restart_command.is_some(),

@@ -19,5 +19,6 @@ mod targeting;
 mod test_sc;
 mod tls;
 mod tty;
+mod wait;
 mod wire;
 mod zones;
