@@ -24,7 +24,9 @@
 //! over a connection without watch streams: fluvio-socket's `ClientConfig::connect`, whose
 //! ApiVersions exchange gives the platform version, then one list), `--floor-fluvio ADDR`
 //! (the old floor: the same through `Fluvio::connect_with_config` + `admin()`, which also
-//! opens the client's watch streams) and
+//! opens the client's watch streams), `--floor-fair ADDR FILE` (the fair floor: what no
+//! plan can avoid, the new floor's connect and list concurrently with reading the zone
+//! file and parsing it with the toml crate into its entries; no tool code) and
 //! `--rss FILE N` (validate + diff of FILE against N live SPUs, no network, printing its
 //! own time and peak RSS), and `--pure FILE N` (validate, diff, plan document and text
 //! rendering of FILE against N live SPUs, no network, with a timing breakdown: the target
@@ -69,6 +71,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("--floor") => return floor_child(&args[2], false),
         Some("--floor-fluvio") => return floor_child(&args[2], true),
+        Some("--floor-fair") => return fair_floor_child(&args[2], Path::new(&args[3])),
         Some("--rss") => return rss_child(Path::new(&args[2]), args[3].parse().expect("N")),
         Some("--noop") => return,
         Some("--pure") => return pure_child(Path::new(&args[2]), args[3].parse().expect("N")),
@@ -357,6 +360,47 @@ fn floor_child(addr: &str, through_fluvio: bool) {
     println!("{count}");
 }
 
+/// One `[[spu]]` entry as the fair floor parses it: the toml crate into plain types.
+#[derive(serde::Deserialize)]
+struct FloorEntry {
+    #[allow(dead_code)]
+    id: i32,
+    #[allow(dead_code)]
+    local: toml::Value,
+}
+
+#[derive(serde::Deserialize)]
+struct FloorFile {
+    spu: Vec<FloorEntry>,
+}
+
+/// The fair floor: what every plan must do, and nothing of the tool's. The file is read
+/// and parsed on a blocking thread while the cluster is listed, as the tool does; prints
+/// the SPUs listed and the entries parsed.
+fn fair_floor_child(addr: &str, file: &Path) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let file = file.to_path_buf();
+    let (spus, entries) = runtime.block_on(async {
+        let parsing = tokio::task::spawn_blocking(move || {
+            let text = std::fs::read_to_string(&file).expect("the zone file");
+            let parsed: FloorFile = toml::from_str(&text).expect("a zone file");
+            parsed.spu.len()
+        });
+        let listing = async {
+            let socket = wire_connect(addr).await;
+            assert!(!socket.versions().platform_version().to_string().is_empty());
+            wire_list(&socket).await.len()
+        };
+        let (entries, spus) = tokio::join!(parsing, listing);
+        (spus, entries.expect("parse"))
+    });
+    println!("{spus} {entries}");
+}
+
 // ------------------------------------------------------------------ plan vs floor
 
 async fn seeded(n: usize) -> TestSc {
@@ -385,7 +429,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
 
     // Processes, interleaved so that both see the same machine load.
     let (mut floor, mut plan, mut plan_json, mut ratios) = (vec![], vec![], vec![], vec![]);
-    let (mut old_floor, mut validate) = (vec![], vec![]);
+    let (mut old_floor, mut validate, mut fair) = (vec![], vec![], vec![]);
     let (base_bin, mut base) = (baseline(), vec![]);
     for round in 0..rounds + 1 {
         let mut f = Command::new(&me);
@@ -396,6 +440,10 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         f.args(["--floor-fluvio", &addr]).stdin(Stdio::null());
         let (to, out) = tokio::task::block_in_place(|| run_timed(f, 0));
         assert_eq!(out.trim(), n.to_string());
+        let mut f = Command::new(&me);
+        f.args(["--floor-fair", &addr, file_s]).stdin(Stdio::null());
+        let (tfair, out) = tokio::task::block_in_place(|| run_timed(f, 0));
+        assert_eq!(out.trim(), format!("{n} {n}"), "the fair floor lists and parses all");
         let (tp, out) = tokio::task::block_in_place(|| {
             run_timed(tool(&home, &["plan", "-f", file_s, "-c", &addr]), 0)
         });
@@ -424,6 +472,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         }
         floor.push(ms(tf));
         old_floor.push(ms(to));
+        fair.push(ms(tfair));
         validate.push(ms(tv));
         base.extend(tb.map(ms));
         plan.push(ms(tp));
@@ -437,6 +486,10 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
     summary(
         "old floor process (Fluvio::connect + admin + list)",
         &old_floor,
+    );
+    summary(
+        "fair floor process (the floor + reading and parsing the zone file, concurrently)",
+        &fair,
     );
     summary("plan process (-o text)", &plan);
     summary("plan process (-o json)", &plan_json);
@@ -459,6 +512,14 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
             median(&plan) / median(&base),
         );
     }
+    println!(
+        "  RESULT plan-fair/{n}: fair floor {:.2} ms, plan {:.2} ms = {:.2}x, plan -o json {:.2} ms = {:.2}x the fair floor",
+        median(&fair),
+        median(&plan),
+        median(&plan) / median(&fair),
+        median(&plan_json),
+        median(&plan_json) / median(&fair),
+    );
     println!(
         "  RESULT validate/{n}: validate process {:.2} ms = {:.2}x the floor",
         median(&validate),
@@ -563,7 +624,7 @@ fn plan_converged(n: usize, rounds: usize, home: &Path, file: &str, addr: &str) 
         )
     });
     let me = std::env::current_exe().unwrap();
-    let (mut floor, mut plan, mut ratios) = (vec![], vec![], vec![]);
+    let (mut floor, mut plan, mut ratios, mut fair) = (vec![], vec![], vec![], vec![]);
     let (base_bin, mut base) = (baseline(), vec![]);
     let args = ["plan", "-f", file, "-c", addr, "--detailed-exitcode"];
     for round in 0..rounds + 1 {
@@ -571,6 +632,10 @@ fn plan_converged(n: usize, rounds: usize, home: &Path, file: &str, addr: &str) 
         f.args(["--floor", addr]).stdin(Stdio::null());
         let (tf, out) = tokio::task::block_in_place(|| run_timed(f, 0));
         assert_eq!(out.trim(), n.to_string());
+        let mut f = Command::new(&me);
+        f.args(["--floor-fair", addr, file]).stdin(Stdio::null());
+        let (tfair, out) = tokio::task::block_in_place(|| run_timed(f, 0));
+        assert_eq!(out.trim(), format!("{n} {n}"));
         let (tp, out) = tokio::task::block_in_place(|| run_timed(tool(home, &args), 0));
         let tb = base_bin
             .as_ref()
@@ -584,11 +649,18 @@ fn plan_converged(n: usize, rounds: usize, home: &Path, file: &str, addr: &str) 
             continue;
         }
         floor.push(ms(tf));
+        fair.push(ms(tfair));
         plan.push(ms(tp));
         ratios.push(ms(tp) / ms(tf));
         base.extend(tb.map(ms));
     }
     summary("plan process, no changes (-o text)", &plan);
+    println!(
+        "  RESULT plan-converged-fair/{n}: fair floor {:.2} ms, plan {:.2} ms = {:.2}x the fair floor",
+        median(&fair),
+        median(&plan),
+        median(&plan) / median(&fair),
+    );
     println!(
         "  RESULT plan-converged/{n}: floor {:.2} ms, plan {:.2} ms, ratio of medians {:.2}x, median of paired ratios {:.2}x",
         median(&floor),
