@@ -443,7 +443,11 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         let mut f = Command::new(&me);
         f.args(["--floor-fair", &addr, file_s]).stdin(Stdio::null());
         let (tfair, out) = tokio::task::block_in_place(|| run_timed(f, 0));
-        assert_eq!(out.trim(), format!("{n} {n}"), "the fair floor lists and parses all");
+        assert_eq!(
+            out.trim(),
+            format!("{n} {n}"),
+            "the fair floor lists and parses all"
+        );
         let (tp, out) = tokio::task::block_in_place(|| {
             run_timed(tool(&home, &["plan", "-f", file_s, "-c", &addr]), 0)
         });

@@ -19,9 +19,11 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// Success with changes present (`--detailed-exitcode`), or drift found (`drift`).
     pub const CHANGES: u8 = 2;
-    /// Invalid configuration: unreadable file, syntax, validation, unknown profile.
+    /// Invalid configuration: unreadable file, syntax, validation, unknown profile, or zone
+    /// files of one cluster that contradict each other.
     pub const INVALID_CONFIG: u8 = 3;
-    /// Cluster unreachable or incompatible, or its metadata directory is in use.
+    /// Cluster unreachable or incompatible, its metadata directory is in use, or `--wait`
+    /// ran out.
     pub const UNREACHABLE: u8 = 4;
     /// A saved plan is stale: the cluster or the file moved since it was made.
     pub const STALE_PLAN: u8 = 5;
@@ -50,8 +52,9 @@ pub mod exit {
   0   success; no changes (or changes, without --detailed-exitcode)
   1   error
   2   changes present (--detailed-exitcode), or drift found (drift)
-  3   invalid configuration (file, syntax, validation, unknown profile)
-  4   cluster unreachable or incompatible, or metadata directory in use
+  3   invalid configuration (file, syntax, validation, unknown profile), or zone
+      files of one cluster that give an SPU different local endpoints
+  4   cluster unreachable or incompatible, metadata directory in use, or --wait ran out
   5   stale plan: the cluster or file changed since `plan --out`
   6   plan refused: unknown/managed SPU, SC too old, unmanaged policy, max_changes,
       an unreachable endpoint (--probe)
@@ -309,6 +312,23 @@ pub enum Usage {
         help("--spu names SPUs that every file given declares; `fluvio-endpoints list` shows the cluster's ids")
     )]
     NotDeclared { id: i32, file: String },
+    #[error(
+        "--max-changes is checked when a plan is made: a saved plan was within its limit then"
+    )]
+    #[diagnostic(
+        code(endpoints::usage),
+        help("pass --max-changes to `plan --out` instead")
+    )]
+    SavedPlanLimit,
+    #[error("--spu {0} and --exclude-spu {0}: the SPU cannot be both planned and left out")]
+    #[diagnostic(code(endpoints::usage))]
+    TargetedAndExcluded(i32),
+    #[error("--exclude-spu {id}: {file} declares no SPU {id}, and the cluster has none")]
+    #[diagnostic(
+        code(endpoints::usage),
+        help("--exclude-spu names an SPU of the file (or one the cluster has that the file does not list); `fluvio-endpoints list` shows the cluster's ids")
+    )]
+    ExcludedNowhere { id: i32, file: String },
     #[error("a saved plan covers the SPUs it was made for; --spu and --exclude-spu go with `plan --out`")]
     #[diagnostic(code(endpoints::usage))]
     SavedPlanTargeted,

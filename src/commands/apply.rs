@@ -22,6 +22,9 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Found> {
             return Err(Error::Usage(Usage::SeveralFiles(why)));
         }
     }
+    if args.plan.is_some() && args.safety.max_changes.is_some() {
+        return Err(Error::Usage(Usage::SavedPlanLimit));
+    }
     let source = match (&args.plan, args.file.first()) {
         (Some(plan), file) => Source::Saved {
             plan: plan.clone(),

@@ -43,11 +43,14 @@ impl Ctx {
             },
             journal_dir: g.journal_dir.clone().unwrap_or_else(journal::default_dir),
             timeout: Duration::from_secs_f64(g.timeout),
-            wait: g.wait.map(|limit| crate::ops::session::Wait {
-                until: self.started + limit,
-                limit,
-                online: g.wait_online,
-            }),
+            wait: g
+                .wait
+                .filter(|w| !w.is_zero())
+                .map(|limit| crate::ops::session::Wait {
+                    until: self.started + limit,
+                    limit,
+                    online: g.wait_online,
+                }),
             lock_timeout: g.lock_timeout.unwrap_or_default(),
         }
     }
@@ -134,7 +137,7 @@ pub async fn plan_many(
     let results = crate::ops::plan::plan_files(&ctx.connect(), files, options, printer).await;
     // Files of one cluster that contradict each other: refused before any plan is shown.
     let owned: Vec<crate::ops::ownership::Owned> = Vec::new();
-    let (results, owned) = results.into_iter().fold(
+    let (mut results, owned) = results.into_iter().fold(
         (Vec::with_capacity(files.len()), owned),
         |(mut results, mut owned), result| {
             results.push(result.map(|(doc, o)| {
@@ -144,6 +147,15 @@ pub async fn plan_many(
             (results, owned)
         },
     );
+    // A command line that asks for the impossible (an --spu one file lacks) prints no plan.
+    if let Some(i) = results
+        .iter()
+        .position(|r| matches!(r, Err(Error::Usage(_))))
+    {
+        if let Err(e) = results.swap_remove(i) {
+            return Err(e);
+        }
+    }
     crate::ops::ownership::check_resolved(&owned).await?;
     let single = files.len() == 1;
     let mut stream = printer.plans(files.len());

@@ -264,6 +264,9 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     let live = connect
         .until_registered(cluster, live, &inputs.named(), printer)
         .await?;
+    if let (Source::File(path), Some((_, desired))) = (&options.source, &inputs.file) {
+        super::plan::check_excluded(&options.targeting, desired, &live, path)?;
+    }
     let policy = inputs.policy();
     let request = options.route_request();
     let route = (request.route(cluster, &policy), request.stalls(&policy));
@@ -358,6 +361,9 @@ pub async fn run_many(
             }
         }
     }
+    if let Some(i) = failed.iter().position(|e| matches!(e, Error::Usage(_))) {
+        return Err(failed.swap_remove(i));
+    }
     super::ownership::check_resolved(&owned).await?;
     let refused: Vec<Error> = docs
         .iter()
@@ -366,11 +372,17 @@ pub async fn run_many(
         .map(refused)
         .collect();
     if !failed.is_empty() || !refused.is_empty() {
-        let mut stream = printer.plans(docs.len());
+        // each plan as a single apply prints one it does not execute
+        let mut outputs = Vec::new();
         for doc in docs.iter().flatten() {
-            stream.push(doc);
+            let ((), out) = crate::output::collected(async {
+                printer.plan_if_text(doc);
+                printer.unexecuted(doc, Vec::new(), RunKind::Real);
+            })
+            .await;
+            outputs.push(out);
         }
-        stream.finish();
+        print_in_order(printer.format, outputs.iter().map(String::as_str));
         let errors: Vec<Error> = failed.into_iter().chain(refused).collect();
         for e in &errors {
             printer.error(e);
@@ -387,12 +399,18 @@ pub async fn run_many(
         quiet: true,
         ..*printer
     };
-    let mut groups: Vec<(ClusterId, Vec<usize>)> = Vec::new();
+    // one cluster however its address is spelled: files whose clusters resolve to a
+    // common address go one after another
+    let mut groups: Vec<(std::collections::BTreeSet<String>, Vec<usize>)> = Vec::new();
     for (i, doc) in docs.iter().enumerate() {
-        let cluster = doc.as_ref().expect("every plan stood").cluster.clone();
-        match groups.iter_mut().find(|(c, _)| *c == cluster) {
-            Some((_, members)) => members.push(i),
-            None => groups.push((cluster, vec![i])),
+        let cluster = &doc.as_ref().expect("every plan stood").cluster;
+        let key = super::ownership::resolved_key(cluster).await;
+        match groups.iter_mut().find(|(k, _)| !k.is_disjoint(&key)) {
+            Some((k, members)) => {
+                k.extend(key);
+                members.push(i);
+            }
+            None => groups.push((key, vec![i])),
         }
     }
     let runs = groups.into_iter().map(|(_, members)| async move {

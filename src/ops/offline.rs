@@ -65,6 +65,7 @@ pub async fn run(
     connect.warn_local_off(&selection, printer);
     let (cluster, recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
+    belongs_to(&dir, &cluster.identity(), &live).await?;
     let policy = inputs.policy();
     let stalls = options.route_request().stalls(&policy);
     let mut doc = inputs.plan(
@@ -120,6 +121,55 @@ pub async fn run(
     report.recovered_first = recovered_first;
     printer.apply_report(&doc, &report);
     outcome(&doc, &report)
+}
+
+/// Refuses, before anything is stopped, a directory that is not the running SC's: one that
+/// no process on this machine serves, or one whose SPUs are not those the SC lists (the
+/// directory of another SC, or a copy).
+async fn belongs_to(
+    dir: &Path,
+    sc: &crate::model::ClusterId,
+    live: &crate::model::Live,
+) -> Result<()> {
+    let refuse = |why: String| {
+        Err(Error::ScOffline(format!(
+            "{why}; is it the metadata directory of the SC at {sc}? Nothing was stopped or written"
+        )))
+    };
+    if crate::cluster::metadata_dir::serving_process(dir).is_none() {
+        return refuse(format!(
+            "no process on this machine serves {}",
+            dir.display()
+        ));
+    }
+    let mut stored = crate::cluster::metadata_dir::MetadataDir::open(dir)
+        .await
+        .map_err(Error::from_cluster)?;
+    let held = stored.read().await.map_err(Error::from_cluster)?;
+    let differ: Vec<String> = live
+        .spus
+        .keys()
+        .chain(held.spus.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|id| live.spus.get(id).map(|s| &s.spec) != held.spus.get(id).map(|s| &s.spec))
+        .map(|id| id.to_string())
+        .collect();
+    if differ.is_empty() {
+        Ok(())
+    } else {
+        refuse(format!(
+            "{} does not hold the SPUs the SC serves (SPU {} differ{})",
+            dir.display(),
+            differ
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if differ.len() > 5 { " and more" } else { "" }
+        ))
+    }
 }
 
 /// The directory, canonical, and a Fluvio metadata directory.
@@ -205,8 +255,17 @@ impl Offlining<'_> {
                     Ok(_) => "the stop command succeeded".to_string(),
                     Err(why) => format!("the stop command failed ({why})"),
                 };
+                // The SC may be down while something else still serves the directory:
+                // then it is started again, not left stopped.
+                let after = match self.look().await {
+                    Ok(_) => "the start command was not run (the SC still answers)".to_string(),
+                    Err(_) => match self.start(doc).await {
+                        Ok(_) => "the SC was down, so it was started again".to_string(),
+                        Err(e) => format!("the SC was down and starting it again failed: {e}"),
+                    },
+                };
                 return Err(Error::ScOffline(format!(
-                    "{said}, but {still} after {:.0} s; nothing was written, and the start command was not run",
+                    "{said}, but {still} after {:.0} s; nothing was written; {after}",
                     self.gate_timeout.as_secs_f64()
                 )));
             }

@@ -57,8 +57,9 @@ pub struct Owned {
     pub wanted: Vec<(SpuId, Wanted)>,
 }
 
-/// The addresses a cluster resolves to (its canonical path for a metadata directory).
-async fn resolved_key(cluster: &ClusterId) -> BTreeSet<String> {
+/// The addresses a cluster resolves to (its canonical path for a metadata directory); an
+/// IPv4-mapped IPv6 address counts as the IPv4 one.
+pub async fn resolved_key(cluster: &ClusterId) -> BTreeSet<String> {
     match cluster {
         ClusterId::MetadataDir(dir) => BTreeSet::from([format!("dir:{}", dir.display())]),
         ClusterId::Sc(addr) => {
@@ -69,7 +70,10 @@ async fn resolved_key(cluster: &ClusterId) -> BTreeSet<String> {
             if looked_up.is_empty() {
                 BTreeSet::from([format!("sc://{}", addr.to_ascii_lowercase())])
             } else {
-                looked_up.iter().map(|a| format!("sc://{a}")).collect()
+                looked_up
+                    .iter()
+                    .map(|a| format!("sc://{}", SocketAddr::new(a.ip().to_canonical(), a.port())))
+                    .collect()
             }
         }
     }

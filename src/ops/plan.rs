@@ -130,6 +130,7 @@ pub async fn plan_file(
     let live = connect
         .until_registered(&mut cluster, live, &named, printer)
         .await?;
+    check_excluded(options.targeting, &desired, &live, path)?;
     connect.warn_pending(&cluster.identity(), printer);
     super::session::warn_if_empty(&cluster, &live, printer);
     connect.warn_local_off(&desired.cluster, printer);
@@ -188,12 +189,36 @@ pub fn check_targets(
     desired: &Desired,
     path: &Path,
 ) -> Result<()> {
+    if let Some(&id) = targeting.spus.intersection(&targeting.exclude).next() {
+        return Err(Error::Usage(crate::error::Usage::TargetedAndExcluded(id)));
+    }
     match targeting
         .spus
         .iter()
         .find(|id| !desired.spus.contains_key(id))
     {
         Some(&id) => Err(Error::Usage(crate::error::Usage::NotDeclared {
+            id,
+            file: crate::render::escape::visible(&path.display().to_string()).into_owned(),
+        })),
+        None => Ok(()),
+    }
+}
+
+/// Refuses `--exclude-spu` ids that neither the file nor the cluster has: a typo would
+/// leave out nothing, and the SPU meant to be left out would be changed.
+pub fn check_excluded(
+    targeting: &crate::model::Targeting,
+    desired: &Desired,
+    live: &Live,
+    path: &Path,
+) -> Result<()> {
+    let nowhere = targeting
+        .exclude
+        .iter()
+        .find(|id| !desired.spus.contains_key(id) && !live.spus.contains_key(id));
+    match nowhere {
+        Some(&id) => Err(Error::Usage(crate::error::Usage::ExcludedNowhere {
             id,
             file: crate::render::escape::visible(&path.display().to_string()).into_owned(),
         })),

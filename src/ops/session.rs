@@ -146,7 +146,22 @@ impl Connect {
         };
         let mut attempt = 0;
         loop {
-            match self.open_once(file, access).await {
+            // each attempt within what is left of the wait (an SC that accepts and never
+            // answers must not hold the run past its deadline)
+            let left = wait
+                .until
+                .saturating_duration_since(std::time::Instant::now());
+            let attempt_in_time = tokio::time::timeout(
+                left.max(Duration::from_millis(200)),
+                self.open_once(file, access),
+            );
+            let Ok(opened) = attempt_in_time.await else {
+                return Err(Error::WaitedInVain(format!(
+                    "the SC did not answer within --wait {}: a connection was still waiting for it at the deadline",
+                    humantime::format_duration(wait.limit)
+                )));
+            };
+            match opened {
                 Err(Error::Unreachable(e)) if std::time::Instant::now() < wait.until => {
                     if attempt == 0 {
                         crate::output::stderr(&format!(
@@ -159,7 +174,7 @@ impl Connect {
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
-                Err(Error::Unreachable(e)) if attempt > 0 => {
+                Err(Error::Unreachable(e)) => {
                     return Err(Error::WaitedInVain(format!(
                         "the SC did not answer within --wait {}: {}",
                         humantime::format_duration(wait.limit),
@@ -225,6 +240,17 @@ impl Connect {
                     .join(", ")
             };
             if std::time::Instant::now() >= wait.until {
+                if !not_online.is_empty() {
+                    let also = match missing.is_empty() {
+                        true => String::new(),
+                        false => format!("; SPU {} not even registered", list(&missing)),
+                    };
+                    return Err(Error::WaitedInVain(format!(
+                        "SPU {} not Online within --wait {}{also}",
+                        not_online.join(", "),
+                        humantime::format_duration(wait.limit)
+                    )));
+                }
                 if !missing.is_empty() {
                     printer.warn(
                         &format!(
@@ -234,13 +260,8 @@ impl Connect {
                         ),
                         None,
                     );
-                    return Ok(live);
                 }
-                return Err(Error::WaitedInVain(format!(
-                    "SPU {} not Online within --wait {}",
-                    not_online.join(", "),
-                    humantime::format_duration(wait.limit)
-                )));
+                return Ok(live);
             }
             if attempt == 0 {
                 crate::output::stderr(&format!(
@@ -285,6 +306,13 @@ impl Connect {
                         Duration::from_millis(100).min(until - std::time::Instant::now()),
                     )
                     .await;
+                }
+                Err(e @ crate::journal::JournalError::Locked { .. }) if announced => {
+                    crate::output::stderr(&format!(
+                        "The lock of {cluster} was still held after --lock-timeout {}.\n",
+                        humantime::format_duration(self.lock_timeout)
+                    ));
+                    return Err(Error::from(e));
                 }
                 other => return other.map_err(Error::from),
             }

@@ -274,3 +274,52 @@ async fn several_files_apply_nothing_unless_every_plan_stands() {
         .expect(0);
     assert_eq!(first.spus().await, before_first, "{}", dry.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ipv4_mapped_spelling_is_the_same_sc_and_a_refused_apply_prints_apply_documents() {
+    let sc = sc_with(2).await;
+    let before = sc.spus().await;
+    let env = Env::new();
+    let port = sc.endpoint().rsplit_once(':').unwrap().1.to_string();
+    let plain = env.write("plain.toml", &zone(&sc.endpoint(), &[(5001, "a.example")]));
+    let mapped = env.write(
+        "mapped.toml",
+        &zone(
+            &format!("[::ffff:127.0.0.1]:{port}"),
+            &[(5001, "b.example")],
+        ),
+    );
+    let (plain, mapped) = (plain.to_str().unwrap(), mapped.to_str().unwrap());
+    env.run(&["plan", "-f", plain, "-f", mapped]).expect(3);
+    env.run(&["apply", "-f", plain, "-f", mapped, "--auto-approve"])
+        .expect(3);
+    assert_eq!(sc.spus().await, before);
+    // a refused plan among several: each file's apply document, as a single apply prints
+    let unknown = env.write(
+        "unknown.toml",
+        &zone(&sc.endpoint(), &[(5009, "x.example")]),
+    );
+    let refused = env
+        .run(&[
+            "apply",
+            "-f",
+            plain,
+            "-f",
+            unknown.to_str().unwrap(),
+            "--auto-approve",
+            "-o",
+            "json",
+        ])
+        .expect(6);
+    let docs = json(&refused);
+    let docs = docs.as_array().unwrap();
+    assert_eq!(docs.len(), 2, "{}", refused.stdout);
+    for doc in docs {
+        assert!(
+            doc.get("plan").is_some() && doc.get("summary").is_some(),
+            "{doc}"
+        );
+        assert_eq!(doc["summary"]["verified"], false);
+    }
+    assert_eq!(sc.spus().await, before);
+}

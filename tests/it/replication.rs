@@ -532,24 +532,8 @@ fn start_command(dir: &Path, control: &Path, addr: &str, pidfile: &Path, first: 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sc_offline_route_stops_the_sc_changes_its_directory_and_starts_it() {
-    let work = tempfile::tempdir().unwrap();
-    let dir = work.path().join("metadata");
-    let control = work.path().join("control");
-    std::fs::create_dir_all(&control).unwrap();
-    let pidfile = work.path().join("sc.pid");
-    let addr = format!("127.0.0.1:{}", free_port());
-    let first = start_command(&dir, &control, &addr, &pidfile, true);
-    let status = Command::new("sh").arg("-c").arg(&first).status().unwrap();
-    assert!(status.success(), "the test SC program started");
-    struct Kill(PathBuf);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            if let Ok(pid) = std::fs::read_to_string(&self.0) {
-                let _ = Command::new("kill").arg(pid.trim()).status();
-            }
-        }
-    }
-    let _kill = Kill(pidfile.clone());
+    let sc = ProgramSc::start();
+    let (dir, control, pidfile, addr) = (&sc.dir, &sc.control, &sc.pidfile, &sc.addr);
     // traffic through the control directory before the run
     std::fs::write(control.join("produce-data-0-25"), "").unwrap();
 
@@ -561,7 +545,7 @@ async fn the_sc_offline_route_stops_the_sc_changes_its_directory_and_starts_it()
         ),
     );
     let stop = format!("kill $(cat '{}')", pidfile.display());
-    let start = start_command(&dir, &control, &addr, &pidfile, false);
+    let start = start_command(dir, control, addr, pidfile, false);
     let run = within(
         &env,
         &[
@@ -619,13 +603,12 @@ async fn the_sc_offline_route_stops_the_sc_changes_its_directory_and_starts_it()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sc_offline_route_writes_nothing_while_the_sc_still_answers() {
-    let control = tempfile::tempdir().unwrap();
-    let sc = replicated(control.path()).await;
+    let sc = ProgramSc::start();
     let env = Env::new();
-    let file = env.write("zone.toml", &zone(&sc, ""));
+    let file = env.write("zone.toml", &program_zone(&sc.addr));
     let marks = env.home().join("started");
     let start = format!("touch '{}'", marks.display());
-    let before = sc.spus().await;
+    let before = std::fs::read_dir(sc.dir.join("SPU")).unwrap().count();
     let run = within(
         &env,
         &[
@@ -634,7 +617,7 @@ async fn the_sc_offline_route_writes_nothing_while_the_sc_still_answers() {
             file.to_str().unwrap(),
             "--auto-approve",
             "--sc-offline",
-            sc.metadata_dir().to_str().unwrap(),
+            sc.dir.to_str().unwrap(),
             "--sc-stop",
             "true",
             "--sc-start",
@@ -647,12 +630,147 @@ async fn the_sc_offline_route_writes_nothing_while_the_sc_still_answers() {
     .await
     .expect(11);
     let said = one_line(&run.stderr);
-    assert!(said.contains("the SC still answers"), "{said}");
+    assert!(said.contains("still serves"), "{said}");
     assert!(said.contains("nothing was written"), "{said}");
+    assert!(
+        said.contains("the start command was not run (the SC still answers)"),
+        "{said}"
+    );
     assert!(said.contains("endpoints::apply::sc_offline"), "{said}");
     assert!(
         !marks.exists(),
         "the start command is not run while the SC runs"
     );
-    assert_eq!(sc.spus().await, before);
+    assert_eq!(
+        std::fs::read_dir(sc.dir.join("SPU")).unwrap().count(),
+        before
+    );
+    let list = json(
+        &within(&env, &["-c", &sc.addr, "list", "-o", "json"], 60)
+            .await
+            .expect(0),
+    );
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["spec"]["publicEndpointLocal"].is_null()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sc_offline_route_refuses_a_directory_that_is_not_the_scs_before_stopping_it() {
+    let sc = ProgramSc::start();
+    let env = Env::new();
+    let file = env.write("zone.toml", &program_zone(&sc.addr));
+    let marks = env.home().join("stopped");
+    let stop = format!("touch '{}'", marks.display());
+    // a copy of the SC's directory: no process serves it
+    let copy = env.home().join("copy");
+    let copied = Command::new("cp")
+        .args(["-r", sc.dir.to_str().unwrap(), copy.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let run = within(
+        &env,
+        &[
+            "apply",
+            "-f",
+            file.to_str().unwrap(),
+            "--auto-approve",
+            "--sc-offline",
+            copy.to_str().unwrap(),
+            "--sc-stop",
+            &stop,
+            "--sc-start",
+            "true",
+        ],
+        60,
+    )
+    .await
+    .expect(11);
+    let said = one_line(&run.stderr);
+    assert!(said.contains("no process on this machine serves"), "{said}");
+    assert!(said.contains("Nothing was stopped or written"), "{said}");
+    assert!(!marks.exists(), "the stop command was not run");
+    // another SC's directory, which its own process serves: its SPUs are not these
+    let other = ProgramSc::start_with("--seed-custom 2");
+    let run = within(
+        &env,
+        &[
+            "apply",
+            "-f",
+            file.to_str().unwrap(),
+            "--auto-approve",
+            "--sc-offline",
+            other.dir.to_str().unwrap(),
+            "--sc-stop",
+            &stop,
+            "--sc-start",
+            "true",
+        ],
+        60,
+    )
+    .await
+    .expect(11);
+    let said = one_line(&run.stderr);
+    assert!(
+        said.contains("does not hold the SPUs the SC serves"),
+        "{said}"
+    );
+    assert!(!marks.exists(), "the stop command was not run");
+}
+
+/// The test SC program in its own process (as a real SC runs), over a directory of its
+/// own, killed when dropped.
+struct ProgramSc {
+    _work: tempfile::TempDir,
+    dir: PathBuf,
+    control: PathBuf,
+    pidfile: PathBuf,
+    addr: String,
+}
+
+impl ProgramSc {
+    fn start() -> ProgramSc {
+        Self::start_with("")
+    }
+
+    /// `seed`: the program's seeding flags instead of three SPUs and topic `data`.
+    fn start_with(seed: &str) -> ProgramSc {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path().join("metadata");
+        let control = work.path().join("control");
+        std::fs::create_dir_all(&control).unwrap();
+        let pidfile = work.path().join("sc.pid");
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut first = start_command(&dir, &control, &addr, &pidfile, true);
+        if !seed.is_empty() {
+            first = first.replace("--seed-custom 3 --topic data:3:3", seed);
+        }
+        let status = Command::new("sh").arg("-c").arg(&first).status().unwrap();
+        assert!(status.success(), "the test SC program started");
+        ProgramSc {
+            _work: work,
+            dir,
+            control,
+            pidfile,
+            addr,
+        }
+    }
+}
+
+impl Drop for ProgramSc {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+/// SPUs 5001 and 5002 of a program SC get a local endpoint.
+fn program_zone(addr: &str) -> String {
+    format!(
+        "[cluster]\nendpoint = \"{addr}\"\n\n[[spu]]\nid = 5001\nlocal = \"offline.example\"\n\n[[spu]]\nid = 5002\nlocal = \"offline.example\"\n"
+    )
 }

@@ -163,3 +163,73 @@ async fn a_saved_plan_records_its_targeting_and_takes_no_other() {
         applied.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn targeting_that_names_nothing_or_contradicts_itself_is_refused() {
+    let sc = sc_with(3).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone(&sc));
+    let file = file.to_str().unwrap();
+    let both = env
+        .run(&["plan", "-f", file, "--spu", "5001", "--exclude-spu", "5001"])
+        .expect(64);
+    assert!(one_line(&both.stderr).contains("cannot be both planned and left out"));
+    // a typo in --exclude-spu would leave out nothing
+    let typo = env
+        .run(&[
+            "apply",
+            "-f",
+            file,
+            "--exclude-spu",
+            "9999",
+            "--auto-approve",
+        ])
+        .expect(64);
+    assert!(
+        one_line(&typo.stderr).contains("--exclude-spu 9999"),
+        "{}",
+        typo.stderr
+    );
+    // an --spu that one of several files lacks: no plan is printed
+    let other = env.write(
+        "other.toml",
+        &format!(
+            "[cluster]\nendpoint = \"{}\"\n[[spu]]\nid = 5002\nlocal = \"x.example\"\n",
+            sc.endpoint()
+        ),
+    );
+    let partial = env
+        .run(&[
+            "plan",
+            "-f",
+            other.to_str().unwrap(),
+            "-f",
+            file,
+            "--spu",
+            "5001",
+            "-o",
+            "json",
+        ])
+        .expect(64);
+    assert!(partial.stdout.is_empty(), "{}", partial.stdout);
+    // a saved plan's limit was checked when it was made
+    let saved = env.home().join("p.json");
+    env.run(&[
+        "plan",
+        "-f",
+        file,
+        "--exclude-spu",
+        "5009",
+        "--out",
+        saved.to_str().unwrap(),
+    ])
+    .expect(0);
+    env.run(&[
+        "apply",
+        saved.to_str().unwrap(),
+        "--max-changes",
+        "0",
+        "--auto-approve",
+    ])
+    .expect(64);
+}

@@ -171,3 +171,60 @@ async fn an_apply_waits_for_another_runs_lock_only_when_asked() {
         .expect(0);
     assert!(run.stderr.contains("holds the lock"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wait_ends_at_its_deadline_even_when_the_sc_never_answers() {
+    // something that accepts connections and never says a word
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for stream in listener.incoming().take(50) {
+            kept.push(stream);
+        }
+    });
+    let env = Env::new();
+    let file = env.write("silent.toml", &zone(&addr, &[5001]));
+    let began = Instant::now();
+    let run = env
+        .run(&["plan", "-f", file.to_str().unwrap(), "--wait", "2s"])
+        .expect(4);
+    let took = began.elapsed();
+    // the request timeout is 15 s; the wait is 2 s
+    assert!(
+        took < Duration::from_secs(8),
+        "took {took:?}: {}",
+        run.stderr
+    );
+    assert!(
+        one_line(&run.stderr).contains("did not answer within --wait 2s"),
+        "{}",
+        run.stderr
+    );
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_online_names_spus_not_online_even_when_others_are_missing() {
+    let sc = sc_with(1).await;
+    sc.set_health(5001, Health::Offline);
+    sc.wait_status_pass().await.unwrap();
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone(&sc.endpoint(), &[5001, 5009]));
+    let run = env
+        .run(&[
+            "plan",
+            "-f",
+            file.to_str().unwrap(),
+            "--wait",
+            "1s",
+            "--wait-online",
+        ])
+        .expect(4);
+    let said = one_line(&run.stderr);
+    assert!(
+        said.contains("SPU 5001 (Offline) not Online within --wait 1s"),
+        "{said}"
+    );
+    assert!(said.contains("SPU 5009 not even registered"), "{said}");
+}
