@@ -152,9 +152,7 @@ pub async fn plan_many(
         .iter()
         .position(|r| matches!(r, Err(Error::Usage(_))))
     {
-        if let Err(e) = results.swap_remove(i) {
-            return Err(e);
-        }
+        results.swap_remove(i)?;
     }
     crate::ops::ownership::check_resolved(&owned).await?;
     let single = files.len() == 1;
