@@ -583,7 +583,7 @@ async fn the_sc_offline_route_stops_the_sc_changes_its_directory_and_starts_it()
         }
     }
     // through the SC that runs again: both SPUs have their new local endpoint
-    let list = within(&env, &["-c", &addr, "list", "-o", "json"], 60)
+    let list = within(&env, &["-c", addr, "list", "-o", "json"], 60)
         .await
         .expect(0);
     let spus = json(&list);
