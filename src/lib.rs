@@ -25,6 +25,7 @@
 
 pub mod address;
 pub mod apply;
+pub mod atomic_write;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

@@ -1,14 +1,13 @@
 //! The client side of a zone: the fluvio config's `use_spu_local_address`, which decides
 //! whether a profile's clients dial local endpoints at all. Read and edited with
 //! `toml_edit`, so an edit changes that one value and keeps every comment, key order and
-//! blank line; written atomically (a temp file in the same directory, fsynced, renamed
-//! over the original), so the file is always the old text or the new one.
+//! blank line; written atomically (`atomic_write`: a temp file in the same directory,
+//! fsynced, renamed over the original), so the file is always the old text or the new one.
 //!
 //! The file is `$FLV_PROFILE_PATH`, else `~/.fluvio/config`, as the fluvio CLI reads it:
 //! `current_profile = "p"`, `[profile.p] cluster = "c"`, `[cluster.c] endpoint = ..`,
 //! `use_spu_local_address = true|false` (absent means false).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -276,27 +275,16 @@ impl FluvioConfig {
     /// Writes the document atomically over the file (through a symlink to its target),
     /// keeping the file's permissions.
     pub fn save(&self) -> Result<(), ProfileError> {
-        let err = |source| ProfileError::Write {
+        crate::atomic_write::write(
+            &self.path,
+            self.text().as_bytes(),
+            crate::atomic_write::Existing::Replace,
+            0o600,
+        )
+        .map_err(|source| ProfileError::Write {
             path: self.path.clone(),
             source,
-        };
-        let target = std::fs::canonicalize(&self.path).map_err(err)?;
-        let dir = target.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".config.")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(err)?;
-        let permissions = std::fs::metadata(&target).map_err(err)?.permissions();
-        tmp.write_all(self.text().as_bytes()).map_err(err)?;
-        tmp.as_file().set_permissions(permissions).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(&target).map_err(|e| err(e.error))?;
-        // The rename is durable once the directory is.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        })
     }
 }
 
