@@ -35,8 +35,10 @@ pub fn zone_file(live: &Live, cluster: Option<ClusterTable>) -> (ZoneFile, Vec<S
         .filter(|s| s.spec.kind == SpuKind::Custom)
         .filter_map(|s| entry(s, live, &mut omitted))
         .collect();
+    // `[client]` says where the zone's clients are, which the cluster does not know.
     let file = ZoneFile {
         cluster,
+        client: None,
         policy: None,
         spu,
     };
@@ -121,6 +123,7 @@ fn set(entry: &mut SpuEntry, field: &str, value: String) {
 fn reads_back(entry: &SpuEntry, live: &Live) -> std::result::Result<(), String> {
     let file = ZoneFile {
         cluster: None,
+        client: None,
         policy: None,
         spu: vec![entry.clone()],
     };
