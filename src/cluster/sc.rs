@@ -32,6 +32,12 @@ pub enum ClusterChoice {
     Profile(String),
     /// The current profile of the fluvio config.
     Current,
+    /// `[client] endpoint`: the SC as a zone's clients dial it, with the TLS settings of
+    /// profile `tls_from` (plain TCP when `None`).
+    Client {
+        endpoint: String,
+        tls_from: Option<String>,
+    },
 }
 
 /// TLS for an SC given by address: the fluvio CLI's `--tls`, `--enable-client-cert`,
@@ -139,6 +145,14 @@ fn chosen_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileE
             Ok(FluvioClusterConfig::new(addr.clone()).with_tls(tls.clone()))
         }
         ClusterChoice::Profile(name) => profile_cluster(load()?.config(), name),
+        ClusterChoice::Client { endpoint, tls_from } => match tls_from {
+            None => Ok(FluvioClusterConfig::new(endpoint.clone())),
+            Some(name) => {
+                let mut config = profile_cluster(load()?.config(), name)?;
+                config.endpoint = endpoint.clone();
+                Ok(config)
+            }
+        },
         ClusterChoice::Current => {
             let file = load()?;
             let config = file.config();

@@ -112,7 +112,7 @@ pub async fn plan_file(
     let (file, desired, cluster, live) = load_and_read(connect, path).await?;
     connect.warn_pending(&cluster.identity(), printer);
     super::session::warn_if_empty(&cluster, &live, printer);
-    connect.warn_local_off(&desired.cluster, printer);
+    connect.warn_local_off(&desired.cluster, None, printer);
     let mut plan = crate::plan::plan(&desired, &live);
     let route = options.route.route(&cluster, &desired.policy);
     crate::replication::assess(
