@@ -355,6 +355,27 @@ pub struct ClientSel {
     pub tls_from: Option<String>,
 }
 
+/// TLS for an SC given by address, in the meaning of the fluvio CLI's flags and of a
+/// profile's `[cluster.<name>.tls]` table with its certificates in files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EndpointTls {
+    /// Plain TCP (no `--tls`; `tls_policy = "disabled"`, or no table).
+    #[default]
+    Disabled,
+    /// `--tls` alone, `tls_policy = "anonymous"`: TLS without verifying the SC's
+    /// certificate, no client certificate.
+    Anonymous,
+    /// `--tls --enable-client-cert`, `tls_policy = "verified"` with `tls_source = "files"`:
+    /// the SC verified against `ca_cert` for `domain`, the client's certificate and key
+    /// presented. Paths: the files are read on connect.
+    Verified {
+        domain: String,
+        ca_cert: PathBuf,
+        cert: PathBuf,
+        key: PathBuf,
+    },
+}
+
 /// What to do about SPUs that live in the cluster but not in the file.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,

@@ -8,6 +8,7 @@ pub mod export;
 pub mod offline;
 pub mod plan;
 pub mod probe;
+pub mod profile_write;
 pub mod read;
 pub mod recover;
 pub mod route;
