@@ -1,4 +1,6 @@
-//! `export`: a zone file from the live cluster. Planning it right back is empty.
+//! `export`: a zone file from the live cluster. Planning it right back is empty. It has no
+//! `[client]` table: where a zone's clients are is not in the cluster (a file's `[client]`
+//! carries over to an export as it is).
 //!
 //! The cluster's values are untrusted: one may be something no zone file can state (a
 //! local endpoint `a..b:0`, an empty host, an IPv6 literal stored without brackets). Each

@@ -524,3 +524,58 @@ async fn profile_write_refuses_a_file_without_client_and_reports_unknown_keys_at
     }
     assert!(!out.exists());
 }
+
+/// `export` describes the cluster, which does not know where its clients are: it leaves
+/// `[client]` out. The file's `[client]` table carries over to an export unchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn export_leaves_client_out_and_the_table_carries_over() {
+    let sc = TestSc::start(TestScConfig::default()).await.unwrap();
+    seed(&sc).await;
+    let env = Env::new();
+    let client = "\n[client]\nendpoint = \"host.docker.internal:9003\"\n";
+    let zone = env.write(
+        "docker.toml",
+        &format!(
+            "[cluster]\nendpoint = \"{}\"\n{client}\n[[spu]]\nid = 5001\nlocal = \"host.docker.internal\"\n",
+            sc.endpoint()
+        ),
+    );
+    let zone = zone.to_str().unwrap();
+    within(
+        &env,
+        &["apply", "-f", zone, "--auto-approve"],
+        WATCHDOG_SECS,
+    )
+    .await
+    .expect(0);
+    let exported = within(&env, &["export", "-c", &sc.endpoint()], WATCHDOG_SECS)
+        .await
+        .expect(0);
+    assert!(!exported.stdout.contains("[client]"), "{}", exported.stdout);
+    let carried = env.write("carried.toml", &format!("{}{client}", exported.stdout));
+    let carried = carried.to_str().unwrap();
+    let planned = within(
+        &env,
+        &["plan", "-f", carried, "--detailed-exitcode"],
+        WATCHDOG_SECS,
+    )
+    .await
+    .expect(0);
+    assert!(planned.stdout.contains("No changes."), "{}", planned.stdout);
+    let out = env.home().join("zone-config");
+    within(
+        &env,
+        &[
+            "profile",
+            "write",
+            "-f",
+            carried,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        WATCHDOG_SECS,
+    )
+    .await
+    .expect(0);
+    assert_eq!(read_by_fluvio(&out).1.endpoint, "host.docker.internal:9003");
+}
