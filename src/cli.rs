@@ -475,4 +475,26 @@ pub enum ProfileCommand {
         #[arg(long)]
         off: bool,
     },
+    /// Write the fluvio config of a zone's clients from the zone file's [client] table: one profile at its endpoint, use_spu_local_address = true, TLS settings copied by reference (certificate file paths) from its tls_from profile, else the [cluster] profile
+    Write(ProfileWriteArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The zone's clients read it with FLV_PROFILE_PATH=CONFIG (the fluvio CLI and client alike).\n\
+Exit codes: 3 the file has no [client], or its TLS profile cannot be read or keeps its key inline; 1 CONFIG exists (without --force) or cannot be written."
+)]
+pub struct ProfileWriteArgs {
+    /// The zone file, with a [client] table
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// The fluvio config to write
+    #[arg(long, value_name = "CONFIG")]
+    pub out: PathBuf,
+    /// The profile's name, and its cluster's [default: the zone file's name without .toml]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Replace CONFIG if it exists
+    #[arg(long)]
+    pub force: bool,
 }

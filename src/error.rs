@@ -232,6 +232,38 @@ pub enum Error {
     #[diagnostic(code(endpoints::profile))]
     ProfileFile(#[from] crate::profile::ProfileError),
 
+    #[error("{} has no [client] table: `profile write` needs the SC's address as the zone's clients reach it", path.display())]
+    #[diagnostic(
+        code(endpoints::profile::no_client),
+        help("add to the zone file:\n[client]\nendpoint = \"host.docker.internal:9003\"   # the SC, as the zone's clients dial it")
+    )]
+    NoClient { path: PathBuf },
+
+    #[error("cannot take the TLS settings of the zone's clients from profile `{profile}`")]
+    #[diagnostic(
+        code(endpoints::profile::tls_from),
+        help("`[client] tls_from` (else `[cluster] profile`) names a profile of the fluvio config on this machine ($FLV_PROFILE_PATH, else ~/.fluvio/config); list them with `fluvio-endpoints profile show`")
+    )]
+    ClientTls {
+        profile: String,
+        #[source]
+        source: ProfileError,
+    },
+
+    #[error("profile `{profile}` keeps its TLS certificates and key inline (tls_source = \"inline\"); `profile write` copies TLS settings by reference only and does not copy key material into another file")]
+    #[diagnostic(
+        code(endpoints::profile::inline_tls),
+        help("keep the certificates and key in files and name them in that profile (tls_source = \"files\"), or take the TLS settings from a profile that does: `[client] tls_from = \"PROFILE\"`")
+    )]
+    InlineTls { profile: String },
+
+    #[error("{} exists; it was left as it is", path.display())]
+    #[diagnostic(
+        code(endpoints::io::exists),
+        help("pass --force to replace it (atomically), or choose another --out")
+    )]
+    OutExists { path: PathBuf },
+
     /// Errors already printed (one per zone file); carries the aggregated exit code.
     #[error("{count} of the files failed")]
     Reported { count: usize, code: u8 },
@@ -341,6 +373,12 @@ pub enum Usage {
     #[error("list prints table, json or yaml")]
     #[diagnostic(code(endpoints::usage))]
     ListFormat,
+    #[error("`{name}` cannot name a profile: {why}")]
+    #[diagnostic(
+        code(endpoints::usage),
+        help("give the profile a name with --name NAME")
+    )]
+    ProfileName { name: String, why: &'static str },
     #[error("--tls needs an SC address: -c/--cluster HOST:PORT or the file's [cluster] endpoint")]
     #[diagnostic(
         code(endpoints::usage),
@@ -362,7 +400,10 @@ impl Error {
             | Error::Config(_)
             | Error::Ownership(_)
             | Error::Profile(_)
-            | Error::BadSavedPlan { .. } => INVALID_CONFIG,
+            | Error::BadSavedPlan { .. }
+            | Error::NoClient { .. }
+            | Error::ClientTls { .. }
+            | Error::InlineTls { .. } => INVALID_CONFIG,
             Error::Unreachable(_)
             | Error::Incompatible(_)
             | Error::Store(_)
@@ -392,6 +433,7 @@ impl Error {
             Error::Reported { code, .. } => *code,
             Error::Internal(_) => INTERNAL,
             Error::WriteFile { .. }
+            | Error::OutExists { .. }
             | Error::Request(_)
             | Error::Journal(_)
             | Error::NoApproval

@@ -12,6 +12,7 @@
 //!
 //! probe::probe(&[Subject], &Options) -> [SpuProbe] -> ProbeDoc (resolve, connect, SPU handshake)
 //! profile::FluvioConfig (the client side: use_spu_local_address, edited in place)
+//! zone file [client] -> profile::ZoneProfile -> atomic_write (`profile write`: a zone's client config)
 //! ```
 //!
 //! Around the stages: `cli` (arguments) -> `commands` (one thin module per subcommand:
@@ -25,6 +26,7 @@
 
 pub mod address;
 pub mod apply;
+pub mod atomic_write;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

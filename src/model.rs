@@ -344,6 +344,38 @@ pub struct ClusterSel {
     pub endpoint: Option<String>,
 }
 
+/// How a zone's clients reach the SC, as written in the file's `[client]` table: the SC's
+/// address as they see it (`host.docker.internal:9003`), and the profile of the fluvio
+/// config on this machine whose TLS settings they share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSel {
+    /// `host:port`, spelled as `-c` spells it.
+    pub endpoint: String,
+    /// `tls_from`.
+    pub tls_from: Option<String>,
+}
+
+/// TLS for an SC given by address, in the meaning of the fluvio CLI's flags and of a
+/// profile's `[cluster.<name>.tls]` table with its certificates in files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EndpointTls {
+    /// Plain TCP (no `--tls`; `tls_policy = "disabled"`, or no table).
+    #[default]
+    Disabled,
+    /// `--tls` alone, `tls_policy = "anonymous"`: TLS without verifying the SC's
+    /// certificate, no client certificate.
+    Anonymous,
+    /// `--tls --enable-client-cert`, `tls_policy = "verified"` with `tls_source = "files"`:
+    /// the SC verified against `ca_cert` for `domain`, the client's certificate and key
+    /// presented. Paths: the files are read on connect.
+    Verified {
+        domain: String,
+        ca_cert: PathBuf,
+        cert: PathBuf,
+        key: PathBuf,
+    },
+}
+
 /// What to do about SPUs that live in the cluster but not in the file.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
@@ -548,6 +580,21 @@ pub struct DesiredSpu {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Desired {
     pub cluster: ClusterSel,
+    /// `[client]`, when the file has one.
+    pub client: Option<ClientSel>,
     pub policy: Policy,
     pub spus: BTreeMap<SpuId, DesiredSpu>,
+}
+
+impl Desired {
+    /// The profile whose TLS settings the zone's clients share: `[client] tls_from`, else
+    /// the profile `[cluster]` names; `None` (plain TCP) without either, or without
+    /// `[client]`.
+    pub fn client_tls_profile(&self) -> Option<&str> {
+        let client = self.client.as_ref()?;
+        client
+            .tls_from
+            .as_deref()
+            .or(self.cluster.profile.as_deref())
+    }
 }

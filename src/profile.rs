@@ -1,18 +1,21 @@
 //! The client side of a zone: the fluvio config's `use_spu_local_address`, which decides
-//! whether a profile's clients dial local endpoints at all. Read and edited with
+//! whether a profile's clients dial local endpoints at all, and the config a zone's
+//! clients read (`ZoneProfile`, written by `profile write`). Read and edited with
 //! `toml_edit`, so an edit changes that one value and keeps every comment, key order and
-//! blank line; written atomically (a temp file in the same directory, fsynced, renamed
-//! over the original), so the file is always the old text or the new one.
+//! blank line; written atomically (`atomic_write`: a temp file in the same directory,
+//! fsynced, renamed over the original), so the file is always the old text or the new one.
 //!
 //! The file is `$FLV_PROFILE_PATH`, else `~/.fluvio/config`, as the fluvio CLI reads it:
 //! `current_profile = "p"`, `[profile.p] cluster = "c"`, `[cluster.c] endpoint = ..`,
 //! `use_spu_local_address = true|false` (absent means false).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Value};
+
+use crate::model::EndpointTls;
+use crate::render::escape::visible;
 
 const KEY: &str = "use_spu_local_address";
 
@@ -276,27 +279,103 @@ impl FluvioConfig {
     /// Writes the document atomically over the file (through a symlink to its target),
     /// keeping the file's permissions.
     pub fn save(&self) -> Result<(), ProfileError> {
-        let err = |source| ProfileError::Write {
+        crate::atomic_write::write(
+            &self.path,
+            self.text().as_bytes(),
+            crate::atomic_write::Existing::Replace,
+            0o600,
+        )
+        .map_err(|source| ProfileError::Write {
             path: self.path.clone(),
             source,
-        };
-        let target = std::fs::canonicalize(&self.path).map_err(err)?;
-        let dir = target.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".config.")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(err)?;
-        let permissions = std::fs::metadata(&target).map_err(err)?.permissions();
-        tmp.write_all(self.text().as_bytes()).map_err(err)?;
-        tmp.as_file().set_permissions(permissions).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(&target).map_err(|e| err(e.error))?;
-        // The rename is durable once the directory is.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+        })
+    }
+}
+
+/// A zone's clients' fluvio config (`profile write`): one profile and one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneProfile {
+    /// The profile's name, and its cluster's.
+    pub name: String,
+    /// The SC's address as the zone's clients dial it.
+    pub endpoint: String,
+    /// Copied by reference: certificate files by path, never their contents.
+    pub tls: EndpointTls,
+    /// The zone file it is written from, for the comment at the top.
+    pub source: String,
+    /// The profile whose TLS settings were copied, for that comment.
+    pub tls_from: Option<String>,
+}
+
+impl ZoneProfile {
+    /// The TLS settings in words, as the comment at the top and the command's note say them
+    /// (unescaped: each escapes it for its place).
+    pub fn tls_summary(&self) -> String {
+        let from = self
+            .tls_from
+            .as_deref()
+            .map_or(String::new(), |p| format!(" (from profile `{p}`)"));
+        match &self.tls {
+            EndpointTls::Disabled => format!("none, plain TCP{from}"),
+            EndpointTls::Anonymous => format!("anonymous{from}"),
+            EndpointTls::Verified { .. } => format!("verified, certificate files by path{from}"),
         }
-        Ok(())
+    }
+
+    /// The config as the fluvio client (`ConfigFile`, format 2.0) reads it, with
+    /// `use_spu_local_address = true`: the zone's clients dial the local endpoints.
+    pub fn text(&self) -> String {
+        use toml_edit::{value, Table};
+        // A path from a fluvio config is TOML text, so UTF-8: nothing is lost here.
+        let path = |p: &Path| value(p.to_string_lossy().into_owned());
+        let name = self.name.as_str();
+        let mut cluster = Table::new();
+        cluster["endpoint"] = value(self.endpoint.as_str());
+        cluster[KEY] = value(true);
+        match &self.tls {
+            EndpointTls::Disabled => {}
+            EndpointTls::Anonymous => {
+                let mut tls = Table::new();
+                tls["tls_policy"] = value("anonymous");
+                cluster.insert("tls", Item::Table(tls));
+            }
+            EndpointTls::Verified {
+                domain,
+                ca_cert,
+                cert,
+                key,
+            } => {
+                let mut tls = Table::new();
+                tls["tls_policy"] = value("verified");
+                tls["tls_source"] = value("files");
+                let mut certs = Table::new();
+                certs["domain"] = value(domain.as_str());
+                certs["key"] = path(key);
+                certs["cert"] = path(cert);
+                certs["ca_cert"] = path(ca_cert);
+                tls.insert("certs", Item::Table(certs));
+                cluster.insert("tls", Item::Table(tls));
+            }
+        }
+        let mut profile = Table::new();
+        profile["cluster"] = value(name);
+        let parent = |key: &str, child: Table| {
+            let mut table = Table::new();
+            table.set_implicit(true);
+            table.insert(key, Item::Table(child));
+            Item::Table(table)
+        };
+        let mut doc = DocumentMut::new();
+        doc["version"] = value("2.0");
+        doc["current_profile"] = value(name);
+        doc.insert("profile", parent(name, profile));
+        doc.insert("cluster", parent(name, cluster));
+        format!(
+            "# The fluvio config of the clients of zone {}, written by `fluvio-endpoints profile write`.\n\
+             # Use it with FLV_PROFILE_PATH=<this file>. TLS: {}.\n{doc}",
+            visible(&self.source),
+            visible(&self.tls_summary())
+        )
     }
 }
 
@@ -395,6 +474,66 @@ endpoint = "127.0.0.1:9003"
         assert!(c
             .text()
             .starts_with("version = \"2\"\ncurrent_profile = \"docker\"   # picked"));
+    }
+
+    fn zone(tls: EndpointTls) -> ZoneProfile {
+        ZoneProfile {
+            name: "docker".into(),
+            endpoint: "host.docker.internal:9003".into(),
+            tls,
+            source: "zones/docker.toml".into(),
+            tls_from: Some("local".into()),
+        }
+    }
+
+    #[test]
+    fn a_zone_profile_is_one_profile_and_one_cluster() {
+        let plain = zone(EndpointTls::Disabled).text();
+        assert_eq!(
+            plain,
+            "# The fluvio config of the clients of zone zones/docker.toml, written by `fluvio-endpoints profile write`.\n\
+             # Use it with FLV_PROFILE_PATH=<this file>. TLS: none, plain TCP (from profile `local`).\n\
+             version = \"2.0\"\ncurrent_profile = \"docker\"\n\n\
+             [profile.docker]\ncluster = \"docker\"\n\n\
+             [cluster.docker]\nendpoint = \"host.docker.internal:9003\"\nuse_spu_local_address = true\n"
+        );
+        let verified = zone(EndpointTls::Verified {
+            domain: "sc.example.com".into(),
+            ca_cert: "/etc/fluvio/ca.crt".into(),
+            cert: "/etc/fluvio/client.crt".into(),
+            key: "/etc/fluvio/client.key".into(),
+        })
+        .text();
+        assert!(
+            verified.ends_with(
+                "use_spu_local_address = true\n\n\
+                 [cluster.docker.tls]\ntls_policy = \"verified\"\ntls_source = \"files\"\n\n\
+                 [cluster.docker.tls.certs]\ndomain = \"sc.example.com\"\nkey = \"/etc/fluvio/client.key\"\n\
+                 cert = \"/etc/fluvio/client.crt\"\nca_cert = \"/etc/fluvio/ca.crt\"\n"
+            ),
+            "{verified}"
+        );
+        let anonymous = zone(EndpointTls::Anonymous).text();
+        assert!(
+            anonymous.ends_with("[cluster.docker.tls]\ntls_policy = \"anonymous\"\n"),
+            "{anonymous}"
+        );
+    }
+
+    #[test]
+    fn a_zone_profile_quotes_what_toml_must_and_comments_stay_comments() {
+        let mut odd = zone(EndpointTls::Disabled);
+        odd.name = "zone a.b".into();
+        odd.source = "evil\nversion = \"9\".toml".into();
+        let text = odd.text();
+        let doc: DocumentMut = text.parse().expect("TOML");
+        assert_eq!(doc["version"].as_str(), Some("2.0"));
+        assert_eq!(doc["current_profile"].as_str(), Some("zone a.b"));
+        assert_eq!(
+            doc["profile"]["zone a.b"]["cluster"].as_str(),
+            Some("zone a.b")
+        );
+        assert!(text.contains("evil\\nversion"), "{text}");
     }
 
     #[test]

@@ -32,27 +32,15 @@ pub enum ClusterChoice {
     Profile(String),
     /// The current profile of the fluvio config.
     Current,
-}
-
-/// TLS for an SC given by address: the fluvio CLI's `--tls`, `--enable-client-cert`,
-/// `--domain`, `--ca-cert`, `--client-cert`, `--client-key`, in the meaning of its
-/// `TlsPolicy`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum EndpointTls {
-    /// Plain TCP (no `--tls`).
-    #[default]
-    Disabled,
-    /// `--tls` alone: TLS without verifying the SC's certificate, no client certificate.
-    Anonymous,
-    /// `--tls --enable-client-cert`: the SC verified against `ca_cert` for `domain`, the
-    /// client's certificate and key presented. Paths: the files are read on connect.
-    Verified {
-        domain: String,
-        ca_cert: PathBuf,
-        cert: PathBuf,
-        key: PathBuf,
+    /// `[client] endpoint`: the SC as a zone's clients dial it, with the TLS settings of
+    /// profile `tls_from` (plain TCP when `None`).
+    Client {
+        endpoint: String,
+        tls_from: Option<String>,
     },
 }
+
+pub use crate::model::EndpointTls;
 
 impl From<EndpointTls> for TlsPolicy {
     fn from(tls: EndpointTls) -> TlsPolicy {
@@ -139,6 +127,14 @@ fn chosen_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileE
             Ok(FluvioClusterConfig::new(addr.clone()).with_tls(tls.clone()))
         }
         ClusterChoice::Profile(name) => profile_cluster(load()?.config(), name),
+        ClusterChoice::Client { endpoint, tls_from } => match tls_from {
+            None => Ok(FluvioClusterConfig::new(endpoint.clone())),
+            Some(name) => {
+                let mut config = profile_cluster(load()?.config(), name)?;
+                config.endpoint = endpoint.clone();
+                Ok(config)
+            }
+        },
         ClusterChoice::Current => {
             let file = load()?;
             let config = file.config();
@@ -151,6 +147,34 @@ fn chosen_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileE
             }
         }
     }
+}
+
+/// A profile's TLS settings, as another fluvio config can name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSettings {
+    /// Plain TCP, anonymous TLS, or certificates in files (named by their paths).
+    ByReference(EndpointTls),
+    /// `tls_source = "inline"`: the profile holds the certificates and the key themselves.
+    Inline,
+}
+
+/// The TLS settings of profile `name` of the fluvio config, read as the fluvio client
+/// reads them (its aliases included). The certificate files are not opened.
+pub fn profile_tls(name: &str) -> Result<TlsSettings, ProfileError> {
+    let config = chosen_config(&ClusterChoice::Profile(name.to_string()))?;
+    Ok(match config.tls {
+        TlsPolicy::Disabled => TlsSettings::ByReference(EndpointTls::Disabled),
+        TlsPolicy::Anonymous => TlsSettings::ByReference(EndpointTls::Anonymous),
+        TlsPolicy::Verified(TlsConfig::Files(paths)) => {
+            TlsSettings::ByReference(EndpointTls::Verified {
+                domain: paths.domain,
+                ca_cert: paths.ca_cert,
+                cert: paths.cert,
+                key: paths.key,
+            })
+        }
+        TlsPolicy::Verified(TlsConfig::Inline(_)) => TlsSettings::Inline,
+    })
 }
 
 /// The cluster of profile `name`: an unknown profile and a profile whose cluster is

@@ -23,6 +23,7 @@ pub struct Sp<T> {
 #[derive(Debug, Default)]
 pub struct RawConfig {
     pub cluster: Option<RawCluster>,
+    pub client: Option<RawClient>,
     pub policy: Option<RawPolicy>,
     pub spus: Vec<RawSpu>,
 }
@@ -32,6 +33,17 @@ pub struct RawCluster {
     pub span: Range<usize>,
     pub profile: Option<Sp<String>>,
     pub endpoint: Option<Sp<String>>,
+}
+
+/// `[client]`: the SC as the zone's clients reach it.
+#[derive(Debug, Default)]
+pub struct RawClient {
+    /// The `client` key, for a problem about the table as a whole.
+    pub span: Range<usize>,
+    pub endpoint: Option<Sp<String>>,
+    pub tls_from: Option<Sp<String>>,
+    /// Whether `endpoint` is present, valid or not.
+    pub has_endpoint: bool,
 }
 
 #[derive(Debug, Default)]
@@ -78,8 +90,9 @@ pub struct RawSpu {
     pub has_local: bool,
 }
 
-const TOP_KEYS: &[&str] = &["cluster", "policy", "spu"];
+const TOP_KEYS: &[&str] = &["cluster", "client", "policy", "spu"];
 const CLUSTER_KEYS: &[&str] = &["profile", "endpoint"];
+const CLIENT_KEYS: &[&str] = &["endpoint", "tls_from"];
 const POLICY_KEYS: &[&str] = &[
     "unmanaged",
     "max_changes",
@@ -253,6 +266,20 @@ impl Walker<'_> {
                     });
                 }
                 None => self.wrong_type(item, "cluster", "a table"),
+            }
+        }
+        if let Some(item) = table.get("client") {
+            match item.get_ref().as_table() {
+                Some(t) => {
+                    self.unknown_keys(t, CLIENT_KEYS, "[client]");
+                    config.client = Some(RawClient {
+                        span: Self::key_span(table, "client"),
+                        endpoint: self.string(t, "endpoint"),
+                        tls_from: self.string(t, "tls_from"),
+                        has_endpoint: t.contains_key("endpoint"),
+                    });
+                }
+                None => self.wrong_type(item, "client", "a table"),
             }
         }
         if let Some(item) = table.get("policy") {

@@ -15,6 +15,10 @@ pub struct ZoneFile {
     /// Command-line `--profile`/`--cluster` override it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterTable>,
+    /// How the zone's clients reach the SC (`probe` dials it, `profile write` writes their
+    /// fluvio config from it). Not part of the cluster: `export` leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientTable>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyTable>,
     /// One entry per SPU this file manages.
@@ -40,6 +44,20 @@ pub struct ClusterTable {
 pub enum MaxChangesValue {
     Count(u32),
     Percent(#[schemars(regex(pattern = r"^(100|[1-9]?[0-9])%$"))] String),
+}
+
+/// `[client]`: the SC as the zone's clients see it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTable {
+    /// The SC's public address as the zone's clients dial it, `host:port`
+    /// (e.g. "host.docker.internal:9003").
+    pub endpoint: String,
+    /// The profile of the fluvio config on this machine whose TLS settings the zone's
+    /// clients share (certificate files by path, never inline ones); default: the profile
+    /// `[cluster]` names, else plain TCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_from: Option<String>,
 }
 
 /// `[policy]`.

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::raw::{RawConfig, RawLocal, RawMaxChanges, RawSpu, Sp};
+use super::raw::{RawClient, RawConfig, RawLocal, RawMaxChanges, RawSpu, Sp};
 use super::Problem;
 use crate::address::{self, AddressError};
 use crate::model::{
-    ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, MaxChanges, Policy, ProbePolicy, SpuId,
-    SpuSpans, Unmanaged,
+    ClientSel, ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, MaxChanges, Policy,
+    ProbePolicy, SpuId, SpuSpans, Unmanaged,
 };
 use crate::replication::StallPolicy;
 
@@ -18,6 +18,9 @@ pub fn validate(raw: &RawConfig, problems: &mut Vec<Problem>) -> Desired {
     let mut desired = Desired::default();
     if let Some(cluster) = &raw.cluster {
         desired.cluster = cluster_sel(cluster, problems);
+    }
+    if let Some(client) = &raw.client {
+        desired.client = client_sel(client, problems);
     }
     if let Some(policy) = &raw.policy {
         desired.policy = self::policy(policy, problems);
@@ -80,30 +83,71 @@ fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> Clu
             ));
         }
     }
-    let mut normalized = None;
-    if let Some(endpoint) = &raw.endpoint {
-        match address::parse_host_port(&endpoint.value) {
-            // Spelled as `-c` spells it, so both name one journal and one lock.
-            Ok((host, Some(port))) => normalized = Some(format!("{host}:{port}")),
-            Ok((_, None)) => problems.push(
-                Problem::new(
-                    "the cluster endpoint needs a port",
-                    endpoint.span.clone(),
-                    "no port",
-                )
-                .with_help("the SC's public port is usually 9003, e.g. \"127.0.0.1:9003\""),
-            ),
-            Err(err) => problems.push(address_problem(
-                err,
-                endpoint.span.clone(),
-                "cluster endpoint",
-            )),
-        }
-    }
+    let normalized = raw
+        .endpoint
+        .as_ref()
+        .and_then(|endpoint| sc_address(endpoint, "cluster endpoint", problems));
     ClusterSel {
         profile: raw.profile.as_ref().map(|p| p.value.clone()),
         endpoint: normalized,
     }
+}
+
+/// An SC's address, `host:port`, spelled as `-c` spells it (so that the same SC names one
+/// journal and one lock however a file writes it).
+fn sc_address(endpoint: &Sp<String>, what: &str, problems: &mut Vec<Problem>) -> Option<String> {
+    match address::parse_host_port(&endpoint.value) {
+        Ok((host, Some(port))) => Some(format!("{host}:{port}")),
+        Ok((_, None)) => {
+            problems.push(
+                Problem::new(
+                    format!("the {what} needs a port"),
+                    endpoint.span.clone(),
+                    "no port",
+                )
+                .with_help("the SC's public port is usually 9003, e.g. \"127.0.0.1:9003\""),
+            );
+            None
+        }
+        Err(err) => {
+            problems.push(address_problem(err, endpoint.span.clone(), what));
+            None
+        }
+    }
+}
+
+/// `[client]`: the SC's address as the zone's clients dial it (required), and the profile
+/// whose TLS settings they share.
+fn client_sel(raw: &RawClient, problems: &mut Vec<Problem>) -> Option<ClientSel> {
+    let before = problems.len();
+    if !raw.has_endpoint {
+        problems.push(
+            Problem::new("[client] has no `endpoint`", raw.span.clone(), "no endpoint")
+                .with_help(
+                    "add the SC's address as the zone's clients reach it, e.g. endpoint = \"host.docker.internal:9003\"",
+                ),
+        );
+    }
+    let endpoint = raw
+        .endpoint
+        .as_ref()
+        .and_then(|e| sc_address(e, "client endpoint", problems));
+    if let Some(from) = &raw.tls_from {
+        if from.value.trim().is_empty() {
+            problems.push(
+                Problem::new("empty profile name", from.span.clone(), "empty").with_help(
+                    "`tls_from` names a profile of the fluvio config whose TLS settings the zone's clients share; leave it out for the [cluster] profile's",
+                ),
+            );
+        }
+    }
+    if problems.len() != before {
+        return None;
+    }
+    Some(ClientSel {
+        endpoint: endpoint?,
+        tls_from: raw.tls_from.as_ref().map(|t| t.value.clone()),
+    })
 }
 
 fn policy(raw: &super::raw::RawPolicy, problems: &mut Vec<Problem>) -> Policy {
@@ -528,6 +572,79 @@ local = { host = "::1", encryption = "ssl" }
         assert_eq!(
             desired.spus[&5001].public.as_deref(),
             Some("localhost:9010")
+        );
+    }
+
+    #[test]
+    fn the_client_table_is_read_and_checked() {
+        let desired = load(&file(
+            "[cluster]\nprofile = \"docker\"\n[client]\nendpoint = \" host.docker.internal:9003 \"\n",
+        ))
+        .expect("valid");
+        let client = desired.client.as_ref().expect("[client]");
+        assert_eq!(client.endpoint, "host.docker.internal:9003");
+        assert_eq!(client.tls_from, None);
+        assert_eq!(
+            desired.client_tls_profile(),
+            Some("docker"),
+            "the [cluster] profile's"
+        );
+
+        let desired = load(&file(
+            "[cluster]\nprofile = \"docker\"\n[client]\nendpoint = \"[::1]:9003\"\ntls_from = \"ci\"\n",
+        ))
+        .expect("valid");
+        assert_eq!(desired.client.as_ref().unwrap().endpoint, "[::1]:9003");
+        assert_eq!(desired.client_tls_profile(), Some("ci"));
+        let by_address = load(&file(
+            "[cluster]\nendpoint = \"127.0.0.1:9003\"\n[client]\nendpoint = \"sc:9003\"\n",
+        ))
+        .expect("valid");
+        assert_eq!(by_address.client_tls_profile(), None, "plain TCP");
+        let without = load(&file("[cluster]\nprofile = \"docker\"\n")).unwrap();
+        assert_eq!(without.client_tls_profile(), None, "no [client]");
+
+        let cases = [
+            (
+                "[client]\ntls_from = \"ci\"\n",
+                "[client] has no `endpoint`",
+            ),
+            (
+                "[client]\nendpoint = \"host.docker.internal\"\n",
+                "the client endpoint needs a port",
+            ),
+            (
+                "[client]\nendpoint = \"bad host:9003\"\n",
+                "invalid client endpoint: `bad host` is not a valid host name",
+            ),
+            (
+                "[client]\nendpoint = \"h:9003\"\ntls_from = \" \"\n",
+                "empty profile name",
+            ),
+            ("[client]\nendpoint = 9003\n", "`endpoint` must be a string"),
+            ("client = \"h:9003\"\n", "`client` must be a table"),
+            (
+                "[client]\nendpoint = \"h:9003\"\nprofile = \"x\"\n",
+                "unknown key `profile` in [client]",
+            ),
+        ];
+        for (text, want) in cases {
+            let found = messages(text);
+            assert_eq!(found.len(), 1, "{text:?}: {found:#?}");
+            assert!(found[0].starts_with(want), "{text:?}: {found:#?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_client_key_is_reported_at_its_line() {
+        let text = "[client]\nendpoint = \"h:9003\"\ntls = \"ci\"\n";
+        let errors = load(&file(text)).expect_err("unknown key");
+        let (problem, line, col) = &errors.located[0];
+        assert_eq!(problem.message, "unknown key `tls` in [client]");
+        assert_eq!((*line, *col), (3, 1));
+        assert_eq!(
+            problem.help.as_deref(),
+            Some("expected one of: endpoint, tls_from")
         );
     }
 

@@ -258,7 +258,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
         RunKind::Real
     };
     let mut opened = open(&connect, &selection, run, printer).await?;
-    connect.warn_local_off(&selection, printer);
+    connect.warn_local_off(&selection, None, printer);
     let (cluster, recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
     let live = connect

@@ -1,4 +1,6 @@
-//! `export`: a zone file from the live cluster. Planning it right back is empty.
+//! `export`: a zone file from the live cluster. Planning it right back is empty. It has no
+//! `[client]` table: where a zone's clients are is not in the cluster (a file's `[client]`
+//! carries over to an export as it is).
 //!
 //! The cluster's values are untrusted: one may be something no zone file can state (a
 //! local endpoint `a..b:0`, an empty host, an IPv6 literal stored without brackets). Each
@@ -35,8 +37,10 @@ pub fn zone_file(live: &Live, cluster: Option<ClusterTable>) -> (ZoneFile, Vec<S
         .filter(|s| s.spec.kind == SpuKind::Custom)
         .filter_map(|s| entry(s, live, &mut omitted))
         .collect();
+    // `[client]` says where the zone's clients are, which the cluster does not know.
     let file = ZoneFile {
         cluster,
+        client: None,
         policy: None,
         spu,
     };
@@ -121,6 +125,7 @@ fn set(entry: &mut SpuEntry, field: &str, value: String) {
 fn reads_back(entry: &SpuEntry, live: &Live) -> std::result::Result<(), String> {
     let file = ZoneFile {
         cluster: None,
+        client: None,
         policy: None,
         spu: vec![entry.clone()],
     };

@@ -9,6 +9,7 @@ pub mod offline;
 pub mod ownership;
 pub mod plan;
 pub mod probe;
+pub mod profile_write;
 pub mod read;
 pub mod recover;
 pub mod route;

@@ -62,7 +62,7 @@ pub async fn run(
     // The SC is opened as for any apply: its lock is held, and what an earlier run left
     // unfinished on it is recovered first.
     let mut opened = super::apply::open(&connect, &selection, run, printer).await?;
-    connect.warn_local_off(&selection, printer);
+    connect.warn_local_off(&selection, None, printer);
     let (cluster, recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
     belongs_to(&dir, &cluster.identity(), &live).await?;

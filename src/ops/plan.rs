@@ -133,7 +133,7 @@ pub async fn plan_file(
     check_excluded(options.targeting, &desired, &live, path)?;
     connect.warn_pending(&cluster.identity(), printer);
     super::session::warn_if_empty(&cluster, &live, printer);
-    connect.warn_local_off(&desired.cluster, printer);
+    connect.warn_local_off(&desired.cluster, None, printer);
     let owned = options.ownership.then(|| super::ownership::Owned {
         cluster: cluster.identity(),
         wanted: desired

@@ -1,6 +1,7 @@
 //! `probe [-f FILE]`: from where this runs, does a Fluvio SPU answer at each local
 //! endpoint? The endpoints come from a zone file (what a plan would set) or from the
-//! cluster's live SPUs. Reads the cluster, writes nothing.
+//! cluster's live SPUs. Reads the cluster (through the file's `[client]` address when it
+//! has one: the SC as the zone's clients reach it), writes nothing.
 
 use std::path::PathBuf;
 
@@ -100,7 +101,10 @@ pub async fn run(connect: &Connect, options: &ProbeOptions, printer: &Printer) -
         .as_ref()
         .map(|(_, d)| d.cluster.clone())
         .unwrap_or_default();
-    let mut cluster = connect.open(&selection, Access::Read).await?;
+    // A probe stands for the zone's clients: it reads the SPUs through the SC address they
+    // dial (`[client]`) when the file gives one.
+    let client = loaded.as_ref().and_then(|(_, d)| d.client.as_ref());
+    let mut cluster = connect.open_for(&selection, client, Access::Read).await?;
     let live = cluster.read().await.map_err(Error::from_cluster)?;
     let subjects = match &loaded {
         Some((file, desired)) => from_file(file, desired, &live, options.public),
@@ -116,7 +120,7 @@ pub async fn run(connect: &Connect, options: &ProbeOptions, printer: &Printer) -
         });
     }
     let warnings: Vec<String> = connect
-        .warn_local_off(&selection, printer)
+        .warn_local_off(&selection, client, printer)
         .into_iter()
         .collect();
     let spus = probe::probe(&subjects, &options.limits).await;

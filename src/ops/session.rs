@@ -11,7 +11,7 @@ use crate::cluster::sc::{cluster_config, ClusterChoice, EndpointTls, ScCluster};
 use crate::cluster::{AnyCluster, Cluster};
 use crate::error::{Error, Result, Usage};
 use crate::journal::{self, Journal};
-use crate::model::{ClusterId, ClusterSel, HostPort};
+use crate::model::{ClientSel, ClusterId, ClusterSel, HostPort};
 use crate::output::Printer;
 
 /// The cluster options of the command line.
@@ -62,14 +62,19 @@ impl ClusterFlags {
     }
 
     /// The profile whose clients the run stands for: `-P`, else the file's, else the
-    /// current one; none when an address or a metadata directory picks the cluster.
-    pub fn profile_in_use(&self, file: &ClusterSel) -> crate::profile::InUse {
+    /// current one; none when an address or a metadata directory picks the cluster, or the
+    /// file's `[client]` does (its clients' profile is the one `profile write` makes).
+    pub fn profile_in_use(
+        &self,
+        file: &ClusterSel,
+        client: Option<&ClientSel>,
+    ) -> crate::profile::InUse {
         use crate::profile::InUse;
         if self.metadata_dir.is_some() || self.cluster.is_some() {
             InUse::None
         } else if let Some(p) = &self.profile {
             InUse::Named(p.clone())
-        } else if file.endpoint.is_some() {
+        } else if file.endpoint.is_some() || client.is_some() {
             InUse::None
         } else if let Some(p) = &file.profile {
             InUse::Named(p.clone())
@@ -78,14 +83,25 @@ impl ClusterFlags {
         }
     }
 
-    /// The SC to connect to: --cluster, --profile, then the file's [cluster], then the
-    /// current fluvio profile. (`--metadata-dir` is checked before this.) The TLS flags
-    /// go with an address only, as in the fluvio CLI: a profile has its own TLS settings.
-    fn choice(&self, file: &ClusterSel) -> Result<ClusterChoice> {
+    /// The SC to connect to: --cluster, --profile, then the file's [client] when the run
+    /// stands for the zone's clients (`probe`), then its [cluster], then the current
+    /// fluvio profile. (`--metadata-dir` is checked before this.) The TLS flags go with an
+    /// address only, as in the fluvio CLI: a profile has its own TLS settings. A [client]
+    /// address takes its TLS settings from its profile (`tls_from`, else the [cluster]
+    /// profile), or from the flags when they are given.
+    fn choice(&self, file: &ClusterSel, client: Option<&ClientSel>) -> Result<ClusterChoice> {
         let choice = if let Some(addr) = &self.cluster {
             ClusterChoice::Endpoint(addr.to_string(), self.tls.clone())
         } else if let Some(profile) = &self.profile {
             ClusterChoice::Profile(profile.clone())
+        } else if let Some(client) = client {
+            match self.tls {
+                EndpointTls::Disabled => ClusterChoice::Client {
+                    endpoint: client.endpoint.clone(),
+                    tls_from: client.tls_from.clone().or_else(|| file.profile.clone()),
+                },
+                _ => ClusterChoice::Endpoint(client.endpoint.clone(), self.tls.clone()),
+            }
         } else if let Some(addr) = &file.endpoint {
             ClusterChoice::Endpoint(addr.clone(), self.tls.clone())
         } else if let Some(profile) = &file.profile {
@@ -141,8 +157,20 @@ impl Connect {
     /// Opens the cluster the flags pick, else the one `file` names, else the current
     /// profile's.
     pub async fn open(&self, file: &ClusterSel, access: Access) -> Result<AnyCluster> {
+        self.open_for(file, None, access).await
+    }
+
+    /// As `open`, for a run that stands for a zone's clients: the file's `[client]`
+    /// address, when it has one, comes before its `[cluster]`. Under `--wait`, the connect
+    /// is tried again until the SC answers or the wait runs out.
+    pub async fn open_for(
+        &self,
+        file: &ClusterSel,
+        client: Option<&ClientSel>,
+        access: Access,
+    ) -> Result<AnyCluster> {
         let Some(wait) = self.wait else {
-            return self.open_once(file, access).await;
+            return self.open_once(file, client, access).await;
         };
         let mut attempt = 0;
         loop {
@@ -153,7 +181,7 @@ impl Connect {
                 .saturating_duration_since(std::time::Instant::now());
             let attempt_in_time = tokio::time::timeout(
                 left.max(Duration::from_millis(200)),
-                self.open_once(file, access),
+                self.open_once(file, client, access),
             );
             let Ok(opened) = attempt_in_time.await else {
                 return Err(Error::WaitedInVain(format!(
@@ -319,7 +347,12 @@ impl Connect {
         }
     }
 
-    async fn open_once(&self, file: &ClusterSel, access: Access) -> Result<AnyCluster> {
+    async fn open_once(
+        &self,
+        file: &ClusterSel,
+        client: Option<&ClientSel>,
+        access: Access,
+    ) -> Result<AnyCluster> {
         if let Some(dir) = &self.flags.metadata_dir {
             let cluster = MetadataDir::open(dir).await.map_err(Error::from_cluster)?;
             if access == Access::Write {
@@ -327,7 +360,7 @@ impl Connect {
             }
             return Ok(AnyCluster::MetadataDir(cluster));
         }
-        let config = cluster_config(&self.flags.choice(file)?).map_err(Error::Profile)?;
+        let config = cluster_config(&self.flags.choice(file, client)?).map_err(Error::Profile)?;
         let cluster = ScCluster::connect(config, self.timeout)
             .await
             .map_err(Error::from_cluster)?;
@@ -336,8 +369,13 @@ impl Connect {
 
     /// Warns when the profile whose clients this run stands for ignores local endpoints
     /// (`use_spu_local_address` off); returns the warning.
-    pub fn warn_local_off(&self, file: &ClusterSel, printer: &Printer) -> Option<String> {
-        let warning = crate::profile::local_off_warning(&self.flags.profile_in_use(file))?;
+    pub fn warn_local_off(
+        &self,
+        file: &ClusterSel,
+        client: Option<&ClientSel>,
+        printer: &Printer,
+    ) -> Option<String> {
+        let warning = crate::profile::local_off_warning(&self.flags.profile_in_use(file, client))?;
         printer.warn(&warning, None);
         Some(warning)
     }
@@ -462,6 +500,65 @@ mod tests {
     }
 
     #[test]
+    fn a_client_address_comes_after_the_flags_and_before_the_cluster() {
+        let file = ClusterSel {
+            profile: Some("host".into()),
+            ..ClusterSel::default()
+        };
+        let client = ClientSel {
+            endpoint: "host.docker.internal:9003".into(),
+            tls_from: None,
+        };
+        let client_choice = |tls_from: &str| ClusterChoice::Client {
+            endpoint: "host.docker.internal:9003".into(),
+            tls_from: Some(tls_from.into()),
+        };
+        let none = ClusterFlags::default();
+        assert_eq!(
+            none.choice(&file, Some(&client)).unwrap(),
+            client_choice("host"),
+            "the [cluster] profile's TLS"
+        );
+        let from_ci = ClientSel {
+            tls_from: Some("ci".into()),
+            ..client.clone()
+        };
+        assert_eq!(
+            none.choice(&file, Some(&from_ci)).unwrap(),
+            client_choice("ci")
+        );
+        assert_eq!(
+            none.choice(&file, None).unwrap(),
+            ClusterChoice::Profile("host".into()),
+            "without [client]: [cluster]"
+        );
+        let by_profile = ClusterFlags {
+            profile: Some("other".into()),
+            ..ClusterFlags::default()
+        };
+        assert_eq!(
+            by_profile.choice(&file, Some(&client)).unwrap(),
+            ClusterChoice::Profile("other".into())
+        );
+        let tls = ClusterFlags {
+            tls: EndpointTls::Anonymous,
+            ..ClusterFlags::default()
+        };
+        assert_eq!(
+            tls.choice(&file, Some(&client)).unwrap(),
+            ClusterChoice::Endpoint("host.docker.internal:9003".into(), EndpointTls::Anonymous)
+        );
+        assert_eq!(
+            none.profile_in_use(&file, Some(&client)),
+            crate::profile::InUse::None
+        );
+        assert_eq!(
+            none.profile_in_use(&file, None),
+            crate::profile::InUse::Named("host".into())
+        );
+    }
+
+    #[test]
     fn tls_flags_need_an_address() {
         let flags = ClusterFlags {
             tls: EndpointTls::Anonymous,
@@ -472,11 +569,11 @@ mod tests {
             ..ClusterSel::default()
         };
         assert!(matches!(
-            flags.choice(&by_profile),
+            flags.choice(&by_profile, None),
             Err(Error::Usage(Usage::TlsNeedsAddress))
         ));
         assert!(matches!(
-            flags.choice(&ClusterSel::default()),
+            flags.choice(&ClusterSel::default(), None),
             Err(Error::Usage(Usage::TlsNeedsAddress))
         ));
         let by_address = ClusterSel {
@@ -484,7 +581,7 @@ mod tests {
             ..ClusterSel::default()
         };
         assert_eq!(
-            flags.choice(&by_address).unwrap(),
+            flags.choice(&by_address, None).unwrap(),
             ClusterChoice::Endpoint("127.0.0.1:9003".into(), EndpointTls::Anonymous)
         );
     }

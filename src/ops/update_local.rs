@@ -55,6 +55,7 @@ pub fn local(
 fn desired(options: &UpdateLocalOptions) -> Desired {
     Desired {
         cluster: ClusterSel::default(),
+        client: None,
         policy: Policy {
             unmanaged: Unmanaged::Ignore,
             max_changes: None,

@@ -1,5 +1,6 @@
 mod authz;
 mod ci;
+mod client;
 mod examples;
 mod examples_ci;
 mod faults;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{finish, json, one_line, Env, Run};
+use crate::support::cli::{json, one_line, within, Env};
 use crate::support::test_sc::{ApiKind, TestSc, TestScConfig};
 
 /// A test SC with three local-cluster SPUs (5001-5003) and topic `data`: 3 partitions,
@@ -94,19 +94,6 @@ fn traffic(sc: Arc<TestSc>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<u6
         }
         sent
     })
-}
-
-/// Runs the binary, failing the test (not hanging it) past `secs`.
-async fn within(env: &Env, args: &[&str], secs: u64) -> Run {
-    let child = env.spawn(args);
-    let pid = child.id();
-    match tokio::time::timeout(Duration::from_secs(secs), finish(child)).await {
-        Ok(run) => run,
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("fluvio-endpoints {args:?} ran past {secs} s");
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

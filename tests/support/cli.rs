@@ -123,6 +123,19 @@ pub async fn finish(child: Child) -> Run {
     }
 }
 
+/// Runs the binary, failing the test (not hanging it) past `secs`: the watchdog kills it.
+pub async fn within(env: &Env, args: &[&str], secs: u64) -> Run {
+    let child = env.spawn(args);
+    let pid = child.id();
+    match tokio::time::timeout(std::time::Duration::from_secs(secs), finish(child)).await {
+        Ok(run) => run,
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("fluvio-endpoints {args:?} ran past {secs} s");
+        }
+    }
+}
+
 /// A diagnostic as one line: the renderer wraps long messages at its width.
 pub fn one_line(text: &str) -> String {
     text.split(|c: char| c.is_whitespace() || c == '│')
@@ -165,7 +178,7 @@ pub enum ProfileTls<'a> {
 }
 
 impl ProfileTls<'_> {
-    fn toml(&self, cluster: &str) -> String {
+    pub fn toml(&self, cluster: &str) -> String {
         let table = format!("\n[cluster.{cluster}.tls]\n");
         let certs = |source: &str, domain: &str, key: &str, cert: &str, ca_cert: &str| {
             format!(
