@@ -14,7 +14,13 @@ pub async fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Found> {
     match &args.out {
         None => ctx.printer.data(&text),
         Some(path) => {
-            std::fs::write(path, text).map_err(|source| Error::WriteFile {
+            crate::atomic_write::write(
+                path,
+                text.as_bytes(),
+                crate::atomic_write::Existing::Replace,
+                0o644,
+            )
+            .map_err(|source| Error::WriteFile {
                 path: path.clone(),
                 source,
             })?;

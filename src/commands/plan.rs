@@ -22,7 +22,14 @@ fn save(ctx: &Ctx, out: &std::path::Path, doc: &PlanDoc) -> Result<()> {
             _ => Ok(()),
         };
     }
-    std::fs::write(out, crate::render::json(doc)).map_err(write_err)?;
+    // whole or not at all: `apply PLAN` never reads half a plan
+    crate::atomic_write::write(
+        out,
+        crate::render::json(doc).as_bytes(),
+        crate::atomic_write::Existing::Replace,
+        0o644,
+    )
+    .map_err(write_err)?;
     ctx.printer.note(&format!(
         "Saved the plan to {}. Apply exactly this plan with `fluvio-endpoints apply {}`.\n",
         out.display(),

@@ -735,3 +735,41 @@ async fn color_is_decided_once_and_honours_no_color() {
     let json = plan(&env, file, &["--color", "always", "-o", "json"]).expect(0);
     assert!(!json.stdout.contains('\u{1b}'), "{}", json.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_plans_and_exports_are_written_whole_and_replace_what_was_there() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone(&sc, ZONE));
+    let out_dir = env.home().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let plan_path = out_dir.join("zone.plan");
+    let export_path = out_dir.join("export.toml");
+    // what was there before is replaced, not appended to or left half-written
+    std::fs::write(&plan_path, "x".repeat(100_000)).unwrap();
+    std::fs::write(&export_path, "y".repeat(100_000)).unwrap();
+    env.save_plan(&file, &plan_path).expect(0);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
+    assert_eq!(saved["format_version"], 1);
+    env.run(&[
+        "-c",
+        &sc.endpoint(),
+        "export",
+        "--out",
+        export_path.to_str().unwrap(),
+    ])
+    .expect(0);
+    let exported = std::fs::read_to_string(&export_path).unwrap();
+    assert!(
+        exported.contains("[[spu]]") && !exported.contains("yyyy"),
+        "{exported}"
+    );
+    // nothing but the two files: no temp file left beside them
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["export.toml", "zone.plan"]);
+}
