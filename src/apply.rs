@@ -219,9 +219,11 @@ impl DataPlaneResult {
         })
     }
 
-    /// True when every partition was gated and found caught up (or gone).
+    /// True when the gate passed: it says nothing went wrong (a gate that timed out, or
+    /// was interrupted, says why in its note even when its last read looked caught up),
+    /// and every partition was gated and found caught up.
     pub fn proven(&self) -> bool {
-        !self.partitions.is_empty() && all_caught_up(&self.partitions)
+        self.note.is_none() && !self.partitions.is_empty() && all_caught_up(&self.partitions)
     }
 }
 

@@ -955,6 +955,29 @@ async fn a_gate_that_times_out_halts_the_run_with_the_lag() {
 }
 
 #[tokio::test]
+async fn a_gate_that_times_out_halts_even_when_its_last_read_looked_caught_up() {
+    let specs: Vec<SpuSpec> = (5001..=5002).map(spu).collect();
+    let planned = [partition("a-0", &[5002, 5001], 10, None)];
+    let changes = changes_with_roles(&specs, &planned);
+    // an idle partition, caught up in every read: but the gate's one read is the one that
+    // began it (its timeout is shorter than the settle), which proves nothing
+    let mut restarts = Restarts::default();
+    let run = rolling_run(
+        Scripted::with(&specs),
+        &changes,
+        &planned,
+        &mut restarts,
+        Duration::from_millis(8),
+    )
+    .await;
+    let d = run.report.results[0].data_plane.as_ref().unwrap();
+    assert!(d.note.as_deref().unwrap().contains("timed out"), "{d:?}");
+    assert!(!d.proven(), "{d:?}");
+    assert!(run.report.data_plane_failure.is_some());
+    assert_eq!(run.report.results[1].outcome, SpuOutcome::Skipped);
+}
+
+#[tokio::test]
 async fn without_a_restart_the_report_says_which_changes_left_partitions_at_risk() {
     let specs: Vec<SpuSpec> = (5001..=5002).map(spu).collect();
     let planned = [partition("a-0", &[5002, 5001], 10, None)];

@@ -26,8 +26,13 @@ pub fn write(path: &Path, bytes: &[u8], existing: Existing, mode: u32) -> std::i
             ))
         }
         Ok(target) => {
-            let permissions = std::fs::metadata(&target)?.permissions();
-            (target, Some(permissions))
+            let metadata = std::fs::metadata(&target)?;
+            if !metadata.is_file() {
+                // A device, a pipe or a terminal (`--out /dev/stdout`): written to, never
+                // replaced by a regular file (which a rename would do, as root, to /dev/null).
+                return std::fs::write(&target, bytes);
+            }
+            (target, Some(metadata.permissions()))
         }
         // No file there (or a symlink to nothing, which a rename replaces).
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (path.to_path_buf(), None),
@@ -81,6 +86,29 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn a_device_is_written_to_not_replaced() {
+        // /dev/null stays the device it is (as root, a rename would replace it)
+        write(Path::new("/dev/null"), b"gone", Existing::Replace, 0o644).unwrap();
+        let null = std::fs::metadata("/dev/null").unwrap();
+        assert!(!null.is_file(), "still a device");
+        // a pipe gets the bytes
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write(&fifo, b"through", Existing::Replace, 0o644).unwrap();
+        assert_eq!(reader.join().unwrap(), b"through");
+        assert_eq!(names(dir.path()), ["fifo"]);
     }
 
     #[test]

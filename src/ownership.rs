@@ -41,7 +41,8 @@ impl Wanted {
                         port: p2,
                         encryption: e2,
                     },
-                ) => !h1.eq_ignore_ascii_case(h2) || both_differ(*p1, *p2) || both_differ(*e1, *e2),
+                    // hosts as written: the SC keeps the text, so two spellings flip it
+                ) => h1 != h2 || both_differ(*p1, *p2) || both_differ(*e1, *e2),
                 _ => true,
             },
             _ => true,
@@ -264,7 +265,9 @@ mod tests {
     #[test]
     fn as_written_only_what_both_spell_out_is_compared() {
         let plain = Some(Encryption::Plaintext);
-        assert!(!set("h", None, None).differs(&set("H", Some(9010), plain)));
+        assert!(!set("h", None, None).differs(&set("h", Some(9010), plain)));
+        // the SC keeps the text: another spelling would change it on every apply
+        assert!(set("h", None, None).differs(&set("H", None, None)));
         assert!(set("h", Some(9010), None).differs(&set("h", Some(9011), None)));
         assert!(set("a", None, None).differs(&set("b", None, None)));
         assert!(set("h", None, plain).differs(&set("h", None, Some(Encryption::Ssl))));

@@ -148,6 +148,16 @@ impl Inputs {
         }
     }
 
+    /// Refuses `--exclude-spu` ids that neither the file nor `live` has.
+    pub(super) fn check_excluded(&self, source: &Source, live: &Live) -> Result<()> {
+        match (source, &self.file) {
+            (Source::File(path), Some((_, desired))) => {
+                super::plan::check_excluded(&self.targeting, desired, live, path)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The file's `[policy]` (a saved plan alone has the defaults).
     pub(super) fn policy(&self) -> Policy {
         self.file
@@ -264,9 +274,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     let live = connect
         .until_registered(cluster, live, &inputs.named(), printer)
         .await?;
-    if let (Source::File(path), Some((_, desired))) = (&options.source, &inputs.file) {
-        super::plan::check_excluded(&options.targeting, desired, &live, path)?;
-    }
+    inputs.check_excluded(&options.source, &live)?;
     let policy = inputs.policy();
     let request = options.route_request();
     let route = (request.route(cluster, &policy), request.stalls(&policy));
@@ -340,7 +348,7 @@ pub async fn run_many(
         targeting: &options.targeting,
         route: options.route_request(),
         limit: options.limit,
-        fingerprints: false,
+        fingerprints: printer.documents_are_kept(),
         probe: options.probe,
         ownership: true,
     };
@@ -377,7 +385,11 @@ pub async fn run_many(
         for doc in docs.iter().flatten() {
             let ((), out) = crate::output::collected(async {
                 printer.plan_if_text(doc);
-                printer.unexecuted(doc, Vec::new(), RunKind::Real);
+                let run = match options.dry_run {
+                    true => RunKind::DryRun,
+                    false => RunKind::Real,
+                };
+                printer.unexecuted(doc, Vec::new(), run);
             })
             .await;
             outputs.push(out);

@@ -65,6 +65,10 @@ pub async fn run(
     connect.warn_local_off(&selection, None, printer);
     let (cluster, recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
+    let live = connect
+        .until_registered(cluster, live, &inputs.named(), printer)
+        .await?;
+    inputs.check_excluded(&options.source, &live)?;
     belongs_to(&dir, &cluster.identity(), &live).await?;
     let policy = inputs.policy();
     let stalls = options.route_request().stalls(&policy);

@@ -320,6 +320,23 @@ async fn an_ipv4_mapped_spelling_is_the_same_sc_and_a_refused_apply_prints_apply
             "{doc}"
         );
         assert_eq!(doc["summary"]["verified"], false);
+        assert_eq!(doc["dry_run"], false);
+    }
+    // the same as a dry run says it is one, as a single dry run does
+    let dry = env
+        .run(&[
+            "apply",
+            "-f",
+            plain,
+            "-f",
+            unknown.to_str().unwrap(),
+            "--dry-run",
+            "-o",
+            "json",
+        ])
+        .expect(6);
+    for doc in json(&dry).as_array().unwrap() {
+        assert_eq!(doc["dry_run"], true, "{doc}");
     }
     assert_eq!(sc.spus().await, before);
 }

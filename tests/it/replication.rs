@@ -678,6 +678,33 @@ async fn the_sc_offline_route_refuses_a_directory_that_is_not_the_scs_before_sto
     .expect(11);
     let said = one_line(&run.stderr);
     assert!(said.contains("no process on this machine serves"), "{said}");
+    // a typo in --exclude-spu is refused before the SC is stopped, as on any route
+    let typo = within(
+        &env,
+        &[
+            "apply",
+            "-f",
+            file.to_str().unwrap(),
+            "--auto-approve",
+            "--exclude-spu",
+            "50001",
+            "--sc-offline",
+            sc.dir.to_str().unwrap(),
+            "--sc-stop",
+            &stop,
+            "--sc-start",
+            "true",
+        ],
+        60,
+    )
+    .await
+    .expect(64);
+    assert!(
+        one_line(&typo.stderr).contains("--exclude-spu 50001"),
+        "{}",
+        typo.stderr
+    );
+    assert!(!marks.exists(), "the stop command was not run");
     assert!(said.contains("Nothing was stopped or written"), "{said}");
     assert!(!marks.exists(), "the stop command was not run");
     // another SC's directory, which its own process serves: its SPUs are not these
