@@ -221,26 +221,14 @@ impl Connect {
     pub async fn until_registered(
         &self,
         cluster: &mut AnyCluster,
-        live: crate::model::Live,
+        mut live: crate::model::Live,
         ids: &[crate::model::SpuId],
         printer: &Printer,
     ) -> Result<crate::model::Live> {
         let Some(wait) = self.wait else {
             return Ok(live);
         };
-        let live = self.waited(cluster, live, ids, wait, printer).await?;
-        Ok(live)
-    }
-
-    async fn waited(
-        &self,
-        cluster: &mut AnyCluster,
-        mut live: crate::model::Live,
-        ids: &[crate::model::SpuId],
-        wait: Wait,
-        printer: &Printer,
-    ) -> Result<crate::model::Live> {
-        // a read with partitions is read again whole once the SPUs are there
+        // a read that had the partitions reads them again with the SPUs
         let with_partitions = live.partitions.is_some();
         let mut attempt = 0;
         loop {
