@@ -343,6 +343,11 @@ pub struct OfflineArgs {
     pub sc_start: Option<String>,
 }
 
+fn parse_encryption(text: &str) -> Result<crate::model::Encryption, String> {
+    crate::model::Encryption::parse(text)
+        .ok_or_else(|| format!("`{text}` is not an encryption: PLAINTEXT or SSL"))
+}
+
 fn parse_command(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         Err("the command is empty".to_string())
@@ -417,8 +422,8 @@ pub struct UpdateLocalArgs {
     #[arg(long, value_parser = parse_port)]
     pub port: Option<u16>,
     /// PLAINTEXT or SSL (default: the SPU's public encryption)
-    #[arg(long, value_parser = ["PLAINTEXT", "SSL", "plaintext", "ssl"])]
-    pub encryption: Option<String>,
+    #[arg(long, value_name = "PLAINTEXT|SSL", value_parser = parse_encryption)]
+    pub encryption: Option<crate::model::Encryption>,
     #[command(flatten)]
     pub heal: HealArgs,
 }

@@ -4,12 +4,11 @@
 use crate::cli::UpdateLocalArgs;
 use crate::commands::Ctx;
 use crate::error::{Error, Result};
-use crate::model::Encryption;
 use crate::ops::update_local::{local, UpdateLocalOptions};
 use crate::ops::Found;
 
 pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Found> {
-    let encryption = args.encryption.as_deref().and_then(Encryption::parse);
+    let encryption = args.encryption;
     let options = UpdateLocalOptions {
         id: args.id,
         local: local(&args.host, args.port, encryption).map_err(Error::Usage)?,

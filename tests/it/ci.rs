@@ -773,3 +773,23 @@ async fn saved_plans_and_exports_are_written_whole_and_replace_what_was_there() 
     names.sort();
     assert_eq!(names, ["export.toml", "zone.plan"]);
 }
+
+#[test]
+#[should_panic(expected = "and was killed")]
+fn a_run_that_hangs_fails_its_test_instead_of_hanging_it() {
+    // an SC that accepts and never answers, waited for an hour: the watchdog ends it
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let _kept: Vec<_> = listener.incoming().take(20).collect();
+    });
+    let env = Env::new();
+    let file = env.write(
+        "silent.toml",
+        &format!("[cluster]\nendpoint = \"{addr}\"\n[[spu]]\nid = 5001\nlocal = \"x.example\"\n"),
+    );
+    env.run_within(
+        &["plan", "-f", file.to_str().unwrap(), "--wait", "1h"],
+        std::time::Duration::from_secs(2),
+    );
+}

@@ -99,9 +99,31 @@ impl Env {
         self.run(&["plan", "-f", file, "--out", plan])
     }
 
-    /// Runs the binary to completion.
+    /// Runs the binary to completion, failing the test (not hanging it) past [`WATCHDOG`].
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().expect("run fluvio-endpoints");
+        self.run_within(args, WATCHDOG)
+    }
+
+    /// Runs the binary to completion, killing it and failing the test past `limit`.
+    pub fn run_within(&self, args: &[&str], limit: std::time::Duration) -> Run {
+        let child = self.spawn(args);
+        let pid = child.id();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let dog = std::thread::spawn(move || match finished.recv_timeout(limit) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                true
+            }
+            _ => false,
+        });
+        let out = child.wait_with_output().expect("wait for fluvio-endpoints");
+        let _ = done.send(());
+        let fired = dog.join().expect("the watchdog");
+        assert!(
+            !fired,
+            "fluvio-endpoints {args:?} ran past {limit:?} and was killed\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -109,6 +131,10 @@ impl Env {
         }
     }
 }
+
+/// How long one run of the binary may take in a test before it is killed and the test
+/// fails (the slowest runs, a rolling apply under traffic, take seconds).
+pub const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// Waits for a binary started with `Env::spawn`, without blocking the runtime's threads.
 pub async fn finish(child: Child) -> Run {
