@@ -13,7 +13,7 @@ use crate::support::test_sc::{
 const EVIL: &str = "evil\u{1b}[2J\u{1b}[31mname";
 const RACK: &str = "r1\n::error::x";
 const PIPE: &str = "pipe|name\n::error file=x::pwned";
-const BIDI: &str = "bidi\u{202e}eman\u{2066}x\u{2069}";
+const BIDI: &str = "bidi\u{202e}eman\u{2066}x\u{2069}\u{200e}\u{200f}\u{61c}\u{2028}\u{2029}";
 const HOST: &str = "h\u{1b}[1mst\n::warning::y";
 const LOCAL: &str = "evil\u{1b}]0;t\u{7}\n::error::z";
 
@@ -80,7 +80,16 @@ fn zone(sc: &TestSc, host: &str) -> String {
 fn assert_inert(what: &str, text: &str) {
     for (n, c) in text.char_indices() {
         let raw = (c.is_control() && c != '\n')
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            || matches!(
+                c,
+                '\u{202A}'..='\u{202E}'
+                    | '\u{2066}'..='\u{2069}'
+                    | '\u{200E}'
+                    | '\u{200F}'
+                    | '\u{061C}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+            );
         assert!(
             !raw,
             "{what}: raw {c:?} at byte {n}:\n{}",

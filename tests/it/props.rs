@@ -58,6 +58,11 @@ fn hostile() -> BoxedStrategy<String> {
         Just("\u{0}".to_string()),
         Just("\u{7f}".to_string()),
         Just("\u{9b}".to_string()),
+        // line and paragraph separators, bidi marks and overrides
+        Just("\u{2028}".to_string()),
+        Just("\u{2029}".to_string()),
+        Just("\u{200e}\u{200f}\u{61c}".to_string()),
+        Just("\u{202e}\u{2066}".to_string()),
     ];
     proptest::collection::vec(piece, 0..6)
         .prop_map(|p| p.concat())
@@ -237,7 +242,7 @@ proptest! {
         let tame = tamed(&live);
         for (state, label) in [(&live, "hostile"), (&tame, "tame")] {
             for (name, out) in renders(state, &wanted, missing) {
-                if let Some(c) = out.chars().find(|&c| c.is_control() && c != '\n') {
+                if let Some(c) = out.chars().find(|&c| raw(c) && c != '\n') {
                     return Err(TestCaseError::fail(format!(
                         "{name} ({label}) emits {c:?}:\n{out}"
                     )));
@@ -260,13 +265,19 @@ proptest! {
     }
 }
 
+/// A character that must never reach a terminal as it is: a control character, a line or
+/// paragraph separator, or a bidirectional mark, override or isolate.
+fn raw(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{61c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
 /// The same state with every control character in its text replaced by `?`.
 fn tamed(live: &Live) -> Live {
-    let tame = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect()
-    };
+    let tame = |s: &str| -> String { s.chars().map(|c| if raw(c) { '?' } else { c }).collect() };
     let endpoint = |e: &Endpoint| Endpoint {
         host: tame(&e.host),
         ..e.clone()
