@@ -40,11 +40,16 @@ pub fn check_as_written(flags: &ClusterFlags, files: &[(&SourceFile, &Desired)])
         .map(|(file, desired)| Zone::declared(file, desired, as_written(flags, &desired.cluster)))
         .collect();
     let found = conflicts(&zones, |i, j| zones[i].cluster == zones[j].cluster);
+    refuse(&zones, &found)
+}
+
+/// The error for `found`, if there is any conflict.
+fn refuse(zones: &[Zone<'_>], found: &[crate::ownership::Conflict]) -> Result<()> {
     if found.is_empty() {
         Ok(())
     } else {
         Err(Error::Ownership(Box::new(OwnershipError::new(
-            &zones, &found,
+            zones, found,
         ))))
     }
 }
@@ -100,11 +105,5 @@ pub async fn check_resolved(owned: &[Owned]) -> Result<()> {
         })
         .collect();
     let found = conflicts(&zones, |i, j| !keys[i].is_disjoint(&keys[j]));
-    if found.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Ownership(Box::new(OwnershipError::new(
-            &zones, &found,
-        ))))
-    }
+    refuse(&zones, &found)
 }

@@ -778,11 +778,7 @@ async fn saved_plans_and_exports_are_written_whole_and_replace_what_was_there() 
 #[should_panic(expected = "and was killed")]
 fn a_run_that_hangs_fails_its_test_instead_of_hanging_it() {
     // an SC that accepts and never answers, waited for an hour: the watchdog ends it
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        let _kept: Vec<_> = listener.incoming().take(20).collect();
-    });
+    let addr = crate::support::cli::silent_sc();
     let env = Env::new();
     let file = env.write(
         "silent.toml",

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use crate::support::cli::{one_line, within, Env, ProfileTls};
+use crate::support::cli::{one_line, within, Env, ProfileTls, Run};
 use crate::support::spu_responder::{Behaviour, SpuResponder};
 use crate::support::test_sc::{
     local_custom_spu, local_spu_name, Health, Pki, TestSc, TestScConfig,
@@ -12,6 +12,16 @@ use crate::support::test_sc::{
 
 /// How long one run of the binary may take before the watchdog kills it.
 const WATCHDOG_SECS: u64 = 60;
+
+/// `profile write -f FILE --out OUT`, bounded.
+async fn profile_write(env: &Env, file: &str, out: &str) -> Run {
+    within(
+        env,
+        &["profile", "write", "-f", file, "--out", out],
+        WATCHDOG_SECS,
+    )
+    .await
+}
 
 fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
@@ -231,13 +241,7 @@ async fn profile_write_makes_a_config_the_fluvio_client_and_the_tool_read() {
     // Written where the tool's own runs look for the fluvio config (FLV_PROFILE_PATH).
     let out = env.home().join("fluvio-config");
     let out_arg = out.to_str().unwrap();
-    let written = within(
-        &env,
-        &["profile", "write", "-f", zone, "--out", out_arg],
-        WATCHDOG_SECS,
-    )
-    .await
-    .expect(0);
+    let written = profile_write(&env, zone, out_arg).await.expect(0);
     assert!(
         one_line(&written.stderr).contains("profile `docker` at ")
             && written.stderr.contains("TLS: none, plain TCP"),
@@ -360,20 +364,9 @@ async fn profile_write_copies_tls_by_reference_and_refuses_inline_keys() {
     let out = env.home().join("zone-config");
     let out_arg = out.to_str().unwrap();
     let file = zone("zone.toml", "");
-    within(
-        &env,
-        &[
-            "profile",
-            "write",
-            "-f",
-            file.to_str().unwrap(),
-            "--out",
-            out_arg,
-        ],
-        WATCHDOG_SECS,
-    )
-    .await
-    .expect(0);
+    profile_write(&env, file.to_str().unwrap(), out_arg)
+        .await
+        .expect(0);
     let text = std::fs::read_to_string(&out).unwrap();
     for pem in [&key_pem, &cert_pem, &ca_pem] {
         for line in pem.lines().filter(|l| l.len() >= 16) {
@@ -416,20 +409,9 @@ async fn profile_write_copies_tls_by_reference_and_refuses_inline_keys() {
     // A profile that holds its key inline is refused, and nothing is written.
     let inline_out = env.home().join("inline-config");
     let inline = zone("inline.toml", "tls_from = \"inline\"");
-    let refused = within(
-        &env,
-        &[
-            "profile",
-            "write",
-            "-f",
-            inline.to_str().unwrap(),
-            "--out",
-            inline_out.to_str().unwrap(),
-        ],
-        WATCHDOG_SECS,
-    )
-    .await
-    .expect(3);
+    let refused = profile_write(&env, inline.to_str().unwrap(), inline_out.to_str().unwrap())
+        .await
+        .expect(3);
     assert!(
         one_line(&refused.stderr)
             .contains("profile `inline` keeps its TLS certificates and key inline"),
@@ -444,17 +426,10 @@ async fn profile_write_copies_tls_by_reference_and_refuses_inline_keys() {
     }
     // A tls_from that names no profile is a configuration error too.
     let unknown = zone("unknown.toml", "tls_from = \"nope\"");
-    let missing = within(
+    let missing = profile_write(
         &env,
-        &[
-            "profile",
-            "write",
-            "-f",
-            unknown.to_str().unwrap(),
-            "--out",
-            inline_out.to_str().unwrap(),
-        ],
-        WATCHDOG_SECS,
+        unknown.to_str().unwrap(),
+        inline_out.to_str().unwrap(),
     )
     .await
     .expect(3);
@@ -475,20 +450,9 @@ async fn profile_write_refuses_a_file_without_client_and_reports_unknown_keys_at
         "zone.toml",
         "[cluster]\nendpoint = \"127.0.0.1:9003\"\n\n[[spu]]\nid = 5001\nlocal = \"none\"\n",
     );
-    let refused = within(
-        &env,
-        &[
-            "profile",
-            "write",
-            "-f",
-            without.to_str().unwrap(),
-            "--out",
-            out_arg,
-        ],
-        WATCHDOG_SECS,
-    )
-    .await
-    .expect(3);
+    let refused = profile_write(&env, without.to_str().unwrap(), out_arg)
+        .await
+        .expect(3);
     let said = one_line(&refused.stderr);
     assert!(
         said.contains(&format!("{} has no [client] table", without.display()))
@@ -563,19 +527,8 @@ async fn export_leaves_client_out_and_the_table_carries_over() {
     .expect(0);
     assert!(planned.stdout.contains("No changes."), "{}", planned.stdout);
     let out = env.home().join("zone-config");
-    within(
-        &env,
-        &[
-            "profile",
-            "write",
-            "-f",
-            carried,
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        WATCHDOG_SECS,
-    )
-    .await
-    .expect(0);
+    profile_write(&env, carried, out.to_str().unwrap())
+        .await
+        .expect(0);
     assert_eq!(read_by_fluvio(&out).1.endpoint, "host.docker.internal:9003");
 }

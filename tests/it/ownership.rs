@@ -1,7 +1,7 @@
 //! Several zone files, one cluster: files that give one SPU different local endpoints on
 //! the same cluster are refused (exit 3), with both files' entries in one report.
 
-use crate::support::cli::{json, one_line, Env};
+use crate::support::cli::{json, local_of, one_line, Env};
 use crate::support::fixtures::sc_with;
 
 fn zone(endpoint: &str, locals: &[(i32, &str)]) -> String {
@@ -133,20 +133,6 @@ async fn plan_and_drift_compare_resolved_clusters_and_write_nothing() {
     env.run(&["plan", "-f", by_ip, "-f", by_name, "--exclude-spu", "5001"])
         .expect(0);
     assert_eq!(sc.spus().await, before);
-}
-
-fn local_of(list: &serde_json::Value, id: i64) -> String {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["spec"]["spuId"] == id)
-        .map(|s| {
-            s["spec"]["publicEndpointLocal"]["host"]
-                .as_str()
-                .unwrap_or("-")
-                .to_string()
-        })
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

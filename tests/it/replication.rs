@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{json, one_line, within, Env};
+use crate::support::cli::{free_port, json, locals, one_line, within, Env, Run};
 use crate::support::test_sc::{ApiKind, TestSc, TestScConfig};
 
 /// A test SC with three local-cluster SPUs (5001-5003) and topic `data`: 3 partitions,
@@ -489,15 +489,6 @@ fn test_sc_program() -> PathBuf {
         .clone()
 }
 
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The shell command that starts the test SC program in the background over `dir`, at
 /// `addr`, its pid in `pidfile`, and returns once it listens.
 fn start_command(dir: &Path, control: &Path, addr: &str, pidfile: &Path, first: bool) -> String {
@@ -525,30 +516,16 @@ async fn the_sc_offline_route_stops_the_sc_changes_its_directory_and_starts_it()
     std::fs::write(control.join("produce-data-0-25"), "").unwrap();
 
     let env = Env::new();
-    let file = env.write(
-        "zone.toml",
-        &format!(
-            "[cluster]\nendpoint = \"{addr}\"\n\n[[spu]]\nid = 5001\nlocal = \"offline.example\"\n\n[[spu]]\nid = 5002\nlocal = \"offline.example\"\n"
-        ),
-    );
+    let file = env.write("zone.toml", &program_zone(addr));
     let stop = format!("kill $(cat '{}')", pidfile.display());
     let start = start_command(dir, control, addr, pidfile, false);
-    let run = within(
+    let run = offline_apply(
         &env,
-        &[
-            "apply",
-            "-f",
-            file.to_str().unwrap(),
-            "--auto-approve",
-            "--sc-offline",
-            dir.to_str().unwrap(),
-            "--sc-stop",
-            &stop,
-            "--sc-start",
-            &start,
-            "-o",
-            "json",
-        ],
+        file.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        &stop,
+        &start,
+        &["-o", "json"],
         120,
     )
     .await
@@ -573,19 +550,10 @@ async fn the_sc_offline_route_stops_the_sc_changes_its_directory_and_starts_it()
     let list = within(&env, &["-c", addr, "list", "-o", "json"], 60)
         .await
         .expect(0);
-    let spus = json(&list);
-    let locals: Vec<String> = spus
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            s["spec"]["publicEndpointLocal"]["host"]
-                .as_str()
-                .unwrap_or("-")
-                .to_string()
-        })
-        .collect();
-    assert_eq!(locals, ["offline.example", "offline.example", "-"]);
+    assert_eq!(
+        locals(&json(&list)),
+        ["offline.example", "offline.example", "-"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -596,22 +564,13 @@ async fn the_sc_offline_route_writes_nothing_while_the_sc_still_answers() {
     let marks = env.home().join("started");
     let start = format!("touch '{}'", marks.display());
     let before = std::fs::read_dir(sc.dir.join("SPU")).unwrap().count();
-    let run = within(
+    let run = offline_apply(
         &env,
-        &[
-            "apply",
-            "-f",
-            file.to_str().unwrap(),
-            "--auto-approve",
-            "--sc-offline",
-            sc.dir.to_str().unwrap(),
-            "--sc-stop",
-            "true",
-            "--sc-start",
-            &start,
-            "--gate-timeout",
-            "1",
-        ],
+        file.to_str().unwrap(),
+        sc.dir.to_str().unwrap(),
+        "true",
+        &start,
+        &["--gate-timeout", "1"],
         60,
     )
     .await
@@ -658,20 +617,13 @@ async fn the_sc_offline_route_refuses_a_directory_that_is_not_the_scs_before_sto
         .status()
         .unwrap();
     assert!(copied.success());
-    let run = within(
+    let run = offline_apply(
         &env,
-        &[
-            "apply",
-            "-f",
-            file.to_str().unwrap(),
-            "--auto-approve",
-            "--sc-offline",
-            copy.to_str().unwrap(),
-            "--sc-stop",
-            &stop,
-            "--sc-start",
-            "true",
-        ],
+        file.to_str().unwrap(),
+        copy.to_str().unwrap(),
+        &stop,
+        "true",
+        &[],
         60,
     )
     .await
@@ -679,22 +631,13 @@ async fn the_sc_offline_route_refuses_a_directory_that_is_not_the_scs_before_sto
     let said = one_line(&run.stderr);
     assert!(said.contains("no process on this machine serves"), "{said}");
     // a typo in --exclude-spu is refused before the SC is stopped, as on any route
-    let typo = within(
+    let typo = offline_apply(
         &env,
-        &[
-            "apply",
-            "-f",
-            file.to_str().unwrap(),
-            "--auto-approve",
-            "--exclude-spu",
-            "50001",
-            "--sc-offline",
-            sc.dir.to_str().unwrap(),
-            "--sc-stop",
-            &stop,
-            "--sc-start",
-            "true",
-        ],
+        file.to_str().unwrap(),
+        sc.dir.to_str().unwrap(),
+        &stop,
+        "true",
+        &["--exclude-spu", "50001"],
         60,
     )
     .await
@@ -709,20 +652,13 @@ async fn the_sc_offline_route_refuses_a_directory_that_is_not_the_scs_before_sto
     assert!(!marks.exists(), "the stop command was not run");
     // another SC's directory, which its own process serves: its SPUs are not these
     let other = ProgramSc::start_with("--seed-custom 2");
-    let run = within(
+    let run = offline_apply(
         &env,
-        &[
-            "apply",
-            "-f",
-            file.to_str().unwrap(),
-            "--auto-approve",
-            "--sc-offline",
-            other.dir.to_str().unwrap(),
-            "--sc-stop",
-            &stop,
-            "--sc-start",
-            "true",
-        ],
+        file.to_str().unwrap(),
+        other.dir.to_str().unwrap(),
+        &stop,
+        "true",
+        &[],
         60,
     )
     .await
@@ -780,6 +716,33 @@ impl Drop for ProgramSc {
             let _ = Command::new("kill").arg(pid.trim()).status();
         }
     }
+}
+
+/// `apply -f FILE --auto-approve` on the SC-offline route over `dir`, with `extra`
+/// arguments, bounded by `secs`.
+async fn offline_apply(
+    env: &Env,
+    file: &str,
+    dir: &str,
+    stop: &str,
+    start: &str,
+    extra: &[&str],
+    secs: u64,
+) -> Run {
+    let mut args = vec![
+        "apply",
+        "-f",
+        file,
+        "--auto-approve",
+        "--sc-offline",
+        dir,
+        "--sc-stop",
+        stop,
+        "--sc-start",
+        start,
+    ];
+    args.extend_from_slice(extra);
+    within(env, &args, secs).await
 }
 
 /// SPUs 5001 and 5002 of a program SC get a local endpoint.

@@ -1,6 +1,6 @@
 //! `--spu` / `--exclude-spu`: plans, saved plans, applies and drift over part of a zone.
 
-use crate::support::cli::{json, one_line, Env};
+use crate::support::cli::{json, locals, one_line, Env};
 use crate::support::fixtures::sc_with;
 use crate::support::test_sc::TestSc;
 
@@ -13,20 +13,6 @@ fn zone(sc: &TestSc) -> String {
         ));
     }
     text
-}
-
-fn locals(sc_list: &serde_json::Value) -> Vec<String> {
-    sc_list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            s["spec"]["publicEndpointLocal"]["host"]
-                .as_str()
-                .unwrap_or("-")
-                .to_string()
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

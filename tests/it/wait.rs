@@ -3,17 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{finish, json, one_line, Env};
+use crate::support::cli::{finish, free_port, json, one_line, silent_sc, Env};
 use crate::support::fixtures::sc_with;
 use crate::support::test_sc::{local_custom_spu, Health, TestSc, TestScConfig};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn zone(endpoint: &str, ids: &[i32]) -> String {
     let mut text = format!("[cluster]\nendpoint = \"{endpoint}\"\n");
@@ -175,14 +167,7 @@ async fn an_apply_waits_for_another_runs_lock_only_when_asked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wait_ends_at_its_deadline_even_when_the_sc_never_answers() {
     // something that accepts connections and never says a word
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let held = std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        for stream in listener.incoming().take(50) {
-            kept.push(stream);
-        }
-    });
+    let addr = silent_sc();
     let env = Env::new();
     let file = env.write("silent.toml", &zone(&addr, &[5001]));
     let began = Instant::now();
@@ -201,7 +186,6 @@ async fn a_wait_ends_at_its_deadline_even_when_the_sc_never_answers() {
         "{}",
         run.stderr
     );
-    drop(held);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -162,6 +162,49 @@ pub async fn within(env: &Env, args: &[&str], secs: u64) -> Run {
     }
 }
 
+/// A free loopback port (free when asked: bind it soon).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An address that accepts connections and never answers: an SC that hangs.
+pub fn silent_sc() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let _kept: Vec<_> = listener.incoming().take(50).collect();
+    });
+    addr
+}
+
+/// Each SPU's local host in a `list -o json` document, in its order (`-` for none).
+pub fn locals(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .expect("a list of SPUs")
+        .iter()
+        .map(|s| {
+            s["spec"]["publicEndpointLocal"]["host"]
+                .as_str()
+                .unwrap_or("-")
+                .to_string()
+        })
+        .collect()
+}
+
+/// The local host of SPU `id` in a `list -o json` document (`-` for none).
+pub fn local_of(list: &serde_json::Value, id: i64) -> String {
+    let spus = list.as_array().expect("a list of SPUs");
+    let i = spus
+        .iter()
+        .position(|s| s["spec"]["spuId"] == id)
+        .unwrap_or_else(|| panic!("SPU {id} is not listed"));
+    locals(list).swap_remove(i)
+}
+
 /// A diagnostic as one line: the renderer wraps long messages at its width.
 pub fn one_line(text: &str) -> String {
     text.split(|c: char| c.is_whitespace() || c == '│')
