@@ -219,6 +219,8 @@ pub enum Command {
     UpdateLocal(UpdateLocalArgs),
     /// Finish or undo an interrupted apply so that every SPU exists
     Recover,
+    /// Keep zones converged: watch the cluster, report drift, and (with --remediate) apply
+    Reconcile(ReconcileArgs),
     /// Write a zone file from the live cluster
     Export(ExportArgs),
     /// From here, prove a Fluvio SPU answers at each local endpoint (a file's, or the cluster's)
@@ -409,6 +411,55 @@ pub struct ApplyArgs {
     pub heal: HealArgs,
     #[command(flatten)]
     pub offline: OfflineArgs,
+}
+
+/// How the agent writes its log on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line per event, for people
+    Text,
+    /// One JSON object per line, for log pipelines
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub files: FilesArgs,
+    /// Apply a zone when its cluster drifts from it (as `apply --auto-approve`); without it the agent only reports
+    #[arg(long)]
+    pub remediate: bool,
+    /// Read every zone's cluster again this often, whatever the watch says
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
+    pub resync: std::time::Duration,
+    /// After a change, wait this long before reading the cluster (changes in the window are read once)
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub debounce: std::time::Duration,
+    /// At most one apply per zone in this interval (after failures: doubled per failure, up to 5m)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub min_interval: std::time::Duration,
+    /// Suspend a zone's remediation after this many failed applies in a row, until its file or its SPUs change
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failures: u32,
+    /// Serve /metrics (Prometheus), /healthz and /readyz on this address (e.g. 127.0.0.1:9464; port 0 picks one)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// How to write the log on stderr
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub safety: Safety,
+    #[command(flatten)]
+    pub heal: HealArgs,
+}
+
+/// A duration of at least 100 ms (an interval the agent waits between reads).
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let duration = parse_duration(text)?;
+    match duration >= std::time::Duration::from_millis(100) {
+        true => Ok(duration),
+        false => Err(format!("`{}` is shorter than 100ms", text.trim())),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -213,6 +213,14 @@ pub enum Error {
     #[diagnostic(code(endpoints::apply::cancelled))]
     Cancelled,
 
+    /// `reconcile --listen ADDR` could not bind the address.
+    #[error("cannot listen on {addr}: {cause}")]
+    #[diagnostic(
+        code(endpoints::reconcile::listen),
+        help("another process may hold that port: pick another --listen address (port 0 picks a free one, logged at start)")
+    )]
+    Listen { addr: String, cause: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Usage(Usage),
@@ -437,6 +445,7 @@ impl Error {
             | Error::Request(_)
             | Error::Journal(_)
             | Error::NoApproval
+            | Error::Listen { .. }
             | Error::Cancelled => ERROR,
         }
     }

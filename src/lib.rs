@@ -61,7 +61,10 @@ pub fn run(cli: Cli) -> u8 {
         annotations: global.annotations.enabled(),
         quiet: global.quiet,
     };
-    init_tracing(global.verbose);
+    match &cli.command {
+        Command::Reconcile(args) => init_agent_log(global.verbose, args.log_format),
+        _ => init_tracing(global.verbose),
+    }
     let detailed = matches!(&cli.command, Command::Plan(p) if p.detailed_exitcode);
     let is_drift = matches!(&cli.command, Command::Drift(_));
     // Reference text, not data: a reader that has seen enough (`| head`) ends it quietly.
@@ -118,6 +121,38 @@ fn init_tracing(verbose: u8) {
         .with_ansi(ansi)
         .with_target(verbose > 1)
         .try_init();
+}
+
+/// The reconcile agent's log: its events at info (`-v`: debug, with the requests to the
+/// SC; `RUST_LOG` replaces both), on stderr, as text or as one JSON object per line.
+fn init_agent_log(verbose: u8, format: cli::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::builder().parse_lossy(spec),
+        _ => EnvFilter::new(match verbose {
+            0 => "fluvio_endpoints=info",
+            1 => "fluvio_endpoints=debug",
+            _ => "debug,fluvio_endpoints=trace",
+        }),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose > 1);
+    let _ = match format {
+        cli::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        cli::LogFormat::Text => {
+            use std::io::IsTerminal;
+            let ansi = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_ansi(ansi).try_init()
+        }
+    };
 }
 
 /// Runs the command; those that talk to a cluster on a tokio runtime.
@@ -207,6 +242,7 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {
         Command::List => commands::list::run(ctx).await,
         Command::UpdateLocal(args) => commands::update_local::run(ctx, &args).await,
         Command::Recover => commands::recover::run(ctx).await,
+        Command::Reconcile(args) => commands::reconcile::run(ctx, &args).await,
         Command::Export(args) => commands::export::run(ctx, &args).await,
         Command::Probe(args) => commands::probe::run(ctx, &args).await,
         Command::Validate(_)

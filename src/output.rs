@@ -480,8 +480,32 @@ pub fn stdout_reader_left() -> bool {
     STDOUT_ERROR.get() == Some(&std::io::ErrorKind::BrokenPipe)
 }
 
-/// Writes a diagnostic or progress line to stderr.
+tokio::task_local! {
+    /// Where stderr goes inside [`captured`].
+    static STDERR_SINK: std::cell::RefCell<String>;
+}
+
+/// Runs `work` with both its stdout and its stderr kept instead of printed (the reconcile
+/// agent logs what an apply it runs would have printed); returns its result, its stdout
+/// and its stderr.
+pub async fn captured<T>(work: impl std::future::Future<Output = T>) -> (T, String, String) {
+    STDERR_SINK
+        .scope(std::cell::RefCell::new(String::new()), async {
+            let (result, out) = collected(work).await;
+            let err = STDERR_SINK.with(|sink| sink.take());
+            (result, out, err)
+        })
+        .await
+}
+
+/// Writes a diagnostic or progress line to stderr (inside [`captured`], to what it keeps).
 pub fn stderr(text: &str) {
+    if STDERR_SINK
+        .try_with(|sink| sink.borrow_mut().push_str(text))
+        .is_ok()
+    {
+        return;
+    }
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
 }
@@ -490,6 +514,11 @@ pub fn stderr(text: &str) {
 /// cluster's text (an SPU's name, an SC's error), so every message, cause, help and label
 /// is shown through `render::escape::visible` first.
 pub fn diagnostic(err: &dyn miette::Diagnostic, style: &Style) {
+    stderr(&rendered(err, style));
+}
+
+/// A diagnostic as [`diagnostic`] prints it.
+pub fn rendered(err: &dyn miette::Diagnostic, style: &Style) -> String {
     let err = &Shown::of(err);
     let theme = if style.color {
         miette::GraphicalTheme::unicode()
@@ -503,7 +532,7 @@ pub fn diagnostic(err: &dyn miette::Diagnostic, style: &Style) {
     if handler.render_report(&mut text, err).is_err() {
         text = format!("error: {err}\n");
     }
-    stderr(&text);
+    text
 }
 
 /// A diagnostic as printed: the same spans, codes and source, every text escaped.

@@ -85,6 +85,13 @@ pub enum RequestError {
     Unsupported(String),
 }
 
+/// A request on its way: what its replies are recognised and decoded by.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    correlation: i32,
+    version: i16,
+}
+
 /// One connection to an SC, serving one request at a time.
 pub struct ScConnection {
     sink: FluvioSink,
@@ -257,6 +264,23 @@ impl ScConnection {
     where
         R: Request + TryEncodableFrom<I>,
     {
+        let sent = self.send::<R, I>(input).await?;
+        self.reply::<R>(sent).await
+    }
+
+    /// Opens a stream of replies to one request (a watch): the SC answers it again and
+    /// again under the same correlation id. Read each with [`ScConnection::reply`].
+    pub async fn open_stream<R, I>(&mut self, input: I) -> Result<Sent, RequestError>
+    where
+        R: Request + TryEncodableFrom<I>,
+    {
+        self.send::<R, I>(input).await
+    }
+
+    async fn send<R, I>(&mut self, input: I) -> Result<Sent, RequestError>
+    where
+        R: Request + TryEncodableFrom<I>,
+    {
         if let Some(cause) = &self.broken {
             return Err(RequestError::Connection(cause.clone()));
         }
@@ -275,6 +299,15 @@ impl ScConnection {
         if let Err(err) = self.sink.send_request(&message).await {
             return Err(self.break_with(format!("sending failed: {err}")));
         }
+        Ok(Sent {
+            correlation,
+            version,
+        })
+    }
+
+    /// The next reply to a request sent on this connection (frames of other requests,
+    /// late replies of abandoned ones, are skipped).
+    pub async fn reply<R: Request>(&mut self, sent: Sent) -> Result<R::Response, RequestError> {
         loop {
             let frame = self.next_frame().await?;
             let mut cursor = Cursor::new(&frame);
@@ -282,11 +315,11 @@ impl ScConnection {
             if let Err(err) = answered.decode(&mut cursor, 0) {
                 return Err(self.unreadable(format!("a reply without correlation id: {err}")));
             }
-            if answered != correlation {
+            if answered != sent.correlation {
                 // the late reply of a request abandoned on this connection
                 continue;
             }
-            return R::Response::decode_from(&mut cursor, version).map_err(|err| {
+            return R::Response::decode_from(&mut cursor, sent.version).map_err(|err| {
                 self.unreadable(format!(
                     "the reply to API {} cannot be decoded: {err}",
                     R::API_KEY

@@ -10,6 +10,7 @@ pub mod handshake;
 pub mod metadata_dir;
 pub mod metadata_files;
 pub mod sc;
+pub mod watch;
 
 use crate::model::{ClusterId, Live, LivePartition, LiveSpu, SpuSpec};
 

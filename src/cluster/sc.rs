@@ -320,6 +320,16 @@ impl ScCluster {
         self.conn.platform_version().to_string()
     }
 
+    /// The SC's address, as connected to.
+    pub fn endpoint(&self) -> &str {
+        &self.config.endpoint
+    }
+
+    /// The connection, for a stream of its own (`watch`).
+    pub(super) fn into_connection(self) -> ScConnection {
+        self.conn
+    }
+
     /// One request and its reply, within the timeout.
     async fn exchange<R, I>(
         &mut self,

@@ -45,6 +45,7 @@ pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Found> {
         healing: args.heal.healing(),
         offline: args.offline.offline(&args.heal),
         targeting: args.target.targeting(),
+        stop: None,
     };
     if several {
         return crate::ops::apply::run_many(&ctx.connect(), &options, &args.file, &ctx.printer)

@@ -10,6 +10,7 @@ pub mod list;
 pub mod plan;
 pub mod probe;
 pub mod profile;
+pub mod reconcile;
 pub mod recover;
 pub mod update_local;
 pub mod validate;

@@ -30,6 +30,9 @@ pub enum Source {
         plan: PathBuf,
         file: Option<PathBuf>,
     },
+    /// A zone file read and validated earlier (the reconcile agent's desired state, which
+    /// an invalid edit on disk does not replace). Planned now, not asked.
+    Loaded(Arc<(SourceFile, Desired)>),
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +52,9 @@ pub struct ApplyOptions {
     /// Which of the file's SPUs the run covers (`--spu`, `--exclude-spu`; not with a
     /// saved plan, whose targeting was fixed when it was made).
     pub targeting: crate::model::Targeting,
+    /// Set by the caller to stop the apply as Ctrl-C does: the SPU in flight is finished,
+    /// the rest skipped.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl ApplyOptions {
@@ -94,6 +100,15 @@ impl Inputs {
             Source::File(path) => {
                 let (file, desired) = load_file(path)?;
                 super::plan::check_targets(targeting, &desired, path)?;
+                Inputs {
+                    saved: None,
+                    file: Some((file, desired)),
+                    targeting: targeting.clone(),
+                }
+            }
+            Source::Loaded(loaded) => {
+                let (file, desired) = loaded.as_ref().clone();
+                super::plan::check_targets(targeting, &desired, std::path::Path::new(&file.name))?;
                 Inputs {
                     saved: None,
                     file: Some((file, desired)),
@@ -316,7 +331,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
             return Ok(Found { changes: true });
         }
     };
-    let reviewed = matches!(options.source, Source::Saved { .. });
+    let reviewed = matches!(options.source, Source::Saved { .. } | Source::Loaded(_));
     if !options.auto_approve && !reviewed {
         if let Err(declined) = printer.approve(&doc) {
             unexecuted(recovered_first);
@@ -328,7 +343,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
         partitions: live.partitions.as_deref().unwrap_or_default(),
         gate_timeout: options.healing.gate_timeout,
     });
-    execute(session, &doc, recovered_first, printer, heal).await
+    execute(session, &doc, recovered_first, printer, heal, options.stop.clone()).await
 }
 
 /// `apply -f A -f B ...`: every file planned first, concurrently and read-only, and checked
@@ -539,7 +554,7 @@ impl crate::apply::Restart for Announced<'_> {
 }
 
 /// Carries out a reviewed plan and reports; shared by `apply` and `update-local`.
-/// Ctrl-C finishes the SPU in flight and skips the rest. With `heal`, a rolling apply
+/// Ctrl-C (or `stop`, set) finishes the SPU in flight and skips the rest. With `heal`, a rolling apply
 /// (when the plan's route is one).
 pub async fn execute(
     session: &mut Session,
@@ -547,11 +562,12 @@ pub async fn execute(
     recovered_first: Vec<Recovered>,
     printer: &Printer,
     heal: Option<Heal<'_>>,
+    stop: Option<Arc<AtomicBool>>,
 ) -> Result<Found> {
     // Before any write (and before Ctrl-C is watched): may the caller re-create what it
     // deletes?
     crate::apply::preflight(&mut session.cluster, &creates(doc)).await?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = stop.unwrap_or_default();
     let flag = stop.clone();
     let style = printer.style;
     let watcher = tokio::spawn(async move {

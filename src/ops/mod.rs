@@ -11,6 +11,7 @@ pub mod plan;
 pub mod probe;
 pub mod profile_write;
 pub mod read;
+pub mod reconcile;
 pub mod recover;
 pub mod route;
 pub mod saved;

@@ -130,5 +130,5 @@ pub async fn run(
             partitions: live.partitions.as_deref().unwrap_or_default(),
             gate_timeout: options.healing.gate_timeout,
         });
-    execute(&mut session, &doc, recovered_first, printer, heal).await
+    execute(&mut session, &doc, recovered_first, printer, heal, None).await
 }

@@ -1,0 +1,26 @@
+//! `reconcile -f FILE...`: the agent that keeps zones converged (`ops::reconcile`).
+
+use crate::cli::ReconcileArgs;
+use crate::commands::Ctx;
+use crate::error::Result;
+use crate::ops::reconcile::{Pacing, ReconcileOptions};
+use crate::ops::Found;
+
+pub async fn run(ctx: &Ctx, args: &ReconcileArgs) -> Result<Found> {
+    let options = ReconcileOptions {
+        files: args.files.files.clone(),
+        remediate: args.remediate,
+        resync: args.resync,
+        debounce: args.debounce,
+        pacing: Pacing {
+            min_interval: args.min_interval,
+            max_failures: args.max_failures,
+        },
+        listen: args.listen,
+        limit: args.safety.limit(),
+        force: args.safety.force,
+        healing: args.heal.healing(),
+    };
+    crate::ops::reconcile::run(&ctx.connect(), options).await?;
+    Ok(Found::default())
+}

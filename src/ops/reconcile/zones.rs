@@ -1,0 +1,234 @@
+//! The agent's zones: each file's desired state as last loaded, its read connection, and
+//! its watch; loading, reloading and watching the files on disk.
+
+use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::tracker::Tracker;
+use super::Trigger;
+use crate::cluster::{AnyCluster, Cluster};
+use crate::config::SourceFile;
+use crate::error::{Error, Result};
+use crate::model::{Desired, Live, SpuId};
+use crate::ops::session::{Access, Connect};
+use crate::render::escape::visible;
+
+pub struct Zone {
+    pub path: PathBuf,
+    /// The path as logged and labelled (escaped).
+    pub label: String,
+    /// The desired state in force (an invalid edit does not replace it).
+    pub loaded: Arc<(SourceFile, Desired)>,
+    /// Hash of the bytes `loaded` was read from.
+    pub hash: u64,
+    /// Hash of the last bytes (or read error) refused, reported once.
+    rejected: Option<u64>,
+    /// The read connection, kept between rounds (dropped after a failure).
+    cluster: Option<AnyCluster>,
+    pub tracker: Tracker,
+    /// When the next round of this zone is due.
+    pub due: Option<Instant>,
+    pub read_failures: u32,
+    pub watch: Option<tokio::task::JoinHandle<()>>,
+    pub watch_generation: u64,
+    pub watch_up: bool,
+    pub watch_opened_before: bool,
+}
+
+impl Drop for Zone {
+    fn drop(&mut self) {
+        if let Some(task) = self.watch.take() {
+            task.abort();
+        }
+    }
+}
+
+/// What looking at a zone file found.
+pub enum Reload {
+    Same,
+    /// The problems, rendered with their places in the file.
+    Invalid(String),
+    Loaded {
+        /// SPUs the file no longer declares.
+        removed: Vec<SpuId>,
+        /// The file names another cluster.
+        cluster_changed: bool,
+    },
+}
+
+fn hash_of(bytes: &[u8]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Loads every file, refusing the lot (as `apply` would) when one is invalid or two give
+/// one SPU different endpoints on one cluster.
+pub fn load_all(connect: &Connect, paths: &[PathBuf]) -> Result<Vec<Zone>> {
+    let mut zones = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        let (file, desired) = super::super::load_file(path)?;
+        zones.push(Zone {
+            path: path.clone(),
+            label: visible(&path.display().to_string()).into_owned(),
+            loaded: Arc::new((file, desired)),
+            hash: hash_of(&bytes),
+            rejected: None,
+            cluster: None,
+            tracker: Tracker::default(),
+            due: None,
+            read_failures: 0,
+            watch: None,
+            watch_generation: 0,
+            watch_up: false,
+            watch_opened_before: false,
+        });
+    }
+    let all: Vec<_> = zones.iter().map(|z| (&z.loaded.0, &z.loaded.1)).collect();
+    crate::ops::ownership::check_as_written(&connect.flags, &all)?;
+    Ok(zones)
+}
+
+impl Zone {
+    /// SPUs the zone declares.
+    pub fn size(&self) -> usize {
+        self.loaded.1.spus.len()
+    }
+
+    /// A round is due at `at` (or earlier, if one already is).
+    pub fn mark_due(&mut self, at: Instant) {
+        self.due = Some(self.due.map_or(at, |d| d.min(at)));
+    }
+
+    /// Reads the cluster over the zone's request connection, opening it when needed. A
+    /// kept connection that fails (the SC restarted since) is replaced once at once.
+    pub async fn read(&mut self, connect: &Connect) -> std::result::Result<Live, String> {
+        let kept = self.cluster.is_some();
+        match self.read_once(connect).await {
+            Err(_) if kept => self.read_once(connect).await,
+            read => read,
+        }
+    }
+
+    async fn read_once(&mut self, connect: &Connect) -> std::result::Result<Live, String> {
+        let mut cluster = match self.cluster.take() {
+            Some(cluster) => cluster,
+            None => connect
+                .open(&self.loaded.1.cluster, Access::Read)
+                .await
+                .map_err(|e| crate::error::one_line(&e))?,
+        };
+        let live = cluster
+            .read()
+            .await
+            .map_err(|e| crate::error::one_line(&Error::from_cluster(e)))?;
+        self.cluster = Some(cluster);
+        Ok(live)
+    }
+
+    /// Forgets the read connection (the watch on the same SC was lost).
+    pub fn disconnect(&mut self) {
+        self.cluster = None;
+    }
+
+    /// Loads the file again if its bytes changed; an invalid file (or one that now
+    /// contradicts another zone) keeps the loaded state.
+    pub fn reload(
+        &mut self,
+        connect: &Connect,
+        others: &[Arc<(SourceFile, Desired)>],
+        always: bool,
+    ) -> Reload {
+        let (hash, loaded) = match std::fs::read(&self.path) {
+            Ok(bytes) => (hash_of(&bytes), None),
+            Err(e) => {
+                let message = format!("cannot read {}: {e}", self.label);
+                (hash_of(message.as_bytes()), Some(Err(Error::Internal(message))))
+            }
+        };
+        if hash == self.hash || (!always && self.rejected == Some(hash)) {
+            return Reload::Same;
+        }
+        let loaded = loaded.unwrap_or_else(|| super::super::load_file(&self.path));
+        let checked = loaded.and_then(|(file, desired)| {
+            let mut all: Vec<_> = others.iter().map(|o| (&o.0, &o.1)).collect();
+            all.push((&file, &desired));
+            crate::ops::ownership::check_as_written(&connect.flags, &all)?;
+            Ok((file, desired))
+        });
+        match checked {
+            Err(err) => {
+                self.rejected = Some(hash);
+                let style = crate::output::Style { color: false };
+                Reload::Invalid(match &err {
+                    Error::Internal(message) => visible(message).into_owned(),
+                    err => crate::output::rendered(err, &style),
+                })
+            }
+            Ok((file, desired)) => {
+                let before: BTreeSet<SpuId> = self.loaded.1.spus.keys().copied().collect();
+                let removed = before
+                    .into_iter()
+                    .filter(|id| !desired.spus.contains_key(id))
+                    .collect();
+                let cluster_changed = desired.cluster != self.loaded.1.cluster;
+                if cluster_changed {
+                    self.cluster = None;
+                }
+                self.loaded = Arc::new((file, desired));
+                self.hash = hash;
+                self.rejected = None;
+                Reload::Loaded {
+                    removed,
+                    cluster_changed,
+                }
+            }
+        }
+    }
+}
+
+/// Watches the directories of the zone files (not the files: editors and Kubernetes
+/// ConfigMaps replace a file by renaming another over it). Any event there wakes the loop,
+/// which compares the files' bytes. Without a watcher (inotify limits) the files are still
+/// read every `--resync` and on SIGHUP.
+pub fn watch_files(
+    paths: &[PathBuf],
+    triggers: mpsc::UnboundedSender<Trigger>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let handler = move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = triggers.send(Trigger::FileEvent);
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(event = "files_unwatched", cause = %visible(&e.to_string()), "cannot watch the zone files for changes ({}); they are read again every --resync and on SIGHUP", visible(&e.to_string()));
+            return None;
+        }
+    };
+    let dirs: BTreeSet<PathBuf> = paths
+        .iter()
+        .map(|p| {
+            let parent = p.parent().unwrap_or(Path::new("."));
+            if parent.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                parent.to_path_buf()
+            }
+        })
+        .collect();
+    for dir in dirs {
+        if let Err(e) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+            tracing::warn!(event = "files_unwatched", dir = %visible(&dir.display().to_string()), "cannot watch {} for changes ({}); read again every --resync and on SIGHUP", visible(&dir.display().to_string()), visible(&e.to_string()));
+        }
+    }
+    Some(watcher)
+}
