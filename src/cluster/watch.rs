@@ -73,7 +73,10 @@ impl SpuWatch {
                 op: op(),
                 cause: e.to_string(),
             })?;
-        let update: WatchResponse<FlvSpuSpec> = <fluvio_sc_schema::objects::ObjectApiWatchResponse as TryEncodableFrom<WatchResponse<FlvSpuSpec>>>::downcast(&response)
+        let update: WatchResponse<FlvSpuSpec> =
+            <fluvio_sc_schema::objects::ObjectApiWatchResponse as TryEncodableFrom<
+                WatchResponse<FlvSpuSpec>,
+            >>::downcast(&response)
             .ok()
             .flatten()
             .ok_or_else(|| ClusterError::Transient {

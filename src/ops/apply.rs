@@ -343,7 +343,15 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
         partitions: live.partitions.as_deref().unwrap_or_default(),
         gate_timeout: options.healing.gate_timeout,
     });
-    execute(session, &doc, recovered_first, printer, heal, options.stop.clone()).await
+    execute(
+        session,
+        &doc,
+        recovered_first,
+        printer,
+        heal,
+        options.stop.clone(),
+    )
+    .await
 }
 
 /// `apply -f A -f B ...`: every file planned first, concurrently and read-only, and checked

@@ -1,3 +1,4 @@
+mod agent;
 mod authz;
 mod ci;
 mod client;

@@ -152,7 +152,9 @@ impl Metrics {
         let label = ZoneLabel {
             zone: zone.to_string(),
         };
-        self.drifted.get_or_create(&label).set(drifting.len() as i64);
+        self.drifted
+            .get_or_create(&label)
+            .set(drifting.len() as i64);
         self.blocked.get_or_create(&label).set(i64::from(blocked));
     }
 

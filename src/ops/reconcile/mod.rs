@@ -120,7 +120,8 @@ pub async fn run(connect: &Connect, options: ReconcileOptions) -> Result<()> {
     // a round may run an apply: restarts and gates included
     let healing = &options.healing;
     let stuck_after = Duration::from_secs(300)
-        + (healing.restart_timeout + healing.gate_timeout) * zones.iter().map(Zone::size).sum::<usize>().max(1) as u32;
+        + (healing.restart_timeout + healing.gate_timeout)
+            * zones.iter().map(Zone::size).sum::<usize>().max(1) as u32;
     let status = Arc::new(serve::Status::new(stuck_after));
     if let Some((listener, _)) = listener {
         let bound = listener.local_addr().ok();
@@ -421,7 +422,10 @@ impl Agent {
             }
             Err(err) => {
                 let cause = visible(&crate::error::one_line(err)).into_owned();
-                let retry = zone.tracker.not_before().map(|t| t.saturating_duration_since(now));
+                let retry = zone
+                    .tracker
+                    .not_before()
+                    .map(|t| t.saturating_duration_since(now));
                 tracing::error!(
                     event = "remediation_failed",
                     zone = %zone.label,
@@ -471,7 +475,10 @@ impl Agent {
                         .inc();
                     tracing::error!(event = "zone_invalid", zone = %zone.label, problems = %problems, "the zone file is invalid; keeping the desired state loaded before:\n{problems}");
                 }
-                zones::Reload::Loaded { removed, cluster_changed } => {
+                zones::Reload::Loaded {
+                    removed,
+                    cluster_changed,
+                } => {
                     let metrics = &self.status.metrics;
                     metrics
                         .reloads
@@ -583,8 +590,10 @@ fn live_fingerprint(live: &crate::model::Live) -> u64 {
 }
 
 fn endpoint(e: &Option<crate::model::Endpoint>) -> String {
-    e.as_ref()
-        .map_or_else(|| "none".to_string(), |e| visible(&e.to_string()).into_owned())
+    e.as_ref().map_or_else(
+        || "none".to_string(),
+        |e| visible(&e.to_string()).into_owned(),
+    )
 }
 
 /// What a plan says of a zone's drift, escaped for logs.

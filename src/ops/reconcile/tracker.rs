@@ -161,7 +161,13 @@ impl Tracker {
 
     /// A remediation ended at `now`: well, or not. On a failure, returns the suspension
     /// when this one was the last allowed.
-    pub fn applied(&mut self, now: Instant, ok: bool, desired: u64, pacing: &Pacing) -> Option<Event> {
+    pub fn applied(
+        &mut self,
+        now: Instant,
+        ok: bool,
+        desired: u64,
+        pacing: &Pacing,
+    ) -> Option<Event> {
         if ok {
             self.failures = 0;
             self.not_before = Some(now + pacing.min_interval);
@@ -214,7 +220,10 @@ mod tests {
         assert_eq!(t.observe(drift(&[])), vec![]);
         assert_eq!(t.observe(drift(&[1])), vec![Event::Appeared(drift(&[1]))]);
         assert_eq!(t.observe(drift(&[1])), vec![], "no repeated noise");
-        assert_eq!(t.observe(drift(&[1, 2])), vec![Event::Changed(drift(&[1, 2]))]);
+        assert_eq!(
+            t.observe(drift(&[1, 2])),
+            vec![Event::Changed(drift(&[1, 2]))]
+        );
         assert_eq!(t.observe(drift(&[])), vec![Event::Cleared]);
         assert_eq!(t.observe(drift(&[])), vec![]);
     }
@@ -222,7 +231,10 @@ mod tests {
     #[test]
     fn reachability_is_reported_on_transitions_only() {
         let mut t = Tracker::default();
-        assert_eq!(t.unreachable("refused"), Some(Event::Unreachable("refused".into())));
+        assert_eq!(
+            t.unreachable("refused"),
+            Some(Event::Unreachable("refused".into()))
+        );
         assert_eq!(t.unreachable("refused"), None);
         assert!(!t.is_reachable());
         assert_eq!(t.observe(drift(&[])), vec![Event::Reachable]);
@@ -254,7 +266,10 @@ mod tests {
             t.decide(later, 1, 1).0,
             Decision::NotBefore(now + Duration::from_secs(10))
         );
-        assert_eq!(t.decide(now + Duration::from_secs(10), 1, 1).0, Decision::Apply);
+        assert_eq!(
+            t.decide(now + Duration::from_secs(10), 1, 1).0,
+            Decision::Apply
+        );
     }
 
     #[test]
@@ -262,13 +277,20 @@ mod tests {
         let mut t = Tracker::default();
         let mut now = Instant::now();
         for failure in 1..=3u32 {
-            assert_eq!(t.decide(now, 7, 100).0, Decision::Apply, "attempt {failure}");
+            assert_eq!(
+                t.decide(now, 7, 100).0,
+                Decision::Apply,
+                "attempt {failure}"
+            );
             let event = t.applied(now, false, 7, &PACING);
             assert_eq!(event.is_some(), failure == 3, "{event:?}");
             now += PACING.backoff(failure);
         }
         assert_eq!(t.decide(now, 7, 100), (Decision::Suspended, None));
-        assert_eq!(t.decide(now + BACKOFF_CAP * 10, 7, 100).0, Decision::Suspended);
+        assert_eq!(
+            t.decide(now + BACKOFF_CAP * 10, 7, 100).0,
+            Decision::Suspended
+        );
         // the cluster changed under it (someone fixed what failed)
         let (decision, event) = t.decide(now, 7, 101);
         assert_eq!(decision, Decision::Apply);

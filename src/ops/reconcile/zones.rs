@@ -149,7 +149,10 @@ impl Zone {
             Ok(bytes) => (hash_of(&bytes), None),
             Err(e) => {
                 let message = format!("cannot read {}: {e}", self.label);
-                (hash_of(message.as_bytes()), Some(Err(Error::Internal(message))))
+                (
+                    hash_of(message.as_bytes()),
+                    Some(Err(Error::Internal(message))),
+                )
             }
         };
         if hash == self.hash || (!always && self.rejected == Some(hash)) {
