@@ -12,6 +12,8 @@
 //!
 //! probe::probe(&[Subject], &Options) -> [SpuProbe] -> ProbeDoc (resolve, connect, SPU handshake)
 //! profile::FluvioConfig (the client side: use_spu_local_address, edited in place)
+//! ops::reconcile (the agent): SPU watch (cluster::watch) -> read -> plan -> report drift
+//!                  -> with --remediate, ops::apply -> /metrics (Prometheus), /healthz, /readyz
 //! zone file [client] -> profile::ZoneProfile -> atomic_write (`profile write`: a zone's client config)
 //! ```
 //!

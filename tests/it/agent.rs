@@ -7,6 +7,7 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::cli::{finish, free_port, json, local_of, Env};
@@ -608,4 +609,89 @@ async fn bad_starts_are_errors_with_their_exit_codes() {
         .expect(64);
     assert!(run.stderr.contains("shorter than 100ms"), "{}", run.stderr);
     assert_eq!(writes(&sc), 0);
+}
+
+/// The reconcile command line of a deployment example, parsed as the binary parses it.
+fn reconcile_args(words: &[String], example: &str) -> fluvio_endpoints::cli::ReconcileArgs {
+    use clap::Parser;
+    let mut argv = vec!["fluvio-endpoints".to_string()];
+    argv.extend(words.iter().cloned());
+    let cli = fluvio_endpoints::cli::Cli::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("{example}: {argv:?} does not parse: {e}"));
+    match cli.command {
+        fluvio_endpoints::cli::Command::Reconcile(args) => args,
+        other => panic!("{example}: not `reconcile`: {other:?}"),
+    }
+}
+
+/// Each zone file a deployment example names is one of the bundled examples.
+fn zone_files_exist(args: &fluvio_endpoints::cli::ReconcileArgs, example: &str) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in &args.files.files {
+        let name = file.file_name().expect("a file name");
+        assert!(
+            root.join("examples/zones").join(name).is_file(),
+            "{example} names {}, which is not in examples/zones",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn the_deployment_examples_run_the_agent_as_documented() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/agent");
+    let read = |name: &str| std::fs::read_to_string(root.join(name)).expect(name);
+
+    // systemd: ExecStart (with its continuation lines) and a reload that is SIGHUP
+    let unit = read("fluvio-endpoints-reconcile.service").replace("\\\n", " ");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let words = shlex::split(exec).expect("shell words");
+    assert!(words[0].ends_with("/fluvio-endpoints"), "{exec}");
+    let args = reconcile_args(&words[1..], "the systemd unit");
+    assert!(args.remediate && args.listen.is_some());
+    assert_eq!(args.log_format, fluvio_endpoints::cli::LogFormat::Json);
+    zone_files_exist(&args, "the systemd unit");
+    assert!(
+        unit.contains("ExecReload=/bin/kill -HUP $MAINPID"),
+        "{unit}"
+    );
+
+    // docker compose: the service's command, the zone files mounted where it reads them
+    let compose: serde_yaml::Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    let service = &compose["services"]["endpoints-agent"];
+    let words: Vec<String> = serde_yaml::from_value(service["command"].clone()).unwrap();
+    let args = reconcile_args(&words, "the compose service");
+    zone_files_exist(&args, "the compose service");
+    assert!(
+        service["volumes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("../zones:/zones"),
+        "{service:?}"
+    );
+    assert_eq!(args.listen.unwrap().port(), 9464);
+
+    // Kubernetes: the container's args, and probes on the port it listens on
+    let text = read("kubernetes.yaml");
+    let deployment = serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| serde_yaml::Value::deserialize(doc).unwrap())
+        .find(|doc| doc["kind"] == "Deployment")
+        .expect("a Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let words: Vec<String> = serde_yaml::from_value(container["args"].clone()).unwrap();
+    let args = reconcile_args(&words, "the Deployment");
+    zone_files_exist(&args, "the Deployment");
+    let port = container["ports"][0]["containerPort"].as_u64().unwrap();
+    assert_eq!(u64::from(args.listen.unwrap().port()), port);
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(
+            container[probe]["httpGet"]["port"],
+            container["ports"][0]["name"]
+        );
+    }
 }

@@ -358,7 +358,20 @@ impl Agent {
             .set(i64::from(zone.tracker.is_suspended()));
         match decision {
             Decision::Suspended => {}
-            Decision::NotBefore(at) => zone.mark_due(at),
+            Decision::NotBefore(at) => {
+                if zone.deferred_to != Some(at) {
+                    zone.deferred_to = Some(at);
+                    let wait = round_secs(at.saturating_duration_since(now));
+                    tracing::info!(
+                        event = "remediation_deferred",
+                        zone = %zone.label,
+                        "remediation waits {} (at most one apply per --min-interval {}; longer after failures)",
+                        humantime::format_duration(wait),
+                        humantime::format_duration(self.options.pacing.min_interval)
+                    );
+                }
+                zone.mark_due(at)
+            }
             Decision::Apply => self.remediate(z).await,
         }
     }

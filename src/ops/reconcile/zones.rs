@@ -34,6 +34,8 @@ pub struct Zone {
     /// When the next round of this zone is due.
     pub due: Option<Instant>,
     pub read_failures: u32,
+    /// The time a deferred remediation was last logged as waiting for.
+    pub deferred_to: Option<Instant>,
     pub watch: Option<tokio::task::JoinHandle<()>>,
     pub watch_generation: u64,
     pub watch_up: bool,
@@ -84,6 +86,7 @@ pub fn load_all(connect: &Connect, paths: &[PathBuf]) -> Result<Vec<Zone>> {
             tracker: Tracker::default(),
             due: None,
             read_failures: 0,
+            deferred_to: None,
             watch: None,
             watch_generation: 0,
             watch_up: false,
