@@ -4,10 +4,10 @@
 //! Markdown tables keep their shape, JSON and YAML carry the exact value, and `export`
 //! writes a file that validates and plans back unchanged.
 
-use crate::support::cli::{Env, Run};
+use crate::support::cli::{finish, Env, Run};
 use crate::support::test_sc::{
-    local_custom_spu, CustomSpuSpec, EncryptionEnum, Endpoint, Health, IngressAddr, SpuSpec,
-    TestSc, TestScConfig,
+    local_custom_spu, ApiKind, CustomSpuSpec, EncryptionEnum, Endpoint, Health, IngressAddr,
+    SpuSpec, TestSc, TestScConfig,
 };
 
 const EVIL: &str = "evil\u{1b}[2J\u{1b}[31mname";
@@ -494,4 +494,35 @@ fn a_hostile_zone_file_name_stays_inert_in_problem_reports() {
         run.stderr
     );
     assert_inert("validate of a hostile file name", &run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reconcile_agent_logs_hostile_text_inert() {
+    let sc = hostile_sc().await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone(&sc, "ok.example"));
+    for format in ["text", "json"] {
+        let agent = env.spawn(&[
+            "reconcile",
+            "-f",
+            file.to_str().unwrap(),
+            "--resync",
+            "200ms",
+            "--log-format",
+            format,
+        ]);
+        // a few rounds: the drift of both SPUs, read again and again
+        let lists = sc.faults().requests(ApiKind::List);
+        sc.faults().wait_requests(ApiKind::List, lists + 3).await;
+        let pid = agent.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let run = finish(agent).await.expect(0);
+        assert!(run.stderr.contains("drift_appeared"), "{}", run.stderr);
+        // the hostile local endpoint of 5002 is in the drift line, escaped
+        assert!(run.stderr.contains("evil"), "{}", run.stderr);
+        inert(&format!("reconcile --log-format {format}"), &run);
+    }
 }
