@@ -695,3 +695,59 @@ fn the_deployment_examples_run_the_agent_as_documented() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remediation_takes_the_replication_route_of_apply() {
+    use crate::replication::{committed, replicated, restart_command, zone as replicated_zone};
+    let control = tempfile::tempdir().unwrap();
+    let sc = replicated(control.path()).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &replicated_zone(&sc, ""));
+    let file = file.to_str().unwrap();
+    // without a way to heal the stall a re-registration causes, apply refuses: so does
+    // the agent, and writes nothing
+    let agent = Agent::start(
+        &env,
+        &[
+            "-f",
+            file,
+            "--remediate",
+            "--min-interval",
+            "0s",
+            "--max-failures",
+            "1",
+        ],
+    )
+    .await;
+    let failed = agent.wait_event("remediation_failed", 1).await;
+    assert_eq!(failed["outcome"], "refused", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("replication"),
+        "{failed}"
+    );
+    agent.wait_event("remediation_suspended", 1).await;
+    assert_eq!(writes(&sc), 0, "{}", agent.log());
+    assert_eq!(agent.terminate().await, 0);
+
+    // with a restart command: a rolling apply, each SPU restarted and its partitions
+    // proven before the next
+    let command = restart_command(control.path());
+    let agent = Agent::start(
+        &env,
+        &["-f", file, "--remediate", "--restart-command", &command],
+    )
+    .await;
+    agent.wait_event("remediated", 1).await;
+    agent.wait_event("drift_cleared", 1).await;
+    let restarts = agent
+        .events("apply_output")
+        .iter()
+        .filter(|l| l["message"].as_str().unwrap().contains("Restarting SPU"))
+        .count();
+    assert_eq!(restarts, 3, "{}", agent.log());
+    for p in 0..3 {
+        sc.produce(&format!("data-{p}"), 1).await.unwrap();
+    }
+    committed(&sc).await;
+    assert_eq!(agent.terminate().await, 0);
+}

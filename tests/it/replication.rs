@@ -18,7 +18,7 @@ use crate::support::test_sc::{ApiKind, TestSc, TestScConfig};
 
 /// A test SC with three local-cluster SPUs (5001-5003) and topic `data`: 3 partitions,
 /// replication 3 (each SPU leads one and follows two), leaders reporting every 20 ms.
-async fn replicated(control: &Path) -> TestSc {
+pub(crate) async fn replicated(control: &Path) -> TestSc {
     let sc = TestSc::start(TestScConfig {
         status_interval: Duration::from_millis(20),
         control_dir: Some(control.to_path_buf()),
@@ -46,7 +46,7 @@ fn truth(sc: &TestSc) -> Vec<(i32, i64, i64)> {
 }
 
 /// Waits until every partition has committed all its records (a safety deadline only).
-async fn committed(sc: &TestSc) {
+pub(crate) async fn committed(sc: &TestSc) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while truth(sc).iter().any(|(_, hw, leo)| hw < leo) {
         assert!(
@@ -59,7 +59,7 @@ async fn committed(sc: &TestSc) {
     sc.wait_status_report().await.expect("a status report");
 }
 
-fn zone(sc: &TestSc, policy: &str) -> String {
+pub(crate) fn zone(sc: &TestSc, policy: &str) -> String {
     let mut text = format!("[cluster]\nendpoint = \"{}\"\n\n{policy}\n", sc.endpoint());
     for id in 5001..=5003 {
         text.push_str(&format!(
@@ -71,7 +71,7 @@ fn zone(sc: &TestSc, policy: &str) -> String {
 
 /// A restart command: restart the simulated SPU process through the control directory and
 /// wait until it is Online again.
-fn restart_command(control: &Path) -> String {
+pub(crate) fn restart_command(control: &Path) -> String {
     format!(
         "f='{}'/restart-spu-$SPU_ID; touch \"$f\"; while [ -e \"$f\" ]; do sleep 0.01; done",
         control.display()
