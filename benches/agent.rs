@@ -1,8 +1,9 @@
 //! The reconcile agent, measured: the real `fluvio-endpoints reconcile --remediate` against
 //! the test SC on loopback, an SPU re-registered without its local endpoint again and again
-//! (a delete and a create through the `fluvio` client, as `fluvio cluster spu unregister` +
-//! `register` do), timed from the create's answer to the agent's report and to the
-//! endpoint back in the SC's store; then the agent left idle, its CPU time counted; its
+//! (a delete and a create of its spec without it, as `fluvio cluster spu unregister` +
+//! `register` do, back to back on a connection without watch streams, as a script would),
+//! timed from the create's answer to the agent's report and to the endpoint back in the
+//! SC's store; then the agent left idle, its CPU time counted; its
 //! resident memory sampled through the cycles (a soak: it should stay flat).
 //!
 //! Run: `cargo bench --bench agent` (see BENCHMARKS.md). Knobs (environment):
@@ -20,10 +21,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use fluvio::metadata::customspu::CustomSpuSpec as FlvCustomSpuSpec;
-use fluvio::metadata::spu::SpuSpec as FlvSpuSpec;
-use fluvio::{Fluvio, FluvioClusterConfig};
-use fluvio_controlplane_metadata::spu::CustomSpuKey;
+use fluvio::FluvioClusterConfig;
+use fluvio_endpoints::cluster::sc::ScCluster;
+use fluvio_endpoints::cluster::Cluster;
 
 #[path = "../tests/support/test_sc/mod.rs"]
 mod test_sc;
@@ -190,30 +190,22 @@ async fn run(cycles: usize, idle: u64, debounce: &str) {
     // the file's endpoint set at start
     wait_for("drift_cleared");
 
-    let client = Fluvio::connect_with_config(&FluvioClusterConfig::new(sc.endpoint()))
-        .await
-        .expect("the fluvio client connects");
-    let admin = client.admin().await;
+    let mut sc_conn = ScCluster::connect(
+        FluvioClusterConfig::new(sc.endpoint()),
+        Duration::from_secs(15),
+    )
+    .await
+    .expect("connects to the SC");
     let (mut reported, mut restored, mut cleared) = (Vec::new(), Vec::new(), Vec::new());
     let mut rss = vec![rss_kib(pid)];
     let sample_every = (cycles / 10).max(1);
     let soak = Instant::now();
     for cycle in 0..cycles {
-        let live = admin.all::<FlvSpuSpec>().await.expect("list");
-        let m = live
-            .iter()
-            .find(|m| m.spec.id == 5001)
-            .expect("SPU 5001 exists");
-        let mut spec: FlvCustomSpuSpec = m.spec.clone().into();
-        spec.public_endpoint_local = None;
-        admin
-            .delete::<FlvCustomSpuSpec>(CustomSpuKey::Name(m.name.clone()))
-            .await
-            .expect("unregister");
-        admin
-            .create(m.name.clone(), false, spec)
-            .await
-            .expect("register");
+        let live = sc_conn.read().await.expect("list");
+        let mut spec = live.spus[&5001].spec.clone();
+        spec.local = None;
+        sc_conn.delete(&spec).await.expect("unregister");
+        sc_conn.create(&spec).await.expect("register");
         let changed = Instant::now();
         // the endpoint back in the SC's store
         let deadline = changed + CYCLE_LIMIT;
