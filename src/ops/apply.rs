@@ -575,19 +575,25 @@ pub async fn execute(
     // Before any write (and before Ctrl-C is watched): may the caller re-create what it
     // deletes?
     crate::apply::preflight(&mut session.cluster, &creates(doc)).await?;
-    let stop = stop.unwrap_or_default();
-    let flag = stop.clone();
-    let style = printer.style;
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-            crate::output::stderr(&style.warn(
-                "\nInterrupted: finishing the SPU in flight, skipping the rest (Ctrl-C again is ignored until then).\n",
-            ));
+    // A caller that brings its own stop flag watches the signals itself (the agent).
+    let (stop, _watching) = match stop {
+        Some(stop) => (stop, None),
+        None => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            let style = printer.style;
+            let watcher = tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    flag.store(true, Ordering::SeqCst);
+                    crate::output::stderr(&style.warn(
+                        "\nInterrupted: finishing the SPU in flight, skipping the rest (Ctrl-C again is ignored until then).\n",
+                    ));
+                }
+            });
+            // Stops watching however the run ends (an error below returns early).
+            (stop, Some(AbortOnDrop(watcher)))
         }
-    });
-    // Stops watching however the run ends (an error below returns early).
-    let _watching = AbortOnDrop(watcher);
+    };
     let changes = &doc.changes;
     let bar = printer.start_apply(changes.len(), &doc.cluster);
     let mut announced;
