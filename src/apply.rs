@@ -70,8 +70,6 @@
 //! one batch ([`MAX_BATCH`] replaces). Recovery errs on the side of never losing an SPU.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -836,14 +834,7 @@ pub async fn recover<T: Cluster>(
     Ok(out)
 }
 
-/// Restarts one SPU's process: the restart command (`crate::hook`), or a test's script.
-pub trait Restart {
-    /// Restarts the process of `spu` and returns once the restart is done (or failed).
-    fn restart<'a>(
-        &'a mut self,
-        spu: &'a SpuSpec,
-    ) -> Pin<Box<dyn Future<Output = Result<crate::hook::HookRun, String>> + 'a>>;
-}
+pub use crate::hook::Restart;
 
 /// A rolling apply: every changed SPU that follows a replicated partition is restarted
 /// right after its replace and gated before the next SPU is touched.
@@ -1190,24 +1181,4 @@ pub async fn apply<T: Cluster>(
 }
 
 #[cfg(test)]
-#[path = "apply_tests.rs"]
-mod engine_tests;
-
-#[cfg(test)]
-mod tests {
-    use super::RecoveryState;
-
-    #[test]
-    fn recovery_states_are_named_as_in_json() {
-        for state in [
-            RecoveryState::AtNew,
-            RecoveryState::AtOld,
-            RecoveryState::Other,
-            RecoveryState::RestoredNew,
-            RecoveryState::RestoredOld,
-            RecoveryState::Unresolved,
-        ] {
-            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
-        }
-    }
-}
+mod tests;

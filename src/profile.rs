@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Value};
 
+use crate::escape::visible;
 use crate::model::EndpointTls;
-use crate::render::escape::visible;
 
 const KEY: &str = "use_spu_local_address";
 

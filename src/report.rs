@@ -7,6 +7,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::apply::{ApplyReport, SpuOutcome};
+pub use crate::config::ConfigRef;
 use crate::config::SourceFile;
 use crate::model::{ClusterId, Desired, SpuId, SpuSpans};
 use crate::plan::{Action, Blocker, BlockerKind, Change, Drift, DriftField, Plan, UnmanagedSpu};
@@ -15,23 +16,6 @@ pub const FORMAT_VERSION: u32 = 1;
 
 fn count(actions: impl Iterator<Item = Action>, action: Action) -> usize {
     actions.filter(|a| *a == action).count()
-}
-
-/// Where a plan's file came from, and its hash (a saved plan refuses a changed file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ConfigRef {
-    pub path: String,
-    pub sha256: String,
-}
-
-impl ConfigRef {
-    pub fn of(file: &SourceFile) -> Self {
-        use sha2::{Digest, Sha256};
-        ConfigRef {
-            path: file.name.clone(),
-            sha256: hex::encode(Sha256::digest(file.text.as_bytes())),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

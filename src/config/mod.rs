@@ -15,6 +15,25 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 
 use crate::model::Desired;
 
+/// Where a plan's file came from, and its hash (a saved plan refuses a changed file).
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct ConfigRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+impl ConfigRef {
+    pub fn of(file: &SourceFile) -> Self {
+        use sha2::{Digest, Sha256};
+        ConfigRef {
+            path: file.name.clone(),
+            sha256: hex::encode(Sha256::digest(file.text.as_bytes())),
+        }
+    }
+}
+
 /// One problem in a file, located by byte range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -71,15 +90,8 @@ impl SourceFile {
         }
     }
 
-    pub fn read(path: &Path) -> Result<Self, crate::error::Error> {
-        let text =
-            crate::input::read_to_string(path, &crate::input::ZONE_FILE).map_err(|source| {
-                crate::error::Error::ReadFile {
-                    path: path.to_path_buf(),
-                    source,
-                    help: "check the path; -f takes the zone file",
-                }
-            })?;
+    pub fn read(path: &Path) -> std::io::Result<Self> {
+        let text = crate::input::read_to_string(path, &crate::input::ZONE_FILE)?;
         Ok(SourceFile::new(path.display().to_string(), text))
     }
 
@@ -182,8 +194,7 @@ impl ConfigErrors {
         let text: Arc<str> = Arc::from(file.text.as_str());
         // miette prints the name in each snippet's header as given, and a path can hold
         // any character: it is given escaped.
-        let src = NamedSource::new(crate::render::escape::visible(&file.name), text)
-            .with_language("TOML");
+        let src = NamedSource::new(crate::escape::visible(&file.name), text).with_language("TOML");
         let located = problems
             .iter()
             .map(|p| {

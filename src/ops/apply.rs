@@ -532,7 +532,7 @@ impl crate::apply::Restart for Announced<'_> {
         self.printer.note(&format!(
             "Restarting SPU {} ({}) with the restart command, then waiting for its partitions to commit...\n",
             spu.id,
-            crate::render::escape::visible(&spu.name)
+            crate::escape::visible(&spu.name)
         ));
         self.hook.restart(spu)
     }

@@ -29,8 +29,8 @@ use crate::cluster::{metadata_files, AnyCluster, Cluster, ClusterError};
 use crate::error::{Error, Result};
 use crate::model::{ClusterSel, LivePartition, SpuId};
 
+use crate::escape::visible;
 use crate::output::Printer;
-use crate::render::escape::visible;
 use crate::replication::{Gate, PartitionCheck, Route, GATE_SETTLE};
 use crate::report::{PlanDoc, RunKind};
 
@@ -376,7 +376,7 @@ impl Offlining<'_> {
             match self.look().await {
                 Ok(sc) => return Ok(sc),
                 Err(e) if Instant::now() >= deadline => {
-                    let why = crate::error::one_line(&e);
+                    let why = crate::causes::one_line(&e);
                     return Err(match ran {
                         Ok(_) => format!(
                             "the start command succeeded, but the SC did not answer within {:.0} s ({why})",
@@ -448,7 +448,7 @@ impl Offlining<'_> {
             Err(e) => format!(
                 "nothing may have been written to {} ({})",
                 self.dir.display(),
-                crate::error::one_line(e)
+                crate::causes::one_line(e)
             ),
         };
         format!(

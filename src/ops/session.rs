@@ -28,34 +28,6 @@ pub struct ClusterFlags {
 }
 
 impl ClusterFlags {
-    /// The fluvio CLI's TLS flags as the connection's TLS (clap has checked that they go
-    /// together: `--domain` and the paths only with `--enable-client-cert`, which needs
-    /// all four).
-    pub fn tls_of(args: &crate::cli::TlsArgs) -> EndpointTls {
-        let crate::cli::TlsArgs {
-            tls,
-            enable_client_cert,
-            domain,
-            ca_cert,
-            client_cert,
-            client_key,
-        } = args.clone();
-        if !tls {
-            return EndpointTls::Disabled;
-        }
-        match (enable_client_cert, domain, ca_cert, client_cert, client_key) {
-            (true, Some(domain), Some(ca_cert), Some(cert), Some(key)) => EndpointTls::Verified {
-                domain,
-                ca_cert,
-                cert,
-                key,
-            },
-            _ => EndpointTls::Anonymous,
-        }
-    }
-}
-
-impl ClusterFlags {
     /// True when the flags pick the cluster, whatever a file's `[cluster]` says.
     pub fn pick(&self) -> bool {
         self.cluster.is_some() || self.profile.is_some() || self.metadata_dir.is_some()
@@ -195,7 +167,7 @@ impl Connect {
                         crate::output::stderr(&format!(
                             "Waiting up to {} for the SC to answer ({})...\n",
                             humantime::format_duration(wait.limit),
-                            crate::render::escape::visible(&crate::error::one_line(&e))
+                            crate::escape::visible(&crate::causes::one_line(&e))
                         ));
                     }
                     let pause = backoff(attempt).min(wait.until - std::time::Instant::now());
@@ -206,7 +178,7 @@ impl Connect {
                     return Err(Error::WaitedInVain(format!(
                         "the SC did not answer within --wait {}: {}",
                         humantime::format_duration(wait.limit),
-                        crate::error::one_line(&e)
+                        crate::causes::one_line(&e)
                     )))
                 }
                 other => return other,
@@ -373,7 +345,7 @@ impl Connect {
     pub fn warn_pending(&self, cluster: &ClusterId, printer: &Printer) {
         let path = Journal::path_for(&self.journal_dir, cluster);
         match journal::read_pending(&path) {
-            Err(e) => printer.warn(&crate::error::one_line(&e), None),
+            Err(e) => printer.warn(&crate::causes::one_line(&e), None),
             Ok((pending, _)) if !pending.is_empty() => {
                 printer.pending(cluster, pending.len(), &path)
             }
@@ -457,35 +429,6 @@ async fn recover_pending(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::TlsArgs;
-
-    #[test]
-    fn tls_flags_mean_what_they_mean_in_the_fluvio_cli() {
-        let none = TlsArgs::default();
-        assert_eq!(ClusterFlags::tls_of(&none), EndpointTls::Disabled);
-        let anonymous = TlsArgs {
-            tls: true,
-            ..TlsArgs::default()
-        };
-        assert_eq!(ClusterFlags::tls_of(&anonymous), EndpointTls::Anonymous);
-        let verified = TlsArgs {
-            tls: true,
-            enable_client_cert: true,
-            domain: Some("sc.example.com".into()),
-            ca_cert: Some("ca.crt".into()),
-            client_cert: Some("client.crt".into()),
-            client_key: Some("client.key".into()),
-        };
-        assert_eq!(
-            ClusterFlags::tls_of(&verified),
-            EndpointTls::Verified {
-                domain: "sc.example.com".into(),
-                ca_cert: "ca.crt".into(),
-                cert: "client.crt".into(),
-                key: "client.key".into(),
-            }
-        );
-    }
 
     #[test]
     fn a_client_address_comes_after_the_flags_and_before_the_cluster() {

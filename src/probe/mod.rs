@@ -19,8 +19,8 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::config::ConfigRef;
 use crate::model::{Encryption, Endpoint, SpuId};
-use crate::report::ConfigRef;
 
 use crate::cluster::handshake::{self, Failure, Peer};
 

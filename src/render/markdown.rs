@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::escape::{md_code as code, md_text};
 use crate::apply::{ApplyReport, Recovered};
+use crate::escape::{md_code as code, md_text};
 use crate::plan::opt;
 use crate::report::PlanDoc;
 
@@ -12,7 +12,7 @@ use crate::report::PlanDoc;
 /// nothing in a path can close the comment early).
 pub fn marker(doc: &PlanDoc) -> String {
     let file = doc.config.as_ref().map_or("-", |c| c.path.as_str());
-    let inert = |t: &str| super::escape::visible(t).replace("-->", "-\\u{2d}>");
+    let inert = |t: &str| crate::escape::visible(t).replace("-->", "-\\u{2d}>");
     format!(
         "<!-- fluvio-endpoints plan file={} target={} -->",
         inert(file),
