@@ -207,49 +207,12 @@ impl Connect {
             if attempt > 0 && with_partitions {
                 live.partitions = Some(cluster.partitions().await.map_err(Error::from_cluster)?);
             }
-            let missing: Vec<_> = ids
-                .iter()
-                .filter(|id| !live.spus.contains_key(id))
-                .copied()
-                .collect();
-            let not_online: Vec<String> = ids
-                .iter()
-                .filter_map(|id| live.spus.get(id))
-                .filter(|s| wait.online && s.status != crate::model::SpuState::Online)
-                .map(|s| format!("{} ({})", s.spec.id, s.status.label()))
-                .collect();
+            let (missing, not_online) = not_yet(&live, ids, wait.online);
             if missing.is_empty() && not_online.is_empty() {
                 return Ok(live);
             }
-            let list = |ids: &[crate::model::SpuId]| {
-                ids.iter()
-                    .map(|i| i.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
             if std::time::Instant::now() >= wait.until {
-                if !not_online.is_empty() {
-                    let also = match missing.is_empty() {
-                        true => String::new(),
-                        false => format!("; SPU {} not even registered", list(&missing)),
-                    };
-                    return Err(Error::WaitedInVain(format!(
-                        "SPU {} not Online within --wait {}{also}",
-                        not_online.join(", "),
-                        humantime::format_duration(wait.limit)
-                    )));
-                }
-                if !missing.is_empty() {
-                    printer.warn(
-                        &format!(
-                            "--wait {}: SPU {} still not registered",
-                            humantime::format_duration(wait.limit),
-                            list(&missing)
-                        ),
-                        None,
-                    );
-                }
-                return Ok(live);
+                return waited_in_vain(&wait, &missing, &not_online, printer).map(|()| live);
             }
             if attempt == 0 {
                 crate::output::stderr(&format!(
@@ -258,7 +221,7 @@ impl Connect {
                     if missing.is_empty() {
                         not_online.join(", ")
                     } else {
-                        list(&missing)
+                        id_list(&missing)
                     },
                     if missing.is_empty() {
                         " to be Online"
@@ -424,6 +387,65 @@ async fn recover_pending(
         )));
     }
     Ok(recovered)
+}
+
+/// Of the SPUs `ids`, those the cluster has not registered, and (when `online`) those
+/// registered but not Online, with their state.
+fn not_yet(
+    live: &crate::model::Live,
+    ids: &[crate::model::SpuId],
+    online: bool,
+) -> (Vec<crate::model::SpuId>, Vec<String>) {
+    let missing: Vec<_> = ids
+        .iter()
+        .filter(|id| !live.spus.contains_key(id))
+        .copied()
+        .collect();
+    let not_online: Vec<String> = ids
+        .iter()
+        .filter_map(|id| live.spus.get(id))
+        .filter(|s| online && s.status != crate::model::SpuState::Online)
+        .map(|s| format!("{} ({})", s.spec.id, s.status.label()))
+        .collect();
+    (missing, not_online)
+}
+
+/// `--wait` ran out: an error for SPUs not Online, a warning for SPUs not registered.
+fn waited_in_vain(
+    wait: &Wait,
+    missing: &[crate::model::SpuId],
+    not_online: &[String],
+    printer: &Printer,
+) -> Result<()> {
+    if !not_online.is_empty() {
+        let also = match missing.is_empty() {
+            true => String::new(),
+            false => format!("; SPU {} not even registered", id_list(missing)),
+        };
+        return Err(Error::WaitedInVain(format!(
+            "SPU {} not Online within --wait {}{also}",
+            not_online.join(", "),
+            humantime::format_duration(wait.limit)
+        )));
+    }
+    if !missing.is_empty() {
+        printer.warn(
+            &format!(
+                "--wait {}: SPU {} still not registered",
+                humantime::format_duration(wait.limit),
+                id_list(missing)
+            ),
+            None,
+        );
+    }
+    Ok(())
+}
+
+fn id_list(ids: &[crate::model::SpuId]) -> String {
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
