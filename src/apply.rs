@@ -412,62 +412,105 @@ impl<T: Cluster> Engine<'_, T> {
         let _ = self.cluster.reconnect().await;
     }
 
-    async fn fetch(&mut self, name: &str) -> Result<Option<SpuSpec>, ClusterError> {
+    /// The one retry loop: runs `op` (given the attempt's number) until it ends; a
+    /// transient failure it returns as `Err` is retried after a pause while retries
+    /// remain, and otherwise ends the loop through `give_up`. An `op` that can tell
+    /// whether an earlier, unanswered attempt landed looks first when `attempt > 0`.
+    async fn retried<R>(
+        &mut self,
+        mut op: impl AsyncFnMut(&mut Self, u32) -> Result<R, ClusterError>,
+        give_up: impl FnOnce(ClusterError) -> R,
+    ) -> R {
         let mut attempt = 0;
         loop {
-            match self.cluster.fetch(name).await {
-                Ok(found) => return Ok(found.map(|l| l.spec)),
-                Err(e) if e.is_transient() && attempt < self.options.retries => {
+            match op(self, attempt).await {
+                Ok(done) => return done,
+                Err(_) if attempt < self.options.retries => {
                     self.pause(attempt).await;
                     attempt += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return give_up(e),
             }
         }
+    }
+
+    async fn fetch(&mut self, name: &str) -> Result<Option<SpuSpec>, ClusterError> {
+        self.retried(
+            async |engine: &mut Self, _| match engine.cluster.fetch(name).await {
+                Ok(found) => Ok(Ok(found.map(|l| l.spec))),
+                Err(e) if e.is_transient() => Err(e),
+                Err(e) => Ok(Err(e)),
+            },
+            Err,
+        )
+        .await
     }
 
     /// Reads the whole cluster, retrying transient failures like `fetch`.
     async fn read(&mut self) -> Result<crate::model::Live, ClusterError> {
-        let mut attempt = 0;
-        loop {
-            match self.cluster.read().await {
-                Ok(live) => return Ok(live),
-                Err(e) if e.is_transient() && attempt < self.options.retries => {
-                    self.pause(attempt).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.retried(
+            async |engine: &mut Self, _| match engine.cluster.read().await {
+                Ok(live) => Ok(Ok(live)),
+                Err(e) if e.is_transient() => Err(e),
+                Err(e) => Ok(Err(e)),
+            },
+            Err,
+        )
+        .await
     }
 
     /// Creates `spec`, looking before any retry so a create that landed is not repeated.
     async fn create(&mut self, spec: &SpuSpec) -> CreateOutcome {
-        let mut attempt = 0;
-        loop {
-            match self.cluster.create(spec).await {
-                Ok(()) => return CreateOutcome::Created,
-                Err(e @ ClusterError::AlreadyExists { .. }) => {
-                    return match self.fetch(&spec.name).await {
-                        Ok(Some(found)) => CreateOutcome::Found(found),
-                        // The id belongs to an SPU of another name.
-                        Ok(None) => CreateOutcome::Refused(e),
-                        Err(fetch_err) => CreateOutcome::Unknown(fetch_err),
-                    };
-                }
-                Err(e) if e.is_transient() => {
-                    if attempt >= self.options.retries {
-                        return CreateOutcome::Unknown(e);
-                    }
-                    self.pause(attempt).await;
-                    attempt += 1;
-                    if let Ok(Some(found)) = self.fetch(&spec.name).await {
-                        return CreateOutcome::Found(found);
+        self.retried(
+            async |engine: &mut Self, attempt| {
+                if attempt > 0 {
+                    if let Ok(Some(found)) = engine.fetch(&spec.name).await {
+                        return Ok(CreateOutcome::Found(found));
                     }
                 }
-                Err(e) => return CreateOutcome::Refused(e),
-            }
-        }
+                match engine.cluster.create(spec).await {
+                    Ok(()) => Ok(CreateOutcome::Created),
+                    Err(e @ ClusterError::AlreadyExists { .. }) => {
+                        Ok(match engine.fetch(&spec.name).await {
+                            Ok(Some(found)) => CreateOutcome::Found(found),
+                            // The id belongs to an SPU of another name.
+                            Ok(None) => CreateOutcome::Refused(e),
+                            Err(fetch_err) => CreateOutcome::Unknown(fetch_err),
+                        })
+                    }
+                    Err(e) if e.is_transient() => Err(e),
+                    Err(e) => Ok(CreateOutcome::Refused(e)),
+                }
+            },
+            CreateOutcome::Unknown,
+        )
+        .await
+    }
+
+    /// Deletes `spec`. `Ok(true)`: it is gone. `Ok(false)`: it was not ours to delete
+    /// (gone or changed before we touched it).
+    async fn delete(&mut self, spec: &SpuSpec) -> Result<bool, ClusterError> {
+        self.retried(
+            async |engine: &mut Self, attempt| {
+                if attempt > 0 {
+                    match engine.fetch(&spec.name).await {
+                        Ok(None) => return Ok(Ok(true)),
+                        Ok(Some(found)) if found == *spec => {}
+                        Ok(Some(_)) => return Ok(Ok(false)),
+                        Err(_) => {}
+                    }
+                }
+                match engine.cluster.delete(spec).await {
+                    Ok(()) => Ok(Ok(true)),
+                    // A retry finding it gone means our earlier attempt landed.
+                    Err(ClusterError::NotFound { .. }) => Ok(Ok(attempt > 0)),
+                    Err(e) if e.is_transient() => Err(e),
+                    Err(e) => Ok(Err(e)),
+                }
+            },
+            Err,
+        )
+        .await
     }
 
     /// Creates `new`; when the SC refuses it, creates `old` again.
@@ -488,33 +531,6 @@ impl<T: Cluster> Engine<'_, T> {
         Landing::RolledBack { refused, rollback }
     }
 
-    /// Deletes `spec`. `Ok(true)`: it is gone. `Ok(false)`: it was not ours to delete
-    /// (gone or changed before we touched it).
-    async fn delete(&mut self, spec: &SpuSpec) -> Result<bool, ClusterError> {
-        let mut attempt = 0;
-        loop {
-            match self.cluster.delete(spec).await {
-                Ok(()) => return Ok(true),
-                // A retry finding it gone means our earlier attempt landed.
-                Err(ClusterError::NotFound { .. }) if attempt > 0 => return Ok(true),
-                Err(ClusterError::NotFound { .. }) => return Ok(false),
-                Err(e) if e.is_transient() && attempt < self.options.retries => {
-                    self.pause(attempt).await;
-                    attempt += 1;
-                    match self.fetch(&spec.name).await {
-                        Ok(None) => return Ok(true),
-                        Ok(Some(found)) if found == *spec => continue,
-                        Ok(Some(_)) => return Ok(false),
-                        Err(_) => continue,
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// A batch of changes (see the module comment): one durable write of every `begin`,
-    /// then each change in order; every result goes to `emit` as it is known.
     async fn batch(
         &mut self,
         batch: &[Change],

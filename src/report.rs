@@ -90,15 +90,22 @@ impl DriftDoc {
 }
 
 impl BlockerDoc {
+    /// `b`, at its SPU's entry in the file.
     fn new(b: &Blocker, lines: &Lines<'_>) -> Self {
+        let line = b
+            .spu()
+            .and_then(|id| lines.of(id, |s| Some(s.entry.clone())));
+        BlockerDoc::at(b, line)
+    }
+
+    /// `b`, at `line` of the file.
+    fn at(b: &Blocker, line: Option<usize>) -> Self {
         BlockerDoc {
             kind: b.kind(),
             message: b.message(),
             help: b.help().to_string(),
             spu: b.spu(),
-            line: b
-                .spu()
-                .and_then(|id| lines.of(id, |s| Some(s.entry.clone()))),
+            line,
         }
     }
 }
@@ -227,13 +234,7 @@ impl PlanDoc {
     /// Refuses the plan for `blocker`, found after the document was made (a probe), at
     /// `line` of the file.
     pub fn block(&mut self, blocker: &Blocker, line: Option<usize>) {
-        self.blockers.push(BlockerDoc {
-            kind: blocker.kind(),
-            message: blocker.message(),
-            help: blocker.help().to_string(),
-            spu: blocker.spu(),
-            line,
-        });
+        self.blockers.push(BlockerDoc::at(blocker, line));
         self.summary.blocked = self.blockers.len();
     }
 
