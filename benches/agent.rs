@@ -25,8 +25,7 @@ use fluvio::FluvioClusterConfig;
 use fluvio_endpoints::cluster::sc::ScCluster;
 use fluvio_endpoints::cluster::Cluster;
 
-#[path = "../tests/support/test_sc/mod.rs"]
-mod test_sc;
+use fluvio_endpoints_test_sc as test_sc;
 
 use test_sc::{TestSc, TestScConfig};
 

@@ -59,8 +59,7 @@ use std::sync::atomic::AtomicBool;
 
 mod common;
 
-#[path = "../tests/support/test_sc/mod.rs"]
-mod test_sc;
+use fluvio_endpoints_test_sc as test_sc;
 
 use test_sc::{TestSc, TestScConfig};
 

@@ -1,4 +1,4 @@
-//! Standalone launcher of the project's test SC (tests/support/test_sc), for manual trials:
+//! Standalone launcher of the project's test SC (tests/test-sc), for manual trials:
 //!
 //! ```text
 //! cargo run --example test-sc -- --metadata-dir DIR --bind 127.0.0.1:9003 \
@@ -25,8 +25,7 @@
 //! `--tls-dir` (default: a temp dir removed on exit). It then prints the fluvio-endpoints
 //! flags and a fluvio profile (also written there as `fluvio-profile.toml`) that reach it.
 
-#[path = "../tests/support/test_sc/mod.rs"]
-mod test_sc;
+use fluvio_endpoints_test_sc as test_sc;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

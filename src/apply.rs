@@ -70,8 +70,6 @@
 //! one batch ([`MAX_BATCH`] replaces). Recovery errs on the side of never losing an SPU.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -368,6 +366,32 @@ enum CreateOutcome {
     Unknown(ClusterError),
 }
 
+/// Where creating a new spec, else restoring the old one, left an SPU: the one
+/// create-or-roll-back of a replace's last step and of recovery.
+enum Landing {
+    /// The new spec is there (ours, or found as we would have written it).
+    New,
+    /// Someone else's spec is there instead of the new one.
+    Moved(SpuSpec),
+    /// The create of the new spec did not complete: it may still land.
+    Unknown(ClusterError),
+    /// The SC refused the new spec; then the old one was created again, or not.
+    RolledBack {
+        refused: ClusterError,
+        rollback: Rollback,
+    },
+}
+
+/// What restoring the old spec came to.
+enum Rollback {
+    /// The old spec is there again.
+    Old,
+    /// Someone else's spec is there instead of the old one.
+    Moved(SpuSpec),
+    /// Restoring failed (refused, or did not complete).
+    Failed(ClusterError),
+}
+
 struct Engine<'a, T: Cluster> {
     cluster: &'a mut T,
     journal: &'a mut Journal,
@@ -388,91 +412,125 @@ impl<T: Cluster> Engine<'_, T> {
         let _ = self.cluster.reconnect().await;
     }
 
-    async fn fetch(&mut self, name: &str) -> Result<Option<SpuSpec>, ClusterError> {
+    /// The one retry loop: runs `op` (given the attempt's number) until it ends; a
+    /// transient failure it returns as `Err` is retried after a pause while retries
+    /// remain, and otherwise ends the loop through `give_up`. An `op` that can tell
+    /// whether an earlier, unanswered attempt landed looks first when `attempt > 0`.
+    async fn retried<R>(
+        &mut self,
+        mut op: impl AsyncFnMut(&mut Self, u32) -> Result<R, ClusterError>,
+        give_up: impl FnOnce(ClusterError) -> R,
+    ) -> R {
         let mut attempt = 0;
         loop {
-            match self.cluster.fetch(name).await {
-                Ok(found) => return Ok(found.map(|l| l.spec)),
-                Err(e) if e.is_transient() && attempt < self.options.retries => {
+            match op(self, attempt).await {
+                Ok(done) => return done,
+                Err(_) if attempt < self.options.retries => {
                     self.pause(attempt).await;
                     attempt += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return give_up(e),
             }
         }
+    }
+
+    async fn fetch(&mut self, name: &str) -> Result<Option<SpuSpec>, ClusterError> {
+        self.retried(
+            async |engine: &mut Self, _| match engine.cluster.fetch(name).await {
+                Ok(found) => Ok(Ok(found.map(|l| l.spec))),
+                Err(e) if e.is_transient() => Err(e),
+                Err(e) => Ok(Err(e)),
+            },
+            Err,
+        )
+        .await
     }
 
     /// Reads the whole cluster, retrying transient failures like `fetch`.
     async fn read(&mut self) -> Result<crate::model::Live, ClusterError> {
-        let mut attempt = 0;
-        loop {
-            match self.cluster.read().await {
-                Ok(live) => return Ok(live),
-                Err(e) if e.is_transient() && attempt < self.options.retries => {
-                    self.pause(attempt).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.retried(
+            async |engine: &mut Self, _| match engine.cluster.read().await {
+                Ok(live) => Ok(Ok(live)),
+                Err(e) if e.is_transient() => Err(e),
+                Err(e) => Ok(Err(e)),
+            },
+            Err,
+        )
+        .await
     }
 
     /// Creates `spec`, looking before any retry so a create that landed is not repeated.
     async fn create(&mut self, spec: &SpuSpec) -> CreateOutcome {
-        let mut attempt = 0;
-        loop {
-            match self.cluster.create(spec).await {
-                Ok(()) => return CreateOutcome::Created,
-                Err(e @ ClusterError::AlreadyExists { .. }) => {
-                    return match self.fetch(&spec.name).await {
-                        Ok(Some(found)) => CreateOutcome::Found(found),
-                        // The id belongs to an SPU of another name.
-                        Ok(None) => CreateOutcome::Refused(e),
-                        Err(fetch_err) => CreateOutcome::Unknown(fetch_err),
-                    };
-                }
-                Err(e) if e.is_transient() => {
-                    if attempt >= self.options.retries {
-                        return CreateOutcome::Unknown(e);
-                    }
-                    self.pause(attempt).await;
-                    attempt += 1;
-                    if let Ok(Some(found)) = self.fetch(&spec.name).await {
-                        return CreateOutcome::Found(found);
+        self.retried(
+            async |engine: &mut Self, attempt| {
+                if attempt > 0 {
+                    if let Ok(Some(found)) = engine.fetch(&spec.name).await {
+                        return Ok(CreateOutcome::Found(found));
                     }
                 }
-                Err(e) => return CreateOutcome::Refused(e),
-            }
-        }
+                match engine.cluster.create(spec).await {
+                    Ok(()) => Ok(CreateOutcome::Created),
+                    Err(e @ ClusterError::AlreadyExists { .. }) => {
+                        Ok(match engine.fetch(&spec.name).await {
+                            Ok(Some(found)) => CreateOutcome::Found(found),
+                            // The id belongs to an SPU of another name.
+                            Ok(None) => CreateOutcome::Refused(e),
+                            Err(fetch_err) => CreateOutcome::Unknown(fetch_err),
+                        })
+                    }
+                    Err(e) if e.is_transient() => Err(e),
+                    Err(e) => Ok(CreateOutcome::Refused(e)),
+                }
+            },
+            CreateOutcome::Unknown,
+        )
+        .await
     }
 
     /// Deletes `spec`. `Ok(true)`: it is gone. `Ok(false)`: it was not ours to delete
     /// (gone or changed before we touched it).
     async fn delete(&mut self, spec: &SpuSpec) -> Result<bool, ClusterError> {
-        let mut attempt = 0;
-        loop {
-            match self.cluster.delete(spec).await {
-                Ok(()) => return Ok(true),
-                // A retry finding it gone means our earlier attempt landed.
-                Err(ClusterError::NotFound { .. }) if attempt > 0 => return Ok(true),
-                Err(ClusterError::NotFound { .. }) => return Ok(false),
-                Err(e) if e.is_transient() && attempt < self.options.retries => {
-                    self.pause(attempt).await;
-                    attempt += 1;
-                    match self.fetch(&spec.name).await {
-                        Ok(None) => return Ok(true),
-                        Ok(Some(found)) if found == *spec => continue,
-                        Ok(Some(_)) => return Ok(false),
-                        Err(_) => continue,
+        self.retried(
+            async |engine: &mut Self, attempt| {
+                if attempt > 0 {
+                    match engine.fetch(&spec.name).await {
+                        Ok(None) => return Ok(Ok(true)),
+                        Ok(Some(found)) if found == *spec => {}
+                        Ok(Some(_)) => return Ok(Ok(false)),
+                        Err(_) => {}
                     }
                 }
-                Err(e) => return Err(e),
-            }
-        }
+                match engine.cluster.delete(spec).await {
+                    Ok(()) => Ok(Ok(true)),
+                    // A retry finding it gone means our earlier attempt landed.
+                    Err(ClusterError::NotFound { .. }) => Ok(Ok(attempt > 0)),
+                    Err(e) if e.is_transient() => Err(e),
+                    Err(e) => Ok(Err(e)),
+                }
+            },
+            Err,
+        )
+        .await
     }
 
-    /// A batch of changes (see the module comment): one durable write of every `begin`,
-    /// then each change in order; every result goes to `emit` as it is known.
+    /// Creates `new`; when the SC refuses it, creates `old` again.
+    async fn create_or_restore(&mut self, new: &SpuSpec, old: &SpuSpec) -> Landing {
+        let refused = match self.create(new).await {
+            CreateOutcome::Created => return Landing::New,
+            CreateOutcome::Found(found) if found == *new => return Landing::New,
+            CreateOutcome::Found(found) => return Landing::Moved(found),
+            CreateOutcome::Unknown(e) => return Landing::Unknown(e),
+            CreateOutcome::Refused(e) => e,
+        };
+        let rollback = match self.create(old).await {
+            CreateOutcome::Created => Rollback::Old,
+            CreateOutcome::Found(found) if found == *old => Rollback::Old,
+            CreateOutcome::Found(found) => Rollback::Moved(found),
+            CreateOutcome::Refused(e) | CreateOutcome::Unknown(e) => Rollback::Failed(e),
+        };
+        Landing::RolledBack { refused, rollback }
+    }
+
     async fn batch(
         &mut self,
         batch: &[Change],
@@ -623,18 +681,13 @@ impl<T: Cluster> Engine<'_, T> {
         deleted_at: Instant,
     ) -> Result<SpuResult> {
         let window = || Some(deleted_at.elapsed().as_secs_f64() * 1000.0);
-        match self.create(&change.next).await {
-            CreateOutcome::Created => {
+        match self.create_or_restore(&change.next, &change.live).await {
+            Landing::New => {
                 result.unavailable_ms = window();
                 result.outcome = SpuOutcome::Applied;
                 Ok(result)
             }
-            CreateOutcome::Found(found) if found == change.next => {
-                result.unavailable_ms = window();
-                result.outcome = SpuOutcome::Applied;
-                Ok(result)
-            }
-            CreateOutcome::Found(other) => {
+            Landing::Moved(other) => {
                 self.journal.end(seq, EndOutcome::Conflict)?;
                 Ok(result.ended(
                     SpuOutcome::Skipped,
@@ -644,14 +697,13 @@ impl<T: Cluster> Engine<'_, T> {
                     ),
                 ))
             }
-            CreateOutcome::Unknown(e) => Ok(result.ended(
+            Landing::Unknown(e) => Ok(result.ended(
                 SpuOutcome::Unresolved,
                 format!("create did not complete: {e}"),
             )),
-            CreateOutcome::Refused(create_err) => {
-                let rollback = self.create(&change.live).await;
+            Landing::RolledBack { refused, rollback } => {
                 result.unavailable_ms = window();
-                self.rolled_back(change, result, seq, create_err, rollback)
+                self.rolled_back(change, result, seq, refused, rollback)
             }
         }
     }
@@ -663,18 +715,15 @@ impl<T: Cluster> Engine<'_, T> {
         result: SpuResult,
         seq: u64,
         create_err: ClusterError,
-        rollback: CreateOutcome,
+        rollback: Rollback,
     ) -> Result<SpuResult> {
         let note = match rollback {
-            CreateOutcome::Created => "the old spec was restored".to_string(),
-            CreateOutcome::Found(found) if found == change.live => {
-                "the old spec was restored".to_string()
-            }
-            CreateOutcome::Found(found) => format!(
+            Rollback::Old => "the old spec was restored".to_string(),
+            Rollback::Moved(found) => format!(
                 "it now exists as someone else wrote it ({})",
                 moved(&change.live, &found)
             ),
-            CreateOutcome::Refused(e) | CreateOutcome::Unknown(e) => {
+            Rollback::Failed(e) => {
                 return Ok(result.ended(
                     SpuOutcome::Unresolved,
                     format!("{create_err}; restoring the old spec also failed: {e}"),
@@ -766,17 +815,10 @@ pub async fn recover<T: Cluster>(
     // One read of the cluster tells where every entry stands; only an SPU found missing
     // costs requests of its own (its re-creation). A failed read leaves every entry
     // unresolved, without a request (and a retry budget) each.
-    let live: Result<HashMap<String, SpuSpec>, String> = if pending.is_empty() {
+    let live = if pending.is_empty() {
         Ok(HashMap::new())
     } else {
-        match engine.read().await {
-            Ok(live) => Ok(live
-                .spus
-                .into_values()
-                .map(|l| (l.spec.name.clone(), l.spec))
-                .collect()),
-            Err(e) => Err(e.to_string()),
-        }
+        engine.specs_by_name().await
     };
     // Recovery re-creates an SPU only where it is missing: prove first, from the same
     // read, that the caller may (if the read failed, nothing is created).
@@ -798,29 +840,7 @@ pub async fn recover<T: Cluster>(
             Ok(Some(found)) if found == p.new => (RecoveryState::AtNew, None),
             Ok(Some(found)) if found == p.old => (RecoveryState::AtOld, None),
             Ok(Some(found)) => (RecoveryState::Other, Some(moved(&p.new, &found))),
-            Ok(None) => match engine.create(&p.new).await {
-                CreateOutcome::Created => (RecoveryState::RestoredNew, None),
-                CreateOutcome::Found(found) if found == p.new => (RecoveryState::RestoredNew, None),
-                CreateOutcome::Found(found) => (RecoveryState::Other, Some(moved(&p.new, &found))),
-                CreateOutcome::Unknown(e) => (RecoveryState::Unresolved, Some(e.to_string())),
-                CreateOutcome::Refused(new_err) => match engine.create(&p.old).await {
-                    CreateOutcome::Created => {
-                        (RecoveryState::RestoredOld, Some(new_err.to_string()))
-                    }
-                    CreateOutcome::Found(found) if found == p.old => {
-                        (RecoveryState::RestoredOld, Some(new_err.to_string()))
-                    }
-                    CreateOutcome::Found(found) => {
-                        (RecoveryState::Other, Some(moved(&p.old, &found)))
-                    }
-                    CreateOutcome::Refused(e) | CreateOutcome::Unknown(e) => (
-                        RecoveryState::Unresolved,
-                        Some(format!(
-                            "new spec refused ({new_err}); old spec refused ({e})"
-                        )),
-                    ),
-                },
-            },
+            Ok(None) => recreated(&p, engine.create_or_restore(&p.new, &p.old).await),
         };
         if state != RecoveryState::Unresolved {
             engine.journal.end(p.seq, EndOutcome::Recovered)?;
@@ -836,14 +856,40 @@ pub async fn recover<T: Cluster>(
     Ok(out)
 }
 
-/// Restarts one SPU's process: the restart command (`crate::hook`), or a test's script.
-pub trait Restart {
-    /// Restarts the process of `spu` and returns once the restart is done (or failed).
-    fn restart<'a>(
-        &'a mut self,
-        spu: &'a SpuSpec,
-    ) -> Pin<Box<dyn Future<Output = Result<crate::hook::HookRun, String>> + 'a>>;
+impl<T: Cluster> Engine<'_, T> {
+    /// Every SPU's spec by name, in one read (retried); the error as text.
+    async fn specs_by_name(&mut self) -> Result<HashMap<String, SpuSpec>, String> {
+        match self.read().await {
+            Ok(live) => Ok(live
+                .spus
+                .into_values()
+                .map(|l| (l.spec.name.clone(), l.spec))
+                .collect()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
+
+/// Where re-creating a missing SPU of an unfinished change left it.
+fn recreated(p: &Pending, landing: Landing) -> (RecoveryState, Option<String>) {
+    match landing {
+        Landing::New => (RecoveryState::RestoredNew, None),
+        Landing::Moved(found) => (RecoveryState::Other, Some(moved(&p.new, &found))),
+        Landing::Unknown(e) => (RecoveryState::Unresolved, Some(e.to_string())),
+        Landing::RolledBack { refused, rollback } => match rollback {
+            Rollback::Old => (RecoveryState::RestoredOld, Some(refused.to_string())),
+            Rollback::Moved(found) => (RecoveryState::Other, Some(moved(&p.old, &found))),
+            Rollback::Failed(e) => (
+                RecoveryState::Unresolved,
+                Some(format!(
+                    "new spec refused ({refused}); old spec refused ({e})"
+                )),
+            ),
+        },
+    }
+}
+
+pub use crate::hook::Restart;
 
 /// A rolling apply: every changed SPU that follows a replicated partition is restarted
 /// right after its replace and gated before the next SPU is touched.
@@ -1128,45 +1174,15 @@ pub async fn apply<T: Cluster>(
     }
     report.data_plane_failure = engine.gate_failure.take();
     let in_place = engine.cluster.updates_in_place();
-    for (result, change) in report.results.iter_mut().zip(changes) {
-        if result.data_plane.is_none() {
-            let at_risk =
-                !in_place && result.unavailable_ms.is_some() && follows_any(&change.partitions);
-            result.data_plane =
-                DataPlaneResult::unchecked(change, at_risk, unhealed(result, change, in_place));
-        }
-    }
+    unchecked_data_plane(&mut report, changes, in_place);
 
     // 5. Prove the result: every applied SPU exactly as planned, every other field intact.
     if report.results.iter().any(|r| r.seq.is_some()) {
-        let live = engine.read().await;
-        match live {
+        match engine.read().await {
             Err(e) => {
                 report.verification_error = Some(format!("could not re-read the cluster: {e}"))
             }
-            Ok(live) => {
-                for (result, change) in report.results.iter_mut().zip(changes) {
-                    let Some(seq) = result.seq else { continue };
-                    if result.outcome != SpuOutcome::Applied {
-                        continue;
-                    }
-                    match live.spus.get(&change.id).map(|l| &l.spec) {
-                        Some(found) if *found == change.next => {
-                            engine.journal.end(seq, EndOutcome::Applied)?;
-                        }
-                        Some(found) => {
-                            engine.journal.end(seq, EndOutcome::VerifyFailed)?;
-                            result.outcome = SpuOutcome::Failed;
-                            result.reason =
-                                Some(format!("verification: {}", moved(&change.next, found)));
-                        }
-                        None => {
-                            result.outcome = SpuOutcome::Unresolved;
-                            result.reason = Some("verification: the SPU is missing after its create was acknowledged".into());
-                        }
-                    }
-                }
-            }
+            Ok(live) => verify(&mut report, changes, &live, engine.journal)?,
         }
     }
     // Anything missing now is restored from the journal straight away.
@@ -1189,25 +1205,51 @@ pub async fn apply<T: Cluster>(
     Ok(report)
 }
 
-#[cfg(test)]
-#[path = "apply_tests.rs"]
-mod engine_tests;
-
-#[cfg(test)]
-mod tests {
-    use super::RecoveryState;
-
-    #[test]
-    fn recovery_states_are_named_as_in_json() {
-        for state in [
-            RecoveryState::AtNew,
-            RecoveryState::AtOld,
-            RecoveryState::Other,
-            RecoveryState::RestoredNew,
-            RecoveryState::RestoredOld,
-            RecoveryState::Unresolved,
-        ] {
-            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+/// The data plane of every result a gate did not check: at risk when its SPU was replaced
+/// (not updated in place) while it follows a replicated partition.
+fn unchecked_data_plane(report: &mut ApplyReport, changes: &[Change], in_place: bool) {
+    for (result, change) in report.results.iter_mut().zip(changes) {
+        if result.data_plane.is_none() {
+            let at_risk =
+                !in_place && result.unavailable_ms.is_some() && follows_any(&change.partitions);
+            result.data_plane =
+                DataPlaneResult::unchecked(change, at_risk, unhealed(result, change, in_place));
         }
     }
 }
+
+/// Checks every applied SPU against the cluster read back after the run, and ends its
+/// journal entry: applied, or failed verification.
+fn verify(
+    report: &mut ApplyReport,
+    changes: &[Change],
+    live: &crate::model::Live,
+    journal: &mut Journal,
+) -> Result<()> {
+    for (result, change) in report.results.iter_mut().zip(changes) {
+        let Some(seq) = result.seq else { continue };
+        if result.outcome != SpuOutcome::Applied {
+            continue;
+        }
+        match live.spus.get(&change.id).map(|l| &l.spec) {
+            Some(found) if *found == change.next => {
+                journal.end(seq, EndOutcome::Applied)?;
+            }
+            Some(found) => {
+                journal.end(seq, EndOutcome::VerifyFailed)?;
+                result.outcome = SpuOutcome::Failed;
+                result.reason = Some(format!("verification: {}", moved(&change.next, found)));
+            }
+            None => {
+                result.outcome = SpuOutcome::Unresolved;
+                result.reason = Some(
+                    "verification: the SPU is missing after its create was acknowledged".into(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

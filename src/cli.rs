@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::model::HostPort;
-use crate::output::{ColorChoice, Format};
-use crate::render::annotations::Annotations;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -172,6 +170,66 @@ pub struct TlsArgs {
         requires = "enable_client_cert"
     )]
     pub client_key: Option<PathBuf>,
+}
+
+/// `-o/--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[value(alias = "table")]
+    Text,
+    Json,
+    Yaml,
+    Markdown,
+}
+
+impl From<Format> for crate::output::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => Self::Text,
+            Format::Json => Self::Json,
+            Format::Yaml => Self::Yaml,
+            Format::Markdown => Self::Markdown,
+        }
+    }
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorChoice> for crate::render::style::ColorChoice {
+    fn from(choice: ColorChoice) -> Self {
+        match choice {
+            ColorChoice::Auto => Self::Auto,
+            ColorChoice::Always => Self::Always,
+            ColorChoice::Never => Self::Never,
+        }
+    }
+}
+
+/// `--annotations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Annotations {
+    /// Under GitHub Actions (`GITHUB_ACTIONS=true`), else none.
+    #[default]
+    Auto,
+    Github,
+    None,
+}
+
+impl Annotations {
+    pub fn enabled(self) -> bool {
+        match self {
+            Annotations::Auto => std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            Annotations::Github => true,
+            Annotations::None => false,
+        }
+    }
 }
 
 fn parse_cluster(text: &str) -> Result<HostPort, String> {

@@ -113,10 +113,19 @@ impl Hook {
     }
 }
 
+/// Restarts one SPU's process: the restart command ([`RestartHook`]), or a test's script.
+pub trait Restart {
+    /// Restarts the process of `spu` and returns once the restart is done (or failed).
+    fn restart<'a>(
+        &'a mut self,
+        spu: &'a crate::model::SpuSpec,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<HookRun, String>> + 'a>>;
+}
+
 /// The restart command of a rolling apply: `SPU_ID` and `SPU_NAME` in its environment.
 pub struct RestartHook(pub Hook);
 
-impl crate::apply::Restart for RestartHook {
+impl Restart for RestartHook {
     fn restart<'a>(
         &'a mut self,
         spu: &'a crate::model::SpuSpec,

@@ -50,8 +50,9 @@ use crate::model::{ClusterId, SpuSpec};
 
 /// Where journals live unless `--journal-dir` or `FLUVIO_ENDPOINTS_JOURNAL_DIR` says otherwise.
 pub fn default_dir() -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".fluvio").join("endpoints").join("journal")
+    let fluvio =
+        crate::profile::fluvio_home().unwrap_or_else(|| PathBuf::from(".").join(".fluvio"));
+    fluvio.join("endpoints").join("journal")
 }
 
 /// The journal format this build writes: each line carries it as `v`. Format 1 (lines

@@ -25,15 +25,36 @@
 //! opens no watch stream (`cluster::connection`), and `cluster::metadata_dir`, a stopped local cluster's metadata
 //! directory through Fluvio's own `LocalMetadataStorage`; it is the only module that
 //! imports Fluvio crates. `journal` makes every replace recoverable.
+//!
+//! Layers, bottom to top; a module uses its own layer and those below, never one above
+//! (`tests/it/layers.rs` holds the table and fails on an import against it, or on a cycle):
+//!
+//! ```text
+//! escape, causes, address, input, atomic_write   untrusted text, error chains, bounded files
+//! model < plan < replication                     pure values (no I/O)
+//! config, profile, journal, hook                 zone file, client config, journal, commands run
+//! cluster, ownership                             what the tool talks to
+//! error                                          the one error type and exit codes
+//! apply, probe                                   the engine
+//! report                                         the JSON contract
+//! render (render::style: colors)                 documents as text
+//! output                                         the printer
+//! ops                                            operations over plain options (no clap)
+//! cli                                            arguments (clap), converted by commands
+//! commands                                       one thin module per subcommand
+//! lib (run, dispatch)                            the app
+//! ```
 
 pub mod address;
 pub mod apply;
 pub mod atomic_write;
+pub mod causes;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod escape;
 pub mod hook;
 pub mod input;
 pub mod journal;
@@ -58,8 +79,8 @@ use output::Printer;
 pub fn run(cli: Cli) -> u8 {
     let global = &cli.global;
     let printer = Printer {
-        format: global.output,
-        style: output::Style::detect(global.color),
+        format: global.output.into(),
+        style: output::Style::detect(global.color.into()),
         annotations: global.annotations.enabled(),
         quiet: global.quiet,
     };

@@ -513,7 +513,7 @@ pub struct Policy {
     pub max_changes: Option<MaxChanges>,
     pub probe: ProbePolicy,
     /// Whether a change may stall the replicated partitions its SPU follows.
-    pub replication_stalls: crate::replication::StallPolicy,
+    pub replication_stalls: StallPolicy,
     /// The shell command that restarts one SPU's process (`SPU_ID`, `SPU_NAME` in its
     /// environment), run after each change of an SPU that follows a replicated partition.
     pub restart_command: Option<String>,
@@ -597,4 +597,36 @@ impl Desired {
             .as_deref()
             .or(self.cluster.profile.as_deref())
     }
+}
+
+/// An SPU's part in one replicated partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Leader,
+    Follower,
+}
+
+/// A replicated partition (more than one replica) that an SPU holds a replica of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PartitionRole {
+    /// `<topic>-<index>`.
+    pub partition: String,
+    pub role: Role,
+    /// How many replicas the partition has.
+    pub replicas: usize,
+}
+
+/// What a file says of stalls it would cause (`[policy] replication_stalls`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum StallPolicy {
+    /// A change that would stall replication refuses the plan (the default).
+    #[default]
+    Refuse,
+    /// The user accepts that the partitions a changed SPU follows stop committing until
+    /// its process restarts.
+    Accept,
 }

@@ -10,75 +10,16 @@ use crate::model::{ClusterId, Live};
 use crate::render;
 use crate::report::{ApplyDoc, PlanDoc, RunKind};
 
-/// `-o/--output`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// `-o/--output`: the format of every document a command prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    #[value(alias = "table")]
     Text,
     Json,
     Yaml,
     Markdown,
 }
 
-/// `--color`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ColorChoice {
-    #[default]
-    Auto,
-    Always,
-    Never,
-}
-
-/// Semantic styles; plain text when color is off, so output reads the same without it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Style {
-    pub color: bool,
-}
-
-impl Style {
-    /// Decides once: `--color`, then `NO_COLOR`, then whether stdout is a terminal.
-    pub fn detect(choice: ColorChoice) -> Self {
-        let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
-            }
-        };
-        Style { color }
-    }
-
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    }
-
-    pub fn added(&self, t: &str) -> String {
-        self.paint("32", t)
-    }
-    pub fn removed(&self, t: &str) -> String {
-        self.paint("31", t)
-    }
-    pub fn changed(&self, t: &str) -> String {
-        self.paint("33", t)
-    }
-    pub fn warn(&self, t: &str) -> String {
-        self.paint("33", t)
-    }
-    pub fn error(&self, t: &str) -> String {
-        self.paint("1;31", t)
-    }
-    pub fn bold(&self, t: &str) -> String {
-        self.paint("1", t)
-    }
-    pub fn hint(&self, t: &str) -> String {
-        self.paint("36", t)
-    }
-}
+pub use crate::render::style::Style;
 
 /// Where every command's output goes, by format.
 #[derive(Debug, Clone, Copy)]
@@ -419,7 +360,7 @@ impl PlanStream<'_> {
 }
 
 /// A one-line message the tool composed: its leading and trailing line breaks are its own,
-/// everything between them is shown through `render::escape::visible`.
+/// everything between them is shown through `crate::escape::visible`.
 fn inert_message(text: &str) -> String {
     let start = text.len() - text.trim_start_matches('\n').len();
     let body = text[start..].trim_end_matches('\n');
@@ -427,7 +368,7 @@ fn inert_message(text: &str) -> String {
     format!(
         "{}{}{}",
         &text[..start],
-        render::escape::visible(body),
+        crate::escape::visible(body),
         &text[end..]
     )
 }
@@ -512,7 +453,7 @@ pub fn stderr(text: &str) {
 
 /// Prints an error with its cause chain, spans and help, once. Messages may quote a
 /// cluster's text (an SPU's name, an SC's error), so every message, cause, help and label
-/// is shown through `render::escape::visible` first.
+/// is shown through `crate::escape::visible` first.
 pub fn diagnostic(err: &dyn miette::Diagnostic, style: &Style) {
     stderr(&rendered(err, style));
 }
@@ -554,7 +495,7 @@ struct ShownCause {
 }
 
 fn shown_text(text: &str) -> String {
-    render::escape::visible(text).into_owned()
+    crate::escape::visible(text).into_owned()
 }
 
 impl ShownCause {

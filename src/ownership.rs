@@ -187,7 +187,7 @@ pub struct EntryDiagnostic {
 
 fn source(file: &SourceFile) -> NamedSource<Arc<str>> {
     NamedSource::new(
-        crate::render::escape::visible(&file.name),
+        crate::escape::visible(&file.name),
         Arc::from(file.text.as_str()),
     )
     .with_language("TOML")
@@ -202,7 +202,7 @@ fn local_span(zone: &Zone<'_>, id: SpuId) -> Range<usize> {
 
 impl OwnershipError {
     pub fn new(zones: &[Zone<'_>], conflicts: &[Conflict]) -> Self {
-        let visible = |s: &str| crate::render::escape::visible(s).into_owned();
+        let visible = |s: &str| crate::escape::visible(s).into_owned();
         let mut located = Vec::new();
         let rendered = conflicts
             .iter()

@@ -78,7 +78,7 @@ pub struct Change {
     /// its role in each, when the plan read them. Replication of each one it follows stalls
     /// when the SPU is re-registered on a running SC, until its process restarts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub partitions: Vec<crate::replication::PartitionRole>,
+    pub partitions: Vec<crate::model::PartitionRole>,
 }
 
 /// An asserted field of the file that the cluster does not match. Never applied.

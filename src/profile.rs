@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Value};
 
+use crate::escape::visible;
 use crate::model::EndpointTls;
-use crate::render::escape::visible;
 
 const KEY: &str = "use_spu_local_address";
 
@@ -90,13 +90,19 @@ pub(crate) fn without_quoted_lines(text: &str) -> String {
     kept.join(": ")
 }
 
+/// The fluvio CLI's own directory, `$HOME/.fluvio` (its config, its extensions, and this
+/// tool's journals); `None` when HOME is not set.
+pub fn fluvio_home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".fluvio"))
+}
+
 /// The fluvio config's path, as the fluvio CLI finds it.
 pub fn config_path() -> Result<PathBuf, ProfileError> {
     if let Some(path) = std::env::var_os("FLV_PROFILE_PATH") {
         return Ok(PathBuf::from(path));
     }
-    std::env::var_os("HOME")
-        .map(|home| PathBuf::from(home).join(".fluvio").join("config"))
+    fluvio_home()
+        .map(|home| home.join("config"))
         .ok_or(ProfileError::NoPath)
 }
 

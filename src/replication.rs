@@ -18,25 +18,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Live, LivePartition, SpuId};
+pub use crate::model::{PartitionRole, Role, StallPolicy};
 use crate::plan::{Blocker, Change, Plan};
-
-/// An SPU's part in one replicated partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Leader,
-    Follower,
-}
-
-/// A replicated partition (more than one replica) that an SPU holds a replica of.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct PartitionRole {
-    /// `<topic>-<index>`.
-    pub partition: String,
-    pub role: Role,
-    /// How many replicas the partition has.
-    pub replicas: usize,
-}
 
 /// How a run changes SPUs, and so whether their followers stall.
 #[derive(
@@ -74,20 +57,6 @@ impl Route {
             Route::MetadataDir => "metadata directory: a stopped cluster's files are changed in place",
         }
     }
-}
-
-/// What a file says of stalls it would cause (`[policy] replication_stalls`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum StallPolicy {
-    /// A change that would stall replication refuses the plan (the default).
-    #[default]
-    Refuse,
-    /// The user accepts that the partitions a changed SPU follows stop committing until
-    /// its process restarts.
-    Accept,
 }
 
 /// Only partitions with more than one replica can stall.

@@ -7,6 +7,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::apply::{ApplyReport, SpuOutcome};
+pub use crate::config::ConfigRef;
 use crate::config::SourceFile;
 use crate::model::{ClusterId, Desired, SpuId, SpuSpans};
 use crate::plan::{Action, Blocker, BlockerKind, Change, Drift, DriftField, Plan, UnmanagedSpu};
@@ -15,23 +16,6 @@ pub const FORMAT_VERSION: u32 = 1;
 
 fn count(actions: impl Iterator<Item = Action>, action: Action) -> usize {
     actions.filter(|a| *a == action).count()
-}
-
-/// Where a plan's file came from, and its hash (a saved plan refuses a changed file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ConfigRef {
-    pub path: String,
-    pub sha256: String,
-}
-
-impl ConfigRef {
-    pub fn of(file: &SourceFile) -> Self {
-        use sha2::{Digest, Sha256};
-        ConfigRef {
-            path: file.name.clone(),
-            sha256: hex::encode(Sha256::digest(file.text.as_bytes())),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -106,15 +90,22 @@ impl DriftDoc {
 }
 
 impl BlockerDoc {
+    /// `b`, at its SPU's entry in the file.
     fn new(b: &Blocker, lines: &Lines<'_>) -> Self {
+        let line = b
+            .spu()
+            .and_then(|id| lines.of(id, |s| Some(s.entry.clone())));
+        BlockerDoc::at(b, line)
+    }
+
+    /// `b`, at `line` of the file.
+    fn at(b: &Blocker, line: Option<usize>) -> Self {
         BlockerDoc {
             kind: b.kind(),
             message: b.message(),
             help: b.help().to_string(),
             spu: b.spu(),
-            line: b
-                .spu()
-                .and_then(|id| lines.of(id, |s| Some(s.entry.clone()))),
+            line,
         }
     }
 }
@@ -243,13 +234,7 @@ impl PlanDoc {
     /// Refuses the plan for `blocker`, found after the document was made (a probe), at
     /// `line` of the file.
     pub fn block(&mut self, blocker: &Blocker, line: Option<usize>) {
-        self.blockers.push(BlockerDoc {
-            kind: blocker.kind(),
-            message: blocker.message(),
-            help: blocker.help().to_string(),
-            spu: blocker.spu(),
-            line,
-        });
+        self.blockers.push(BlockerDoc::at(blocker, line));
         self.summary.blocked = self.blockers.len();
     }
 

@@ -180,7 +180,7 @@ fn refuse_duplicate_ids(spu_dir: &Path) -> Result<(), ClusterError> {
             "SPU id {id} is defined by more than one file: {}; two SPUs cannot share an id, so remove or renumber all but one",
             files
                 .iter()
-                .map(|f| crate::render::escape::visible(&f.display().to_string()).into_owned())
+                .map(|f| crate::escape::visible(&f.display().to_string()).into_owned())
                 .collect::<Vec<_>>()
                 .join(" and ")
         ))),

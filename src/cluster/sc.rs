@@ -19,7 +19,7 @@ use fluvio_sc_schema::{ApiError, TryEncodableFrom};
 use super::connection::{ConnectError, RequestError, ScConnection};
 use super::convert::{custom_spec, live_into_model, partition_into_model};
 use super::{Cluster, ClusterError};
-use crate::error::one_line as causes;
+use crate::causes::one_line as causes;
 use crate::model::{ClusterId, Live, LivePartition, LiveSpu, SpuSpec};
 use crate::profile::without_quoted_lines;
 

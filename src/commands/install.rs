@@ -23,9 +23,9 @@ fn default_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("FLUVIO_EXTENSIONS_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|home| PathBuf::from(home).join(".fluvio").join("extensions"))
+    // An empty HOME names no directory here.
+    std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    crate::profile::fluvio_home().map(|fluvio| fluvio.join("extensions"))
 }
 
 /// Copies the running binary into `dir` (or the default) as `fluvio-endpoints`.

@@ -17,7 +17,8 @@ pub mod validate;
 
 use std::time::Duration;
 
-use crate::cli::Global;
+use crate::cli::{Global, TlsArgs};
+use crate::cluster::sc::EndpointTls;
 use crate::error::{Error, Result};
 use crate::journal;
 use crate::ops::session::{ClusterFlags, Connect};
@@ -40,7 +41,7 @@ impl Ctx {
                 cluster: g.cluster.clone(),
                 profile: g.profile.clone(),
                 metadata_dir: g.metadata_dir.clone(),
-                tls: ClusterFlags::tls_of(&g.tls),
+                tls: tls_of(&g.tls),
             },
             journal_dir: g.journal_dir.clone().unwrap_or_else(journal::default_dir),
             timeout: Duration::from_secs_f64(g.timeout),
@@ -54,6 +55,32 @@ impl Ctx {
                 }),
             lock_timeout: g.lock_timeout.unwrap_or_default(),
         }
+    }
+}
+
+/// The fluvio CLI's TLS flags as the connection's TLS (clap has checked that they go
+/// together: `--domain` and the paths only with `--enable-client-cert`, which needs
+/// all four).
+fn tls_of(args: &TlsArgs) -> EndpointTls {
+    let TlsArgs {
+        tls,
+        enable_client_cert,
+        domain,
+        ca_cert,
+        client_cert,
+        client_key,
+    } = args.clone();
+    if !tls {
+        return EndpointTls::Disabled;
+    }
+    match (enable_client_cert, domain, ca_cert, client_cert, client_key) {
+        (true, Some(domain), Some(ca_cert), Some(cert), Some(key)) => EndpointTls::Verified {
+            domain,
+            ca_cert,
+            cert,
+            key,
+        },
+        _ => EndpointTls::Anonymous,
     }
 }
 
@@ -182,4 +209,37 @@ pub async fn plan_many(
     }
     stream.finish();
     aggregate(&errors).map(|()| found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_flags_mean_what_they_mean_in_the_fluvio_cli() {
+        let none = TlsArgs::default();
+        assert_eq!(tls_of(&none), EndpointTls::Disabled);
+        let anonymous = TlsArgs {
+            tls: true,
+            ..TlsArgs::default()
+        };
+        assert_eq!(tls_of(&anonymous), EndpointTls::Anonymous);
+        let verified = TlsArgs {
+            tls: true,
+            enable_client_cert: true,
+            domain: Some("sc.example.com".into()),
+            ca_cert: Some("ca.crt".into()),
+            client_cert: Some("client.crt".into()),
+            client_key: Some("client.key".into()),
+        };
+        assert_eq!(
+            tls_of(&verified),
+            EndpointTls::Verified {
+                domain: "sc.example.com".into(),
+                ca_cert: "ca.crt".into(),
+                cert: "client.crt".into(),
+                key: "client.key".into(),
+            }
+        );
+    }
 }

@@ -15,6 +15,25 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 
 use crate::model::Desired;
 
+/// Where a plan's file came from, and its hash (a saved plan refuses a changed file).
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct ConfigRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+impl ConfigRef {
+    pub fn of(file: &SourceFile) -> Self {
+        use sha2::{Digest, Sha256};
+        ConfigRef {
+            path: file.name.clone(),
+            sha256: hex::encode(Sha256::digest(file.text.as_bytes())),
+        }
+    }
+}
+
 /// One problem in a file, located by byte range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -71,15 +90,8 @@ impl SourceFile {
         }
     }
 
-    pub fn read(path: &Path) -> Result<Self, crate::error::Error> {
-        let text =
-            crate::input::read_to_string(path, &crate::input::ZONE_FILE).map_err(|source| {
-                crate::error::Error::ReadFile {
-                    path: path.to_path_buf(),
-                    source,
-                    help: "check the path; -f takes the zone file",
-                }
-            })?;
+    pub fn read(path: &Path) -> std::io::Result<Self> {
+        let text = crate::input::read_to_string(path, &crate::input::ZONE_FILE)?;
         Ok(SourceFile::new(path.display().to_string(), text))
     }
 
@@ -182,8 +194,7 @@ impl ConfigErrors {
         let text: Arc<str> = Arc::from(file.text.as_str());
         // miette prints the name in each snippet's header as given, and a path can hold
         // any character: it is given escaped.
-        let src = NamedSource::new(crate::render::escape::visible(&file.name), text)
-            .with_language("TOML");
+        let src = NamedSource::new(crate::escape::visible(&file.name), text).with_language("TOML");
         let located = problems
             .iter()
             .map(|p| {
@@ -195,87 +206,108 @@ impl ConfigErrors {
         // minutes. The first ones are shown; annotations and `located` keep them all.
         let hidden = problems.len().saturating_sub(MAX_RENDERED);
         let first_hidden = problems.get(MAX_RENDERED).map(|p| p.span.clone());
-        let quoted = |span: &Range<usize>| file.widest_quoted_line(span) <= MAX_QUOTED_LINE;
         let mut problems: Vec<ProblemDiagnostic> = problems
             .into_iter()
             .take(MAX_RENDERED)
-            .map(|mut p| {
-                // (whether the message says its labels, asked before either is shortened)
-                let says = |label: &str| p.message.contains(label);
-                let says_labels = (
-                    says(&p.label),
-                    p.related.as_ref().is_some_and(|(_, l)| says(l)),
-                );
-                p.message = shortened(p.message);
-                p.label = shortened(p.label);
-                if let Some((_, label)) = &mut p.related {
-                    *label = shortened(std::mem::take(label));
-                }
-                if quoted(&p.span) && p.related.as_ref().is_none_or(|(s, _)| quoted(s)) {
-                    return ProblemDiagnostic {
-                        message: p.message,
-                        src: src.clone(),
-                        span: Some(p.span.into()),
-                        label: p.label,
-                        related: p.related.as_ref().map(|(s, _)| s.clone().into()),
-                        related_label: p.related.map(|(_, l)| l).unwrap_or_default(),
-                        help: p.help,
-                    };
-                }
-                // Placed in words instead (with its label, unless the message says it).
-                let at = |span: &Range<usize>, label: &str, said: bool| {
-                    let (line, col) = file.line_col(span.start);
-                    match said {
-                        true => format!("line {line}, column {col}"),
-                        false => format!("line {line}, column {col}: {label}"),
-                    }
-                };
-                let mut message =
-                    format!("{} (at {}", p.message, at(&p.span, &p.label, says_labels.0));
-                if let Some((span, label)) = &p.related {
-                    message.push_str(&format!("; {}", at(span, label, says_labels.1)));
-                }
-                message.push_str("; the line is too long to quote)");
-                ProblemDiagnostic {
-                    message,
-                    src: src.clone(),
-                    span: None,
-                    label: String::new(),
-                    related: None,
-                    related_label: String::new(),
-                    help: p.help,
-                }
-            })
+            .map(|p| ProblemDiagnostic::new(file, &src, p))
             .collect();
         if let Some(span) = first_hidden {
-            let mut message = format!(
-                "and {hidden} more problem{}, not shown here",
-                if hidden == 1 { "" } else { "s" }
-            );
-            if !quoted(&span) {
-                let (line, col) = file.line_col(span.start);
-                message.push_str(&format!(
-                    " (the first at line {line}, column {col}; the line is too long to quote)"
-                ));
-            }
-            problems.push(ProblemDiagnostic {
-                message,
-                src: src.clone(),
-                span: quoted(&span).then(|| span.into()),
-                label: "the first not shown".into(),
-                related: None,
-                related_label: String::new(),
-                help: Some(
-                    "fix the problems above and validate again; `--annotations github` lists every one"
-                        .into(),
-                ),
-            });
+            problems.push(ProblemDiagnostic::not_shown(file, &src, hidden, span));
         }
         ConfigErrors {
             name: file.name.clone(),
             src,
             problems,
             located,
+        }
+    }
+}
+
+impl SourceFile {
+    /// Whether a diagnostic at `span` can quote its lines ([`MAX_QUOTED_LINE`]).
+    fn quotes(&self, span: &Range<usize>) -> bool {
+        self.widest_quoted_line(span) <= MAX_QUOTED_LINE
+    }
+}
+
+impl ProblemDiagnostic {
+    /// One problem, its lines quoted, or placed in words when a line is too long to quote.
+    fn new(file: &SourceFile, src: &NamedSource<Arc<str>>, mut p: Problem) -> Self {
+        // (whether the message says its labels, asked before either is shortened)
+        let says = |label: &str| p.message.contains(label);
+        let says_labels = (
+            says(&p.label),
+            p.related.as_ref().is_some_and(|(_, l)| says(l)),
+        );
+        p.message = shortened(p.message);
+        p.label = shortened(p.label);
+        if let Some((_, label)) = &mut p.related {
+            *label = shortened(std::mem::take(label));
+        }
+        if file.quotes(&p.span) && p.related.as_ref().is_none_or(|(s, _)| file.quotes(s)) {
+            return ProblemDiagnostic {
+                message: p.message,
+                src: src.clone(),
+                span: Some(p.span.into()),
+                label: p.label,
+                related: p.related.as_ref().map(|(s, _)| s.clone().into()),
+                related_label: p.related.map(|(_, l)| l).unwrap_or_default(),
+                help: p.help,
+            };
+        }
+        // Placed in words instead (with its label, unless the message says it).
+        let at = |span: &Range<usize>, label: &str, said: bool| {
+            let (line, col) = file.line_col(span.start);
+            match said {
+                true => format!("line {line}, column {col}"),
+                false => format!("line {line}, column {col}: {label}"),
+            }
+        };
+        let mut message = format!("{} (at {}", p.message, at(&p.span, &p.label, says_labels.0));
+        if let Some((span, label)) = &p.related {
+            message.push_str(&format!("; {}", at(span, label, says_labels.1)));
+        }
+        message.push_str("; the line is too long to quote)");
+        ProblemDiagnostic {
+            message,
+            src: src.clone(),
+            span: None,
+            label: String::new(),
+            related: None,
+            related_label: String::new(),
+            help: p.help,
+        }
+    }
+
+    /// The line that stands for the `hidden` problems past [`MAX_RENDERED`], the first of
+    /// them at `span`.
+    fn not_shown(
+        file: &SourceFile,
+        src: &NamedSource<Arc<str>>,
+        hidden: usize,
+        span: Range<usize>,
+    ) -> Self {
+        let mut message = format!(
+            "and {hidden} more problem{}, not shown here",
+            if hidden == 1 { "" } else { "s" }
+        );
+        if !file.quotes(&span) {
+            let (line, col) = file.line_col(span.start);
+            message.push_str(&format!(
+                " (the first at line {line}, column {col}; the line is too long to quote)"
+            ));
+        }
+        ProblemDiagnostic {
+            message,
+            src: src.clone(),
+            span: file.quotes(&span).then(|| span.into()),
+            label: "the first not shown".into(),
+            related: None,
+            related_label: String::new(),
+            help: Some(
+                "fix the problems above and validate again; `--annotations github` lists every one"
+                    .into(),
+            ),
         }
     }
 }

@@ -153,186 +153,134 @@ fn client_sel(raw: &RawClient, problems: &mut Vec<Problem>) -> Option<ClientSel>
 fn policy(raw: &super::raw::RawPolicy, problems: &mut Vec<Problem>) -> Policy {
     let mut policy = Policy::default();
     if let Some(unmanaged) = &raw.unmanaged {
-        policy.unmanaged = match unmanaged.value.as_str() {
-            "ignore" => Unmanaged::Ignore,
-            "warn" => Unmanaged::Warn,
-            "error" => Unmanaged::Error,
-            _ => {
-                problems.push(
-                    Problem::new(
-                        format!("unknown unmanaged policy `{}`", unmanaged.value),
-                        unmanaged.span.clone(),
-                        "expected ignore, warn or error",
-                    )
-                    .with_help(
-                        "`unmanaged` says what to do with SPUs in the cluster but not in the file",
-                    ),
-                );
-                Unmanaged::default()
-            }
-        };
+        policy.unmanaged = keyword(
+            unmanaged,
+            "unmanaged",
+            &[
+                ("ignore", Unmanaged::Ignore),
+                ("warn", Unmanaged::Warn),
+                ("error", Unmanaged::Error),
+            ],
+            "expected ignore, warn or error",
+            "`unmanaged` says what to do with SPUs in the cluster but not in the file",
+            problems,
+        );
     }
     if let Some(probe) = &raw.probe {
-        policy.probe = match probe.value.as_str() {
-            "off" => ProbePolicy::Off,
-            "warn" => ProbePolicy::Warn,
-            "error" => ProbePolicy::Error,
-            _ => {
-                problems.push(
-                    Problem::new(
-                        format!("unknown probe policy `{}`", probe.value),
-                        probe.span.clone(),
-                        "expected off, warn or error",
-                    )
-                    .with_help(
-                        "`probe` says whether plan and apply first check that the endpoints they set answer from here",
-                    ),
-                );
-                ProbePolicy::default()
-            }
-        };
+        policy.probe = keyword(
+            probe,
+            "probe",
+            &[
+                ("off", ProbePolicy::Off),
+                ("warn", ProbePolicy::Warn),
+                ("error", ProbePolicy::Error),
+            ],
+            "expected off, warn or error",
+            "`probe` says whether plan and apply first check that the endpoints they set answer from here",
+            problems,
+        );
     }
     if let Some(stalls) = &raw.replication_stalls {
-        policy.replication_stalls = match stalls.value.as_str() {
-            "refuse" => StallPolicy::Refuse,
-            "accept" => StallPolicy::Accept,
-            _ => {
-                problems.push(
-                    Problem::new(
-                        format!("unknown replication_stalls policy `{}`", stalls.value),
-                        stalls.span.clone(),
-                        "expected refuse or accept",
-                    )
-                    .with_help(
-                        "`replication_stalls` says whether a change may stall the replicated partitions its SPU follows until that SPU restarts",
-                    ),
-                );
-                StallPolicy::default()
-            }
-        };
+        policy.replication_stalls = keyword(
+            stalls,
+            "replication_stalls",
+            &[("refuse", StallPolicy::Refuse), ("accept", StallPolicy::Accept)],
+            "expected refuse or accept",
+            "`replication_stalls` says whether a change may stall the replicated partitions its SPU follows until that SPU restarts",
+            problems,
+        );
     }
     if let Some(command) = &raw.restart_command {
-        if command.value.trim().is_empty() {
-            problems.push(
-                Problem::new(
-                    "`restart_command` is empty",
-                    command.span.clone(),
-                    "no command",
-                )
-                .with_help(
-                    "a shell command that restarts one SPU's process, e.g. \"docker restart fluvio-spu-$SPU_ID\"; leave the key out for none",
-                ),
-            );
-        } else if command.value.contains('\0') {
-            problems.push(Problem::new(
-                "`restart_command` holds a NUL character, which no shell command can",
-                command.span.clone(),
-                "NUL",
-            ));
-        } else {
-            policy.restart_command = Some(command.value.clone());
-        }
+        policy.restart_command = restart_command(command, problems);
     }
     if let Some(max) = &raw.max_changes {
-        match &max.value {
-            RawMaxChanges::Count(n) => match usize::try_from(*n) {
-                Ok(n) => policy.max_changes = Some(MaxChanges::Count(n)),
-                Err(_) => problems.push(Problem::new(
-                    "`max_changes` must not be negative",
-                    max.span.clone(),
-                    "negative",
-                )),
-            },
-            RawMaxChanges::Text(text) => match text.strip_suffix('%').map(|_| MaxChanges::parse(text)) {
-                Some(Ok(pct)) => policy.max_changes = Some(pct),
-                Some(Err(why)) => problems.push(Problem::new(
-                    format!("`max_changes`: {why}"),
-                    max.span.clone(),
-                    "not a percentage",
-                )),
-                None => problems.push(Problem::new(
-                    "`max_changes` is a number of changes (3) or a percentage of the cluster's custom SPUs (\"30%\")",
-                    max.span.clone(),
-                    "neither",
-                )),
-            },
-        }
+        policy.max_changes = max_changes(max, problems);
     }
     policy
 }
 
-fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
-    let before = problems.len();
+/// A `[policy]` key that takes one of a few words: its value, else a problem and the
+/// default.
+fn keyword<T: Copy + Default>(
+    raw: &Sp<String>,
+    key: &str,
+    words: &[(&str, T)],
+    expected: &str,
+    help: &str,
+    problems: &mut Vec<Problem>,
+) -> T {
+    if let Some((_, value)) = words.iter().find(|(word, _)| *word == raw.value) {
+        return *value;
+    }
+    problems.push(
+        Problem::new(
+            format!("unknown {key} policy `{}`", raw.value),
+            raw.span.clone(),
+            expected,
+        )
+        .with_help(help),
+    );
+    T::default()
+}
 
-    let id = match &raw.id {
-        None if raw.has_id => None,
-        None => {
-            problems.push(
-                Problem::new("[[spu]] entry has no `id`", raw.span.clone(), "no id")
-                    .with_help("add the SPU's id, e.g. `id = 5001`"),
-            );
-            None
-        }
-        Some(Sp { value, span }) => match SpuId::try_from(*value) {
-            Ok(id) if id >= 0 => Some(id),
-            _ => {
-                problems.push(Problem::new(
-                    format!("SPU id {value} is out of range"),
-                    span.clone(),
-                    "expected 0 to 2147483647",
-                ));
-                None
-            }
+fn restart_command(command: &Sp<String>, problems: &mut Vec<Problem>) -> Option<String> {
+    if command.value.trim().is_empty() {
+        problems.push(
+            Problem::new(
+                "`restart_command` is empty",
+                command.span.clone(),
+                "no command",
+            )
+            .with_help(
+                "a shell command that restarts one SPU's process, e.g. \"docker restart fluvio-spu-$SPU_ID\"; leave the key out for none",
+            ),
+        );
+        None
+    } else if command.value.contains('\0') {
+        problems.push(Problem::new(
+            "`restart_command` holds a NUL character, which no shell command can",
+            command.span.clone(),
+            "NUL",
+        ));
+        None
+    } else {
+        Some(command.value.clone())
+    }
+}
+
+fn max_changes(max: &Sp<RawMaxChanges>, problems: &mut Vec<Problem>) -> Option<MaxChanges> {
+    let problem = match &max.value {
+        RawMaxChanges::Count(n) => match usize::try_from(*n) {
+            Ok(n) => return Some(MaxChanges::Count(n)),
+            Err(_) => Problem::new(
+                "`max_changes` must not be negative",
+                max.span.clone(),
+                "negative",
+            ),
+        },
+        RawMaxChanges::Text(text) => match text.strip_suffix('%').map(|_| MaxChanges::parse(text)) {
+            Some(Ok(pct)) => return Some(pct),
+            Some(Err(why)) => Problem::new(
+                format!("`max_changes`: {why}"),
+                max.span.clone(),
+                "not a percentage",
+            ),
+            None => Problem::new(
+                "`max_changes` is a number of changes (3) or a percentage of the cluster's custom SPUs (\"30%\")",
+                max.span.clone(),
+                "neither",
+            ),
         },
     };
-    let (local, local_span) = match &raw.local {
-        None if raw.has_local => (None, 0..0),
-        None => {
-            problems.push(
-                Problem::new(
-                    format!(
-                        "SPU {} does not say its local endpoint",
-                        id.map_or("entry".to_string(), |i| i.to_string())
-                    ),
-                    raw.id.as_ref().map_or(raw.span.clone(), |i| i.span.clone()),
-                    "no `local` key",
-                )
-                .with_help(
-                    "add `local = \"host[:port]\"`, or `local = \"none\"` for no local endpoint",
-                ),
-            );
-            (None, 0..0)
-        }
-        Some(RawLocal::Text(text)) => (local_text(text, problems), text.span.clone()),
-        Some(RawLocal::Table {
-            span,
-            host,
-            port,
-            encryption,
-        }) => (
-            local_table(span, host, port, encryption, problems),
-            span.clone(),
-        ),
-    };
-    if let Some(name) = &raw.name {
-        if name.value.trim().is_empty() {
-            problems.push(Problem::new("empty SPU name", name.span.clone(), "empty"));
-        }
-    }
-    // Asserted text is printed in plans: a control character (a newline starting a line
-    // of CI workflow commands, say) has no place in an SPU name or rack.
-    for (key, value) in [("name", &raw.name), ("rack", &raw.rack)] {
-        if let Some(value) = value
-            .as_ref()
-            .filter(|v| v.value.chars().any(char::is_control))
-        {
-            problems.push(Problem::new(
-                format!("`{key}` contains a control character"),
-                value.span.clone(),
-                "control character",
-            ));
-        }
-    }
+    problems.push(problem);
+    None
+}
+
+fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
+    let before = problems.len();
+    let id = spu_id(raw, problems);
+    let (local, local_span) = spu_local(raw, id, problems);
+    check_texts(raw, problems);
     let public = raw
         .public
         .as_ref()
@@ -360,6 +308,92 @@ fn spu(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<DesiredSpu> {
             rack: raw.rack.as_ref().map(|s| s.span.clone()),
         },
     })
+}
+
+/// The entry's `id`, if it has a valid one (`None` and a problem otherwise, or `None`
+/// alone when the key is there but was already found wrong).
+fn spu_id(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<SpuId> {
+    match &raw.id {
+        None if raw.has_id => None,
+        None => {
+            problems.push(
+                Problem::new("[[spu]] entry has no `id`", raw.span.clone(), "no id")
+                    .with_help("add the SPU's id, e.g. `id = 5001`"),
+            );
+            None
+        }
+        Some(Sp { value, span }) => match SpuId::try_from(*value) {
+            Ok(id) if id >= 0 => Some(id),
+            _ => {
+                problems.push(Problem::new(
+                    format!("SPU id {value} is out of range"),
+                    span.clone(),
+                    "expected 0 to 2147483647",
+                ));
+                None
+            }
+        },
+    }
+}
+
+/// The entry's `local` declaration and its span.
+fn spu_local(
+    raw: &RawSpu,
+    id: Option<SpuId>,
+    problems: &mut Vec<Problem>,
+) -> (Option<LocalDecl>, std::ops::Range<usize>) {
+    match &raw.local {
+        None if raw.has_local => (None, 0..0),
+        None => {
+            problems.push(
+                Problem::new(
+                    format!(
+                        "SPU {} does not say its local endpoint",
+                        id.map_or("entry".to_string(), |i| i.to_string())
+                    ),
+                    raw.id.as_ref().map_or(raw.span.clone(), |i| i.span.clone()),
+                    "no `local` key",
+                )
+                .with_help(
+                    "add `local = \"host[:port]\"`, or `local = \"none\"` for no local endpoint",
+                ),
+            );
+            (None, 0..0)
+        }
+        Some(RawLocal::Text(text)) => (local_text(text, problems), text.span.clone()),
+        Some(RawLocal::Table {
+            span,
+            host,
+            port,
+            encryption,
+        }) => (
+            local_table(span, host, port, encryption, problems),
+            span.clone(),
+        ),
+    }
+}
+
+/// The SPU's name and rack, printed in plans: not empty, and without control characters.
+fn check_texts(raw: &RawSpu, problems: &mut Vec<Problem>) {
+    if let Some(name) = &raw.name {
+        if name.value.trim().is_empty() {
+            problems.push(Problem::new("empty SPU name", name.span.clone(), "empty"));
+        }
+    }
+    // Asserted text is printed in plans: a control character (a newline starting a line
+    // of CI workflow commands, say) has no place in an SPU name or rack.
+    for (key, value) in [("name", &raw.name), ("rack", &raw.rack)] {
+        if let Some(value) = value
+            .as_ref()
+            .filter(|v| v.value.chars().any(char::is_control))
+        {
+            problems.push(Problem::new(
+                format!("`{key}` contains a control character"),
+                value.span.clone(),
+                "control character",
+            ));
+        }
+    }
 }
 
 fn local_text(text: &Sp<String>, problems: &mut Vec<Problem>) -> Option<LocalDecl> {

@@ -377,6 +377,50 @@ pub async fn run_many(
     };
     // 1. Plan every file (read-only), and refuse contradicting files before any write.
     let planned = super::plan::plan_files(connect, files, plan_options, printer).await;
+    let docs = all_stand(planned, options, printer).await?;
+    // 2. Each cluster's files in turn, clusters concurrently; stdout kept per file, and
+    // no progress bar (there is one terminal line for it).
+    let printer = &Printer {
+        quiet: true,
+        ..*printer
+    };
+    let runs = by_cluster(&docs)
+        .await
+        .into_iter()
+        .map(|members| async move {
+            let mut outputs = Vec::new();
+            for i in members {
+                let one = ApplyOptions {
+                    source: Source::File(files[i].clone()),
+                    ..options.clone()
+                };
+                let (result, out) = crate::output::collected(run(connect, &one, printer)).await;
+                outputs.push((i, result, out));
+            }
+            outputs
+        });
+    let mut outputs: Vec<(usize, Result<Found>, String)> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    outputs.sort_by_key(|(i, _, _)| *i);
+    print_in_order(
+        printer.format,
+        outputs.iter().map(|(_, _, out)| out.as_str()),
+    );
+    worst_of(outputs, files, printer)
+}
+
+/// Every file's plan, when all of them stand: none failed, none is refused, and the
+/// files of one cluster own their SPUs without contradiction. Otherwise every plan is
+/// shown as a single apply shows one it does not execute, with every error, and nothing
+/// is applied.
+async fn all_stand(
+    planned: Vec<Result<(PlanDoc, Option<super::ownership::Owned>)>>,
+    options: &ApplyOptions,
+    printer: &Printer,
+) -> Result<Vec<PlanDoc>> {
     let mut owned = Vec::new();
     let mut docs = Vec::new();
     let mut failed = Vec::new();
@@ -402,44 +446,41 @@ pub async fn run_many(
         .filter(|d| d.is_blocked())
         .map(refused)
         .collect();
-    if !failed.is_empty() || !refused.is_empty() {
-        // each plan as a single apply prints one it does not execute
-        let mut outputs = Vec::new();
-        for doc in docs.iter().flatten() {
-            let ((), out) = crate::output::collected(async {
-                printer.plan_if_text(doc);
-                let run = match options.dry_run {
-                    true => RunKind::DryRun,
-                    false => RunKind::Real,
-                };
-                printer.unexecuted(doc, Vec::new(), run);
-            })
-            .await;
-            outputs.push(out);
-        }
-        print_in_order(printer.format, outputs.iter().map(String::as_str));
-        let errors: Vec<Error> = failed.into_iter().chain(refused).collect();
-        for e in &errors {
-            printer.error(e);
-        }
-        printer.note("Nothing was applied: every file's plan must stand before any is applied.\n");
-        return Err(Error::Reported {
-            count: errors.len(),
-            code: crate::error::worst(errors.iter().map(Error::exit_code)),
-        });
+    if failed.is_empty() && refused.is_empty() {
+        return Ok(docs.into_iter().flatten().collect());
     }
-    // 2. Each cluster's files in turn, clusters concurrently; stdout kept per file, and
-    // no progress bar (there is one terminal line for it).
-    let printer = &Printer {
-        quiet: true,
-        ..*printer
-    };
-    // one cluster however its address is spelled: files whose clusters resolve to a
-    // common address go one after another
+    // each plan as a single apply prints one it does not execute
+    let mut outputs = Vec::new();
+    for doc in docs.iter().flatten() {
+        let ((), out) = crate::output::collected(async {
+            printer.plan_if_text(doc);
+            let run = match options.dry_run {
+                true => RunKind::DryRun,
+                false => RunKind::Real,
+            };
+            printer.unexecuted(doc, Vec::new(), run);
+        })
+        .await;
+        outputs.push(out);
+    }
+    print_in_order(printer.format, outputs.iter().map(String::as_str));
+    let errors: Vec<Error> = failed.into_iter().chain(refused).collect();
+    for e in &errors {
+        printer.error(e);
+    }
+    printer.note("Nothing was applied: every file's plan must stand before any is applied.\n");
+    Err(Error::Reported {
+        count: errors.len(),
+        code: crate::error::worst(errors.iter().map(Error::exit_code)),
+    })
+}
+
+/// The files (by index) grouped by cluster, one cluster however its address is spelled:
+/// files whose clusters resolve to a common address go one after another.
+async fn by_cluster(docs: &[PlanDoc]) -> Vec<Vec<usize>> {
     let mut groups: Vec<(std::collections::BTreeSet<String>, Vec<usize>)> = Vec::new();
     for (i, doc) in docs.iter().enumerate() {
-        let cluster = &doc.as_ref().expect("every plan stood").cluster;
-        let key = super::ownership::resolved_key(cluster).await;
+        let key = super::ownership::resolved_key(&doc.cluster).await;
         match groups.iter_mut().find(|(k, _)| !k.is_disjoint(&key)) {
             Some((k, members)) => {
                 k.extend(key);
@@ -448,28 +489,15 @@ pub async fn run_many(
             None => groups.push((key, vec![i])),
         }
     }
-    let runs = groups.into_iter().map(|(_, members)| async move {
-        let mut outputs = Vec::new();
-        for i in members {
-            let one = ApplyOptions {
-                source: Source::File(files[i].clone()),
-                ..options.clone()
-            };
-            let (result, out) = crate::output::collected(run(connect, &one, printer)).await;
-            outputs.push((i, result, out));
-        }
-        outputs
-    });
-    let mut outputs: Vec<(usize, Result<Found>, String)> = futures_util::future::join_all(runs)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    outputs.sort_by_key(|(i, _, _)| *i);
-    print_in_order(
-        printer.format,
-        outputs.iter().map(|(_, _, out)| out.as_str()),
-    );
+    groups.into_iter().map(|(_, members)| members).collect()
+}
+
+/// The run's end: what the applies found, or every file's error and the worst exit code.
+fn worst_of(
+    outputs: Vec<(usize, Result<Found>, String)>,
+    files: &[PathBuf],
+    printer: &Printer,
+) -> Result<Found> {
     let mut found = Found::default();
     let mut codes = Vec::new();
     for (i, result, _) in outputs {
@@ -555,7 +583,7 @@ impl crate::apply::Restart for Announced<'_> {
         self.printer.note(&format!(
             "Restarting SPU {} ({}) with the restart command, then waiting for its partitions to commit...\n",
             spu.id,
-            crate::render::escape::visible(&spu.name)
+            crate::escape::visible(&spu.name)
         ));
         self.hook.restart(spu)
     }

@@ -16,9 +16,9 @@ use crate::config::schema::{
 };
 use crate::config::SourceFile;
 use crate::error::Result;
+use crate::escape::visible;
 use crate::model::{Encryption, Live, LiveSpu, SpuKind};
 use crate::output::Printer;
-use crate::render::escape::visible;
 
 fn encryption(e: Encryption) -> EncryptionName {
     match e {
@@ -94,7 +94,7 @@ fn entry(s: &LiveSpu, live: &Live, omitted: &mut Vec<String>) -> Option<SpuEntry
         let mut one = bare.clone();
         set(&mut one, field, value.clone());
         // A file shows a bidirectional override reordered: never written, even if valid.
-        let checked = if value.chars().any(crate::render::escape::needs_escape) {
+        let checked = if value.chars().any(crate::escape::needs_escape) {
             Err("it holds a control or bidirectional formatting character".to_string())
         } else {
             reads_back(&one, live)
@@ -243,10 +243,7 @@ mod tests {
             .iter()
             .any(|o| o.contains("bad\\nname") && o.contains("not asserted")));
         for line in &omitted {
-            assert!(
-                !line.chars().any(crate::render::escape::needs_escape),
-                "{line:?}"
-            );
+            assert!(!line.chars().any(crate::escape::needs_escape), "{line:?}");
         }
         let text = toml::to_string(&file).unwrap();
         let desired = crate::config::load(&SourceFile::new("export", text)).expect("validates");

@@ -51,7 +51,11 @@ pub enum ChangeLimit {
 
 /// Reads and validates a zone file.
 pub fn load_file(path: &Path) -> Result<(SourceFile, Desired)> {
-    let file = SourceFile::read(path)?;
+    let file = SourceFile::read(path).map_err(|source| Error::ReadFile {
+        path: path.to_path_buf(),
+        source,
+        help: "check the path; -f takes the zone file",
+    })?;
     let desired = config::load(&file)?;
     Ok((file, desired))
 }

@@ -29,8 +29,8 @@ use crate::cluster::{metadata_files, AnyCluster, Cluster, ClusterError};
 use crate::error::{Error, Result};
 use crate::model::{ClusterSel, LivePartition, SpuId};
 
+use crate::escape::visible;
 use crate::output::Printer;
-use crate::render::escape::visible;
 use crate::replication::{Gate, PartitionCheck, Route, GATE_SETTLE};
 use crate::report::{PlanDoc, RunKind};
 
@@ -63,7 +63,7 @@ pub async fn run(
     // unfinished on it is recovered first.
     let mut opened = super::apply::open(&connect, &selection, run, printer).await?;
     connect.warn_local_off(&selection, None, printer);
-    let (cluster, recovered_first) = opened.parts();
+    let (cluster, mut recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
     let live = connect
         .until_registered(cluster, live, &inputs.named(), printer)
@@ -82,33 +82,16 @@ pub async fn run(
     let probe_policy = policy.probe;
     super::probe::check_plan(&mut doc, options.probe.mode(probe_policy), printer).await;
     printer.plan_if_text(&doc);
-    let unexecuted = |recovered_first| printer.unexecuted(&doc, recovered_first, run);
-    if doc.is_blocked() {
-        unexecuted(recovered_first);
-        return Err(refused(&doc));
-    }
-    if !doc.has_changes() {
-        unexecuted(recovered_first);
-        return Ok(Found::default());
-    }
-    if run == RunKind::DryRun {
-        unexecuted(recovered_first);
-        printer.note(&format!(
-            "Dry run: the SC at {} would be stopped (`{}`), {} change(s) applied to {}, and the SC started again (`{}`); nothing was run or written.\n",
-            doc.cluster,
-            visible(&offline.stop.command),
-            doc.changes.len(),
-            dir.display(),
-            visible(&offline.start.command),
-        ));
-        return Ok(Found { changes: true });
-    }
-    let reviewed = matches!(options.source, Source::Saved { .. });
-    if !options.auto_approve && !reviewed {
-        if let Err(declined) = printer.approve(&doc) {
-            unexecuted(recovered_first);
-            return Err(declined);
-        }
+    if let Some(end) = before_the_route(
+        &doc,
+        options,
+        offline,
+        &dir,
+        run,
+        &mut recovered_first,
+        printer,
+    ) {
+        return end;
     }
     let planned = live.partitions.clone().unwrap_or_default();
     let gate_timeout = options.healing.gate_timeout;
@@ -125,6 +108,50 @@ pub async fn run(
     report.recovered_first = recovered_first;
     printer.apply_report(&doc, &report);
     outcome(&doc, &report)
+}
+
+/// Ends the run before the SC is stopped when the plan says so: refused, nothing to
+/// change, a dry run, or declined at the prompt. `None`: go on.
+fn before_the_route(
+    doc: &PlanDoc,
+    options: &ApplyOptions,
+    offline: &Offline,
+    dir: &Path,
+    run: RunKind,
+    recovered_first: &mut Vec<crate::apply::Recovered>,
+    printer: &Printer,
+) -> Option<Result<Found>> {
+    let unexecuted = |recovered_first: &mut Vec<_>| {
+        printer.unexecuted(doc, std::mem::take(recovered_first), run)
+    };
+    if doc.is_blocked() {
+        unexecuted(recovered_first);
+        return Some(Err(refused(doc)));
+    }
+    if !doc.has_changes() {
+        unexecuted(recovered_first);
+        return Some(Ok(Found::default()));
+    }
+    if run == RunKind::DryRun {
+        unexecuted(recovered_first);
+        printer.note(&format!(
+            "Dry run: the SC at {} would be stopped (`{}`), {} change(s) applied to {}, and the SC started again (`{}`); nothing was run or written.\n",
+            doc.cluster,
+            visible(&offline.stop.command),
+            doc.changes.len(),
+            dir.display(),
+            visible(&offline.start.command),
+        ));
+        return Some(Ok(Found { changes: true }));
+    }
+    let reviewed = matches!(options.source, Source::Saved { .. });
+    if !options.auto_approve && !reviewed {
+        if let Err(declined) = printer.approve(doc) {
+            unexecuted(recovered_first);
+            return Some(Err(declined));
+        }
+    }
+    None
 }
 
 /// Refuses, before anything is stopped, a directory that is not the running SC's: one that
@@ -234,6 +261,51 @@ impl Offlining<'_> {
         // to put back any file the stop tears (see `cluster::metadata_files`).
         let snapshot = metadata_files::Snapshot::take(self.dir).await;
         let began = Instant::now();
+        self.stop(doc).await?;
+        let stop_ms = began.elapsed().as_secs_f64() * 1000.0;
+        let restored = match self.repair(&snapshot).await {
+            Ok(restored) => restored,
+            Err(why) => {
+                let back = self.start(doc).await;
+                return Err(Error::ScOffline(format!(
+                    "the SC's stop left a metadata file that its store cannot load: {why}; nothing was written; {}",
+                    match back {
+                        Ok(_) => "the SC was started again, but it will not load that folder until the file is repaired".to_string(),
+                        Err(e) => format!("starting it again failed: {e}"),
+                    }
+                )));
+            }
+        };
+        let applied = self.apply_to_dir(doc).await;
+        let started = Instant::now();
+        let answering = self.start(doc).await;
+        let start_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let outage_ms = began.elapsed().as_secs_f64() * 1000.0;
+        let mut sc = match answering {
+            Ok(sc) => sc,
+            Err(why) => return Err(Error::ScOffline(self.left_stopped(doc, &applied, &why))),
+        };
+        let mut report = applied?;
+        report.offline = Some(OfflineRun {
+            metadata_dir: self.dir.display().to_string(),
+            stop_ms,
+            start_ms,
+            sc_outage_ms: outage_ms,
+            restored: restored.iter().map(|p| p.display().to_string()).collect(),
+        });
+        self.printer.note(&format!(
+            "The SC answers again: its control plane was down {:.0} ms. Verifying through it...\n",
+            outage_ms
+        ));
+        verify(&mut sc, doc, &mut report).await;
+        self.gate(&mut sc, doc, &mut report).await;
+        Ok(report)
+    }
+
+    /// Stops the SC and waits until it no longer answers. When it does not stop, or stops
+    /// although its command failed, nothing is written and the SC is started again (unless
+    /// it still answers).
+    async fn stop(&self, doc: &PlanDoc) -> Result<()> {
         self.printer.note(&format!(
             "Stopping the SC at {}: `{}`\n",
             doc.cluster,
@@ -274,44 +346,7 @@ impl Offlining<'_> {
                 )));
             }
         }
-        let stop_ms = began.elapsed().as_secs_f64() * 1000.0;
-        let restored = match self.repair(&snapshot).await {
-            Ok(restored) => restored,
-            Err(why) => {
-                let back = self.start(doc).await;
-                return Err(Error::ScOffline(format!(
-                    "the SC's stop left a metadata file that its store cannot load: {why}; nothing was written; {}",
-                    match back {
-                        Ok(_) => "the SC was started again, but it will not load that folder until the file is repaired".to_string(),
-                        Err(e) => format!("starting it again failed: {e}"),
-                    }
-                )));
-            }
-        };
-        let applied = self.apply_to_dir(doc).await;
-        let started = Instant::now();
-        let answering = self.start(doc).await;
-        let start_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let outage_ms = began.elapsed().as_secs_f64() * 1000.0;
-        let mut sc = match answering {
-            Ok(sc) => sc,
-            Err(why) => return Err(Error::ScOffline(self.left_stopped(doc, &applied, &why))),
-        };
-        let mut report = applied?;
-        report.offline = Some(OfflineRun {
-            metadata_dir: self.dir.display().to_string(),
-            stop_ms,
-            start_ms,
-            sc_outage_ms: outage_ms,
-            restored: restored.iter().map(|p| p.display().to_string()).collect(),
-        });
-        self.printer.note(&format!(
-            "The SC answers again: its control plane was down {:.0} ms. Verifying through it...\n",
-            outage_ms
-        ));
-        verify(&mut sc, doc, &mut report).await;
-        self.gate(&mut sc, doc, &mut report).await;
-        Ok(report)
+        Ok(())
     }
 
     /// Puts back, from the copy taken before the stop, every file the stop left unloadable.
@@ -376,7 +411,7 @@ impl Offlining<'_> {
             match self.look().await {
                 Ok(sc) => return Ok(sc),
                 Err(e) if Instant::now() >= deadline => {
-                    let why = crate::error::one_line(&e);
+                    let why = crate::causes::one_line(&e);
                     return Err(match ran {
                         Ok(_) => format!(
                             "the start command succeeded, but the SC did not answer within {:.0} s ({why})",
@@ -448,7 +483,7 @@ impl Offlining<'_> {
             Err(e) => format!(
                 "nothing may have been written to {} ({})",
                 self.dir.display(),
-                crate::error::one_line(e)
+                crate::causes::one_line(e)
             ),
         };
         format!(

@@ -199,7 +199,7 @@ pub fn check_targets(
     {
         Some(&id) => Err(Error::Usage(crate::error::Usage::NotDeclared {
             id,
-            file: crate::render::escape::visible(&path.display().to_string()).into_owned(),
+            file: crate::escape::visible(&path.display().to_string()).into_owned(),
         })),
         None => Ok(()),
     }
@@ -220,7 +220,7 @@ pub fn check_excluded(
     match nowhere {
         Some(&id) => Err(Error::Usage(crate::error::Usage::ExcludedNowhere {
             id,
-            file: crate::render::escape::visible(&path.display().to_string()).into_owned(),
+            file: crate::escape::visible(&path.display().to_string()).into_owned(),
         })),
         None => Ok(()),
     }

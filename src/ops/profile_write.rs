@@ -91,7 +91,7 @@ fn profile_name(given: Option<&str>, file: &Path) -> Result<String> {
     };
     let why = if name.trim().is_empty() {
         Some("it is empty")
-    } else if name.chars().any(crate::render::escape::needs_escape) {
+    } else if name.chars().any(crate::escape::needs_escape) {
         Some("it holds a control or bidirectional formatting character")
     } else if name.contains('\u{fffd}') && given.is_none() {
         Some("the file name is not UTF-8")
@@ -100,7 +100,7 @@ fn profile_name(given: Option<&str>, file: &Path) -> Result<String> {
     };
     match why {
         Some(why) => Err(Error::Usage(Usage::ProfileName {
-            name: crate::render::escape::visible(&name).into_owned(),
+            name: crate::escape::visible(&name).into_owned(),
             why,
         })),
         None => Ok(name),

@@ -28,34 +28,6 @@ pub struct ClusterFlags {
 }
 
 impl ClusterFlags {
-    /// The fluvio CLI's TLS flags as the connection's TLS (clap has checked that they go
-    /// together: `--domain` and the paths only with `--enable-client-cert`, which needs
-    /// all four).
-    pub fn tls_of(args: &crate::cli::TlsArgs) -> EndpointTls {
-        let crate::cli::TlsArgs {
-            tls,
-            enable_client_cert,
-            domain,
-            ca_cert,
-            client_cert,
-            client_key,
-        } = args.clone();
-        if !tls {
-            return EndpointTls::Disabled;
-        }
-        match (enable_client_cert, domain, ca_cert, client_cert, client_key) {
-            (true, Some(domain), Some(ca_cert), Some(cert), Some(key)) => EndpointTls::Verified {
-                domain,
-                ca_cert,
-                cert,
-                key,
-            },
-            _ => EndpointTls::Anonymous,
-        }
-    }
-}
-
-impl ClusterFlags {
     /// True when the flags pick the cluster, whatever a file's `[cluster]` says.
     pub fn pick(&self) -> bool {
         self.cluster.is_some() || self.profile.is_some() || self.metadata_dir.is_some()
@@ -195,7 +167,7 @@ impl Connect {
                         crate::output::stderr(&format!(
                             "Waiting up to {} for the SC to answer ({})...\n",
                             humantime::format_duration(wait.limit),
-                            crate::render::escape::visible(&crate::error::one_line(&e))
+                            crate::escape::visible(&crate::causes::one_line(&e))
                         ));
                     }
                     let pause = backoff(attempt).min(wait.until - std::time::Instant::now());
@@ -206,7 +178,7 @@ impl Connect {
                     return Err(Error::WaitedInVain(format!(
                         "the SC did not answer within --wait {}: {}",
                         humantime::format_duration(wait.limit),
-                        crate::error::one_line(&e)
+                        crate::causes::one_line(&e)
                     )))
                 }
                 other => return other,
@@ -235,49 +207,12 @@ impl Connect {
             if attempt > 0 && with_partitions {
                 live.partitions = Some(cluster.partitions().await.map_err(Error::from_cluster)?);
             }
-            let missing: Vec<_> = ids
-                .iter()
-                .filter(|id| !live.spus.contains_key(id))
-                .copied()
-                .collect();
-            let not_online: Vec<String> = ids
-                .iter()
-                .filter_map(|id| live.spus.get(id))
-                .filter(|s| wait.online && s.status != crate::model::SpuState::Online)
-                .map(|s| format!("{} ({})", s.spec.id, s.status.label()))
-                .collect();
+            let (missing, not_online) = not_yet(&live, ids, wait.online);
             if missing.is_empty() && not_online.is_empty() {
                 return Ok(live);
             }
-            let list = |ids: &[crate::model::SpuId]| {
-                ids.iter()
-                    .map(|i| i.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
             if std::time::Instant::now() >= wait.until {
-                if !not_online.is_empty() {
-                    let also = match missing.is_empty() {
-                        true => String::new(),
-                        false => format!("; SPU {} not even registered", list(&missing)),
-                    };
-                    return Err(Error::WaitedInVain(format!(
-                        "SPU {} not Online within --wait {}{also}",
-                        not_online.join(", "),
-                        humantime::format_duration(wait.limit)
-                    )));
-                }
-                if !missing.is_empty() {
-                    printer.warn(
-                        &format!(
-                            "--wait {}: SPU {} still not registered",
-                            humantime::format_duration(wait.limit),
-                            list(&missing)
-                        ),
-                        None,
-                    );
-                }
-                return Ok(live);
+                return waited_in_vain(&wait, &missing, &not_online, printer).map(|()| live);
             }
             if attempt == 0 {
                 crate::output::stderr(&format!(
@@ -286,7 +221,7 @@ impl Connect {
                     if missing.is_empty() {
                         not_online.join(", ")
                     } else {
-                        list(&missing)
+                        id_list(&missing)
                     },
                     if missing.is_empty() {
                         " to be Online"
@@ -373,7 +308,7 @@ impl Connect {
     pub fn warn_pending(&self, cluster: &ClusterId, printer: &Printer) {
         let path = Journal::path_for(&self.journal_dir, cluster);
         match journal::read_pending(&path) {
-            Err(e) => printer.warn(&crate::error::one_line(&e), None),
+            Err(e) => printer.warn(&crate::causes::one_line(&e), None),
             Ok((pending, _)) if !pending.is_empty() => {
                 printer.pending(cluster, pending.len(), &path)
             }
@@ -454,38 +389,68 @@ async fn recover_pending(
     Ok(recovered)
 }
 
+/// Of the SPUs `ids`, those the cluster has not registered, and (when `online`) those
+/// registered but not Online, with their state.
+fn not_yet(
+    live: &crate::model::Live,
+    ids: &[crate::model::SpuId],
+    online: bool,
+) -> (Vec<crate::model::SpuId>, Vec<String>) {
+    let missing: Vec<_> = ids
+        .iter()
+        .filter(|id| !live.spus.contains_key(id))
+        .copied()
+        .collect();
+    let not_online: Vec<String> = ids
+        .iter()
+        .filter_map(|id| live.spus.get(id))
+        .filter(|s| online && s.status != crate::model::SpuState::Online)
+        .map(|s| format!("{} ({})", s.spec.id, s.status.label()))
+        .collect();
+    (missing, not_online)
+}
+
+/// `--wait` ran out: an error for SPUs not Online, a warning for SPUs not registered.
+fn waited_in_vain(
+    wait: &Wait,
+    missing: &[crate::model::SpuId],
+    not_online: &[String],
+    printer: &Printer,
+) -> Result<()> {
+    if !not_online.is_empty() {
+        let also = match missing.is_empty() {
+            true => String::new(),
+            false => format!("; SPU {} not even registered", id_list(missing)),
+        };
+        return Err(Error::WaitedInVain(format!(
+            "SPU {} not Online within --wait {}{also}",
+            not_online.join(", "),
+            humantime::format_duration(wait.limit)
+        )));
+    }
+    if !missing.is_empty() {
+        printer.warn(
+            &format!(
+                "--wait {}: SPU {} still not registered",
+                humantime::format_duration(wait.limit),
+                id_list(missing)
+            ),
+            None,
+        );
+    }
+    Ok(())
+}
+
+fn id_list(ids: &[crate::model::SpuId]) -> String {
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::TlsArgs;
-
-    #[test]
-    fn tls_flags_mean_what_they_mean_in_the_fluvio_cli() {
-        let none = TlsArgs::default();
-        assert_eq!(ClusterFlags::tls_of(&none), EndpointTls::Disabled);
-        let anonymous = TlsArgs {
-            tls: true,
-            ..TlsArgs::default()
-        };
-        assert_eq!(ClusterFlags::tls_of(&anonymous), EndpointTls::Anonymous);
-        let verified = TlsArgs {
-            tls: true,
-            enable_client_cert: true,
-            domain: Some("sc.example.com".into()),
-            ca_cert: Some("ca.crt".into()),
-            client_cert: Some("client.crt".into()),
-            client_key: Some("client.key".into()),
-        };
-        assert_eq!(
-            ClusterFlags::tls_of(&verified),
-            EndpointTls::Verified {
-                domain: "sc.example.com".into(),
-                ca_cert: "ca.crt".into(),
-                cert: "client.crt".into(),
-                key: "client.key".into(),
-            }
-        );
-    }
 
     #[test]
     fn a_client_address_comes_after_the_flags_and_before_the_cluster() {

@@ -19,8 +19,8 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::config::ConfigRef;
 use crate::model::{Encryption, Endpoint, SpuId};
-use crate::report::ConfigRef;
 
 use crate::cluster::handshake::{self, Failure, Peer};
 
@@ -320,23 +320,7 @@ async fn resolve(host: String, deadline: Instant) -> (Resolution, Vec<IpAddr>) {
 
 /// Probes one address under the per-address timeout and the total deadline.
 async fn probe_address(addr: SocketAddr, options: &Options, deadline: Instant) -> AddressProbe {
-    let family = if addr.is_ipv4() {
-        Family::Ipv4
-    } else {
-        Family::Ipv6
-    };
-    let mut report = AddressProbe {
-        address: addr.to_string(),
-        family,
-        connected: false,
-        handshake: false,
-        peer: None,
-        platform_version: None,
-        connect_ms: None,
-        handshake_ms: None,
-        failed_at: None,
-        error: None,
-    };
+    let mut report = AddressProbe::not_yet(addr);
     let now = Instant::now();
     if now >= deadline {
         report.failed_at = Some(Stage::Deadline);
@@ -350,77 +334,109 @@ async fn probe_address(addr: SocketAddr, options: &Options, deadline: Instant) -
     let limit = own_limit.min(deadline);
     let progress = Mutex::new(None);
     match tokio::time::timeout_at(limit, handshake::attempt(addr, &progress)).await {
-        Ok(attempt) => {
-            report.connect_ms = attempt.connect_ms;
-            report.handshake_ms = attempt.handshake_ms;
-            report.connected = attempt.connect_ms.is_some();
-            match attempt.result {
-                Ok(peer) => {
-                    let (kind, version, error) = match peer {
-                        Peer::Spu { platform_version } => (PeerKind::Spu, platform_version, None),
-                        Peer::Sc { platform_version } => (
-                            PeerKind::Sc,
-                            platform_version,
-                            Some("a Fluvio SC answered, not an SPU".to_string()),
-                        ),
-                        Peer::OtherFluvio { api_keys } => (
-                            PeerKind::OtherFluvio,
-                            None,
-                            Some(format!(
-                                "a Fluvio peer answered, but not as an SPU (its APIs: {api_keys:?})"
-                            )),
-                        ),
-                    };
-                    report.peer = Some(kind);
-                    report.platform_version = version;
-                    report.handshake = kind == PeerKind::Spu;
-                    if let Some(error) = error {
-                        report.failed_at = Some(Stage::Handshake);
-                        report.error = Some(error);
-                    }
-                }
-                Err(Failure::Connect(e)) => {
-                    report.failed_at = Some(Stage::Connect);
-                    report.error = Some(format!("connect failed: {e}"));
-                }
-                Err(Failure::Handshake(e)) => {
-                    report.failed_at = Some(Stage::Handshake);
-                    report.error = Some(e);
-                }
-            }
-        }
+        Ok(attempt) => report.attempted(attempt),
         Err(_) => {
             let connected = *progress.lock().unwrap_or_else(|e| e.into_inner());
-            report.connect_ms = connected;
-            report.connected = connected.is_some();
             let by_deadline = own_limit > deadline;
-            let secs = if by_deadline {
-                options.deadline.as_secs_f64()
-            } else {
-                options.per_address.as_secs_f64()
-            };
-            let within = if by_deadline {
-                format!("before the total deadline ({secs}s)")
-            } else {
-                format!("within {secs}s")
-            };
-            if by_deadline {
-                report.failed_at = Some(Stage::Deadline);
-            }
-            if connected.is_some() {
-                report.failed_at.get_or_insert(Stage::Handshake);
-                report.error = Some(format!(
-                    "connected, but no answer to the Fluvio handshake {within} (a listener that is not a Fluvio SPU, or one that is stuck)"
-                ));
-            } else {
-                report.failed_at.get_or_insert(Stage::Connect);
-                report.error = Some(format!(
-                    "no answer to the TCP connect {within} (the address is blackholed: a firewall drops the packets, or no host has that address)"
-                ));
-            }
+            report.timed_out(connected, by_deadline, options);
         }
     }
     report
+}
+
+impl AddressProbe {
+    /// An address before its probe.
+    fn not_yet(addr: SocketAddr) -> Self {
+        let family = if addr.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        };
+        AddressProbe {
+            address: addr.to_string(),
+            family,
+            connected: false,
+            handshake: false,
+            peer: None,
+            platform_version: None,
+            connect_ms: None,
+            handshake_ms: None,
+            failed_at: None,
+            error: None,
+        }
+    }
+
+    /// What an attempt that ended in time found.
+    fn attempted(&mut self, attempt: handshake::Attempt) {
+        self.connect_ms = attempt.connect_ms;
+        self.handshake_ms = attempt.handshake_ms;
+        self.connected = attempt.connect_ms.is_some();
+        match attempt.result {
+            Ok(peer) => {
+                let (kind, version, error) = match peer {
+                    Peer::Spu { platform_version } => (PeerKind::Spu, platform_version, None),
+                    Peer::Sc { platform_version } => (
+                        PeerKind::Sc,
+                        platform_version,
+                        Some("a Fluvio SC answered, not an SPU".to_string()),
+                    ),
+                    Peer::OtherFluvio { api_keys } => (
+                        PeerKind::OtherFluvio,
+                        None,
+                        Some(format!(
+                            "a Fluvio peer answered, but not as an SPU (its APIs: {api_keys:?})"
+                        )),
+                    ),
+                };
+                self.peer = Some(kind);
+                self.platform_version = version;
+                self.handshake = kind == PeerKind::Spu;
+                if let Some(error) = error {
+                    self.failed_at = Some(Stage::Handshake);
+                    self.error = Some(error);
+                }
+            }
+            Err(Failure::Connect(e)) => {
+                self.failed_at = Some(Stage::Connect);
+                self.error = Some(format!("connect failed: {e}"));
+            }
+            Err(Failure::Handshake(e)) => {
+                self.failed_at = Some(Stage::Handshake);
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// An attempt cut short by its own timeout or, when `by_deadline`, by the total
+    /// deadline; `connected` is the connect time when the TCP connect had succeeded.
+    fn timed_out(&mut self, connected: Option<f64>, by_deadline: bool, options: &Options) {
+        self.connect_ms = connected;
+        self.connected = connected.is_some();
+        let secs = if by_deadline {
+            options.deadline.as_secs_f64()
+        } else {
+            options.per_address.as_secs_f64()
+        };
+        let within = if by_deadline {
+            format!("before the total deadline ({secs}s)")
+        } else {
+            format!("within {secs}s")
+        };
+        if by_deadline {
+            self.failed_at = Some(Stage::Deadline);
+        }
+        if connected.is_some() {
+            self.failed_at.get_or_insert(Stage::Handshake);
+            self.error = Some(format!(
+                "connected, but no answer to the Fluvio handshake {within} (a listener that is not a Fluvio SPU, or one that is stuck)"
+            ));
+        } else {
+            self.failed_at.get_or_insert(Stage::Connect);
+            self.error = Some(format!(
+                "no answer to the TCP connect {within} (the address is blackholed: a firewall drops the packets, or no host has that address)"
+            ));
+        }
+    }
 }
 
 /// Probes every subject. Each distinct host is resolved once; addresses are probed with at

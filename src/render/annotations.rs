@@ -7,30 +7,10 @@ use crate::config::ConfigErrors;
 use crate::plan::opt;
 use crate::report::PlanDoc;
 
-/// `--annotations`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Annotations {
-    /// Under GitHub Actions (`GITHUB_ACTIONS=true`), else none.
-    #[default]
-    Auto,
-    Github,
-    None,
-}
-
-impl Annotations {
-    pub fn enabled(self) -> bool {
-        match self {
-            Annotations::Auto => std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
-            Annotations::Github => true,
-            Annotations::None => false,
-        }
-    }
-}
-
 /// Escapes a workflow-command property or message, as the runner expects; any other control
-/// or reordering character is shown as in text output (`super::escape`).
+/// or reordering character is shown as in text output (`crate::escape`).
 fn escape(text: &str, property: bool) -> String {
-    let mut s = super::escape::visible_keeping_breaks(text)
+    let mut s = crate::escape::visible_keeping_breaks(text)
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A");

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::escape::{md_code as code, md_text};
 use crate::apply::{ApplyReport, Recovered};
+use crate::escape::{md_code as code, md_text};
 use crate::plan::opt;
 use crate::report::PlanDoc;
 
@@ -12,7 +12,7 @@ use crate::report::PlanDoc;
 /// nothing in a path can close the comment early).
 pub fn marker(doc: &PlanDoc) -> String {
     let file = doc.config.as_ref().map_or("-", |c| c.path.as_str());
-    let inert = |t: &str| super::escape::visible(t).replace("-->", "-\\u{2d}>");
+    let inert = |t: &str| crate::escape::visible(t).replace("-->", "-\\u{2d}>");
     format!(
         "<!-- fluvio-endpoints plan file={} target={} -->",
         inert(file),
@@ -53,82 +53,97 @@ pub fn plan(doc: &PlanDoc) -> String {
         let _ = writeln!(out, "Route: {}\n", md_text(doc.route.describe()));
     }
     if doc.has_changes() {
-        let _ = writeln!(
-            out,
-            "| | SPU | Name | Local endpoint before | Local endpoint after |"
-        );
-        let _ = writeln!(out, "|---|---:|---|---|---|");
-        for c in &doc.changes {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} |",
-                c.action.symbol(),
-                c.id,
-                code(&c.name),
-                code(&opt(&c.before)),
-                code(&opt(&c.after)),
-            );
-        }
-        out.push('\n');
-        let replicated: Vec<_> = doc
-            .changes
-            .iter()
-            .filter(|c| !c.partitions.is_empty())
-            .collect();
-        if !replicated.is_empty() {
-            let _ = writeln!(
-                out,
-                "<details><summary>Replicated partitions of the changed SPUs ({})</summary>\n",
-                replicated.len()
-            );
-            for c in replicated {
-                let _ = writeln!(
-                    out,
-                    "- {} {}: {}",
-                    c.id,
-                    code(&c.name),
-                    md_text(&super::text::roles(&c.partitions))
-                );
-            }
-            let _ = writeln!(out, "\n</details>\n");
-        }
+        changes(&mut out, doc);
     }
     if !doc.drift.is_empty() {
+        drift(&mut out, doc);
+    }
+    if !doc.unmanaged.is_empty() {
+        unmanaged(&mut out, doc);
+    }
+    out
+}
+
+/// The changes' table, and the replicated partitions of the changed SPUs.
+fn changes(out: &mut String, doc: &PlanDoc) {
+    let _ = writeln!(
+        out,
+        "| | SPU | Name | Local endpoint before | Local endpoint after |"
+    );
+    let _ = writeln!(out, "|---|---:|---|---|---|");
+    for c in &doc.changes {
         let _ = writeln!(
             out,
-            "<details><summary>Drift, not applied ({})</summary>\n",
-            doc.drift.len()
+            "| `{}` | {} | {} | {} | {} |",
+            c.action.symbol(),
+            c.id,
+            code(&c.name),
+            code(&opt(&c.before)),
+            code(&opt(&c.after)),
         );
+    }
+    out.push('\n');
+    let replicated: Vec<_> = doc
+        .changes
+        .iter()
+        .filter(|c| !c.partitions.is_empty())
+        .collect();
+    if !replicated.is_empty() {
         let _ = writeln!(
             out,
-            "| SPU | Name | Field | Expected (file) | Found (cluster) |"
+            "<details><summary>Replicated partitions of the changed SPUs ({})</summary>\n",
+            replicated.len()
         );
-        let _ = writeln!(out, "|---:|---|---|---|---|");
-        for d in &doc.drift {
+        for c in replicated {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
-                d.id,
-                code(&d.name),
-                d.field.as_str(),
-                code(&d.expected),
-                code(&d.actual)
+                "- {} {}: {}",
+                c.id,
+                code(&c.name),
+                md_text(&super::text::roles(&c.partitions))
             );
         }
         let _ = writeln!(out, "\n</details>\n");
     }
-    if !doc.unmanaged.is_empty() {
+}
+
+/// Drift, folded.
+fn drift(out: &mut String, doc: &PlanDoc) {
+    let _ = writeln!(
+        out,
+        "<details><summary>Drift, not applied ({})</summary>\n",
+        doc.drift.len()
+    );
+    let _ = writeln!(
+        out,
+        "| SPU | Name | Field | Expected (file) | Found (cluster) |"
+    );
+    let _ = writeln!(out, "|---:|---|---|---|---|");
+    for d in &doc.drift {
         let _ = writeln!(
             out,
-            "<details><summary>SPUs in the cluster but not in the file ({})</summary>\n",
-            doc.unmanaged.len()
+            "| {} | {} | {} | {} | {} |",
+            d.id,
+            code(&d.name),
+            d.field.as_str(),
+            code(&d.expected),
+            code(&d.actual)
         );
-        for u in &doc.unmanaged {
-            let _ = writeln!(out, "- {} {} ({})", u.id, code(&u.name), u.kind.label());
-        }
-        let _ = writeln!(out, "\n</details>\n");
     }
-    out
+    let _ = writeln!(out, "\n</details>\n");
+}
+
+/// SPUs the file does not name, folded.
+fn unmanaged(out: &mut String, doc: &PlanDoc) {
+    let _ = writeln!(
+        out,
+        "<details><summary>SPUs in the cluster but not in the file ({})</summary>\n",
+        doc.unmanaged.len()
+    );
+    for u in &doc.unmanaged {
+        let _ = writeln!(out, "- {} {} ({})", u.id, code(&u.name), u.kind.label());
+    }
+    let _ = writeln!(out, "\n</details>\n");
 }
 
 pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {

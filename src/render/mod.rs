@@ -2,9 +2,9 @@
 //! annotations. Renderers build strings; `output::Printer` decides where they go.
 
 pub mod annotations;
-pub mod escape;
 pub mod markdown;
 pub mod probe;
+pub mod style;
 pub mod table;
 pub mod text;
 
@@ -14,7 +14,7 @@ pub mod text;
 /// document parses to the exact values and still shows inert in a log.
 pub fn json<T: serde::Serialize>(value: &T) -> String {
     let text = serde_json::to_string_pretty(value).expect("documents serialize");
-    let raw = |c: char| c >= '\u{7f}' && escape::needs_escape(c);
+    let raw = |c: char| c >= '\u{7f}' && crate::escape::needs_escape(c);
     // Below DEL no character is raw: a document of plain ASCII (the usual one, megabytes
     // for a large plan) is passed on after one fast look at its bytes.
     let mut text = if text.bytes().any(|b| b >= 0x7f) && text.chars().any(raw) {

@@ -1,15 +1,15 @@
 //! A probe report as text, Markdown and CI annotations. Every string from the cluster (SPU
-//! names, hosts) goes through `clean` (the one rule of `super::escape`) so it cannot move the
+//! names, hosts) goes through `clean` (the one rule of `crate::escape`) so it cannot move the
 //! cursor or fake a line.
 
 use std::fmt::Write;
 
-use crate::output::Style;
+use super::style::Style;
 use crate::probe::{AddressProbe, EndpointProbe, ProbeDoc, SpuProbe, SpuStatus};
 
 /// Untrusted text on one line: control characters shown as escapes.
 fn clean(text: &str) -> String {
-    super::escape::visible(text).into_owned()
+    crate::escape::visible(text).into_owned()
 }
 
 fn status_label(status: SpuStatus) -> &'static str {
@@ -115,7 +115,7 @@ pub fn summary(doc: &ProbeDoc) -> String {
 }
 
 fn md_cell(text: &str) -> String {
-    super::escape::visible(text)
+    crate::escape::visible(text)
         .replace('|', "\\|")
         .replace('`', "'")
 }
@@ -138,7 +138,7 @@ pub fn markdown(doc: &ProbeDoc) -> String {
                 out,
                 "| {} | {} | - | - | {} |",
                 s.id,
-                super::escape::md_text(&s.name),
+                crate::escape::md_text(&s.name),
                 md_cell(s.reason.as_deref().unwrap_or("skipped"))
             );
         }
@@ -163,7 +163,7 @@ pub fn markdown(doc: &ProbeDoc) -> String {
                 out,
                 "| {} | {} | {role} `{}` | {} | {verdict} |",
                 s.id,
-                super::escape::md_text(&s.name),
+                crate::escape::md_text(&s.name),
                 md_cell(&e.endpoint),
                 results.join("<br>"),
             );

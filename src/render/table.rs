@@ -2,12 +2,12 @@
 
 use comfy_table::{presets::NOTHING, Table};
 
-use super::escape::visible;
 use crate::cluster::convert::fluvio_json;
+use crate::escape::visible;
 use crate::model::Live;
 
 /// `list -O`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ListFormat {
     #[default]
     Table,

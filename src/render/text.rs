@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
-use super::escape::visible;
+use super::style::Style;
 use crate::apply::{ApplyReport, DataPlaneResult, Recovered, RecoveryState, SpuOutcome};
+use crate::escape::visible;
 use crate::model::{Encryption, Endpoint};
-use crate::output::Style;
 use crate::plan::{opt, Action};
 use crate::replication::{PartitionRole, ReplicationState, Role, Route};
 use crate::report::{PlanDoc, Summary};

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, Parser};
+use fluvio_endpoints::cli::Annotations;
+use fluvio_endpoints::cli::Format;
 use fluvio_endpoints::cli::{Cli, Command};
-use fluvio_endpoints::output::Format;
-use fluvio_endpoints::render::annotations::Annotations;
 
 use crate::support::cli::Env;
 use crate::support::test_sc::{

@@ -7,6 +7,7 @@ mod examples_ci;
 mod faults;
 mod hostile;
 mod install;
+mod layers;
 mod limits;
 mod messages;
 mod ownership;

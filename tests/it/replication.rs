@@ -1,6 +1,6 @@
 //! Replication and the data plane, end to end: the real binary against the test SC, whose
 //! simulated SPU processes replicate, stall when a follower's SPU is re-registered, and heal
-//! when that SPU's process restarts (tests/support/test_sc/FIDELITY.md).
+//! when that SPU's process restarts (tests/test-sc/FIDELITY.md).
 //!
 //! The restart commands act on the simulated cluster through the test SC's control
 //! directory: `restart-spu-<id>` restarts that SPU's process, and the test SC removes the

@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use super::session::Connect;
 use super::ChangeLimit;
 use crate::error::{Error, Result};
-use crate::render::escape::visible;
+use crate::escape::visible;
 use metrics::Metrics;
 pub use tracker::Pacing;
 use tracker::{Decision, Drift, Event};
@@ -434,7 +434,7 @@ impl Agent {
                 tracing::info!(event = "remediated", zone = %zone.label, applied, "applied {applied} change(s); reading the cluster again");
             }
             Err(err) => {
-                let cause = visible(&crate::error::one_line(err)).into_owned();
+                let cause = visible(&crate::causes::one_line(err)).into_owned();
                 let retry = zone
                     .tracker
                     .not_before()
@@ -537,7 +537,7 @@ impl Agent {
                 let opened = connect
                     .open(&selection, super::session::Access::Read)
                     .await
-                    .map_err(|e| crate::error::one_line(&e));
+                    .map_err(|e| crate::causes::one_line(&e));
                 let watched = match opened {
                     Ok(crate::cluster::AnyCluster::Sc(sc)) => {
                         sc.watch_spus().await.map_err(|e| e.to_string())

@@ -14,9 +14,9 @@ use super::Trigger;
 use crate::cluster::{AnyCluster, Cluster};
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
+use crate::escape::visible;
 use crate::model::{Desired, Live, SpuId};
 use crate::ops::session::{Access, Connect};
-use crate::render::escape::visible;
 
 pub struct Zone {
     pub path: PathBuf,
@@ -125,12 +125,12 @@ impl Zone {
             None => connect
                 .open(&self.loaded.1.cluster, Access::Read)
                 .await
-                .map_err(|e| crate::error::one_line(&e))?,
+                .map_err(|e| crate::causes::one_line(&e))?,
         };
         let live = cluster
             .read()
             .await
-            .map_err(|e| crate::error::one_line(&Error::from_cluster(e)))?;
+            .map_err(|e| crate::causes::one_line(&Error::from_cluster(e)))?;
         self.cluster = Some(cluster);
         Ok(live)
     }

@@ -1002,3 +1002,17 @@ async fn without_a_restart_the_report_says_which_changes_left_partitions_at_risk
         }]
     );
 }
+
+#[test]
+fn recovery_states_are_named_as_in_json() {
+    for state in [
+        RecoveryState::AtNew,
+        RecoveryState::AtOld,
+        RecoveryState::Other,
+        RecoveryState::RestoredNew,
+        RecoveryState::RestoredOld,
+        RecoveryState::Unresolved,
+    ] {
+        assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+    }
+}

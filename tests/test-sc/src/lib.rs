@@ -8,8 +8,8 @@
 //! `MetadataDispatcher`. It can serve TLS (`tls.rs`, fluvio-future's rustls acceptor, as the
 //! real SC) and enforce the real SC's authorization rules (`auth.rs`). Behind it runs a
 //! simulated SPU data plane (`dataplane.rs`: topics, replication, leader status reports,
-//! elections; `control.rs`: a control dir for shell commands). See `FIDELITY.md` beside this
-//! file for the rules it reproduces.
+//! elections; `control.rs`: a control dir for shell commands). See `FIDELITY.md` at this
+//! crate's root for the rules it reproduces; `spu_responder` is the public side of an SPU.
 //!
 //! The server runs on Fluvio's executor threads (`fluvio_future::task`, async-io based), not
 //! on the caller's runtime: a test may block its own thread (e.g. waiting for a child
@@ -23,6 +23,7 @@ mod control;
 mod dataplane;
 mod faults;
 mod server;
+pub mod spu_responder;
 mod state;
 mod tls;
 
