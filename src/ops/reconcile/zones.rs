@@ -200,16 +200,28 @@ impl Zone {
 }
 
 /// Watches the directories of the zone files (not the files: editors and Kubernetes
-/// ConfigMaps replace a file by renaming another over it). Any event there wakes the loop,
-/// which compares the files' bytes. Without a watcher (inotify limits) the files are still
+/// ConfigMaps replace a file by renaming another over it). An event about a zone file's
+/// name (or a ConfigMap's `..` entries) wakes the loop, which compares the files' bytes. Without a watcher (inotify limits) the files are still
 /// read every `--resync` and on SIGHUP.
 pub fn watch_files(
     paths: &[PathBuf],
     triggers: mpsc::UnboundedSender<Trigger>,
 ) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
+    // only events about a zone file's name, or about a Kubernetes ConfigMap volume's
+    // `..data` link and `..<timestamp>` directories (a directory such as /tmp sees many
+    // other files come and go)
+    let names: BTreeSet<std::ffi::OsString> = paths
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_os_string()))
+        .collect();
     let handler = move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        let Ok(event) = event else { return };
+        let ours = event.paths.iter().any(|p| {
+            p.file_name()
+                .is_some_and(|n| names.contains(n) || n.to_string_lossy().starts_with(".."))
+        });
+        if ours {
             let _ = triggers.send(Trigger::FileEvent);
         }
     };
