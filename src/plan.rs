@@ -456,12 +456,11 @@ fn drift(plan: &mut Plan, want: &crate::model::DesiredSpu, spec: &SpuSpec) {
 
 /// True when a platform version is at least 0.11.11. An unparsable version is given the
 /// benefit of the doubt: the client's own version check has already accepted it.
+/// A pre-release or build of 0.11.11 counts as 0.11.11.
 pub fn platform_supports_local(version: &str) -> bool {
-    let core = version.split(['-', '+']).next().unwrap_or(version);
-    let parts: Vec<Option<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
-    match parts.as_slice() {
-        [Some(a), Some(b), Some(c)] => (*a, *b, *c) >= MIN_LOCAL_ENDPOINT_PLATFORM,
-        _ => true,
+    match semver::Version::parse(version) {
+        Ok(v) => (v.major, v.minor, v.patch) >= MIN_LOCAL_ENDPOINT_PLATFORM,
+        Err(_) => true,
     }
 }
 
@@ -665,6 +664,9 @@ pub(crate) mod tests {
             ("1.0.0-dev", true),
             ("0.11.9", false),
             ("0.10.99", false),
+            ("0.11.11-dev", true),
+            ("0.11.9+build.1", false),
+            ("not a version", true),
         ] {
             assert_eq!(platform_supports_local(v), ok, "{v}");
         }
