@@ -487,31 +487,7 @@ pub async fn probe(subjects: &[Subject], options: &Options) -> Vec<SpuProbe> {
         results.extend(probed);
     }
 
-    let endpoint = |e: &Endpoint| {
-        let (resolution, ips) = &resolved[&e.host];
-        let probed: Vec<&(AddressProbe, bool)> = ips
-            .iter()
-            .map(|ip| &results[&SocketAddr::new(*ip, e.port)])
-            .collect();
-        let addresses: Vec<AddressProbe> = probed.iter().map(|(a, _)| a.clone()).collect();
-        let tls = probed.iter().any(|(_, tls)| *tls);
-        let reachable = addresses.iter().any(|a| a.handshake);
-        let facts = Facts {
-            resolution,
-            ips,
-            addresses: &addresses,
-            tls,
-        };
-        let hints = hints(&e.host, e.encryption, &facts);
-        EndpointProbe {
-            endpoint: e.to_string(),
-            encryption: e.encryption,
-            reachable,
-            resolution: resolution.clone(),
-            addresses,
-            hints,
-        }
-    };
+    let endpoint = |e: &Endpoint| endpoint_probe(e, &resolved, &results);
     subjects
         .iter()
         .map(|s| {
@@ -532,6 +508,35 @@ pub async fn probe(subjects: &[Subject], options: &Options) -> Vec<SpuProbe> {
             }
         })
         .collect()
+}
+
+/// One endpoint's probe, from its host's resolution and the probes of its addresses.
+fn endpoint_probe(
+    e: &Endpoint,
+    resolved: &BTreeMap<String, (Resolution, Vec<IpAddr>)>,
+    results: &BTreeMap<SocketAddr, (AddressProbe, bool)>,
+) -> EndpointProbe {
+    let (resolution, ips) = &resolved[&e.host];
+    let probed: Vec<&(AddressProbe, bool)> = ips
+        .iter()
+        .map(|ip| &results[&SocketAddr::new(*ip, e.port)])
+        .collect();
+    let addresses: Vec<AddressProbe> = probed.iter().map(|(a, _)| a.clone()).collect();
+    let facts = Facts {
+        resolution,
+        ips,
+        addresses: &addresses,
+        tls: probed.iter().any(|(_, tls)| *tls),
+    };
+    let hints = hints(&e.host, e.encryption, &facts);
+    EndpointProbe {
+        endpoint: e.to_string(),
+        encryption: e.encryption,
+        reachable: addresses.iter().any(|a| a.handshake),
+        resolution: resolution.clone(),
+        addresses,
+        hints,
+    }
 }
 
 /// An SPU whose local endpoint did not answer, in a sentence (for blockers and warnings).
