@@ -15,7 +15,6 @@ mod promises;
 mod props;
 mod reconcile;
 mod replication;
-#[path = "../support/mod.rs"]
 mod support;
 mod targeting;
 mod test_sc;
