@@ -474,6 +474,10 @@ impl From<Box<ConfigErrors>> for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An error's causes on one line live below every layer (`crate::causes`); the old path
+/// still names it.
+pub use crate::causes::one_line;
+
 #[cfg(test)]
 mod tests {
     use super::exit::*;

@@ -302,14 +302,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
-    }
-
-    pub fn is_blocked(&self) -> bool {
-        !self.blockers.is_empty()
-    }
-
     /// Keeps only what `targeting` covers: changes, unchanged entries, drift, unmanaged
     /// SPUs and the blockers of single SPUs (an unknown or managed SPU outside the target
     /// no longer refuses the plan). Called before any plan-wide check (`max_changes`).
@@ -414,7 +406,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             plan.unmanaged = unmanaged;
         }
     }
-    if plan.has_changes() {
+    if !plan.changes.is_empty() {
         if let Some(version) = &live.platform_version {
             if !platform_supports_local(version) {
                 plan.blockers.push(Blocker::ScTooOld {
@@ -456,12 +448,11 @@ fn drift(plan: &mut Plan, want: &crate::model::DesiredSpu, spec: &SpuSpec) {
 
 /// True when a platform version is at least 0.11.11. An unparsable version is given the
 /// benefit of the doubt: the client's own version check has already accepted it.
+/// A pre-release or build of 0.11.11 counts as 0.11.11.
 pub fn platform_supports_local(version: &str) -> bool {
-    let core = version.split(['-', '+']).next().unwrap_or(version);
-    let parts: Vec<Option<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
-    match parts.as_slice() {
-        [Some(a), Some(b), Some(c)] => (*a, *b, *c) >= MIN_LOCAL_ENDPOINT_PLATFORM,
-        _ => true,
+    match semver::Version::parse(version) {
+        Ok(v) => (v.major, v.minor, v.patch) >= MIN_LOCAL_ENDPOINT_PLATFORM,
+        Err(_) => true,
     }
 }
 
@@ -643,7 +634,7 @@ pub(crate) mod tests {
             d.policy.unmanaged = policy;
             let plan = plan(&d, &live);
             assert_eq!(plan.unmanaged.len(), listed, "{policy:?}");
-            assert_eq!(plan.is_blocked(), blocked, "{policy:?}");
+            assert_eq!(!plan.blockers.is_empty(), blocked, "{policy:?}");
         }
     }
 
@@ -651,10 +642,16 @@ pub(crate) mod tests {
     fn old_sc_blocks_only_when_something_would_change() {
         let mut live = Live::from_specs([spec(1, SpuKind::Custom, None)]);
         live.platform_version = Some("0.11.10".into());
-        assert!(plan(&desired(vec![want(1, Some("h"))]), &live).is_blocked());
-        assert!(!plan(&desired(vec![want(1, None)]), &live).is_blocked());
+        assert!(!plan(&desired(vec![want(1, Some("h"))]), &live)
+            .blockers
+            .is_empty());
+        assert!(plan(&desired(vec![want(1, None)]), &live)
+            .blockers
+            .is_empty());
         live.platform_version = Some("0.11.11".into());
-        assert!(!plan(&desired(vec![want(1, Some("h"))]), &live).is_blocked());
+        assert!(plan(&desired(vec![want(1, Some("h"))]), &live)
+            .blockers
+            .is_empty());
     }
 
     #[test]
@@ -665,6 +662,9 @@ pub(crate) mod tests {
             ("1.0.0-dev", true),
             ("0.11.9", false),
             ("0.10.99", false),
+            ("0.11.11-dev", true),
+            ("0.11.9+build.1", false),
+            ("not a version", true),
         ] {
             assert_eq!(platform_supports_local(v), ok, "{v}");
         }

@@ -222,6 +222,8 @@ impl PlanDoc {
         });
     }
 
+    /// Whether the plan changes anything. This and [`PlanDoc::is_blocked`] are the one
+    /// place a plan's verdict is read; every run decides on the document.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }

@@ -38,8 +38,10 @@ pub enum Peer {
 pub enum Failure {
     /// TCP connect failed (refused, unreachable, ...), with the OS's reason.
     Connect(String),
-    /// Connected, but the first exchange failed.
-    Handshake(String),
+    /// Connected, but the first exchange failed: why, and whether the peer may want TLS
+    /// (it answered with a TLS record, or closed without a word, as a TLS server does to
+    /// a plaintext client).
+    Handshake { reason: String, tls: bool },
 }
 
 /// The outcome of connecting and shaking hands with one address.
@@ -77,7 +79,7 @@ pub async fn attempt(addr: SocketAddr, progress: &std::sync::Mutex<Option<f64>>)
     Attempt {
         connect_ms: Some(connect_ms),
         handshake_ms: result.is_ok().then(|| ms(shake)),
-        result: result.map_err(Failure::Handshake),
+        result: result.map_err(|(reason, tls)| Failure::Handshake { reason, tls }),
     }
 }
 
@@ -91,7 +93,8 @@ fn connect_reason(e: &std::io::Error) -> String {
     }
 }
 
-async fn handshake(tcp: TcpStream) -> Result<Peer, String> {
+/// The peer, or why the handshake failed and whether TLS may be the reason.
+async fn handshake(tcp: TcpStream) -> Result<Peer, (String, bool)> {
     let fd = tcp.as_connection_fd();
     let reader = FrameGuard::new(tcp.clone(), MAX_REPLY, |head| {
         std::io::Error::new(std::io::ErrorKind::InvalidData, NotFluvio::new(&head))
@@ -108,9 +111,12 @@ async fn handshake(tcp: TcpStream) -> Result<Peer, String> {
     let reply = socket.send(&request).await.map_err(socket_reason)?;
     let response: ApiVersionsResponse = reply.response;
     if response.error_code.is_error() {
-        return Err(format!(
-            "the peer answered ApiVersions with an error: {}",
-            response.error_code.to_sentence()
+        return Err((
+            format!(
+                "the peer answered ApiVersions with an error: {}",
+                response.error_code.to_sentence()
+            ),
+            false,
         ));
     }
     Ok(classify(&response))
@@ -131,23 +137,27 @@ fn classify(response: &ApiVersionsResponse) -> Peer {
     }
 }
 
-fn socket_reason(err: SocketError) -> String {
+/// Why the exchange failed, and whether the peer may want TLS.
+fn socket_reason(err: SocketError) -> (String, bool) {
     match err {
         SocketError::Io { source, .. } => match source.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                "the peer closed the connection without answering the Fluvio handshake (not a Fluvio SPU, or one that requires TLS)".into()
-            }
-            std::io::ErrorKind::ConnectionReset => {
-                "the peer reset the connection during the Fluvio handshake".into()
-            }
+            std::io::ErrorKind::UnexpectedEof => (
+                "the peer closed the connection without answering the Fluvio handshake (not a Fluvio SPU, or one that requires TLS)".into(),
+                true,
+            ),
+            std::io::ErrorKind::ConnectionReset => (
+                "the peer reset the connection during the Fluvio handshake".into(),
+                false,
+            ),
             _ => match source.get_ref().and_then(|e| e.downcast_ref::<NotFluvio>()) {
-                Some(not) => not.to_string(),
-                None => format!("the Fluvio handshake failed: {source}"),
+                Some(not) => (not.to_string(), not.tls),
+                None => (format!("the Fluvio handshake failed: {source}"), false),
             },
         },
-        SocketError::SocketClosed | SocketError::SocketStale => {
-            "the connection closed during the Fluvio handshake".into()
-        }
+        SocketError::SocketClosed | SocketError::SocketStale => (
+            "the connection closed during the Fluvio handshake".into(),
+            false,
+        ),
     }
 }
 
@@ -157,18 +167,22 @@ fn socket_reason(err: SocketError) -> String {
 pub struct NotFluvio {
     what: &'static str,
     shown: String,
+    /// The reply is a TLS record.
+    tls: bool,
 }
 
 impl NotFluvio {
     fn new(head: &[u8]) -> Self {
+        let tls = matches!(head, [0x15 | 0x16, 0x03, ..]);
         let what = match head {
-            [0x15 | 0x16, 0x03, ..] => "it speaks TLS (a TLS record where a Fluvio frame belongs)",
+            _ if tls => "it speaks TLS (a TLS record where a Fluvio frame belongs)",
             [b'H', b'T', b'T', b'P', ..] => "it speaks HTTP",
             _ => "its reply is not a Fluvio frame",
         };
         NotFluvio {
             what,
             shown: show_bytes(head),
+            tls,
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::escape::visible;
 use crate::model::{Encryption, Live, LiveSpu, SpuKind};
 use crate::output::Printer;
+use crate::plan::DriftField;
 
 fn encryption(e: Encryption) -> EncryptionName {
     match e {
@@ -80,13 +81,13 @@ fn entry(s: &LiveSpu, live: &Live, omitted: &mut Vec<String>) -> Option<SpuEntry
     }
     // Written the way a zone file must spell them, so planning back is empty.
     let assertions = [
-        ("name", Some(spec.name.clone())),
-        ("public", spec.public.assertion()),
+        (DriftField::Name, Some(spec.name.clone())),
+        (DriftField::Public, spec.public.assertion()),
         (
-            "private",
+            DriftField::Private,
             (!spec.private.host.is_empty()).then(|| spec.private.host_port().to_string()),
         ),
-        ("rack", spec.rack.clone()),
+        (DriftField::Rack, spec.rack.clone()),
     ];
     let mut kept = bare.clone();
     for (field, value) in assertions {
@@ -102,8 +103,9 @@ fn entry(s: &LiveSpu, live: &Live, omitted: &mut Vec<String>) -> Option<SpuEntry
         match checked {
             Ok(()) => set(&mut kept, field, value),
             Err(why) => omitted.push(format!(
-                "SPU {}: its {field} {} is not asserted: it cannot be written so that it plans back unchanged ({why}).",
+                "SPU {}: its {} {} is not asserted: it cannot be written so that it plans back unchanged ({why}).",
                 spec.id,
+                field.as_str(),
                 visible(&value),
             )),
         }
@@ -111,13 +113,15 @@ fn entry(s: &LiveSpu, live: &Live, omitted: &mut Vec<String>) -> Option<SpuEntry
     Some(kept)
 }
 
-fn set(entry: &mut SpuEntry, field: &str, value: String) {
-    match field {
-        "name" => entry.name = Some(value),
-        "public" => entry.public = Some(value),
-        "private" => entry.private = Some(value),
-        _ => entry.rack = Some(value),
-    }
+/// Asserts `field` (a field a file can assert, as drift names them) in `entry`.
+fn set(entry: &mut SpuEntry, field: DriftField, value: String) {
+    let slot = match field {
+        DriftField::Name => &mut entry.name,
+        DriftField::Public => &mut entry.public,
+        DriftField::Private => &mut entry.private,
+        DriftField::Rack => &mut entry.rack,
+    };
+    *slot = Some(value);
 }
 
 /// Whether a file holding just `entry` validates and plans against `live` with no change,

@@ -157,7 +157,7 @@ pub async fn plan_file(
     // plan without any does not read them (10,000 partitions cost a plan of 10,000 SPUs
     // about as much as the SPUs themselves, see BENCHMARKS.md).
     let mut live = live;
-    if plan.has_changes() {
+    if !plan.changes.is_empty() {
         live.partitions = Some(cluster.partitions().await.map_err(Error::from_cluster)?);
     }
     let route = options.route.route(&cluster, &desired.policy);

@@ -318,8 +318,13 @@ async fn resolve(host: String, deadline: Instant) -> (Resolution, Vec<IpAddr>) {
     }
 }
 
-/// Probes one address under the per-address timeout and the total deadline.
-async fn probe_address(addr: SocketAddr, options: &Options, deadline: Instant) -> AddressProbe {
+/// Probes one address under the per-address timeout and the total deadline; `true` with
+/// it when its failure suggests the endpoint wants TLS.
+async fn probe_address(
+    addr: SocketAddr,
+    options: &Options,
+    deadline: Instant,
+) -> (AddressProbe, bool) {
     let mut report = AddressProbe::not_yet(addr);
     let now = Instant::now();
     if now >= deadline {
@@ -328,20 +333,21 @@ async fn probe_address(addr: SocketAddr, options: &Options, deadline: Instant) -
             "not probed: the total deadline ({}s) had passed",
             options.deadline.as_secs_f64()
         ));
-        return report;
+        return (report, false);
     }
     let own_limit = now + options.per_address;
     let limit = own_limit.min(deadline);
     let progress = Mutex::new(None);
-    match tokio::time::timeout_at(limit, handshake::attempt(addr, &progress)).await {
+    let tls = match tokio::time::timeout_at(limit, handshake::attempt(addr, &progress)).await {
         Ok(attempt) => report.attempted(attempt),
         Err(_) => {
             let connected = *progress.lock().unwrap_or_else(|e| e.into_inner());
             let by_deadline = own_limit > deadline;
             report.timed_out(connected, by_deadline, options);
+            false
         }
-    }
-    report
+    };
+    (report, tls)
 }
 
 impl AddressProbe {
@@ -366,8 +372,8 @@ impl AddressProbe {
         }
     }
 
-    /// What an attempt that ended in time found.
-    fn attempted(&mut self, attempt: handshake::Attempt) {
+    /// What an attempt that ended in time found; `true` when its failure suggests TLS.
+    fn attempted(&mut self, attempt: handshake::Attempt) -> bool {
         self.connect_ms = attempt.connect_ms;
         self.handshake_ms = attempt.handshake_ms;
         self.connected = attempt.connect_ms.is_some();
@@ -395,14 +401,17 @@ impl AddressProbe {
                     self.failed_at = Some(Stage::Handshake);
                     self.error = Some(error);
                 }
+                false
             }
             Err(Failure::Connect(e)) => {
                 self.failed_at = Some(Stage::Connect);
                 self.error = Some(format!("connect failed: {e}"));
+                false
             }
-            Err(Failure::Handshake(e)) => {
+            Err(Failure::Handshake { reason, tls }) => {
                 self.failed_at = Some(Stage::Handshake);
-                self.error = Some(e);
+                self.error = Some(reason);
+                tls
             }
         }
     }
@@ -472,29 +481,13 @@ pub async fn probe(subjects: &[Subject], options: &Options) -> Vec<SpuProbe> {
         (host.to_string(), (resolution, ips, probed))
     });
     let mut resolved: BTreeMap<String, (Resolution, Vec<IpAddr>)> = BTreeMap::new();
-    let mut results: BTreeMap<SocketAddr, AddressProbe> = BTreeMap::new();
+    let mut results: BTreeMap<SocketAddr, (AddressProbe, bool)> = BTreeMap::new();
     for (host, (resolution, ips, probed)) in join_all(per_host).await {
         resolved.insert(host, (resolution, ips));
         results.extend(probed);
     }
 
-    let endpoint = |e: &Endpoint| {
-        let (resolution, ips) = &resolved[&e.host];
-        let addresses: Vec<AddressProbe> = ips
-            .iter()
-            .map(|ip| results[&SocketAddr::new(*ip, e.port)].clone())
-            .collect();
-        let reachable = addresses.iter().any(|a| a.handshake);
-        let hints = hints(&e.host, e.encryption, resolution, &addresses);
-        EndpointProbe {
-            endpoint: e.to_string(),
-            encryption: e.encryption,
-            reachable,
-            resolution: resolution.clone(),
-            addresses,
-            hints,
-        }
-    };
+    let endpoint = |e: &Endpoint| endpoint_probe(e, &resolved, &results);
     subjects
         .iter()
         .map(|s| {
@@ -515,6 +508,35 @@ pub async fn probe(subjects: &[Subject], options: &Options) -> Vec<SpuProbe> {
             }
         })
         .collect()
+}
+
+/// One endpoint's probe, from its host's resolution and the probes of its addresses.
+fn endpoint_probe(
+    e: &Endpoint,
+    resolved: &BTreeMap<String, (Resolution, Vec<IpAddr>)>,
+    results: &BTreeMap<SocketAddr, (AddressProbe, bool)>,
+) -> EndpointProbe {
+    let (resolution, ips) = &resolved[&e.host];
+    let probed: Vec<&(AddressProbe, bool)> = ips
+        .iter()
+        .map(|ip| &results[&SocketAddr::new(*ip, e.port)])
+        .collect();
+    let addresses: Vec<AddressProbe> = probed.iter().map(|(a, _)| a.clone()).collect();
+    let facts = Facts {
+        resolution,
+        ips,
+        addresses: &addresses,
+        tls: probed.iter().any(|(_, tls)| *tls),
+    };
+    let hints = hints(&e.host, e.encryption, &facts);
+    EndpointProbe {
+        endpoint: e.to_string(),
+        encryption: e.encryption,
+        reachable: addresses.iter().any(|a| a.handshake),
+        resolution: resolution.clone(),
+        addresses,
+        hints,
+    }
 }
 
 /// An SPU whose local endpoint did not answer, in a sentence (for blockers and warnings).
@@ -564,13 +586,25 @@ pub fn unreachable(spus: &[SpuProbe]) -> Vec<Unreachable> {
 
 const DOCKER_HOST: &str = "host.docker.internal";
 
+/// What one endpoint's probe found, as [`hints`] reads it.
+pub struct Facts<'a> {
+    pub resolution: &'a Resolution,
+    /// The addresses the host resolved to, in the resolver's order.
+    pub ips: &'a [IpAddr],
+    pub addresses: &'a [AddressProbe],
+    /// Some address failed in a way that suggests the endpoint wants TLS (a TLS record
+    /// for an answer, or a close without one).
+    pub tls: bool,
+}
+
 /// Advice from the facts of one endpoint's probe.
-pub fn hints(
-    host: &str,
-    encryption: Encryption,
-    resolution: &Resolution,
-    addresses: &[AddressProbe],
-) -> Vec<String> {
+pub fn hints(host: &str, encryption: Encryption, facts: &Facts<'_>) -> Vec<String> {
+    let Facts {
+        resolution,
+        ips,
+        addresses,
+        tls,
+    } = *facts;
     let mut out = Vec::new();
     let docker = host.eq_ignore_ascii_case(DOCKER_HOST);
     let add_host = "start the container with `--add-host=host.docker.internal:host-gateway` (Compose: `extra_hosts: [\"host.docker.internal:host-gateway\"]`); Docker Desktop provides the name by itself";
@@ -586,11 +620,6 @@ pub fn hints(
         }
         return out;
     }
-    let ips: Vec<IpAddr> = resolution
-        .addresses
-        .iter()
-        .filter_map(|a| a.parse().ok())
-        .collect();
     let reachable = addresses.iter().any(|a| a.handshake);
     let connected = addresses.iter().any(|a| a.connected);
     if ips.iter().any(IpAddr::is_loopback) && !connected {
@@ -635,9 +664,6 @@ pub fn hints(
             "a Fluvio SC answers at this port, not an SPU: a local endpoint names the SPU's public port (9010 and up in a local cluster), not the SC's (9003)".into(),
         );
     }
-    let tls = addresses
-        .iter()
-        .any(|a| a.error.as_deref().is_some_and(|e| e.contains("TLS")));
     if tls || (encryption == Encryption::Ssl && !reachable) {
         out.push(
             "this endpoint expects TLS: the probe speaks plaintext, so it shows whether the port is open and what answers, not a TLS handshake; clients take TLS settings from their profile".into(),
@@ -676,6 +702,14 @@ mod tests {
             addresses: ips.iter().map(|s| s.to_string()).collect(),
             error: None,
         }
+    }
+
+    fn ips_of(res: &Resolution) -> Vec<IpAddr> {
+        res.addresses.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    fn hints_of(facts: &Facts<'_>) -> Vec<String> {
+        hints("spu.example", Encryption::Plaintext, facts)
     }
 
     #[test]
@@ -728,20 +762,40 @@ mod tests {
                 &["its IPv4 address answers but its IPv6 address does not"],
             ),
         ];
+        let facts = |res: &Resolution, ips: &[IpAddr], addrs: &[AddressProbe], tls: bool| {
+            let facts = Facts {
+                resolution: res,
+                ips,
+                addresses: addrs,
+                tls,
+            };
+            hints_of(&facts)
+        };
         for (host, res, addrs, wanted) in cases {
-            let got = hints(host, Encryption::Plaintext, &res, &addrs).join("\n");
+            let ips = ips_of(&res);
+            let got = hints(
+                host,
+                Encryption::Plaintext,
+                &Facts {
+                    resolution: &res,
+                    ips: &ips,
+                    addresses: &addrs,
+                    tls: false,
+                },
+            )
+            .join("\n");
             for w in wanted {
                 assert!(got.contains(w), "{host}: {w:?} not in {got:?}");
             }
         }
         // A working endpoint gets no advice.
-        let fine = hints(
-            "localhost",
-            Encryption::Plaintext,
-            &resolved(&["127.0.0.1"]),
-            &[addr("127.0.0.1:9010", true)],
-        );
+        let res = resolved(&["127.0.0.1"]);
+        let fine = facts(&res, &ips_of(&res), &[addr("127.0.0.1:9010", true)], false);
         assert!(fine.is_empty(), "{fine:?}");
+        // A failure that suggests TLS says what the probe cannot show.
+        let res = resolved(&["10.0.0.1"]);
+        let tls = facts(&res, &ips_of(&res), &[addr("10.0.0.1:9010", false)], true);
+        assert!(tls.join("\n").contains("expects TLS"), "{tls:?}");
     }
 
     #[test]

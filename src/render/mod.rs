@@ -2,6 +2,8 @@
 //! annotations. Renderers build strings; `output::Printer` decides where they go.
 
 pub mod annotations;
+/// The escaping rule lives below every layer (`crate::escape`); the old path still names it.
+pub use crate::escape;
 pub mod markdown;
 pub mod probe;
 pub mod style;

@@ -16,7 +16,6 @@ mod promises;
 mod props;
 mod reconcile;
 mod replication;
-#[path = "../support/mod.rs"]
 mod support;
 mod targeting;
 mod test_sc;
