@@ -833,3 +833,27 @@ async fn an_apply_whose_reader_left_still_applies_and_leaves_no_open_change() {
         .unwrap_or(0);
     assert_eq!(journals, 0);
 }
+
+/// README: a full disk is not a closed pipe: even `completions` fails, and a document
+/// that did not reach the disk is exit 1.
+#[test]
+fn output_to_a_full_disk_is_an_error_even_for_reference_text() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: this system has no /dev/full");
+        return;
+    }
+    let env = Env::new();
+    for args in [&["schema", "plan"][..], &["completions", "bash"], &["man"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let out = env.command(args).stdout(full).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr, "error: could not write all output to stdout\n",
+            "{args:?}"
+        );
+    }
+}

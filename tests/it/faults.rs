@@ -1378,3 +1378,43 @@ async fn ctrl_c_inside_a_batch_ends_the_begun_spus_it_skips() {
     env.run(&["apply", "-f", file, "--auto-approve"]).expect(0);
     assert_settled(&sc, &env, file, &before, 4).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_journal_dir_flag_holds_the_change_in_flight_and_recover_finds_it_there() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone_n(&sc, 2));
+    let file = file.to_str().unwrap();
+    let flag_dir = env.home().join("flag-journal");
+    let flag = flag_dir.to_str().unwrap();
+
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
+    let mut child = env.spawn(&["apply", "-f", file, "--auto-approve", "--journal-dir", flag]);
+    create.reached().await;
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    create.cut();
+    {
+        let sc = &sc;
+        wait_for("the dead tool's connections to close", || async move {
+            sc.open_connections() == 0
+        })
+        .await;
+    }
+    // the flag wins over FLUVIO_ENDPOINTS_JOURNAL_DIR (set by the test environment)
+    let pending = pending_in(&flag_dir);
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["new"]["id"], 5001);
+    assert!(
+        std::fs::read_dir(env.journal_dir()).map_or(true, |d| d.count() == 0),
+        "nothing in the environment's journal directory"
+    );
+    assert!(missing(&sc, 5001).await);
+    // `recover` without the flag does not see it; with it, finishes the change
+    env.run(&["-c", &sc.endpoint(), "recover"]).expect(0);
+    assert!(missing(&sc, 5001).await);
+    env.run(&["-c", &sc.endpoint(), "recover", "--journal-dir", flag])
+        .expect(0);
+    assert!(!missing(&sc, 5001).await, "recover re-created 5001");
+    assert!(pending_in(&flag_dir).is_empty());
+}

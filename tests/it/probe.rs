@@ -342,3 +342,104 @@ fn the_probe_schema_is_current() {
         "regenerate with `cargo run -- schema probe > schemas/probe.schema.json`"
     );
 }
+
+/// Loopback listeners that accept and then say nothing (a silent SPU), counting the
+/// connections open at once over all of them.
+struct Counting {
+    ports: Vec<u16>,
+    max_open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn counting_listeners(n: usize) -> Counting {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let open = Arc::new(AtomicUsize::new(0));
+    let max_open = Arc::new(AtomicUsize::new(0));
+    let mut ports = Vec::new();
+    for _ in 0..n {
+        let listener = std::net::TcpListener::bind(loopback()).unwrap();
+        ports.push(listener.local_addr().unwrap().port());
+        let (open, max_open) = (open.clone(), max_open.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(64) {
+                let Ok(mut stream) = stream else { continue };
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                max_open.fetch_max(now, Ordering::SeqCst);
+                let open = open.clone();
+                std::thread::spawn(move || {
+                    // until the prober gives up and closes
+                    let mut sink = Vec::new();
+                    let _ = std::io::Read::read_to_end(&mut stream, &mut sink);
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+    }
+    Counting { ports, max_open }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_concurrency_bounds_the_addresses_probed_at_once() {
+    let env = Env::new();
+    for (concurrency, at_most, at_least) in [(2, 2, 1), (6, 6, 3)] {
+        let silent = counting_listeners(6);
+        let sc = sc_with_locals(silent.ports.iter().map(|p| local(*p)).collect()).await;
+        let concurrency_arg = concurrency.to_string();
+        let run = env
+            .run(&[
+                "-c",
+                &sc.endpoint(),
+                "probe",
+                "--probe-timeout",
+                "0.5",
+                "--concurrency",
+                &concurrency_arg,
+                "-o",
+                "json",
+            ])
+            .expect(10);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(doc["settings"]["concurrency"], concurrency);
+        assert_eq!(doc["summary"]["unreachable"], 6, "{}", run.stdout);
+        let max = silent.max_open.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            (at_least..=at_most).contains(&max),
+            "--concurrency {concurrency}: {max} addresses were probed at once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_deadline_ends_the_run_with_each_address_named() {
+    let silent = counting_listeners(3);
+    let sc = sc_with_locals(silent.ports.iter().map(|p| local(*p)).collect()).await;
+    let env = Env::new();
+    // each address may take 60 s, the whole probe 1 s: the deadline decides
+    let run = env
+        .run_within(
+            &[
+                "-c",
+                &sc.endpoint(),
+                "probe",
+                "--probe-timeout",
+                "60",
+                "--deadline",
+                "1",
+                "-o",
+                "json",
+            ],
+            std::time::Duration::from_secs(30),
+        )
+        .expect(10);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["settings"]["deadline_ms"], 1000);
+    let spus = doc["spus"].as_array().unwrap();
+    assert_eq!(spus.len(), 3, "{}", run.stdout);
+    for spu in spus {
+        let text = spu.to_string();
+        assert!(
+            text.contains("\"deadline\""),
+            "not ended by the deadline: {text}"
+        );
+    }
+}
