@@ -760,6 +760,22 @@ async fn apply_bench(n: usize, work: &Path) {
             .filter_map(|r| r.unavailable_ms)
             .collect();
         assert_eq!(windows.len(), n);
+        // the SC holds what the report claims: read back with the floor's own client
+        let live = wire_list(&wire_connect(&addr).await).await;
+        let set = live
+            .iter()
+            .filter(|m| {
+                m.spec
+                    .public_endpoint_local
+                    .as_ref()
+                    .is_some_and(|e| e.host == *host)
+            })
+            .count();
+        assert_eq!(
+            (live.len(), set),
+            (n, n),
+            "read back: every SPU exists and has the local endpoint the apply reported"
+        );
         println!(
             "  summary.max_unavailable_ms = {}",
             doc.summary["max_unavailable_ms"]
