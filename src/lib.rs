@@ -279,3 +279,26 @@ async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `run` does with a panic below it: the hook records where it happened, and the
+    /// run ends with an internal error, exit 70, carrying that message.
+    #[test]
+    fn a_panic_is_an_internal_error_exit_70_with_its_message() {
+        install_panic_hook();
+        let work = std::panic::AssertUnwindSafe(|| -> Result<Found> {
+            panic!("a bug in the engine");
+        });
+        let result = std::panic::catch_unwind(work).unwrap_or_else(|_| panicked());
+        let err = result.expect_err("a panic is an error");
+        assert_eq!(err.exit_code(), exit::INTERNAL);
+        assert_eq!(exit::INTERNAL, 70);
+        let message = err.to_string();
+        assert!(message.contains("a bug in the engine"), "{message}");
+        assert!(message.contains("src/lib.rs"), "the place: {message}");
+        let _ = std::panic::take_hook();
+    }
+}

@@ -41,6 +41,8 @@ enum Fault {
     Refused(&'static str),
     /// It goes as if unscripted (to script the request after it).
     Pass,
+    /// The code handling it panics (a bug): nothing after it runs.
+    Panic,
 }
 
 /// An SC in memory: SPUs by name, a script of faults per request kind (taken in order),
@@ -174,6 +176,9 @@ impl Cluster for Scripted {
 
     async fn create(&mut self, spec: &SpuSpec) -> Result<(), ClusterError> {
         let fault = self.next(Op::Create);
+        if let Some(Fault::Panic) = fault {
+            panic!("a bug while creating {}", spec.name);
+        }
         if let Some(Fault::Lost) = fault {
             return Err(Self::lost(Op::Create));
         }
@@ -1015,4 +1020,49 @@ fn recovery_states_are_named_as_in_json() {
     ] {
         assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
     }
+}
+
+#[tokio::test]
+async fn a_panic_between_delete_and_create_leaves_the_change_in_flight_in_the_journal() {
+    use futures_util::FutureExt;
+    let old = spu(5001);
+    let c = change(&old);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = Scripted::with(&[old.clone()]).script(Op::Create, &[Fault::Panic]);
+    let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
+    let stop = AtomicBool::new(false);
+    let retry = policy();
+    let mut progress = |_: &_| {};
+    let applying = apply(
+        std::slice::from_ref(&c),
+        &mut cluster,
+        &mut journal,
+        &retry,
+        &stop,
+        &mut progress,
+        None,
+    );
+    // as the binary's top level catches it (and exits 70)
+    let caught = std::panic::AssertUnwindSafe(applying).catch_unwind().await;
+    assert!(caught.is_err(), "the create panicked");
+    assert_eq!(cluster.count(Op::Delete), 1);
+    assert!(
+        cluster.spus.is_empty(),
+        "the SPU is deleted, not re-created"
+    );
+    drop(journal);
+    // what the next run finds on disk: the change in flight, with both specs
+    let path = Journal::path_for(dir.path(), &cluster.identity());
+    let (pending, _) = crate::journal::read_pending(&path).unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].old, old);
+    assert_eq!(pending[0].new, c.next);
+    // and recovery re-creates it at the new spec
+    let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
+    let recovered = recover(&mut cluster, &mut journal, &policy(), CreateCheck::First)
+        .await
+        .unwrap();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(cluster.spus.get(&old.name), Some(&c.next));
+    assert!(journal.pending().is_empty());
 }
