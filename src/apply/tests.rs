@@ -1028,7 +1028,8 @@ async fn a_panic_between_delete_and_create_leaves_the_change_in_flight_in_the_jo
     let old = spu(5001);
     let c = change(&old);
     let dir = tempfile::tempdir().unwrap();
-    let mut cluster = Scripted::with(&[old.clone()]).script(Op::Create, &[Fault::Panic]);
+    let mut cluster =
+        Scripted::with(std::slice::from_ref(&old)).script(Op::Create, &[Fault::Panic]);
     let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
     let stop = AtomicBool::new(false);
     let retry = policy();
