@@ -242,15 +242,21 @@ fn run_timed(mut cmd: Command, expect: i32) -> (Duration, String) {
 /// binary runs under GNU time (a small process that forks it): the figure is then the
 /// binary's own peak (plus at most time's own small image).
 fn tool_rss(home: &Path, args: &[&str]) -> (Duration, u64) {
+    rss_of(Path::new(BIN), tool(home, args))
+}
+
+/// Peak RSS (KiB) of `program` run with the arguments and environment of `like`, under
+/// GNU time (see `tool_rss`).
+fn rss_of(program: &Path, like: Command) -> (Duration, u64) {
     let time = Path::new("/usr/bin/time");
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
-        c.args(["-f", "RSS %M", BIN]);
+        c.arg("-f").arg("RSS %M").arg(program);
         c
     } else {
-        Command::new(BIN)
+        Command::new(program)
     };
-    let std_cmd = tool(home, args);
+    let std_cmd = like;
     cmd.args(std_cmd.get_args())
         .envs(std_cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
         .stdin(Stdio::null());
@@ -429,6 +435,7 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
     // Processes, interleaved so that both see the same machine load.
     let (mut floor, mut plan, mut plan_json, mut ratios) = (vec![], vec![], vec![], vec![]);
     let (mut old_floor, mut validate, mut fair) = (vec![], vec![], vec![]);
+    let (mut list, mut list_json, mut list_yaml) = (vec![], vec![], vec![]);
     let (base_bin, mut base) = (baseline(), vec![]);
     for round in 0..rounds + 1 {
         let mut f = Command::new(&me);
@@ -470,6 +477,22 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         // the file is valid; the message goes to stderr).
         let (tv, _) =
             tokio::task::block_in_place(|| run_timed(tool(&home, &["validate", "-f", file_s]), 0));
+        // `list` in its three forms: one row (or document entry) per SPU
+        let (tl, out) =
+            tokio::task::block_in_place(|| run_timed(tool(&home, &["list", "-c", &addr]), 0));
+        assert_eq!(out.lines().count(), n + 1, "a header and one row per SPU");
+        let (tlj, out) = tokio::task::block_in_place(|| {
+            run_timed(tool(&home, &["list", "-c", &addr, "-O", "json"]), 0)
+        });
+        let listed: serde_json::Value = serde_json::from_str(&out).expect("list -O json");
+        assert_eq!(listed.as_array().map(Vec::len), Some(n));
+        let (tly, out) = tokio::task::block_in_place(|| {
+            run_timed(tool(&home, &["list", "-c", &addr, "-O", "yaml"]), 0)
+        });
+        assert_eq!(
+            out.matches("\n- ").count() + usize::from(out.starts_with("- ")),
+            n
+        );
         if round == 0 {
             continue; // warm-up: page cache, the SC's first connection
         }
@@ -481,6 +504,9 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         plan.push(ms(tp));
         plan_json.push(ms(tj));
         ratios.push(ms(tp) / ms(tf));
+        list.push(ms(tl));
+        list_json.push(ms(tlj));
+        list_yaml.push(ms(tly));
     }
     summary(
         "floor process (connect + ApiVersions + list, no watches)",
@@ -527,6 +553,43 @@ async fn plan_vs_floor(n: usize, rounds: usize, work: &Path) {
         "  RESULT validate/{n}: validate process {:.2} ms = {:.2}x the floor",
         median(&validate),
         median(&validate) / median(&floor),
+    );
+    summary("list process (table)", &list);
+    summary("list process (-O json)", &list_json);
+    summary("list process (-O yaml)", &list_yaml);
+    println!(
+        "  RESULT list/{n}: table {:.2} ms = {:.2}x, -O json {:.2} ms = {:.2}x, -O yaml {:.2} ms = {:.2}x the floor",
+        median(&list),
+        median(&list) / median(&floor),
+        median(&list_json),
+        median(&list_json) / median(&floor),
+        median(&list_yaml),
+        median(&list_yaml) / median(&floor),
+    );
+    // peak RSS, one run each: the fair floor (this binary) and the tool's forms
+    let mut fair_cmd = Command::new(&me);
+    fair_cmd.args(["--floor-fair", &addr, file_s]);
+    let (_, fair_rss) = tokio::task::block_in_place(|| rss_of(&me, fair_cmd));
+    let rss = |args: &[&str]| tokio::task::block_in_place(|| tool_rss(&home, args)).1;
+    let plan_rss = rss(&["plan", "-f", file_s, "-c", &addr]);
+    let plan_json_rss = rss(&["plan", "-f", file_s, "-c", &addr, "-o", "json"]);
+    let list_rss = rss(&["list", "-c", &addr]);
+    let list_json_rss = rss(&["list", "-c", &addr, "-O", "json"]);
+    let list_yaml_rss = rss(&["list", "-c", &addr, "-O", "yaml"]);
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!(
+        "  RESULT rss-peak/{n}: fair floor {:.1} MiB; plan {:.1} MiB ({:.2}x), plan -o json {:.1} MiB ({:.2}x); list {:.1} MiB ({:.2}x), -O json {:.1} MiB ({:.2}x), -O yaml {:.1} MiB ({:.2}x) the fair floor's",
+        mib(fair_rss),
+        mib(plan_rss),
+        plan_rss as f64 / fair_rss as f64,
+        mib(plan_json_rss),
+        plan_json_rss as f64 / fair_rss as f64,
+        mib(list_rss),
+        list_rss as f64 / fair_rss as f64,
+        mib(list_json_rss),
+        list_json_rss as f64 / fair_rss as f64,
+        mib(list_yaml_rss),
+        list_yaml_rss as f64 / fair_rss as f64,
     );
 
     // In process: where the time goes.
