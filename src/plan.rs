@@ -185,8 +185,8 @@ impl Blocker {
             Blocker::UnknownSpu { id } => format!("SPU {id} is not in the cluster"),
             Blocker::ManagedSpu { id, name, live, wanted } => format!(
                 "SPU {id} ({name}) is managed by its SPU group; its local endpoint ({}) is set by the SC, not by this tool (the file wants {})",
-                opt(live),
-                opt(wanted)
+                describe_endpoint(live),
+                describe_endpoint(wanted)
             ),
             Blocker::ScTooOld { version } => format!(
                 "the SC runs platform {version}, older than 0.11.11, and cannot store local endpoints"
@@ -283,7 +283,7 @@ fn some_of(items: &[String], n: usize) -> String {
     text
 }
 
-pub(crate) fn opt(endpoint: &Option<Endpoint>) -> String {
+pub(crate) fn describe_endpoint(endpoint: &Option<Endpoint>) -> String {
     endpoint
         .as_ref()
         .map_or("none".to_string(), |e| e.describe())

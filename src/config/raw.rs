@@ -15,7 +15,7 @@ use super::Problem;
 
 /// A value and where it stands in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sp<T> {
+pub struct Located<T> {
     pub value: T,
     pub span: Range<usize>,
 }
@@ -31,8 +31,8 @@ pub struct RawConfig {
 #[derive(Debug, Default)]
 pub struct RawCluster {
     pub span: Range<usize>,
-    pub profile: Option<Sp<String>>,
-    pub endpoint: Option<Sp<String>>,
+    pub profile: Option<Located<String>>,
+    pub endpoint: Option<Located<String>>,
 }
 
 /// `[client]`: the SC as the zone's clients reach it.
@@ -40,19 +40,19 @@ pub struct RawCluster {
 pub struct RawClient {
     /// The `client` key, for a problem about the table as a whole.
     pub span: Range<usize>,
-    pub endpoint: Option<Sp<String>>,
-    pub tls_from: Option<Sp<String>>,
+    pub endpoint: Option<Located<String>>,
+    pub tls_from: Option<Located<String>>,
     /// Whether `endpoint` is present, valid or not.
     pub has_endpoint: bool,
 }
 
 #[derive(Debug, Default)]
 pub struct RawPolicy {
-    pub unmanaged: Option<Sp<String>>,
-    pub max_changes: Option<Sp<RawMaxChanges>>,
-    pub probe: Option<Sp<String>>,
-    pub replication_stalls: Option<Sp<String>>,
-    pub restart_command: Option<Sp<String>>,
+    pub unmanaged: Option<Located<String>>,
+    pub max_changes: Option<Located<RawMaxChanges>>,
+    pub probe: Option<Located<String>>,
+    pub replication_stalls: Option<Located<String>>,
+    pub restart_command: Option<Located<String>>,
 }
 
 /// `max_changes = 3` or `max_changes = "30%"`.
@@ -65,25 +65,25 @@ pub enum RawMaxChanges {
 #[derive(Debug)]
 pub enum RawLocal {
     /// `"host"`, `"host:port"` or `"none"`.
-    Text(Sp<String>),
+    Text(Located<String>),
     /// `{ host, port, encryption }`.
     Table {
         span: Range<usize>,
-        host: Option<Sp<String>>,
-        port: Option<Sp<i64>>,
-        encryption: Option<Sp<String>>,
+        host: Option<Located<String>>,
+        port: Option<Located<i64>>,
+        encryption: Option<Located<String>>,
     },
 }
 
 #[derive(Debug, Default)]
 pub struct RawSpu {
     pub span: Range<usize>,
-    pub id: Option<Sp<i64>>,
+    pub id: Option<Located<i64>>,
     pub local: Option<RawLocal>,
-    pub name: Option<Sp<String>>,
-    pub public: Option<Sp<String>>,
-    pub private: Option<Sp<String>>,
-    pub rack: Option<Sp<String>>,
+    pub name: Option<Located<String>>,
+    pub public: Option<Located<String>>,
+    pub private: Option<Located<String>>,
+    pub rack: Option<Located<String>>,
     /// Whether `id` / `local` are present, valid or not: a key with a bad value is not
     /// also "missing".
     pub has_id: bool,
@@ -196,10 +196,10 @@ impl Walker<'_> {
         ));
     }
 
-    fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<Sp<String>> {
+    fn string(&mut self, table: &DeTable<'_>, key: &str) -> Option<Located<String>> {
         let item = table.get(key)?;
         match item.get_ref().as_str() {
-            Some(s) => Some(Sp {
+            Some(s) => Some(Located {
                 value: s.to_string(),
                 span: item.span(),
             }),
@@ -210,14 +210,14 @@ impl Walker<'_> {
         }
     }
 
-    fn integer(&mut self, table: &DeTable<'_>, key: &str) -> Option<Sp<i64>> {
+    fn integer(&mut self, table: &DeTable<'_>, key: &str) -> Option<Located<i64>> {
         let item = table.get(key)?;
         let Some(n) = item.get_ref().as_integer() else {
             self.wrong_type(item, key, "an integer");
             return None;
         };
         match i64::from_str_radix(n.as_str(), n.radix()) {
-            Ok(value) => Some(Sp {
+            Ok(value) => Some(Located {
                 value,
                 span: item.span(),
             }),
@@ -233,11 +233,11 @@ impl Walker<'_> {
     }
 
     /// An integer, or a string (a percentage, checked by validation).
-    fn max_changes(&mut self, table: &DeTable<'_>) -> Option<Sp<RawMaxChanges>> {
+    fn max_changes(&mut self, table: &DeTable<'_>) -> Option<Located<RawMaxChanges>> {
         const KEY: &str = "max_changes";
         let item = table.get(KEY)?;
         if item.get_ref().as_str().is_some() {
-            return self.string(table, KEY).map(|s| Sp {
+            return self.string(table, KEY).map(|s| Located {
                 value: RawMaxChanges::Text(s.value),
                 span: s.span,
             });
@@ -246,7 +246,7 @@ impl Walker<'_> {
             self.wrong_type(item, KEY, "an integer or a percentage such as \"30%\"");
             return None;
         }
-        self.integer(table, KEY).map(|n| Sp {
+        self.integer(table, KEY).map(|n| Located {
             value: RawMaxChanges::Count(n.value),
             span: n.span,
         })
@@ -343,7 +343,7 @@ impl Walker<'_> {
 
     fn local(&mut self, item: &Item<'_>) -> Option<RawLocal> {
         if let Some(s) = item.get_ref().as_str() {
-            return Some(RawLocal::Text(Sp {
+            return Some(RawLocal::Text(Located {
                 value: s.to_string(),
                 span: item.span(),
             }));

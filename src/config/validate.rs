@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::raw::{RawClient, RawConfig, RawLocal, RawMaxChanges, RawSpu, Sp};
+use super::raw::{Located, RawClient, RawConfig, RawLocal, RawMaxChanges, RawSpu};
 use super::Problem;
 use crate::address::{self, AddressError};
 use crate::model::{
@@ -95,7 +95,11 @@ fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> Clu
 
 /// An SC's address, `host:port`, spelled as `-c` spells it (so that the same SC names one
 /// journal and one lock however a file writes it).
-fn sc_address(endpoint: &Sp<String>, what: &str, problems: &mut Vec<Problem>) -> Option<String> {
+fn sc_address(
+    endpoint: &Located<String>,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
     match address::parse_host_port(&endpoint.value) {
         Ok((host, Some(port))) => Some(format!("{host}:{port}")),
         Ok((_, None)) => {
@@ -202,7 +206,7 @@ fn policy(raw: &super::raw::RawPolicy, problems: &mut Vec<Problem>) -> Policy {
 /// A `[policy]` key that takes one of a few words: its value, else a problem and the
 /// default.
 fn keyword<T: Copy + Default>(
-    raw: &Sp<String>,
+    raw: &Located<String>,
     key: &str,
     words: &[(&str, T)],
     expected: &str,
@@ -223,7 +227,7 @@ fn keyword<T: Copy + Default>(
     T::default()
 }
 
-fn restart_command(command: &Sp<String>, problems: &mut Vec<Problem>) -> Option<String> {
+fn restart_command(command: &Located<String>, problems: &mut Vec<Problem>) -> Option<String> {
     if command.value.trim().is_empty() {
         problems.push(
             Problem::new(
@@ -248,7 +252,7 @@ fn restart_command(command: &Sp<String>, problems: &mut Vec<Problem>) -> Option<
     }
 }
 
-fn max_changes(max: &Sp<RawMaxChanges>, problems: &mut Vec<Problem>) -> Option<MaxChanges> {
+fn max_changes(max: &Located<RawMaxChanges>, problems: &mut Vec<Problem>) -> Option<MaxChanges> {
     let problem = match &max.value {
         RawMaxChanges::Count(n) => match usize::try_from(*n) {
             Ok(n) => return Some(MaxChanges::Count(n)),
@@ -322,7 +326,7 @@ fn spu_id(raw: &RawSpu, problems: &mut Vec<Problem>) -> Option<SpuId> {
             );
             None
         }
-        Some(Sp { value, span }) => match SpuId::try_from(*value) {
+        Some(Located { value, span }) => match SpuId::try_from(*value) {
             Ok(id) if id >= 0 => Some(id),
             _ => {
                 problems.push(Problem::new(
@@ -396,7 +400,7 @@ fn check_texts(raw: &RawSpu, problems: &mut Vec<Problem>) {
     }
 }
 
-fn local_text(text: &Sp<String>, problems: &mut Vec<Problem>) -> Option<LocalDecl> {
+fn local_text(text: &Located<String>, problems: &mut Vec<Problem>) -> Option<LocalDecl> {
     if text.value.eq_ignore_ascii_case("none") {
         return Some(LocalDecl::None);
     }
@@ -415,9 +419,9 @@ fn local_text(text: &Sp<String>, problems: &mut Vec<Problem>) -> Option<LocalDec
 
 fn local_table(
     span: &std::ops::Range<usize>,
-    host: &Option<Sp<String>>,
-    port: &Option<Sp<i64>>,
-    encryption: &Option<Sp<String>>,
+    host: &Option<Located<String>>,
+    port: &Option<Located<i64>>,
+    encryption: &Option<Located<String>>,
     problems: &mut Vec<Problem>,
 ) -> Option<LocalDecl> {
     let host = match host {
@@ -470,7 +474,11 @@ fn local_table(
     })
 }
 
-fn asserted_address(raw: &Sp<String>, what: &str, problems: &mut Vec<Problem>) -> Option<String> {
+fn asserted_address(
+    raw: &Located<String>,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
     match address::parse_host_port(&raw.value) {
         Ok((host, Some(port))) => Some(format!("{host}:{port}")),
         Ok((_, None)) => {

@@ -139,7 +139,7 @@ impl Inputs {
                     profile: None,
                 },
                 ClusterId::MetadataDir(dir) => {
-                    if !connect.flags.pick() {
+                    if !connect.flags.pick_the_cluster() {
                         connect.flags.metadata_dir = Some(dir.clone());
                     }
                     ClusterSel::default()

@@ -75,7 +75,7 @@ fn entry(s: &LiveSpu, live: &Live, omitted: &mut Vec<String>) -> Option<SpuEntry
             "SPU {} ({}) is left out: its local endpoint {} cannot be written so that it plans back unchanged ({why}).",
             spec.id,
             visible(&spec.name),
-            visible(&crate::plan::opt(&spec.local)),
+            visible(&crate::plan::describe_endpoint(&spec.local)),
         ));
         return None;
     }
@@ -148,7 +148,7 @@ fn reads_back(entry: &SpuEntry, live: &Live) -> std::result::Result<(), String> 
     if let Some(c) = plan.changes.iter().find(|c| c.id == id) {
         return Err(format!(
             "it would read back as {}",
-            visible(&crate::plan::opt(&c.after))
+            visible(&crate::plan::describe_endpoint(&c.after))
         ));
     }
     if let Some(d) = plan.drift.iter().find(|d| d.id == id) {

@@ -77,7 +77,7 @@ async fn load_and_read(
     connect: &Connect,
     path: &Path,
 ) -> Result<(SourceFile, Desired, AnyCluster, Live)> {
-    if !connect.flags.pick() {
+    if !connect.flags.pick_the_cluster() {
         let (file, desired) = load_file(path)?;
         let mut cluster = connect.open(&desired.cluster, Access::Read).await?;
         let live = cluster.read().await.map_err(Error::from_cluster)?;

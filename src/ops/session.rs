@@ -29,7 +29,7 @@ pub struct ClusterFlags {
 
 impl ClusterFlags {
     /// True when the flags pick the cluster, whatever a file's `[cluster]` says.
-    pub fn pick(&self) -> bool {
+    pub fn pick_the_cluster(&self) -> bool {
         self.cluster.is_some() || self.profile.is_some() || self.metadata_dir.is_some()
     }
 

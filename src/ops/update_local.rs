@@ -118,7 +118,7 @@ pub async fn run(
             "SPU {} ({}) already has local endpoint {}; nothing to do.\n",
             spu.id,
             spu.name,
-            crate::plan::opt(&spu.local)
+            crate::plan::describe_endpoint(&spu.local)
         ));
         return Ok(Found::default());
     }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::config::ConfigErrors;
-use crate::plan::opt;
+use crate::plan::describe_endpoint;
 use crate::report::PlanDoc;
 
 /// Escapes a workflow-command property or message, as the runner expects; any other control
@@ -76,8 +76,8 @@ pub fn plan(doc: &PlanDoc) -> String {
                 "{} {}: {} -> {}",
                 c.action.symbol(),
                 c.name,
-                opt(&c.before),
-                opt(&c.after)
+                describe_endpoint(&c.before),
+                describe_endpoint(&c.after)
             ),
         );
     }

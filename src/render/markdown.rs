@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::apply::{ApplyReport, Recovered};
 use crate::escape::{md_code as code, md_text};
-use crate::plan::opt;
+use crate::plan::describe_endpoint;
 use crate::report::PlanDoc;
 
 /// The marker that identifies the comment of one file and cluster (shown escaped, so
@@ -78,8 +78,8 @@ fn changes(out: &mut String, doc: &PlanDoc) {
             c.action.symbol(),
             c.id,
             code(&c.name),
-            code(&opt(&c.before)),
-            code(&opt(&c.after)),
+            code(&describe_endpoint(&c.before)),
+            code(&describe_endpoint(&c.after)),
         );
     }
     out.push('\n');
@@ -189,8 +189,8 @@ pub fn apply_report(doc: &PlanDoc, report: &ApplyReport) -> String {
                 "| {} | {} | {} → {} | {}{} | {} |",
                 r.id,
                 code(&r.name),
-                code(&opt(&r.before)),
-                code(&opt(&r.after)),
+                code(&describe_endpoint(&r.before)),
+                code(&describe_endpoint(&r.after)),
                 r.outcome.as_str(),
                 r.reason
                     .as_ref()

@@ -6,7 +6,7 @@ use super::style::Style;
 use crate::apply::{ApplyReport, DataPlaneResult, Recovered, RecoveryState, SpuOutcome};
 use crate::escape::visible;
 use crate::model::{Encryption, Endpoint};
-use crate::plan::{opt, Action};
+use crate::plan::{describe_endpoint, Action};
 use crate::replication::{PartitionRole, ReplicationState, Role, Route};
 use crate::report::{PlanDoc, Summary};
 
@@ -18,7 +18,7 @@ fn symbol(style: &Style, action: Action) -> String {
     }
 }
 
-/// An endpoint as `opt` describes it, shown through `visible`, appended to `out` (the
+/// An endpoint as `describe_endpoint` describes it, shown through `visible`, appended to `out` (the
 /// host is the only part that can need escaping).
 fn push_endpoint(out: &mut String, endpoint: &Option<Endpoint>) {
     match endpoint {
@@ -60,8 +60,8 @@ pub fn transition(before: &Option<Endpoint>, after: &Option<Endpoint>, style: &S
         return out;
     }
     let (old, new) = (
-        visible(&opt(before)).into_owned(),
-        visible(&opt(after)).into_owned(),
+        visible(&describe_endpoint(before)).into_owned(),
+        visible(&describe_endpoint(after)).into_owned(),
     );
     let diff = similar::TextDiff::from_chars(old.as_str(), new.as_str());
     let (mut left, mut right) = (String::new(), String::new());
@@ -455,7 +455,7 @@ mod tests {
         // the same text as the endpoint's description shown through `visible`
         assert_eq!(
             transition(&ep("b"), &ssl, &plain),
-            format!("b:9010 -> {}", visible(&opt(&ssl)))
+            format!("b:9010 -> {}", visible(&describe_endpoint(&ssl)))
         );
     }
 }

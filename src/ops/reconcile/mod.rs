@@ -602,11 +602,9 @@ fn live_fingerprint(live: &crate::model::Live) -> u64 {
     hasher.finish()
 }
 
+/// An endpoint as plans describe it (`none`, `host:port`, `host:port (SSL)`), escaped.
 fn endpoint(e: &Option<crate::model::Endpoint>) -> String {
-    e.as_ref().map_or_else(
-        || "none".to_string(),
-        |e| visible(&e.to_string()).into_owned(),
-    )
+    visible(&crate::plan::describe_endpoint(e)).into_owned()
 }
 
 /// What a plan says of a zone's drift, escaped for logs.
