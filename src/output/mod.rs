@@ -1,8 +1,17 @@
 //! The one printer: it alone decides colors, which stream a document goes to for each
 //! `--output` format, annotations, the approval prompt and progress. Data (plans, JSON,
-//! tables) to stdout; progress and diagnostics to stderr.
+//! tables) to stdout; progress and diagnostics to stderr. It writes to the streams it
+//! holds (`stream`): the process's, or writers handed to it, as the tests below do.
+//! Beside it: the progress bar (`progress`) and the escaping adapter for diagnostics
+//! (`diagnostic`).
 
-use std::io::{BufRead, IsTerminal, Write};
+mod diagnostic;
+mod progress;
+mod stream;
+
+pub use diagnostic::rendered;
+pub use progress::{ApplyProgress, PROGRESS_MIN_CHANGES};
+pub use stream::{captured, collected, stderr, Buffer, Streams};
 
 use crate::apply::{ApplyReport, Recovered, SpuResult};
 use crate::error::{Error, Result};
@@ -21,8 +30,8 @@ pub enum Format {
 
 pub use crate::render::style::Style;
 
-/// Where every command's output goes, by format.
-#[derive(Debug, Clone, Copy)]
+/// Where every command's output goes, by format. Clones share their streams.
+#[derive(Debug, Clone)]
 pub struct Printer {
     pub format: Format,
     pub style: Style,
@@ -30,41 +39,57 @@ pub struct Printer {
     pub annotations: bool,
     /// `-q`: no progress bar.
     pub quiet: bool,
+    /// Where it writes and whom it asks.
+    pub streams: Streams,
 }
 
-/// Applies with more changes than this show a progress bar (on a terminal).
-pub const PROGRESS_MIN_CHANGES: usize = 5;
-
-/// The progress bar of the apply under way, if it shows one. Result lines are printed
-/// through it, so that the bar stays below them.
-static PROGRESS: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
-
-fn progress_bar() -> Option<indicatif::ProgressBar> {
-    PROGRESS.lock().ok().and_then(|bar| bar.clone())
-}
-
-/// Ends the apply's progress bar when dropped (also on an early return).
-#[must_use = "the progress bar ends when this is dropped"]
-pub struct ApplyProgress(());
-
-impl Drop for ApplyProgress {
-    fn drop(&mut self) {
-        if let Some(bar) = PROGRESS.lock().ok().and_then(|mut bar| bar.take()) {
-            bar.finish_and_clear();
-        }
+/// Text, without color, to the process's streams.
+impl Default for Printer {
+    fn default() -> Self {
+        Printer::over(Streams::process())
     }
 }
 
 impl Printer {
+    /// Text, without color, annotations or `-q`, to `streams`; the other settings as a
+    /// struct update: `Printer { format: Format::Json, ..Printer::over(streams) }`.
+    pub fn over(streams: Streams) -> Self {
+        Printer {
+            format: Format::Text,
+            style: Style { color: false },
+            annotations: false,
+            quiet: false,
+            streams,
+        }
+    }
+
+    fn stdout(&self, text: &str) {
+        self.streams.out(text);
+    }
+
+    fn stderr(&self, text: &str) {
+        self.streams.err(text);
+    }
+
+    /// True when some output could not be written to stdout.
+    pub fn stdout_failed(&self) -> bool {
+        self.streams.stdout_failed()
+    }
+
+    /// True when stdout stopped only because its reader went away (`| head`).
+    pub fn stdout_reader_left(&self) -> bool {
+        self.streams.stdout_reader_left()
+    }
+
     /// Data for stdout, whatever the format.
     pub fn data(&self, text: &str) {
-        stdout(text);
+        self.stdout(text);
     }
 
     /// A diagnostic or progress line on stderr. It may quote untrusted text (an SPU's name),
     /// so all but its own leading and trailing line breaks is shown escaped.
     pub fn note(&self, text: &str) {
-        stderr(&inert_message(text));
+        self.stderr(&inert_message(text));
     }
 
     /// `warning: ...` with a `hint: ...` line, on stderr, each escaped as `note` does.
@@ -72,7 +97,7 @@ impl Printer {
         let hint = hint.map_or(String::new(), |h| {
             format!("{}\n", self.style.hint(&inert_message(h)))
         });
-        stderr(&format!(
+        self.stderr(&format!(
             "{} {}\n{hint}",
             self.style.warn("warning:"),
             inert_message(message)
@@ -100,7 +125,7 @@ impl Printer {
             Format::Markdown => render::markdown::plan(doc),
             Format::Json | Format::Yaml => self.serialize(doc).expect("a document format"),
         };
-        stdout(&text);
+        self.stdout(&text);
         self.plan_annotations(doc);
     }
 
@@ -108,7 +133,7 @@ impl Printer {
     /// one document at the end).
     pub fn plan_if_text(&self, doc: &PlanDoc) {
         if self.format == Format::Text {
-            stdout(&render::text::plan(doc, &self.style));
+            self.stdout(&render::text::plan(doc, &self.style));
         }
     }
 
@@ -134,9 +159,9 @@ impl Printer {
     /// (the runner reads both), so a JSON, YAML or Markdown document stays parseable.
     fn emit_annotations(&self, commands: &str) {
         if self.format == Format::Text {
-            stdout(commands);
+            self.stdout(commands);
         } else {
-            stderr(commands);
+            self.stderr(commands);
         }
     }
 
@@ -147,7 +172,7 @@ impl Printer {
             Format::Markdown => render::probe::markdown(doc),
             Format::Json | Format::Yaml => self.serialize(doc).expect("a document format"),
         };
-        stdout(&text);
+        self.stdout(&text);
         if self.annotations {
             self.emit_annotations(&render::probe::annotations(doc));
         }
@@ -159,13 +184,13 @@ impl Printer {
             Some(text) => text,
             None => render::table::profiles(views),
         };
-        stdout(&text);
+        self.stdout(&text);
     }
 
     /// An error on stderr, with its cause chain, once; an invalid file's problems also
     /// become annotations at their lines when annotations are on.
     pub fn error(&self, err: &Error) {
-        diagnostic(err, &self.style);
+        self.stderr(&rendered(err, &self.style));
         if self.annotations {
             match err {
                 Error::Config(errors) => {
@@ -179,26 +204,22 @@ impl Printer {
         }
     }
 
-    /// Asks for `yes` on a terminal; anything else, or no terminal, is a refusal.
+    /// Asks for `yes` on a terminal (or a scripted stdin); anything else, or no terminal,
+    /// is a refusal.
     pub fn approve(&self, doc: &PlanDoc) -> Result<()> {
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
+        if !self.streams.can_ask() {
             return Err(Error::NoApproval);
         }
         if self.format != Format::Text {
             // stdout carries a document; the person answering still needs to see the plan.
-            stderr(&render::text::plan(doc, &self.style));
+            self.stderr(&render::text::plan(doc, &self.style));
         }
-        stderr(&format!(
+        self.stderr(&format!(
             "\nApply {} local-endpoint change(s) to {}?\nEach one deletes and re-creates its SPU. Only 'yes' will be accepted: ",
             doc.changes.len(),
             doc.cluster
         ));
-        let mut answer = String::new();
-        stdin
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|_| Error::Cancelled)?;
+        let answer = self.streams.read_line().map_err(|_| Error::Cancelled)?;
         if answer.trim() == "yes" {
             Ok(())
         } else {
@@ -216,22 +237,11 @@ impl Printer {
     /// and no `-q`, a progress bar on stderr follows them until the guard is dropped.
     pub fn start_apply(&self, count: usize, cluster: &ClusterId) -> ApplyProgress {
         self.note(&format!("Applying {count} change(s) to {cluster}:\n"));
-        if !self.quiet && count > PROGRESS_MIN_CHANGES && std::io::stderr().is_terminal() {
-            let bar = indicatif::ProgressBar::new(count as u64);
-            let template = if self.style.color {
-                "{spinner:.cyan} [{bar:30.cyan/blue}] {pos}/{len} changes {elapsed}"
-            } else {
-                "{spinner} [{bar:30}] {pos}/{len} changes {elapsed}"
-            };
-            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.tick();
-            if let Ok(mut slot) = PROGRESS.lock() {
-                *slot = Some(bar);
-            }
+        if !self.quiet && count > PROGRESS_MIN_CHANGES && self.streams.stderr_is_terminal() {
+            progress::start(&self.streams, count, self.style.color)
+        } else {
+            ApplyProgress::none()
         }
-        ApplyProgress(())
     }
 
     /// One SPU's result, as apply goes.
@@ -239,12 +249,12 @@ impl Printer {
         let line = render::text::result_line(result, &self.style);
         let print = || {
             if self.streams_results() {
-                stdout(&line)
+                self.stdout(&line)
             } else {
-                stderr(&line)
+                self.stderr(&line)
             }
         };
-        match progress_bar() {
+        match self.streams.progress().bar() {
             Some(bar) => {
                 bar.suspend(print);
                 bar.inc(1);
@@ -253,9 +263,16 @@ impl Printer {
         }
     }
 
+    /// Ctrl-C during an apply: what happens now.
+    pub fn interrupted(&self) {
+        self.stderr(&self.style.warn(
+            "\nInterrupted: finishing the SPU in flight, skipping the rest (Ctrl-C again is ignored until then).\n",
+        ));
+    }
+
     /// What recovering an interrupted apply found, on stderr as it happens.
     pub fn recovered(&self, items: &[Recovered]) {
-        stderr(&render::text::recovered(items, &self.style));
+        self.stderr(&render::text::recovered(items, &self.style));
     }
 
     /// The report of an apply that ran.
@@ -267,7 +284,7 @@ impl Printer {
                 .serialize(&ApplyDoc::new(doc, report, RunKind::Real))
                 .expect("a document format"),
         };
-        stdout(&text);
+        self.stdout(&text);
     }
 
     /// The document of an apply that did not execute (refused, nothing to change, dry run,
@@ -282,11 +299,11 @@ impl Printer {
             Format::Text => {}
             Format::Markdown => {
                 self.plan(doc);
-                stdout(&render::markdown::recovered_first(&report.recovered_first));
+                self.stdout(&render::markdown::recovered_first(&report.recovered_first));
             }
             Format::Json | Format::Yaml => {
                 let document = ApplyDoc::new(doc, &report, run);
-                stdout(&self.serialize(&document).expect("a document format"));
+                self.stdout(&self.serialize(&document).expect("a document format"));
                 self.plan_annotations(doc);
             }
         }
@@ -315,7 +332,7 @@ impl Printer {
 
     /// `list`: the SPU table, or Fluvio-shaped JSON or YAML.
     pub fn list(&self, live: &Live, format: render::table::ListFormat) {
-        stdout(&render::table::render(live, format));
+        self.stdout(&render::table::render(live, format));
     }
 
     /// A warning that an earlier apply on `cluster` left changes unfinished.
@@ -345,7 +362,7 @@ impl PlanStream<'_> {
                 self.json.push(doc.clone());
             }
             Format::Yaml if !self.single => {
-                stdout("---\n");
+                self.printer.stdout("---\n");
                 self.printer.plan(doc);
             }
             _ => self.printer.plan(doc),
@@ -354,7 +371,7 @@ impl PlanStream<'_> {
 
     pub fn finish(self) {
         if self.printer.format == Format::Json && !self.single {
-            stdout(&render::json(&self.json));
+            self.printer.stdout(&render::json(&self.json));
         }
     }
 }
@@ -373,238 +390,5 @@ fn inert_message(text: &str) -> String {
     )
 }
 
-/// The first error a write to stdout met.
-static STDOUT_ERROR: std::sync::OnceLock<std::io::ErrorKind> = std::sync::OnceLock::new();
-
-tokio::task_local! {
-    /// Where stdout goes inside [`collected`]: one file's part of a run of several, kept
-    /// to be printed in the order the files were given.
-    static STDOUT_SINK: std::cell::RefCell<String>;
-}
-
-/// Runs `work` with its stdout kept instead of printed; returns its result and what it
-/// printed. Stderr (progress, notes, diagnostics) goes out as it comes.
-pub async fn collected<T>(work: impl std::future::Future<Output = T>) -> (T, String) {
-    STDOUT_SINK
-        .scope(std::cell::RefCell::new(String::new()), async {
-            let result = work.await;
-            let kept = STDOUT_SINK.with(|sink| sink.take());
-            (result, kept)
-        })
-        .await
-}
-
-/// Writes data to stdout (inside [`collected`], to what it keeps). A failed write (e.g. a
-/// closed pipe) is remembered, not fatal: an apply in progress must finish and verify its
-/// SPUs whoever stopped reading.
-pub fn stdout(text: &str) {
-    if STDOUT_SINK
-        .try_with(|sink| sink.borrow_mut().push_str(text))
-        .is_ok()
-    {
-        return;
-    }
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        let _ = STDOUT_ERROR.set(e.kind());
-    }
-}
-
-/// True when some output could not be written to stdout.
-pub fn stdout_failed() -> bool {
-    STDOUT_ERROR.get().is_some()
-}
-
-/// True when the output stopped only because its reader went away (a closed pipe, as
-/// after `| head`), not for another error such as a full disk.
-pub fn stdout_reader_left() -> bool {
-    STDOUT_ERROR.get() == Some(&std::io::ErrorKind::BrokenPipe)
-}
-
-tokio::task_local! {
-    /// Where stderr goes inside [`captured`].
-    static STDERR_SINK: std::cell::RefCell<String>;
-}
-
-/// Runs `work` with both its stdout and its stderr kept instead of printed (the reconcile
-/// agent logs what an apply it runs would have printed); returns its result, its stdout
-/// and its stderr.
-pub async fn captured<T>(work: impl std::future::Future<Output = T>) -> (T, String, String) {
-    STDERR_SINK
-        .scope(std::cell::RefCell::new(String::new()), async {
-            let (result, out) = collected(work).await;
-            let err = STDERR_SINK.with(|sink| sink.take());
-            (result, out, err)
-        })
-        .await
-}
-
-/// Writes a diagnostic or progress line to stderr (inside [`captured`], to what it keeps).
-pub fn stderr(text: &str) {
-    if STDERR_SINK
-        .try_with(|sink| sink.borrow_mut().push_str(text))
-        .is_ok()
-    {
-        return;
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes());
-}
-
-/// Prints an error with its cause chain, spans and help, once. Messages may quote a
-/// cluster's text (an SPU's name, an SC's error), so every message, cause, help and label
-/// is shown through `crate::escape::visible` first.
-pub fn diagnostic(err: &dyn miette::Diagnostic, style: &Style) {
-    stderr(&rendered(err, style));
-}
-
-/// A diagnostic as [`diagnostic`] prints it.
-pub fn rendered(err: &dyn miette::Diagnostic, style: &Style) -> String {
-    let err = &Shown::of(err);
-    let theme = if style.color {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
-    let handler = miette::GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false);
-    let mut text = String::new();
-    if handler.render_report(&mut text, err).is_err() {
-        text = format!("error: {err}\n");
-    }
-    text
-}
-
-/// A diagnostic as printed: the same spans, codes and source, every text escaped.
-#[derive(Debug)]
-struct Shown<'a> {
-    inner: &'a dyn miette::Diagnostic,
-    message: String,
-    help: Option<String>,
-    cause: Option<Box<Shown<'a>>>,
-    plain_cause: Option<Box<ShownCause>>,
-    related: Vec<Shown<'a>>,
-}
-
-/// A plain error in a cause chain, escaped.
-#[derive(Debug)]
-struct ShownCause {
-    message: String,
-    source: Option<Box<ShownCause>>,
-}
-
-fn shown_text(text: &str) -> String {
-    crate::escape::visible(text).into_owned()
-}
-
-impl ShownCause {
-    fn of(err: &(dyn std::error::Error + 'static)) -> Self {
-        ShownCause {
-            message: shown_text(&err.to_string()),
-            source: err.source().map(|s| Box::new(ShownCause::of(s))),
-        }
-    }
-}
-
-impl std::fmt::Display for ShownCause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ShownCause {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as _)
-    }
-}
-
-impl<'a> Shown<'a> {
-    fn of(inner: &'a dyn miette::Diagnostic) -> Self {
-        let cause = inner.diagnostic_source().map(|d| Box::new(Shown::of(d)));
-        let plain_cause = match cause {
-            Some(_) => None,
-            None => inner.source().map(|s| Box::new(ShownCause::of(s))),
-        };
-        Shown {
-            inner,
-            message: shown_text(&inner.to_string()),
-            help: inner.help().map(|h| shown_text(&h.to_string())),
-            cause,
-            plain_cause,
-            related: inner
-                .related()
-                .map(|r| r.map(Shown::of).collect())
-                .unwrap_or_default(),
-        }
-    }
-}
-
-impl std::fmt::Display for Shown<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Shown<'_> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.plain_cause.as_deref().map(|s| s as _)
-    }
-}
-
-impl miette::Diagnostic for Shown<'_> {
-    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.inner.code()
-    }
-    fn severity(&self) -> Option<miette::Severity> {
-        self.inner.severity()
-    }
-    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
-    }
-    fn url<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.inner.url()
-    }
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.inner.source_code()
-    }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        self.inner.labels().map(|labels| {
-            Box::new(labels.map(|l| {
-                let text = l.label().map(shown_text);
-                if l.primary() {
-                    miette::LabeledSpan::new_primary_with_span(text, *l.inner())
-                } else {
-                    miette::LabeledSpan::new_with_span(text, *l.inner())
-                }
-            })) as Box<dyn Iterator<Item = miette::LabeledSpan>>
-        })
-    }
-    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
-        if self.related.is_empty() {
-            None
-        } else {
-            Some(Box::new(
-                self.related.iter().map(|r| r as &dyn miette::Diagnostic),
-            ))
-        }
-    }
-    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
-        self.cause.as_deref().map(|c| c as _)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn messages_keep_their_own_line_breaks_and_escape_the_rest() {
-        assert_eq!(super::inert_message("\nDone.\n"), "\nDone.\n");
-        assert_eq!(
-            super::inert_message("SPU 1 (a\n::error::x\u{1b}[2J) done\n"),
-            "SPU 1 (a\\n::error::x\\e[2J) done\n"
-        );
-        assert_eq!(super::inert_message(""), "");
-    }
-}
+mod tests;
