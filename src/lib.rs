@@ -10,7 +10,7 @@
 //! render::{text, markdown, annotations, table}(..) -> String
 //! apply::apply(&[Change], &mut impl Cluster, &mut Journal) -> ApplyReport   (the only writer)
 //!
-//! probe::probe(&[Subject], &Options) -> [SpuProbe] -> ProbeDoc (resolve, connect, SPU handshake)
+//! probe::probe(&[Subject], &Options) -> [SpuProbe] -> report::ProbeDoc (resolve, connect, SPU handshake)
 //! profile::FluvioConfig (the client side: use_spu_local_address, edited in place)
 //! ops::reconcile (the agent): SPU watch (cluster::watch) -> read -> plan -> report drift
 //!                  -> with --remediate, ops::apply -> /metrics (Prometheus), /healthz, /readyz
@@ -190,7 +190,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
                 cli::SchemaKind::Config => config::schema::json_schema(),
                 cli::SchemaKind::Plan => report::plan_schema(),
                 cli::SchemaKind::Apply => report::apply_schema(),
-                cli::SchemaKind::Probe => probe::probe_schema(),
+                cli::SchemaKind::Probe => report::probe_schema(),
             });
             Ok(Found::default())
         }

@@ -166,7 +166,7 @@ impl Printer {
     }
 
     /// A probe report in the chosen format, plus an annotation per unreachable SPU.
-    pub fn probe(&self, doc: &crate::probe::ProbeDoc) {
+    pub fn probe(&self, doc: &crate::report::ProbeDoc) {
         let text = match self.format {
             Format::Text => render::probe::text(doc, &self.style),
             Format::Markdown => render::probe::markdown(doc),
