@@ -193,3 +193,25 @@ async fn a_dry_run_says_so_on_stderr() {
     );
     assert_eq!(bench.spu_5001(), before);
 }
+
+#[tokio::test]
+async fn an_apply_of_two_files_prints_one_json_array_in_their_order() {
+    let bench = Bench::new();
+    let second = bench.dir.path().join("second.toml");
+    std::fs::write(&second, "[[spu]]\nid = 5002\nlocal = \"g.example:9010\"\n").unwrap();
+    let (printer, out, _) = printer(Format::Json, "");
+    let options = ApplyOptions {
+        auto_approve: true,
+        ..bench.apply_options()
+    };
+    let files = [bench.zone(), second];
+    let result = super::apply::run_many(&bench.connect(), &options, &files, &printer).await;
+    assert_eq!(result.expect("applied"), super::Found { changes: true });
+    let docs: Vec<serde_json::Value> = serde_json::from_str(&out.text()).expect("one array");
+    let ids: Vec<_> = docs
+        .iter()
+        .map(|d| d["plan"]["changes"][0]["id"].clone())
+        .collect();
+    assert_eq!(ids, [5001, 5002]);
+    assert!(docs.iter().all(|d| d["summary"]["verified"] == true));
+}

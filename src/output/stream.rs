@@ -88,9 +88,8 @@ impl Streams {
         if kept(&STDOUT_SINK, text) {
             return;
         }
-        let Ok(mut out) = self.0.stdout.lock() else {
-            return;
-        };
+        // (a panic caught elsewhere does not silence the output)
+        let mut out = self.0.stdout.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
             let _ = self.0.stdout_error.set(e.kind());
         }
@@ -102,9 +101,8 @@ impl Streams {
         if kept(&STDERR_SINK, text) {
             return;
         }
-        if let Ok(mut err) = self.0.stderr.lock() {
-            let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
-        }
+        let mut err = self.0.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
     }
 
     /// True when some output could not be written to stdout.

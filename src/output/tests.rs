@@ -249,3 +249,33 @@ fn an_error_is_rendered_once_on_stderr_escaped() {
     assert!(shown.contains("bad \\e[2J name"), "{shown}");
     assert!(!shown.contains('\u{1b}'), "{shown}");
 }
+
+/// A writer that panics at its first write, then writes to its buffer.
+struct PanicsOnce(bool, Buffer);
+
+impl std::io::Write for PanicsOnce {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !std::mem::replace(&mut self.0, true) {
+            panic!("a writer's bug");
+        }
+        self.1.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn output_goes_on_after_a_panic_while_writing() {
+    let out = Buffer::default();
+    let streams = Streams::from_write(
+        Box::new(PanicsOnce(false, out.clone())),
+        Box::new(Buffer::default()),
+        None,
+    );
+    let printer = Printer::over(streams);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| printer.data("a\n")));
+    assert!(caught.is_err());
+    printer.data("b\n");
+    assert_eq!(out.text(), "b\n");
+}
