@@ -10,7 +10,7 @@
 //! render::{text, markdown, annotations, table}(..) -> String
 //! apply::apply(&[Change], &mut impl Cluster, &mut Journal) -> ApplyReport   (the only writer)
 //!
-//! probe::probe(&[Subject], &Options) -> [SpuProbe] -> ProbeDoc (resolve, connect, SPU handshake)
+//! probe::probe(&[Subject], &Options) -> [SpuProbe] -> report::ProbeDoc (resolve, connect, SPU handshake)
 //! profile::FluvioConfig (the client side: use_spu_local_address, edited in place)
 //! ops::reconcile (the agent): SPU watch (cluster::watch) -> read -> plan -> report drift
 //!                  -> with --remediate, ops::apply -> /metrics (Prometheus), /healthz, /readyz
@@ -83,6 +83,7 @@ pub fn run(cli: Cli) -> u8 {
         style: output::Style::detect(global.color.into()),
         annotations: global.annotations.enabled(),
         quiet: global.quiet,
+        ..Printer::default()
     };
     match &cli.command {
         Command::Reconcile(args) => init_agent_log(global.verbose, args.log_format),
@@ -105,17 +106,18 @@ pub fn run(cli: Cli) -> u8 {
     let work = std::panic::AssertUnwindSafe(|| dispatch(&ctx, command));
     let result = std::panic::catch_unwind(work).unwrap_or_else(|_| panicked());
     match result {
-        Ok(_) if reference && output::stdout_reader_left() => exit::OK,
+        Ok(_) if reference && ctx.printer.stdout_reader_left() => exit::OK,
         // Output that did not reach its reader is not a success.
-        Ok(_) if output::stdout_failed() => {
-            printer.note("error: could not write all output to stdout\n");
+        Ok(_) if ctx.printer.stdout_failed() => {
+            ctx.printer
+                .note("error: could not write all output to stdout\n");
             exit::ERROR
         }
         Ok(found) if found.changes && (detailed || is_drift) => exit::CHANGES,
         Ok(_) => exit::OK,
         Err(err) => {
             if !matches!(err, Error::Reported { .. }) {
-                printer.error(&err);
+                ctx.printer.error(&err);
             }
             err.exit_code()
         }
@@ -180,7 +182,7 @@ fn init_agent_log(verbose: u8, format: cli::LogFormat) {
 
 /// Runs the command; those that talk to a cluster on a tokio runtime.
 fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
-    let printer = ctx.printer;
+    let printer = &ctx.printer;
     match command {
         Command::Validate(args) => commands::validate::run(ctx, &args),
         Command::Schema { kind } => {
@@ -188,7 +190,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
                 cli::SchemaKind::Config => config::schema::json_schema(),
                 cli::SchemaKind::Plan => report::plan_schema(),
                 cli::SchemaKind::Apply => report::apply_schema(),
-                cli::SchemaKind::Probe => probe::probe_schema(),
+                cli::SchemaKind::Probe => report::probe_schema(),
             });
             Ok(Found::default())
         }

@@ -382,7 +382,7 @@ pub async fn run_many(
     // no progress bar (there is one terminal line for it).
     let printer = &Printer {
         quiet: true,
-        ..*printer
+        ..printer.clone()
     };
     let runs = by_cluster(&docs)
         .await
@@ -405,10 +405,7 @@ pub async fn run_many(
         .flatten()
         .collect();
     outputs.sort_by_key(|(i, _, _)| *i);
-    print_in_order(
-        printer.format,
-        outputs.iter().map(|(_, _, out)| out.as_str()),
-    );
+    print_in_order(printer, outputs.iter().map(|(_, _, out)| out.as_str()));
     worst_of(outputs, files, printer)
 }
 
@@ -463,7 +460,7 @@ async fn all_stand(
         .await;
         outputs.push(out);
     }
-    print_in_order(printer.format, outputs.iter().map(String::as_str));
+    print_in_order(printer, outputs.iter().map(String::as_str));
     let errors: Vec<Error> = failed.into_iter().chain(refused).collect();
     for e in &errors {
         printer.error(e);
@@ -521,10 +518,10 @@ fn worst_of(
 
 /// The kept outputs of several applies as one: a JSON array of their documents, a YAML
 /// stream, or text and Markdown one after another.
-fn print_in_order<'a>(format: crate::output::Format, outputs: impl Iterator<Item = &'a str>) {
+fn print_in_order<'a>(printer: &Printer, outputs: impl Iterator<Item = &'a str>) {
     use crate::output::Format;
     let outputs: Vec<&str> = outputs.collect();
-    let text = match format {
+    let text = match printer.format {
         Format::Json => {
             let documents: Vec<&str> = outputs
                 .iter()
@@ -552,7 +549,7 @@ fn print_in_order<'a>(format: crate::output::Format, outputs: impl Iterator<Item
             .collect(),
         Format::Text | Format::Markdown => outputs.concat(),
     };
-    crate::output::stdout(&text);
+    printer.data(&text);
 }
 
 /// A rolling apply's parts: the restart command, the partitions as read before any
@@ -609,13 +606,11 @@ pub async fn execute(
         None => {
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
-            let style = printer.style;
+            let printer = printer.clone();
             let watcher = tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
                     flag.store(true, Ordering::SeqCst);
-                    crate::output::stderr(&style.warn(
-                        "\nInterrupted: finishing the SPU in flight, skipping the rest (Ctrl-C again is ignored until then).\n",
-                    ));
+                    printer.interrupted();
                 }
             });
             // Stops watching however the run ends (an error below returns early).

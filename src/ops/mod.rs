@@ -77,3 +77,6 @@ pub fn refused(doc: &PlanDoc) -> Error {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests;

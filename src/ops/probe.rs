@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::model::{Desired, Endpoint, Live, LiveSpu, LocalDecl, ProbePolicy};
 use crate::output::Printer;
 use crate::plan::Blocker;
-use crate::probe::{self, ProbeDoc, Subject};
+use crate::probe::{self, Subject};
+use crate::report::ProbeDoc;
 use crate::report::{ConfigRef, PlanDoc};
 
 /// What to probe, and how hard.

@@ -215,7 +215,7 @@ impl Connect {
                 return waited_in_vain(&wait, &missing, &not_online, printer).map(|()| live);
             }
             if attempt == 0 {
-                crate::output::stderr(&format!(
+                printer.note(&format!(
                     "Waiting up to {} for SPU {}{}...\n",
                     humantime::format_duration(wait.limit),
                     if missing.is_empty() {

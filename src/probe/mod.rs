@@ -5,7 +5,7 @@
 //! deadline: every address ends with a result or a named error, never a hang.
 //!
 //! ```text
-//! [Subject] --probe(.., &Options)--> [SpuProbe] --ProbeDoc::new--> ProbeDoc --render--> text | json | markdown
+//! [Subject] --probe(.., &Options)--> [SpuProbe] --report::ProbeDoc::new--> ProbeDoc --render--> text | json | markdown
 //! ```
 //!
 //! `hints` turns the facts of one endpoint into advice (pure, table-tested).
@@ -19,7 +19,6 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::config::ConfigRef;
 use crate::model::{Encryption, Endpoint, SpuId};
 
 use crate::cluster::handshake::{self, Failure, Peer};
@@ -172,80 +171,6 @@ pub struct AddressProbe {
     pub failed_at: Option<Stage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// Counts of SPUs by status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ProbeSummary {
-    pub spus: usize,
-    pub reachable: usize,
-    pub unreachable: usize,
-    pub skipped: usize,
-}
-
-/// The limits the probe ran with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Settings {
-    pub per_address_timeout_ms: u64,
-    pub deadline_ms: u64,
-    pub concurrency: usize,
-}
-
-/// `probe -o json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ProbeDoc {
-    pub format_version: u32,
-    pub tool_version: String,
-    /// Where the SPUs were read (`sc://host:port` or `dir:/path`).
-    pub cluster: String,
-    /// The zone file whose endpoints were probed; none for the cluster's live ones.
-    #[serde(default)]
-    pub config: Option<ConfigRef>,
-    pub settings: Settings,
-    pub summary: ProbeSummary,
-    pub spus: Vec<SpuProbe>,
-    /// Things that make the result mean less than it says (e.g. a profile that ignores
-    /// local endpoints).
-    pub warnings: Vec<String>,
-}
-
-impl ProbeDoc {
-    pub fn new(
-        cluster: &str,
-        config: Option<ConfigRef>,
-        options: &Options,
-        spus: Vec<SpuProbe>,
-        warnings: Vec<String>,
-    ) -> Self {
-        let count = |s: SpuStatus| spus.iter().filter(|p| p.status == s).count();
-        ProbeDoc {
-            format_version: FORMAT_VERSION,
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-            cluster: cluster.into(),
-            config,
-            settings: Settings {
-                per_address_timeout_ms: options.per_address.as_millis() as u64,
-                deadline_ms: options.deadline.as_millis() as u64,
-                concurrency: options.concurrency,
-            },
-            summary: ProbeSummary {
-                spus: spus.len(),
-                reachable: count(SpuStatus::Reachable),
-                unreachable: count(SpuStatus::Unreachable),
-                skipped: count(SpuStatus::Skipped),
-            },
-            spus,
-            warnings,
-        }
-    }
-}
-
-/// The JSON Schema of `probe -o json`, as checked in under `schemas/`.
-pub fn probe_schema() -> String {
-    let mut text =
-        serde_json::to_string_pretty(&schemars::schema_for!(ProbeDoc)).expect("schemas serialize");
-    text.push('\n');
-    text
 }
 
 /// A host as written (`[::1]` stays bracketed) to an IP, when it is a literal.

@@ -5,7 +5,8 @@
 use std::fmt::Write;
 
 use super::style::Style;
-use crate::probe::{AddressProbe, EndpointProbe, ProbeDoc, SpuProbe, SpuStatus};
+use crate::probe::{AddressProbe, EndpointProbe, SpuProbe, SpuStatus};
+use crate::report::ProbeDoc;
 
 /// Untrusted text on one line: control characters shown as escapes.
 fn clean(text: &str) -> String {

@@ -338,7 +338,7 @@ fn the_probe_schema_is_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/probe.schema.json");
     let checked_in = std::fs::read_to_string(path).unwrap();
     assert!(
-        checked_in == fluvio_endpoints::probe::probe_schema(),
+        checked_in == fluvio_endpoints::report::probe_schema(),
         "regenerate with `cargo run -- schema probe > schemas/probe.schema.json`"
     );
 }

@@ -400,6 +400,7 @@ impl Agent {
             style: crate::output::Style { color: false },
             annotations: false,
             quiet: true,
+            ..crate::output::Printer::default()
         };
         let (result, out, err) =
             crate::output::captured(super::apply::run(&self.connect, &options, &printer)).await;
