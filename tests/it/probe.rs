@@ -381,7 +381,9 @@ fn counting_listeners(n: usize) -> Counting {
 #[tokio::test(flavor = "multi_thread")]
 async fn probe_concurrency_bounds_the_addresses_probed_at_once() {
     let env = Env::new();
-    for (concurrency, at_most, at_least) in [(2, 2, 1), (6, 6, 3)] {
+    // The listener sees a connection the prober closed a moment after it is closed, and
+    // the prober opens the next at once: one more than the bound can show for that moment.
+    for (concurrency, at_most, at_least) in [(2, 3, 1), (6, 6, 4)] {
         let silent = counting_listeners(6);
         let sc = sc_with_locals(silent.ports.iter().map(|p| local(*p)).collect()).await;
         let concurrency_arg = concurrency.to_string();
