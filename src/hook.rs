@@ -40,6 +40,67 @@ pub enum HookError {
     TimedOut { command: String, secs: f64 },
 }
 
+/// Where the commands' output goes instead of the tool's stderr, line by line, when set:
+/// the reconcile agent logs it as events (a JSON log must not get raw lines).
+static FORWARD: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Sends the output of every command run from now on to `forward`, one line at a time
+/// (with its `\n`), instead of the tool's stderr. Set once per process.
+pub fn forward_output(forward: fn(&str)) {
+    let _ = FORWARD.set(forward);
+}
+
+/// How long output a command left in its pipes is still read after it exited.
+const OUTPUT_GRACE: Duration = Duration::from_millis(100);
+
+/// Reads a pipe of a command on a thread of its own, sending each line; once the receiver
+/// is gone, reads on and drops what comes, until the pipe closes (so that a process the
+/// command left running never writes into a closed pipe).
+fn read_lines(fd: std::os::fd::OwnedFd, lines: tokio::sync::mpsc::UnboundedSender<String>) {
+    use std::io::BufRead;
+    let spawned = std::thread::Builder::new()
+        .name("command output".into())
+        .spawn(move || {
+            let reader = std::io::BufReader::new(std::fs::File::from(fd));
+            for line in reader.split(b'\n') {
+                let Ok(line) = line else { break };
+                let _ = lines.send(String::from_utf8_lossy(&line).into_owned());
+            }
+        });
+    // without a thread the pipe's reading end closes with `fd`: the command's writes fail
+    drop(spawned);
+}
+
+/// Waits for `child`, forwarding its piped output line by line while it runs and for a
+/// moment after it exits.
+async fn wait_forwarding(
+    child: &mut tokio::process::Child,
+    forward: fn(&str),
+) -> std::io::Result<std::process::ExitStatus> {
+    let (sender, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    if let Some(fd) = child.stdout.take().and_then(|p| p.into_owned_fd().ok()) {
+        read_lines(fd, sender.clone());
+    }
+    if let Some(fd) = child.stderr.take().and_then(|p| p.into_owned_fd().ok()) {
+        read_lines(fd, sender.clone());
+    }
+    drop(sender);
+    let forwarding = async {
+        while let Some(line) = lines.recv().await {
+            forward(&format!("{line}\n"));
+        }
+    };
+    tokio::pin!(forwarding);
+    let (status, forwarded_all) = tokio::select! {
+        status = child.wait() => (status, false),
+        () = &mut forwarding => (child.wait().await, true),
+    };
+    if !forwarded_all {
+        let _ = tokio::time::timeout(OUTPUT_GRACE, &mut forwarding).await;
+    }
+    status
+}
+
 /// The tool's stderr, for a child's stdout and stderr; the null device when it cannot be
 /// shared.
 fn stderr() -> Stdio {
@@ -54,14 +115,19 @@ impl Hook {
     /// Runs the command with `env` added to the tool's environment, and waits for it.
     pub async fn run(&self, env: &[(&str, &str)]) -> Result<HookRun, HookError> {
         let started = Instant::now();
+        let forward = FORWARD.get().copied();
+        let out = || match forward {
+            Some(_) => Stdio::piped(),
+            None => stderr(),
+        };
         let mut command = tokio::process::Command::new("sh");
         command
             .arg("-c")
             .arg(&self.command)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(stderr())
-            .stderr(stderr())
+            .stdout(out())
+            .stderr(out())
             // its own process group, so that a timeout ends everything it started and a
             // terminal's Ctrl-C goes to the tool, which finishes the SPU in flight
             .process_group(0)
@@ -70,7 +136,13 @@ impl Hook {
             command: self.command.clone(),
             cause: e.to_string(),
         })?;
-        let status = match tokio::time::timeout(self.timeout, child.wait()).await {
+        let waited = async {
+            match forward {
+                Some(forward) => wait_forwarding(&mut child, forward).await,
+                None => child.wait().await,
+            }
+        };
+        let status = match tokio::time::timeout(self.timeout, waited).await {
             Ok(Ok(status)) => status,
             Ok(Err(e)) => {
                 return Err(HookError::Spawn {

@@ -290,6 +290,18 @@ impl Connect {
         Ok(AnyCluster::Sc(Box::new(cluster)))
     }
 
+    /// Checks, without connecting, what choosing the cluster takes: the profile (and its
+    /// fluvio config) or the metadata directory. A long-running caller (the reconcile
+    /// agent) refuses at start what no retry can mend.
+    pub async fn check_selection(&self, file: &ClusterSel) -> Result<()> {
+        if let Some(dir) = &self.flags.metadata_dir {
+            MetadataDir::open(dir).await.map_err(Error::from_cluster)?;
+            return Ok(());
+        }
+        cluster_config(&self.flags.choice(file, None)?).map_err(Error::Profile)?;
+        Ok(())
+    }
+
     /// Warns when the profile whose clients this run stands for ignores local endpoints
     /// (`use_spu_local_address` off); returns the warning.
     pub fn warn_local_off(

@@ -38,8 +38,8 @@ impl Agent {
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                let value = serde_json::from_str::<Value>(&line)
-                    .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+                // a line that is not JSON is kept as a string: `terminate` fails on it
+                let value = serde_json::from_str::<Value>(&line).unwrap_or(Value::String(line));
                 sink.lock().unwrap().push(value);
             }
         });
@@ -162,7 +162,7 @@ impl Agent {
         assert!(sent.success());
     }
 
-    /// Sends SIGTERM and waits for the exit code.
+    /// Sends SIGTERM and waits for the exit code; every line logged was a JSON object.
     async fn terminate(mut self) -> i32 {
         self.signal("TERM");
         let child = self.child.take().expect("running");
@@ -174,6 +174,13 @@ impl Agent {
                     self.log()
                 )
             });
+        let lines = self.lines.lock().unwrap();
+        let not_json: Vec<_> = lines.iter().filter(|l| !l.is_object()).collect();
+        assert!(
+            not_json.is_empty(),
+            "log lines that are not JSON: {not_json:?}"
+        );
+        drop(lines);
         run.code
     }
 }

@@ -70,9 +70,27 @@ enum Trigger {
     FileEvent,
     /// SIGHUP.
     Reload,
-    /// SIGTERM or SIGINT (the stop flag is already set).
-    Shutdown(&'static str),
+    /// SIGTERM or SIGINT (the stop flag and the signal's name are already set).
+    Shutdown,
+    /// A zone's remediation ended.
+    Applied(Box<Applied>),
 }
+
+/// What a remediation's apply returned and printed.
+#[derive(Debug)]
+struct Applied {
+    zone: usize,
+    result: Result<()>,
+    /// Its `-o json` document.
+    out: String,
+    /// What it printed on stderr (notes, the restart command's output).
+    err: String,
+}
+
+/// How long a remediation waits for another run's lock of the cluster (another agent, a
+/// CD job) before it counts as a failure; `--lock-timeout` when longer. Such a run is
+/// usually changing the same SPUs: once it is done, the apply finds less or nothing to do.
+const REMEDIATION_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 enum WatchNews {
@@ -102,11 +120,30 @@ struct Agent {
     /// When the files must be looked at (a change on disk, debounced).
     files_due: Option<Instant>,
     next_resync: Instant,
+    /// The zone whose remediation runs (one at a time; the other zones are still read and
+    /// reported meanwhile).
+    applying: Option<usize>,
+    /// The zone files' directories, watched (made again at each resync: a directory
+    /// removed and made again is watched again).
+    files_watch: Option<notify::RecommendedWatcher>,
+    /// The signal that stopped the agent.
+    stopped_by: Arc<std::sync::OnceLock<&'static str>>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(connect: &Connect, options: ReconcileOptions) -> Result<()> {
+    // signals first: a SIGTERM during start-up stops the agent as it does later
+    let (triggers, mut wake) = mpsc::unbounded_channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped_by = Arc::new(std::sync::OnceLock::new());
+    signals(triggers.clone(), stop.clone(), stopped_by.clone())?;
+    // the output of restart commands becomes `apply_output` events, not raw log lines
+    crate::hook::forward_output(crate::output::stderr);
     let zones = zones::load_all(connect, &options.files)?;
+    for zone in &zones {
+        // a profile or a directory that cannot be used is the command's error, at once
+        connect.check_selection(&zone.loaded.1.cluster).await?;
+    }
     let listener = match options.listen {
         Some(addr) => Some((
             serve::bind(addr).await.map_err(|e| Error::Listen {
@@ -128,13 +165,11 @@ pub async fn run(connect: &Connect, options: ReconcileOptions) -> Result<()> {
         tokio::spawn(serve::serve(listener, status.clone()));
         tracing::info!(event = "listening", listen = %bound.map_or_else(String::new, |a| a.to_string()), "serving /metrics, /healthz and /readyz");
     }
-    let (triggers, mut wake) = mpsc::unbounded_channel();
-    let stop = Arc::new(AtomicBool::new(false));
-    signals(triggers.clone(), stop.clone())?;
-    let _files_watch = zones::watch_files(&options.files, triggers.clone());
+    let files_watch = zones::watch_files(&options.files, triggers.clone());
     let mut agent = Agent {
         connect: Connect {
             wait: None,
+            lock_timeout: connect.lock_timeout.max(REMEDIATION_LOCK_WAIT),
             ..connect.clone()
         },
         zones,
@@ -144,6 +179,9 @@ pub async fn run(connect: &Connect, options: ReconcileOptions) -> Result<()> {
         files_due: None,
         next_resync: Instant::now() + options.resync,
         options,
+        applying: None,
+        files_watch,
+        stopped_by,
     };
     tracing::info!(
         event = "started",
@@ -158,18 +196,35 @@ pub async fn run(connect: &Connect, options: ReconcileOptions) -> Result<()> {
         }
     );
     for z in 0..agent.zones.len() {
-        agent.status.metrics.zero(&agent.zones[z].label);
+        agent.status.metrics.zero(&agent.zones[z].metric);
         agent.start_watch(z);
         agent.zones[z].due = Some(Instant::now());
     }
-    let signal = agent.run_loop(&mut wake).await;
+    agent.run_loop(&mut wake).await;
+    // an apply under way finishes its SPU in flight (the stop flag is set) and skips the rest
+    while agent.applying.is_some() {
+        match wake.recv().await {
+            Some(Trigger::Applied(applied)) => agent.applied(*applied),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let signal = agent
+        .stopped_by
+        .get()
+        .copied()
+        .unwrap_or("a shutdown signal");
     tracing::info!(event = "stopped", signal, "stopped on {signal}");
     Ok(())
 }
 
 /// SIGTERM and SIGINT set the stop flag (an apply under way finishes its SPU in flight)
 /// and wake the loop; SIGHUP reloads the zone files.
-fn signals(triggers: mpsc::UnboundedSender<Trigger>, stop: Arc<AtomicBool>) -> Result<()> {
+fn signals(
+    triggers: mpsc::UnboundedSender<Trigger>,
+    stop: Arc<AtomicBool>,
+    stopped_by: Arc<std::sync::OnceLock<&'static str>>,
+) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let install = |kind| signal(kind).map_err(|e| Error::Internal(format!("signal handler: {e}")));
     let mut term = install(SignalKind::terminate())?;
@@ -185,33 +240,37 @@ fn signals(triggers: mpsc::UnboundedSender<Trigger>, stop: Arc<AtomicBool>) -> R
                     continue;
                 }
             };
+            let _ = stopped_by.set(name);
             stop.store(true, Ordering::SeqCst);
-            let _ = triggers.send(Trigger::Shutdown(name));
+            let _ = triggers.send(Trigger::Shutdown);
         }
     });
     Ok(())
 }
 
 impl Agent {
-    /// Until a shutdown signal; returns its name.
-    async fn run_loop(&mut self, wake: &mut mpsc::UnboundedReceiver<Trigger>) -> &'static str {
+    /// Until a shutdown signal.
+    async fn run_loop(&mut self, wake: &mut mpsc::UnboundedReceiver<Trigger>) {
         loop {
+            // the zone under remediation is read again once its apply ends
+            let applying = self.applying;
             let next = self
                 .zones
                 .iter()
-                .filter_map(|z| z.due)
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != applying)
+                .filter_map(|(_, z)| z.due)
                 .chain(self.files_due)
                 .fold(self.next_resync, Instant::min);
             tokio::select! {
                 trigger = wake.recv() => match trigger {
-                    Some(Trigger::Shutdown(name)) => return name,
+                    Some(Trigger::Shutdown) | None => return,
                     Some(trigger) => self.on(trigger),
-                    None => return "end of input",
                 },
                 _ = tokio::time::sleep_until(next.into()) => {}
             }
-            if let Some(name) = self.due_rounds().await {
-                return name;
+            if self.due_rounds().await {
+                return;
             }
         }
     }
@@ -219,7 +278,8 @@ impl Agent {
     fn on(&mut self, trigger: Trigger) {
         let now = Instant::now();
         match trigger {
-            Trigger::Shutdown(_) => {}
+            Trigger::Shutdown => {}
+            Trigger::Applied(applied) => self.applied(*applied),
             Trigger::Reload => {
                 tracing::info!(event = "reload", "SIGHUP: reading the zone files again");
                 self.check_files(true);
@@ -244,7 +304,7 @@ impl Agent {
                             self.status
                                 .metrics
                                 .watch_reconnects
-                                .get_or_create(&Metrics::zone(&z.label))
+                                .get_or_create(&Metrics::zone(&z.metric))
                                 .inc();
                             tracing::info!(event = "watch_reopened", zone = %z.label, "SPU watch open again: reading the cluster");
                         } else {
@@ -272,13 +332,14 @@ impl Agent {
         }
     }
 
-    /// Runs every round that is due (files first). Returns a signal's name when one came
-    /// in meanwhile.
-    async fn due_rounds(&mut self) -> Option<&'static str> {
+    /// Runs every round that is due (files first). True when a shutdown signal came in
+    /// meanwhile.
+    async fn due_rounds(&mut self) -> bool {
         let now = Instant::now();
         if now >= self.next_resync {
             self.next_resync = now + self.options.resync;
             self.files_due = Some(now);
+            self.files_watch = zones::watch_files(&self.options.files, self.triggers.clone());
             for z in &mut self.zones {
                 z.mark_due(now);
             }
@@ -289,7 +350,11 @@ impl Agent {
         }
         for z in 0..self.zones.len() {
             if self.stop.load(Ordering::SeqCst) {
-                return Some("a shutdown signal");
+                return true;
+            }
+            // the zone under remediation is read again once its apply ends
+            if self.applying == Some(z) {
+                continue;
             }
             if self.zones[z].due.is_some_and(|d| d <= Instant::now()) {
                 self.zones[z].due = None;
@@ -299,9 +364,7 @@ impl Agent {
             }
         }
         self.update_readiness();
-        self.stop
-            .load(Ordering::SeqCst)
-            .then_some("a shutdown signal")
+        self.stop.load(Ordering::SeqCst)
     }
 
     /// Reads the zone's cluster, reports what changed, and remediates when it should.
@@ -313,7 +376,7 @@ impl Agent {
                 let metrics = &self.status.metrics;
                 metrics
                     .sc_reachable
-                    .get_or_create(&Metrics::zone(&zone.label))
+                    .get_or_create(&Metrics::zone(&zone.metric))
                     .set(0);
                 if let Some(Event::Unreachable(cause)) = zone.tracker.unreachable(&cause) {
                     tracing::warn!(event = "sc_unreachable", zone = %zone.label, cause = %visible(&cause), "cannot read the cluster: {}", visible(&cause));
@@ -326,20 +389,24 @@ impl Agent {
         let zone = &mut self.zones[z];
         zone.read_failures = 0;
         let metrics = &self.status.metrics;
-        let label = Metrics::zone(&zone.label);
+        let label = Metrics::zone(&zone.metric);
         metrics.sc_reachable.get_or_create(&label).set(1);
         let desired = &zone.loaded.1;
         let plan = crate::plan::plan(desired, &live);
         let drift = drift_of(&plan);
-        metrics.set_drift(
-            &zone.label,
-            desired.spus.keys(),
-            &drift.spus,
-            !drift.blocked.is_empty(),
-        );
         for event in zone.tracker.observe(drift.clone()) {
             log(&zone.label, &event);
         }
+        metrics.set_drift(
+            &zone.metric,
+            desired.spus.keys(),
+            &drift.spus,
+            !drift.blocked.is_empty() || zone.tracker.refused().is_some(),
+        );
+        metrics
+            .suspended
+            .get_or_create(&label)
+            .set(i64::from(zone.tracker.is_suspended()));
         if drift.is_none() {
             metrics.last_success.get_or_create(&label).set(unix_now());
             return;
@@ -348,6 +415,10 @@ impl Agent {
             return;
         }
         let now = Instant::now();
+        if let Some(event) = zone.tracker.undone(now, zone.hash, &self.options.pacing) {
+            tracing::warn!(event = "remediation_undone", zone = %zone.label, "the last remediation was undone within {}: another zone file, agent or script sets these SPUs too", humantime::format_duration(tracker::UNDONE_WITHIN));
+            log(&zone.label, &event);
+        }
         let (decision, event) = zone.tracker.decide(now, zone.hash, live_fingerprint(&live));
         if let Some(event) = event {
             log(&zone.label, &event);
@@ -372,12 +443,17 @@ impl Agent {
                 }
                 zone.mark_due(at)
             }
-            Decision::Apply => self.remediate(z).await,
+            Decision::Apply if self.applying.is_some() => {
+                // one remediation at a time: this zone's round comes again after it
+                zone.waiting_to_apply = true;
+            }
+            Decision::Apply => self.remediate(z),
         }
     }
 
-    /// Applies the zone's desired state as `apply -f FILE --auto-approve` does.
-    async fn remediate(&mut self, z: usize) {
+    /// Starts applying the zone's desired state as `apply -f FILE --auto-approve` does, on
+    /// a task of its own; [`Agent::applied`] takes the result.
+    fn remediate(&mut self, z: usize) {
         let zone = &self.zones[z];
         let drifting = zone.tracker.drift().spus.len();
         tracing::info!(event = "remediating", zone = %zone.label, changes = drifting, "applying the zone file ({drifting} SPU(s) drift)");
@@ -395,47 +471,133 @@ impl Agent {
             targeting: crate::model::Targeting::default(),
             stop: Some(self.stop.clone()),
         };
-        let printer = crate::output::Printer {
-            format: crate::output::Format::Json,
-            style: crate::output::Style { color: false },
-            annotations: false,
-            quiet: true,
-            ..crate::output::Printer::default()
-        };
-        let (result, out, err) =
-            crate::output::captured(super::apply::run(&self.connect, &options, &printer)).await;
+        let connect = self.connect.clone();
+        let triggers = self.triggers.clone();
+        self.applying = Some(z);
+        self.status.set_busy(true);
+        // On a thread of its own, with a runtime of its own (the apply's future is not
+        // `Send`): the loop goes on reading and reporting the other zones meanwhile.
+        let spawned = std::thread::Builder::new()
+            .name("remediation".into())
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::Internal(format!("the remediation's runtime: {e}")));
+                let (result, out, err) = match result {
+                    Err(e) => (Err(e), String::new(), String::new()),
+                    Ok(runtime) => {
+                        let printer = crate::output::Printer {
+                            format: crate::output::Format::Json,
+                            style: crate::output::Style { color: false },
+                            annotations: false,
+                            quiet: true,
+                            ..crate::output::Printer::default()
+                        };
+                        let work = super::apply::run(&connect, &options, &printer);
+                        // a bug below must not leave the agent waiting for this apply
+                        let run = std::panic::AssertUnwindSafe(|| {
+                            runtime.block_on(crate::output::captured(work))
+                        });
+                        match std::panic::catch_unwind(run) {
+                            Ok((result, out, err)) => (result.map(|_| ()), out, err),
+                            Err(panic) => {
+                                let what = panic
+                                    .downcast_ref::<&str>()
+                                    .map(|s| s.to_string())
+                                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                                    .unwrap_or_default();
+                                let error =
+                                    Error::Internal(format!("the remediation panicked: {what}"));
+                                (Err(error), String::new(), String::new())
+                            }
+                        }
+                    }
+                };
+                let applied = Applied {
+                    zone: z,
+                    result,
+                    out,
+                    err,
+                };
+                let _ = triggers.send(Trigger::Applied(Box::new(applied)));
+            });
+        if let Err(e) = spawned {
+            let applied = Applied {
+                zone: z,
+                result: Err(Error::Internal(format!("the remediation's thread: {e}"))),
+                out: String::new(),
+                err: String::new(),
+            };
+            let _ = self.triggers.send(Trigger::Applied(Box::new(applied)));
+        }
+    }
+
+    /// A remediation ended: report it, pace the next, and read the zone again.
+    fn applied(&mut self, applied: Applied) {
+        let Applied {
+            zone: z,
+            result,
+            out,
+            err,
+        } = applied;
+        self.applying = None;
+        self.status.set_busy(false);
+        let now = Instant::now();
+        // zones that waited for this one's apply take their turn
+        for other in &mut self.zones {
+            if std::mem::take(&mut other.waiting_to_apply) {
+                other.mark_due(now);
+            }
+        }
         let zone = &mut self.zones[z];
         for line in err.lines().filter(|l| !l.trim().is_empty()) {
-            tracing::info!(event = "apply_output", zone = %zone.label, "apply: {line}");
+            tracing::info!(event = "apply_output", zone = %zone.label, "apply: {}", visible(line));
         }
         let summary = serde_json::from_str::<serde_json::Value>(&out)
             .ok()
             .and_then(|doc| doc.get("summary").cloned());
-        let applied = summary
-            .as_ref()
-            .and_then(|s| s.get("applied"))
-            .and_then(|n| n.as_u64())
-            .unwrap_or(0);
+        let count = |field: &str| {
+            summary
+                .as_ref()
+                .and_then(|s| s.get(field))
+                .and_then(|n| n.as_u64())
+                .unwrap_or(0)
+        };
+        let applied = count("applied");
+        let interrupted = self.stop.load(Ordering::SeqCst);
         let outcome = match &result {
-            Ok(_) => "applied",
+            Ok(()) => "applied",
             Err(Error::Refused { .. }) => "refused",
             Err(_) => "failed",
         };
         let metrics = &self.status.metrics;
         metrics
             .applies
-            .get_or_create(&Metrics::outcome(&zone.label, outcome))
+            .get_or_create(&Metrics::outcome(&zone.metric, outcome))
             .inc();
-        let now = Instant::now();
-        let suspended = zone
-            .tracker
-            .applied(now, result.is_ok(), zone.hash, &self.options.pacing);
+        let mut suspended = None;
         match &result {
-            Ok(_) => {
+            Ok(()) => {
+                zone.tracker
+                    .applied(now, true, zone.hash, &self.options.pacing);
                 tracing::info!(event = "remediated", zone = %zone.label, applied, "applied {applied} change(s); reading the cluster again");
             }
+            Err(_) if interrupted => {
+                tracing::warn!(event = "remediation_interrupted", zone = %zone.label, applied, skipped = count("skipped"), "stopping: the SPU in flight was finished, {} change(s) skipped", count("skipped"));
+            }
             Err(err) => {
+                suspended = zone
+                    .tracker
+                    .applied(now, false, zone.hash, &self.options.pacing);
                 let cause = visible(&crate::causes::one_line(err)).into_owned();
+                if outcome == "refused" {
+                    zone.tracker.set_refused(cause.clone());
+                    metrics
+                        .blocked
+                        .get_or_create(&Metrics::zone(&zone.metric))
+                        .set(1);
+                }
                 let retry = zone
                     .tracker
                     .not_before()
@@ -460,7 +622,7 @@ impl Agent {
         }
         metrics
             .suspended
-            .get_or_create(&Metrics::zone(&zone.label))
+            .get_or_create(&Metrics::zone(&zone.metric))
             .set(i64::from(zone.tracker.is_suspended()));
         // read again to see what the apply left (the watch will also say so)
         zone.mark_due(now + self.options.debounce);
@@ -481,13 +643,18 @@ impl Agent {
             let zone = &mut self.zones[z];
             match zone.reload(&self.connect, &others, always) {
                 zones::Reload::Same => {}
+                zones::Reload::Restored => {
+                    tracing::info!(event = "zone_valid", zone = %zone.label, "the zone file is valid again, as loaded before");
+                }
                 zones::Reload::Invalid(problems) => {
                     self.status
                         .metrics
                         .reloads
-                        .get_or_create(&Metrics::outcome(&zone.label, "invalid"))
+                        .get_or_create(&Metrics::outcome(&zone.metric, "invalid"))
                         .inc();
-                    tracing::error!(event = "zone_invalid", zone = %zone.label, problems = %problems, "the zone file is invalid; keeping the desired state loaded before:\n{problems}");
+                    // the report quotes the file: escaped, on one line
+                    let problems = visible(&problems);
+                    tracing::error!(event = "zone_invalid", zone = %zone.label, problems = %problems, "the zone file is invalid; keeping the desired state loaded before (problems: see the field)");
                 }
                 zones::Reload::Loaded {
                     removed,
@@ -496,9 +663,9 @@ impl Agent {
                     let metrics = &self.status.metrics;
                     metrics
                         .reloads
-                        .get_or_create(&Metrics::outcome(&zone.label, "applied"))
+                        .get_or_create(&Metrics::outcome(&zone.metric, "applied"))
                         .inc();
-                    metrics.forget_spus(&zone.label, removed.into_iter());
+                    metrics.forget_spus(&zone.metric, removed.into_iter());
                     tracing::info!(event = "zone_reloaded", zone = %zone.label, spus = zone.size(), "zone file changed: {} SPU(s) declared", zone.size());
                     zone.mark_due(now);
                     if cluster_changed {

@@ -19,6 +19,11 @@ pub struct Pacing {
 /// The longest wait between two attempts after failures.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
 
+/// A remediation whose drift is back this soon after it succeeded was undone (by another
+/// zone file, another agent, a script): it counts toward `--max-failures` like a failure,
+/// so that two writers cannot keep re-registering an SPU for ever.
+pub const UNDONE_WITHIN: Duration = Duration::from_secs(60);
+
 impl Pacing {
     /// The wait after the `failures`-th failure in a row: the interval (at least a second),
     /// doubled per failure, at most [`BACKOFF_CAP`].
@@ -58,7 +63,7 @@ pub enum Event {
     Unreachable(String),
     /// The SC answers again.
     Reachable,
-    /// Remediation stopped after this many failures in a row.
+    /// Remediation stopped after this many failures (or undone remediations) in a row.
     Suspended { failures: u32 },
     /// Remediation goes on: the zone file or the cluster changed.
     Resumed(&'static str),
@@ -87,9 +92,15 @@ pub struct Tracker {
     reported: Drift,
     /// `None` before the first round.
     reachable: Option<bool>,
+    /// Failed (or undone) remediations in a row.
     failures: u32,
     not_before: Option<Instant>,
     suspended: Option<Suspension>,
+    /// When the last remediation succeeded.
+    last_ok: Option<Instant>,
+    /// Why the last remediation was refused (a plan-wide blocker the read-only plan does
+    /// not see: `max_changes`, a replication stall); until the drift changes.
+    refused: Option<String>,
 }
 
 impl Tracker {
@@ -100,7 +111,15 @@ impl Tracker {
             events.push(Event::Reachable);
         }
         self.reachable = Some(true);
+        if drift.is_none() && self.suspended.take().is_some() {
+            // converged while suspended: someone else put it right; start over
+            events.push(Event::Resumed("the zone converged"));
+            self.failures = 0;
+            self.not_before = None;
+            self.last_ok = None;
+        }
         if drift != self.reported {
+            self.refused = None;
             events.push(match (self.reported.is_none(), drift.is_none()) {
                 (_, true) => Event::Cleared,
                 (true, false) => Event::Appeared(drift.clone()),
@@ -134,6 +153,14 @@ impl Tracker {
     /// cluster's SPUs: a suspension ends when either differs from what it was suspended on.
     pub fn decide(&mut self, now: Instant, desired: u64, live: u64) -> (Decision, Option<Event>) {
         let mut resumed = None;
+        // a success that lasted ends the run of failures
+        if self
+            .last_ok
+            .is_some_and(|t| now.saturating_duration_since(t) >= UNDONE_WITHIN)
+        {
+            self.failures = 0;
+            self.last_ok = None;
+        }
         if let Some(s) = &mut self.suspended {
             let live_then = *s.live.get_or_insert(live);
             let why = if s.desired != desired {
@@ -159,6 +186,28 @@ impl Tracker {
         }
     }
 
+    /// Drift is back soon after a remediation succeeded: that counts as a failure (see
+    /// [`UNDONE_WITHIN`]). Returns the suspension when it was the last allowed.
+    pub fn undone(&mut self, now: Instant, desired: u64, pacing: &Pacing) -> Option<Event> {
+        let recent = self
+            .last_ok
+            .is_some_and(|t| now.saturating_duration_since(t) < UNDONE_WITHIN);
+        if !recent || self.suspended.is_some() {
+            return None;
+        }
+        self.last_ok = None;
+        self.fail(now, desired, pacing)
+    }
+
+    /// Why the last remediation was refused, while the drift stays the same.
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
+    }
+
+    pub fn set_refused(&mut self, why: String) {
+        self.refused = Some(why);
+    }
+
     /// A remediation ended at `now`: well, or not. On a failure, returns the suspension
     /// when this one was the last allowed.
     pub fn applied(
@@ -169,10 +218,15 @@ impl Tracker {
         pacing: &Pacing,
     ) -> Option<Event> {
         if ok {
-            self.failures = 0;
+            // failures in a row end when this success lasts (see `decide`, `undone`)
             self.not_before = Some(now + pacing.min_interval);
+            self.last_ok = Some(now);
             return None;
         }
+        self.fail(now, desired, pacing)
+    }
+
+    fn fail(&mut self, now: Instant, desired: u64, pacing: &Pacing) -> Option<Event> {
         self.failures += 1;
         self.not_before = Some(now + pacing.backoff(self.failures));
         if self.failures >= pacing.max_failures.max(1) {
@@ -270,6 +324,44 @@ mod tests {
             t.decide(now + Duration::from_secs(10), 1, 1).0,
             Decision::Apply
         );
+    }
+
+    #[test]
+    fn remediations_undone_soon_after_count_as_failures_and_convergence_ends_a_suspension() {
+        let mut t = Tracker::default();
+        let now = Instant::now();
+        t.observe(drift(&[1]));
+        assert_eq!(t.decide(now, 1, 1).0, Decision::Apply);
+        t.applied(now, true, 1, &PACING);
+        // undone twice within the minute, then a third time: suspended
+        assert_eq!(t.undone(now + Duration::from_secs(5), 1, &PACING), None);
+        t.applied(now, true, 1, &PACING);
+        assert_eq!(t.undone(now + Duration::from_secs(6), 1, &PACING), None);
+        t.applied(now, true, 1, &PACING);
+        assert_eq!(
+            t.undone(now + Duration::from_secs(7), 1, &PACING),
+            Some(Event::Suspended { failures: 3 })
+        );
+        assert!(t.is_suspended());
+        // drift long after a success is not an undoing
+        let mut fresh = Tracker::default();
+        fresh.applied(now, true, 1, &PACING);
+        assert_eq!(fresh.undone(now + UNDONE_WITHIN, 1, &PACING), None);
+        assert_eq!(fresh.failures(), 0);
+        // the zone converges (someone else fixed it): the suspension ends
+        assert_eq!(
+            t.observe(drift(&[])),
+            vec![Event::Resumed("the zone converged"), Event::Cleared]
+        );
+        // and a success that lasts ends a run of failures
+        let mut lasting = Tracker::default();
+        lasting.applied(now, false, 1, &PACING);
+        lasting.applied(now, true, 1, &PACING);
+        assert_eq!(lasting.failures(), 1);
+        lasting.decide(now + UNDONE_WITHIN, 1, 1);
+        assert_eq!(lasting.failures(), 0);
+        assert!(!t.is_suspended());
+        assert_eq!(t.failures(), 0);
     }
 
     #[test]

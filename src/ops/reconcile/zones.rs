@@ -20,8 +20,11 @@ use crate::ops::session::{Access, Connect};
 
 pub struct Zone {
     pub path: PathBuf,
-    /// The path as logged and labelled (escaped).
+    /// The path as logged (escaped).
     pub label: String,
+    /// The path as the metrics' `zone` label (the exposition format escapes it itself, so
+    /// two paths never share a series).
+    pub metric: String,
     /// The desired state in force (an invalid edit does not replace it).
     pub loaded: Arc<(SourceFile, Desired)>,
     /// Hash of the bytes `loaded` was read from.
@@ -36,6 +39,8 @@ pub struct Zone {
     pub read_failures: u32,
     /// The time a deferred remediation was last logged as waiting for.
     pub deferred_to: Option<Instant>,
+    /// Its remediation waits for another zone's to end.
+    pub waiting_to_apply: bool,
     pub watch: Option<tokio::task::JoinHandle<()>>,
     pub watch_generation: u64,
     pub watch_up: bool,
@@ -53,6 +58,8 @@ impl Drop for Zone {
 /// What looking at a zone file found.
 pub enum Reload {
     Same,
+    /// The file is again what is loaded, after it was invalid.
+    Restored,
     /// The problems, rendered with their places in the file.
     Invalid(String),
     Loaded {
@@ -69,24 +76,49 @@ fn hash_of(bytes: &[u8]) -> u64 {
     hasher.finish()
 }
 
-/// Loads every file, refusing the lot (as `apply` would) when one is invalid or two give
-/// one SPU different endpoints on one cluster.
+/// A zone file as the agent reads it: a regular file only (a named pipe swapped in would
+/// block the agent's loop), bounded like every zone file.
+const AGENT_ZONE_FILE: crate::input::Limit = crate::input::Limit {
+    regular_only: true,
+    ..crate::input::ZONE_FILE
+};
+
+/// Reads and validates a zone file; returns it with the hash of its text.
+fn read_zone(path: &Path) -> Result<(SourceFile, Desired, u64)> {
+    let text =
+        crate::input::read_to_string(path, &AGENT_ZONE_FILE).map_err(|source| Error::ReadFile {
+            path: path.to_path_buf(),
+            source,
+            help: "check the path; -f takes the zone file (a regular file)",
+        })?;
+    let hash = hash_of(text.as_bytes());
+    let file = SourceFile::new(path.display().to_string(), text);
+    let desired = crate::config::load(&file)?;
+    Ok((file, desired, hash))
+}
+
+/// Loads every file (a path given twice counts once), refusing the lot (as `apply` would)
+/// when one is invalid or two give one SPU different endpoints on one cluster.
 pub fn load_all(connect: &Connect, paths: &[PathBuf]) -> Result<Vec<Zone>> {
-    let mut zones = Vec::new();
+    let mut zones: Vec<Zone> = Vec::new();
     for path in paths {
-        let bytes = std::fs::read(path).unwrap_or_default();
-        let (file, desired) = super::super::load_file(path)?;
+        if zones.iter().any(|z| &z.path == path) {
+            continue;
+        }
+        let (file, desired, hash) = read_zone(path)?;
         zones.push(Zone {
             path: path.clone(),
             label: visible(&path.display().to_string()).into_owned(),
+            metric: path.to_string_lossy().into_owned(),
             loaded: Arc::new((file, desired)),
-            hash: hash_of(&bytes),
+            hash,
             rejected: None,
             cluster: None,
             tracker: Tracker::default(),
             due: None,
             read_failures: 0,
             deferred_to: None,
+            waiting_to_apply: false,
             watch: None,
             watch_generation: 0,
             watch_up: false,
@@ -131,7 +163,11 @@ impl Zone {
             .read()
             .await
             .map_err(|e| crate::causes::one_line(&Error::from_cluster(e)))?;
-        self.cluster = Some(cluster);
+        // A metadata directory is read from disk when opened: kept, it would answer the
+        // same every round. An SC connection is kept.
+        if matches!(cluster, AnyCluster::Sc(_)) {
+            self.cluster = Some(cluster);
+        }
         Ok(live)
     }
 
@@ -148,21 +184,23 @@ impl Zone {
         others: &[Arc<(SourceFile, Desired)>],
         always: bool,
     ) -> Reload {
-        let (hash, loaded) = match std::fs::read(&self.path) {
-            Ok(bytes) => (hash_of(&bytes), None),
-            Err(e) => {
-                let message = format!("cannot read {}: {e}", self.label);
-                (
-                    hash_of(message.as_bytes()),
-                    Some(Err(Error::Internal(message))),
-                )
-            }
+        let loaded = read_zone(&self.path);
+        let hash = match &loaded {
+            Ok((_, _, hash)) => *hash,
+            // the same failure is reported once
+            Err(e) => hash_of(crate::causes::one_line(e).as_bytes()),
         };
-        if hash == self.hash || (!always && self.rejected == Some(hash)) {
+        if hash == self.hash {
+            // back to what is loaded, after an invalid edit: said once
+            return match self.rejected.take() {
+                Some(_) => Reload::Restored,
+                None => Reload::Same,
+            };
+        }
+        if !always && self.rejected == Some(hash) {
             return Reload::Same;
         }
-        let loaded = loaded.unwrap_or_else(|| super::super::load_file(&self.path));
-        let checked = loaded.and_then(|(file, desired)| {
+        let checked = loaded.and_then(|(file, desired, _)| {
             let mut all: Vec<_> = others.iter().map(|o| (&o.0, &o.1)).collect();
             all.push((&file, &desired));
             crate::ops::ownership::check_as_written(&connect.flags, &all)?;
@@ -172,10 +210,7 @@ impl Zone {
             Err(err) => {
                 self.rejected = Some(hash);
                 let style = crate::output::Style { color: false };
-                Reload::Invalid(match &err {
-                    Error::Internal(message) => visible(message).into_owned(),
-                    err => crate::output::rendered(err, &style),
-                })
+                Reload::Invalid(crate::output::rendered(&err, &style))
             }
             Ok((file, desired)) => {
                 let before: BTreeSet<SpuId> = self.loaded.1.spus.keys().copied().collect();
