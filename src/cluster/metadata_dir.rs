@@ -201,7 +201,7 @@ pub fn serving_process(dir: &Path) -> Option<(u32, String)> {
         else {
             continue;
         };
-        if mine.contains(&pid) {
+        if mine.contains(&pid) || is_this_tool(&entry.path()) {
             continue;
         }
         let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
@@ -227,6 +227,22 @@ pub fn serving_process(dir: &Path) -> Option<(u32, String)> {
         }
     }
     None
+}
+
+/// Another run of this tool (a reconcile agent reading the directory, a `plan`) names the
+/// directory on its command line without serving it: its own runs are kept apart by the
+/// journal's lock. Known by its executable, or by its name (`comm`, cut to 15 bytes).
+fn is_this_tool(proc_dir: &Path) -> bool {
+    let same_binary = match (
+        std::fs::read_link(proc_dir.join("exe")),
+        std::env::current_exe(),
+    ) {
+        (Ok(theirs), Ok(ours)) => theirs == ours,
+        _ => false,
+    };
+    same_binary
+        || std::fs::read_to_string(proc_dir.join("comm"))
+            .is_ok_and(|comm| comm.trim_end() == "fluvio-endpoint")
 }
 
 /// This process and its ancestors, from `/proc/PID/stat` (the parent's pid follows the

@@ -738,7 +738,11 @@ async fn remediation_takes_the_replication_route_of_apply() {
 
     // with a restart command: a rolling apply, each SPU restarted and its partitions
     // proven before the next
-    let command = restart_command(control.path());
+    // its output (stdout and stderr, a control character too) is logged as events
+    let command = format!(
+        "echo restarting $SPU_ID; printf 'bell\\007\\n' >&2; {}",
+        restart_command(control.path())
+    );
     let agent = Agent::start(
         &env,
         &["-f", file, "--remediate", "--restart-command", &command],
@@ -752,9 +756,222 @@ async fn remediation_takes_the_replication_route_of_apply() {
         .filter(|l| l["message"].as_str().unwrap().contains("Restarting SPU"))
         .count();
     assert_eq!(restarts, 3, "{}", agent.log());
+    let output = agent.events("apply_output");
+    let said = |text: &str| {
+        output
+            .iter()
+            .filter(|l| l["message"].as_str().unwrap().contains(text))
+            .count()
+    };
+    assert_eq!(said("restarting 50"), 3, "{}", agent.log());
+    assert_eq!(said("bell\\u{7}"), 3, "escaped: {}", agent.log());
     for p in 0..3 {
         sc.produce(&format!("data-{p}"), 1).await.unwrap();
     }
     committed(&sc).await;
+    assert_eq!(agent.terminate().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_metadata_directory_is_read_again_every_resync() {
+    let dir = crate::support::fixtures::stopped_cluster_dir(2).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", "[[spu]]\nid = 5001\nlocal = \"dir.example\"\n");
+    let agent = Agent::start(
+        &env,
+        &[
+            "--metadata-dir",
+            dir.path().to_str().unwrap(),
+            "-f",
+            file.to_str().unwrap(),
+            "--resync",
+            "200ms",
+        ],
+    )
+    .await;
+    agent.wait_event("drift_appeared", 1).await;
+    // set on disk by another run: the agent sees it at its next read
+    env.run(&[
+        "--metadata-dir",
+        dir.path().to_str().unwrap(),
+        "apply",
+        "-f",
+        file.to_str().unwrap(),
+        "--auto-approve",
+    ])
+    .expect(0);
+    agent.wait_event("drift_cleared", 1).await;
+    assert_eq!(agent.terminate().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_named_pipe_in_place_of_a_zone_file_is_refused_not_waited_for() {
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let file = env.write("zone.toml", &zone(&sc, &[(5001, "none")]));
+    let agent = Agent::start(&env, &["-f", file.to_str().unwrap(), "--resync", "200ms"]).await;
+    agent.wait_ready(200).await;
+    std::fs::remove_file(&file).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let invalid = agent.wait_event("zone_invalid", 1).await;
+    assert!(
+        invalid["problems"]
+            .as_str()
+            .unwrap()
+            .contains("regular file"),
+        "{invalid}"
+    );
+    // the loop goes on: a re-registration is still reported, and SIGTERM still stops it
+    reregister(&env, &sc, 5001, "late.example");
+    agent.wait_event("drift_appeared", 1).await;
+    assert_eq!(agent.terminate().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_zone_files_fighting_over_an_spu_are_suspended_not_looped() {
+    let sc = sc_with(1).await;
+    let env = Env::new();
+    let port = sc.addr().port();
+    // one SC, two spellings: the start-up check compares files as written
+    let one = env.write(
+        "one.toml",
+        &format!("[cluster]\nendpoint = \"127.0.0.1:{port}\"\n[[spu]]\nid = 5001\nlocal = \"one.example\"\n"),
+    );
+    let two = env.write(
+        "two.toml",
+        &format!("[cluster]\nendpoint = \"localhost:{port}\"\n[[spu]]\nid = 5001\nlocal = \"two.example\"\n"),
+    );
+    let agent = Agent::start(
+        &env,
+        &[
+            "-f",
+            one.to_str().unwrap(),
+            "-f",
+            two.to_str().unwrap(),
+            "--remediate",
+            "--min-interval",
+            "0s",
+        ],
+    )
+    .await;
+    agent.wait_event("remediation_suspended", 1).await;
+    // both sides stop: no write for a while
+    let settle = |writes: usize| async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        writes
+    };
+    let before = settle(writes(&sc)).await;
+    let lists = sc.faults().requests(ApiKind::List);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(writes(&sc), before, "{}", agent.log());
+    assert!(sc.faults().requests(ApiKind::List) >= lists);
+    assert!(
+        !agent.events("remediation_undone").is_empty(),
+        "{}",
+        agent.log()
+    );
+    let applied = agent.events("remediated").len();
+    assert!(applied < 10, "{applied} remediations: {}", agent.log());
+    assert_eq!(agent.terminate().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_zone_remediating_does_not_stop_another_being_reported() {
+    let control = tempfile::tempdir().unwrap();
+    let slow = crate::replication::replicated(control.path()).await;
+    let other = sc_with(1).await;
+    let env = Env::new();
+    let slow_file = env.write("slow.toml", &crate::replication::zone(&slow, ""));
+    let other_file = env.write("other.toml", &zone(&other, &[(5001, "none")]));
+    // a restart command that takes its time
+    let command = format!(
+        "sleep 3; {}",
+        crate::replication::restart_command(control.path())
+    );
+    let agent = Agent::start(
+        &env,
+        &[
+            "-f",
+            slow_file.to_str().unwrap(),
+            "-f",
+            other_file.to_str().unwrap(),
+            "--remediate",
+            "--restart-command",
+            &command,
+            "--min-interval",
+            "0s",
+        ],
+    )
+    .await;
+    agent.wait_event("remediating", 1).await;
+    // while the slow zone restarts its first SPU, the other zone's drift is reported
+    reregister(&env, &other, 5001, "stray.example");
+    let appeared = agent.wait_event("drift_appeared", 2).await;
+    assert_eq!(
+        appeared["zone"],
+        other_file.to_str().unwrap(),
+        "{}",
+        agent.log()
+    );
+    assert!(
+        agent.events("remediated").is_empty(),
+        "reported before the slow apply ended: {}",
+        agent.log()
+    );
+    // and remediated after it
+    agent.wait_event("remediated", 2).await;
+    wait_local(&env, &other, 5001, "-").await;
+    assert_eq!(agent.terminate().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_profile_is_exit_3_at_start() {
+    let env = Env::new();
+    env.write_profile("127.0.0.1:9", &crate::support::cli::ProfileTls::None);
+    let file = env.write("zone.toml", "[[spu]]\nid = 5001\nlocal = \"none\"\n");
+    let run = env
+        .run(&["reconcile", "-f", file.to_str().unwrap(), "-P", "nosuch"])
+        .expect(3);
+    assert!(run.stderr.contains("nosuch"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_whose_names_read_alike_have_series_of_their_own() {
+    let sc = sc_with(2).await;
+    let env = Env::new();
+    // a real line break, and a backslash and an n: escaped, they read alike
+    let a = env.write("new\nline.toml", &zone(&sc, &[(5001, "none")]));
+    let b = env.write("new\\nline.toml", &zone(&sc, &[(5002, "drift.example")]));
+    let agent = Agent::start(
+        &env,
+        &["-f", a.to_str().unwrap(), "-f", b.to_str().unwrap()],
+    )
+    .await;
+    agent.wait_ready(200).await;
+    agent.wait_event("drift_appeared", 1).await;
+    let scrape = agent.metrics();
+    let zones: std::collections::BTreeSet<String> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "fluvio_endpoints_drifted_spus")
+        .filter_map(|s| s.labels.get("zone").map(str::to_string))
+        .collect();
+    assert_eq!(zones.len(), 2, "{zones:?}");
+    let drifted: Vec<f64> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "fluvio_endpoints_drifted_spus")
+        .map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            _ => -1.0,
+        })
+        .collect();
+    let mut drifted = drifted;
+    drifted.sort_by(f64::total_cmp);
+    assert_eq!(drifted, vec![0.0, 1.0]);
     assert_eq!(agent.terminate().await, 0);
 }
