@@ -173,6 +173,13 @@ impl Inputs {
         }
     }
 
+    /// The file's probe policy (`Off` for a saved plan alone).
+    pub(super) fn probe_policy(&self) -> ProbePolicy {
+        self.file
+            .as_ref()
+            .map_or(ProbePolicy::Off, |(_, d)| d.policy.probe)
+    }
+
     /// The file's `[policy]` (a saved plan alone has the defaults).
     pub(super) fn policy(&self) -> Policy {
         self.file
@@ -294,10 +301,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     let request = options.route_request();
     let route = (request.route(cluster, &policy), request.stalls(&policy));
     let restart = options.healing.restart_hook(&policy);
-    let probe_policy = inputs
-        .file
-        .as_ref()
-        .map_or(ProbePolicy::Off, |(_, d)| d.policy.probe);
+    let probe_policy = inputs.probe_policy();
     let mut doc = inputs.plan(
         cluster,
         &live,
@@ -321,14 +325,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
         Opened::Session(session) => session,
         Opened::DryRun(cluster) => {
             unexecuted(recovered_first);
-            // The same pre-flight a real run makes: a dry run also says it would be refused.
-            crate::apply::preflight(cluster, &creates(&doc)).await?;
-            printer.note(&format!(
-                "Dry run: {} change(s) would be applied to {}; nothing was written.\n",
-                doc.changes.len(),
-                doc.cluster
-            ));
-            return Ok(Found { changes: true });
+            return dry_run_end(cluster, &doc, printer).await;
         }
     };
     let reviewed = matches!(options.source, Source::Saved { .. } | Source::Loaded(_));
@@ -352,6 +349,18 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
         options.stop.clone(),
     )
     .await
+}
+
+/// The end of a dry run with changes: the same pre-flight a real run makes (a dry run also
+/// says it would be refused), then what it would have done.
+async fn dry_run_end(cluster: &mut AnyCluster, doc: &PlanDoc, printer: &Printer) -> Result<Found> {
+    crate::apply::preflight(cluster, &creates(doc)).await?;
+    printer.note(&format!(
+        "Dry run: {} change(s) would be applied to {}; nothing was written.\n",
+        doc.changes.len(),
+        doc.cluster
+    ));
+    Ok(Found { changes: true })
 }
 
 /// `apply -f A -f B ...`: every file planned first, concurrently and read-only, and checked

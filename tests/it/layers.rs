@@ -396,3 +396,71 @@ fn clap_types_stay_in_the_arguments_and_the_commands() {
         "clap outside cli and commands: {with_clap:?}"
     );
 }
+
+/// The longest a function of `src/` (outside tests) may be, in lines from its `fn` line to
+/// its closing brace.
+const LONGEST_FUNCTION: usize = 80;
+
+/// The name a line declares a function of, if it does (`pub async fn name(`...).
+fn declared_fn(line: &str) -> Option<&str> {
+    let mut words = line.split_whitespace();
+    while let Some(word) = words.next() {
+        match word {
+            "pub" | "async" | "const" | "unsafe" => continue,
+            w if w.starts_with("pub(") => continue,
+            "fn" => return words.next().and_then(|n| n.split(['(', '<']).next()),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Functions longer than `limit` lines: `file:line name (N lines)`.
+fn long_functions(src: &Path, limit: usize) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !f.ends_with("tests.rs")) {
+        let code = without_test_items(&code_only(&std::fs::read_to_string(file).unwrap()));
+        let lines: Vec<&str> = code.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(name) = declared_fn(line) else {
+                continue;
+            };
+            let (mut depth, mut opened) = (0i64, false);
+            for (j, body) in lines.iter().enumerate().skip(i) {
+                if !opened && body.contains(';') && !body.contains('{') {
+                    break; // a declaration without a body
+                }
+                depth += body.matches('{').count() as i64 - body.matches('}').count() as i64;
+                opened |= body.contains('{');
+                if opened && depth <= 0 {
+                    let length = j - i + 1;
+                    if length > limit {
+                        let at = file.strip_prefix(src).unwrap_or(file).display();
+                        found.push(format!("src/{at}:{} {name} ({length} lines)", i + 1));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_function_outside_tests_runs_over_80_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let long = long_functions(&src, LONGEST_FUNCTION);
+    assert!(
+        long.is_empty(),
+        "functions over {LONGEST_FUNCTION} lines (split them): {long:#?}"
+    );
+    // the check measures: the longest functions are found at a lower limit
+    assert!(!long_functions(&src, 60).is_empty());
+    assert_eq!(
+        declared_fn("    pub(crate) async fn go<T>(x: T) {"),
+        Some("go")
+    );
+    assert_eq!(declared_fn("    let f = |x| x;"), None);
+}

@@ -144,27 +144,7 @@ pub async fn run(connect: &Connect, options: ReconcileOptions) -> Result<()> {
         // a profile or a directory that cannot be used is the command's error, at once
         connect.check_selection(&zone.loaded.1.cluster).await?;
     }
-    let listener = match options.listen {
-        Some(addr) => Some((
-            serve::bind(addr).await.map_err(|e| Error::Listen {
-                addr: addr.to_string(),
-                cause: e.to_string(),
-            })?,
-            addr,
-        )),
-        None => None,
-    };
-    // a round may run an apply: restarts and gates included
-    let healing = &options.healing;
-    let stuck_after = Duration::from_secs(300)
-        + (healing.restart_timeout + healing.gate_timeout)
-            * zones.iter().map(Zone::size).sum::<usize>().max(1) as u32;
-    let status = Arc::new(serve::Status::new(stuck_after));
-    if let Some((listener, _)) = listener {
-        let bound = listener.local_addr().ok();
-        tokio::spawn(serve::serve(listener, status.clone()));
-        tracing::info!(event = "listening", listen = %bound.map_or_else(String::new, |a| a.to_string()), "serving /metrics, /healthz and /readyz");
-    }
+    let status = serving(&options, &zones).await?;
     let files_watch = zones::watch_files(&options.files, triggers.clone());
     let mut agent = Agent {
         connect: Connect {
@@ -183,18 +163,7 @@ pub async fn run(connect: &Connect, options: ReconcileOptions) -> Result<()> {
         files_watch,
         stopped_by,
     };
-    tracing::info!(
-        event = "started",
-        zones = agent.zones.len(),
-        remediate = agent.options.remediate,
-        "agent started: {} zone file(s), {}",
-        agent.zones.len(),
-        if agent.options.remediate {
-            "remediating drift"
-        } else {
-            "reporting drift (read-only)"
-        }
-    );
+    agent.log_start();
     for z in 0..agent.zones.len() {
         agent.status.metrics.zero(&agent.zones[z].metric);
         agent.start_watch(z);
@@ -216,6 +185,27 @@ pub async fn run(connect: &Connect, options: ReconcileOptions) -> Result<()> {
         .unwrap_or("a shutdown signal");
     tracing::info!(event = "stopped", signal, "stopped on {signal}");
     Ok(())
+}
+
+/// The endpoints' state, and with `--listen` the server, bound before the agent starts (a
+/// refused address is the command's error).
+async fn serving(options: &ReconcileOptions, zones: &[Zone]) -> Result<Arc<serve::Status>> {
+    // a round may run an apply: restarts and gates included
+    let healing = &options.healing;
+    let stuck_after = Duration::from_secs(300)
+        + (healing.restart_timeout + healing.gate_timeout)
+            * zones.iter().map(Zone::size).sum::<usize>().max(1) as u32;
+    let status = Arc::new(serve::Status::new(stuck_after));
+    if let Some(addr) = options.listen {
+        let listener = serve::bind(addr).await.map_err(|e| Error::Listen {
+            addr: addr.to_string(),
+            cause: e.to_string(),
+        })?;
+        let bound = listener.local_addr().ok();
+        tokio::spawn(serve::serve(listener, status.clone()));
+        tracing::info!(event = "listening", listen = %bound.map_or_else(String::new, |a| a.to_string()), "serving /metrics, /healthz and /readyz");
+    }
+    Ok(status)
 }
 
 /// SIGTERM and SIGINT set the stop flag (an apply under way finishes its SPU in flight)
@@ -249,6 +239,21 @@ fn signals(
 }
 
 impl Agent {
+    fn log_start(&self) {
+        tracing::info!(
+            event = "started",
+            zones = self.zones.len(),
+            remediate = self.options.remediate,
+            "agent started: {} zone file(s), {}",
+            self.zones.len(),
+            if self.options.remediate {
+                "remediating drift"
+            } else {
+                "reporting drift (read-only)"
+            }
+        );
+    }
+
     /// Until a shutdown signal.
     async fn run_loop(&mut self, wake: &mut mpsc::UnboundedReceiver<Trigger>) {
         loop {
@@ -427,6 +432,12 @@ impl Agent {
             .suspended
             .get_or_create(&label)
             .set(i64::from(zone.tracker.is_suspended()));
+        self.decided(z, decision, now);
+    }
+
+    /// Carries out what the tracker decided for a drifting zone.
+    fn decided(&mut self, z: usize, decision: Decision, now: Instant) {
+        let zone = &mut self.zones[z];
         match decision {
             Decision::Suspended => {}
             Decision::NotBefore(at) => {
@@ -587,34 +598,7 @@ impl Agent {
                 tracing::warn!(event = "remediation_interrupted", zone = %zone.label, applied, skipped = count("skipped"), "stopping: the SPU in flight was finished, {} change(s) skipped", count("skipped"));
             }
             Err(err) => {
-                suspended = zone
-                    .tracker
-                    .applied(now, false, zone.hash, &self.options.pacing);
-                let cause = visible(&crate::causes::one_line(err)).into_owned();
-                if outcome == "refused" {
-                    zone.tracker.set_refused(cause.clone());
-                    metrics
-                        .blocked
-                        .get_or_create(&Metrics::zone(&zone.metric))
-                        .set(1);
-                }
-                let retry = zone
-                    .tracker
-                    .not_before()
-                    .map(|t| t.saturating_duration_since(now));
-                tracing::error!(
-                    event = "remediation_failed",
-                    zone = %zone.label,
-                    outcome,
-                    failures = zone.tracker.failures(),
-                    error = %cause,
-                    "remediation {outcome}: {cause}{}",
-                    match (&suspended, retry) {
-                        (Some(_), _) => String::new(),
-                        (None, Some(d)) => format!("; next attempt in {}", humantime::format_duration(round_secs(d))),
-                        (None, None) => String::new(),
-                    }
-                );
+                suspended = failed(zone, err, outcome, now, &self.options.pacing, metrics);
             }
         }
         if let Some(event) = suspended {
@@ -751,6 +735,46 @@ impl Agent {
         });
         self.status.set_ready(not_ready);
     }
+}
+
+/// A remediation failed (or was refused): count it, mark a refused zone blocked, and say
+/// when the next attempt comes. Returns the suspension when this failure was the last
+/// allowed.
+fn failed(
+    zone: &mut Zone,
+    err: &Error,
+    outcome: &'static str,
+    now: Instant,
+    pacing: &Pacing,
+    metrics: &Metrics,
+) -> Option<Event> {
+    let suspended = zone.tracker.applied(now, false, zone.hash, pacing);
+    let cause = visible(&crate::causes::one_line(err)).into_owned();
+    if outcome == "refused" {
+        zone.tracker.set_refused(cause.clone());
+        metrics
+            .blocked
+            .get_or_create(&Metrics::zone(&zone.metric))
+            .set(1);
+    }
+    let retry = zone
+        .tracker
+        .not_before()
+        .map(|t| t.saturating_duration_since(now));
+    tracing::error!(
+        event = "remediation_failed",
+        zone = %zone.label,
+        outcome,
+        failures = zone.tracker.failures(),
+        error = %cause,
+        "remediation {outcome}: {cause}{}",
+        match (&suspended, retry) {
+            (Some(_), _) => String::new(),
+            (None, Some(d)) => format!("; next attempt in {}", humantime::format_duration(round_secs(d))),
+            (None, None) => String::new(),
+        }
+    );
+    suspended
 }
 
 /// Whole seconds (at least one), for messages.
