@@ -52,6 +52,17 @@ impl Agent {
         agent
     }
 
+    /// `reconcile -f FILE... --remediate --min-interval 0s EXTRA...`, once it listens.
+    async fn remediating(env: &Env, files: &[&std::path::Path], extra: &[&str]) -> Agent {
+        let mut args: Vec<&str> = Vec::new();
+        for file in files {
+            args.extend(["-f", file.to_str().expect("a UTF-8 path")]);
+        }
+        args.extend(["--remediate", "--min-interval", "0s"]);
+        args.extend_from_slice(extra);
+        Agent::start(env, &args).await
+    }
+
     /// The events logged so far named `event`.
     fn events(&self, event: &str) -> Vec<Value> {
         self.lines
@@ -195,7 +206,12 @@ impl Drop for Agent {
 }
 
 fn zone(sc: &TestSc, spus: &[(i32, &str)]) -> String {
-    let mut text = format!("[cluster]\nendpoint = \"{}\"\n", sc.endpoint());
+    zone_at(&sc.endpoint(), spus)
+}
+
+/// A zone file of the SC at `endpoint` (as written), setting each SPU's local endpoint.
+fn zone_at(endpoint: &str, spus: &[(i32, &str)]) -> String {
+    let mut text = format!("[cluster]\nendpoint = \"{endpoint}\"\n");
     for (id, local) in spus {
         text.push_str(&format!("\n[[spu]]\nid = {id}\nlocal = \"{local}\"\n"));
     }
@@ -301,17 +317,7 @@ async fn remediating_the_agent_restores_a_re_registered_spu() {
         "zone.toml",
         &zone(&sc, &[(5001, "host.docker.internal:9010"), (5002, "none")]),
     );
-    let agent = Agent::start(
-        &env,
-        &[
-            "-f",
-            file.to_str().unwrap(),
-            "--remediate",
-            "--min-interval",
-            "0s",
-        ],
-    )
-    .await;
+    let agent = Agent::remediating(&env, &[&file], &[]).await;
     // the file's endpoint is set at start...
     agent.wait_event("remediated", 1).await;
     wait_local(&env, &sc, 5001, "host.docker.internal").await;
@@ -351,22 +357,9 @@ async fn the_agent_rides_out_an_sc_restart_and_starts_before_the_sc() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let env = Env::new();
-    let file = env.write(
-        "zone.toml",
-        &format!("[cluster]\nendpoint = \"{addr}\"\n\n[[spu]]\nid = 5001\nlocal = \"zone.example:9010\"\n"),
-    );
+    let file = env.write("zone.toml", &zone_at(&addr, &[(5001, "zone.example:9010")]));
     // no SC yet
-    let agent = Agent::start(
-        &env,
-        &[
-            "-f",
-            file.to_str().unwrap(),
-            "--remediate",
-            "--min-interval",
-            "0s",
-        ],
-    )
-    .await;
+    let agent = Agent::remediating(&env, &[&file], &[]).await;
     agent.wait_event("sc_unreachable", 1).await;
     let (status, why) = agent.get("/readyz");
     assert_eq!(status, 503, "{why}");
@@ -407,17 +400,7 @@ async fn an_edited_zone_file_is_applied_and_a_broken_one_keeps_the_old_state() {
     let sc = sc_with(2).await;
     let env = Env::new();
     let file = env.write("zone.toml", &zone(&sc, &[(5001, "first.example:9010")]));
-    let agent = Agent::start(
-        &env,
-        &[
-            "-f",
-            file.to_str().unwrap(),
-            "--remediate",
-            "--min-interval",
-            "0s",
-        ],
-    )
-    .await;
+    let agent = Agent::remediating(&env, &[&file], &[]).await;
     agent.wait_event("remediated", 1).await;
     wait_local(&env, &sc, 5001, "first.example").await;
 
@@ -521,19 +504,10 @@ async fn repeated_failures_suspend_remediation_until_the_file_changes() {
         )
     };
     let file = env.write("zone.toml", &limited(1));
-    let agent = Agent::start(
+    let agent = Agent::remediating(
         &env,
-        &[
-            "-f",
-            file.to_str().unwrap(),
-            "--remediate",
-            "--min-interval",
-            "0s",
-            "--max-failures",
-            "2",
-            "--resync",
-            "200ms",
-        ],
+        &[&file],
+        &["--max-failures", "2", "--resync", "200ms"],
     )
     .await;
     let suspended = agent.wait_event("remediation_suspended", 1).await;
@@ -839,25 +813,13 @@ async fn two_zone_files_fighting_over_an_spu_are_suspended_not_looped() {
     // one SC, two spellings: the start-up check compares files as written
     let one = env.write(
         "one.toml",
-        &format!("[cluster]\nendpoint = \"127.0.0.1:{port}\"\n[[spu]]\nid = 5001\nlocal = \"one.example\"\n"),
+        &zone_at(&format!("127.0.0.1:{port}"), &[(5001, "one.example")]),
     );
     let two = env.write(
         "two.toml",
-        &format!("[cluster]\nendpoint = \"localhost:{port}\"\n[[spu]]\nid = 5001\nlocal = \"two.example\"\n"),
+        &zone_at(&format!("localhost:{port}"), &[(5001, "two.example")]),
     );
-    let agent = Agent::start(
-        &env,
-        &[
-            "-f",
-            one.to_str().unwrap(),
-            "-f",
-            two.to_str().unwrap(),
-            "--remediate",
-            "--min-interval",
-            "0s",
-        ],
-    )
-    .await;
+    let agent = Agent::remediating(&env, &[&one, &two], &[]).await;
     agent.wait_event("remediation_suspended", 1).await;
     // both sides stop: no write for a while
     let settle = |writes: usize| async move {
@@ -892,19 +854,10 @@ async fn one_zone_remediating_does_not_stop_another_being_reported() {
         "sleep 3; {}",
         crate::replication::restart_command(control.path())
     );
-    let agent = Agent::start(
+    let agent = Agent::remediating(
         &env,
-        &[
-            "-f",
-            slow_file.to_str().unwrap(),
-            "-f",
-            other_file.to_str().unwrap(),
-            "--remediate",
-            "--restart-command",
-            &command,
-            "--min-interval",
-            "0s",
-        ],
+        &[&slow_file, &other_file],
+        &["--restart-command", &command],
     )
     .await;
     agent.wait_event("remediating", 1).await;

@@ -646,26 +646,11 @@ async fn tool_sigkilled_between_delete_and_create_is_recovered() {
     let file = file.to_str().unwrap();
     let before = snapshot(&sc).await;
 
-    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
-    let mut child = env.spawn(&["apply", "-f", file, "--auto-approve"]);
-    create.reached().await;
-    assert!(missing(&sc, 5001).await);
-    child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
-    let status = child.wait().unwrap();
     assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&status),
+        killed_before_its_first_create(&sc, &env, &["apply", "-f", file, "--auto-approve"]).await,
         Some(9),
         "killed by SIGKILL"
     );
-    // The dead tool's create never lands: the SC drops it with the connection.
-    create.cut();
-    {
-        let sc = &sc;
-        wait_for("the dead tool's connections to close", || async move {
-            sc.open_connections() == 0
-        })
-        .await;
-    }
     assert_eq!(sc.faults().requests(ApiKind::Create), 1);
     assert_eq!(sc.faults().requests(ApiKind::Delete), 1);
     assert!(
@@ -1388,19 +1373,8 @@ async fn the_journal_dir_flag_holds_the_change_in_flight_and_recover_finds_it_th
     let flag_dir = env.home().join("flag-journal");
     let flag = flag_dir.to_str().unwrap();
 
-    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
-    let mut child = env.spawn(&["apply", "-f", file, "--auto-approve", "--journal-dir", flag]);
-    create.reached().await;
-    child.kill().expect("SIGKILL");
-    child.wait().unwrap();
-    create.cut();
-    {
-        let sc = &sc;
-        wait_for("the dead tool's connections to close", || async move {
-            sc.open_connections() == 0
-        })
-        .await;
-    }
+    let args = ["apply", "-f", file, "--auto-approve", "--journal-dir", flag];
+    killed_before_its_first_create(&sc, &env, &args).await;
     // the flag wins over FLUVIO_ENDPOINTS_JOURNAL_DIR (set by the test environment)
     let pending = pending_in(&flag_dir);
     assert_eq!(pending.len(), 1, "{pending:?}");
@@ -1417,4 +1391,22 @@ async fn the_journal_dir_flag_holds_the_change_in_flight_and_recover_finds_it_th
         .expect(0);
     assert!(!missing(&sc, 5001).await, "recover re-created 5001");
     assert!(pending_in(&flag_dir).is_empty());
+}
+
+/// Runs the binary with `args` until its first create reaches the SC (after its delete),
+/// SIGKILLs it there, and waits until the SC has dropped its connections (the create never
+/// lands). Returns the signal that ended it.
+async fn killed_before_its_first_create(sc: &TestSc, env: &Env, args: &[&str]) -> Option<i32> {
+    let create = sc.faults().hold(ApiKind::Create, Point::BeforeApply, 1);
+    let mut child = env.spawn(args);
+    create.reached().await;
+    assert!(missing(sc, 5001).await, "deleted before its create");
+    child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
+    let status = child.wait().unwrap();
+    create.cut();
+    wait_for("the dead tool's connections to close", || async move {
+        sc.open_connections() == 0
+    })
+    .await;
+    std::os::unix::process::ExitStatusExt::signal(&status)
 }
