@@ -147,9 +147,9 @@ async fn run(cycles: usize, idle: u64, debounce: &str) {
             "--remediate",
             "--min-interval",
             "0s",
-            // every cycle undoes the last remediation within a minute: not a fight here
-            "--max-failures",
-            "1000000",
+            // every cycle undoes the last remediation at once: not a fight here
+            "--undone-within",
+            "0s",
             "--debounce",
             debounce,
             "--log-format",

@@ -499,6 +499,9 @@ pub struct ReconcileArgs {
     /// Suspend a zone's remediation after this many failed applies in a row, until its file or its SPUs change
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_failures: u32,
+    /// A remediation undone this soon (the drift is back: another zone file, agent or script sets the same SPUs) counts as a failure; 0s: never
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub undone_within: std::time::Duration,
     /// Serve /metrics (Prometheus), /healthz and /readyz on this address (e.g. 127.0.0.1:9464; port 0 picks one)
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,

@@ -15,6 +15,7 @@ pub async fn run(ctx: &Ctx, args: &ReconcileArgs) -> Result<Found> {
         pacing: Pacing {
             min_interval: args.min_interval,
             max_failures: args.max_failures,
+            undone_within: args.undone_within,
         },
         listen: args.listen,
         limit: args.safety.limit(),

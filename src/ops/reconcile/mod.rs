@@ -421,7 +421,7 @@ impl Agent {
         }
         let now = Instant::now();
         if let Some(event) = zone.tracker.undone(now, zone.hash, &self.options.pacing) {
-            tracing::warn!(event = "remediation_undone", zone = %zone.label, "the last remediation was undone within {}: another zone file, agent or script sets these SPUs too", humantime::format_duration(tracker::UNDONE_WITHIN));
+            tracing::warn!(event = "remediation_undone", zone = %zone.label, "the last remediation was undone within {}: another zone file, agent or script sets these SPUs too", humantime::format_duration(self.options.pacing.undone_within));
             log(&zone.label, &event);
         }
         let (decision, event) = zone.tracker.decide(now, zone.hash, live_fingerprint(&live));

@@ -14,6 +14,8 @@ pub struct Pacing {
     pub min_interval: Duration,
     /// Failed applies in a row after which remediation is suspended (`--max-failures`).
     pub max_failures: u32,
+    /// A remediation undone this soon counts as a failure (`--undone-within`; zero: never).
+    pub undone_within: Duration,
 }
 
 /// The longest wait between two attempts after failures.
@@ -21,7 +23,7 @@ pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 /// A remediation whose drift is back this soon after it succeeded was undone (by another
 /// zone file, another agent, a script): it counts toward `--max-failures` like a failure,
-/// so that two writers cannot keep re-registering an SPU for ever.
+/// so that two writers cannot keep re-registering an SPU for ever (`--undone-within`).
 pub const UNDONE_WITHIN: Duration = Duration::from_secs(60);
 
 impl Pacing {
@@ -191,7 +193,7 @@ impl Tracker {
     pub fn undone(&mut self, now: Instant, desired: u64, pacing: &Pacing) -> Option<Event> {
         let recent = self
             .last_ok
-            .is_some_and(|t| now.saturating_duration_since(t) < UNDONE_WITHIN);
+            .is_some_and(|t| now.saturating_duration_since(t) < pacing.undone_within);
         if !recent || self.suspended.is_some() {
             return None;
         }
@@ -266,6 +268,7 @@ mod tests {
     const PACING: Pacing = Pacing {
         min_interval: Duration::from_secs(10),
         max_failures: 3,
+        undone_within: UNDONE_WITHIN,
     };
 
     #[test]
@@ -305,6 +308,7 @@ mod tests {
         let fast = Pacing {
             min_interval: Duration::ZERO,
             max_failures: 3,
+            undone_within: UNDONE_WITHIN,
         };
         assert_eq!(fast.backoff(1), Duration::from_secs(1), "at least a second");
     }
