@@ -149,11 +149,27 @@ fn init_tracing(verbose: u8) {
 }
 
 /// The reconcile agent's log: its events at info (`-v`: debug, with the requests to the
-/// SC; `RUST_LOG` replaces both), on stderr, as text or as one JSON object per line.
+/// SC; `RUST_LOG` replaces both, and keeps the agent's events at info unless it names
+/// `fluvio_endpoints` itself), on stderr, as text or as one JSON object per line.
 fn init_agent_log(verbose: u8, format: cli::LogFormat) {
     use tracing_subscriber::EnvFilter;
+    let mut invalid = None;
     let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) if !spec.trim().is_empty() => EnvFilter::builder().parse_lossy(spec),
+        // the agent's own events stay on, whatever else the spec turns up or down; a spec
+        // that does not parse is ignored (said once the log is set up, in its format)
+        Ok(spec) if !spec.trim().is_empty() => {
+            let spec = match spec.contains("fluvio_endpoints") {
+                true => spec,
+                false => format!("{spec},fluvio_endpoints=info"),
+            };
+            match EnvFilter::builder().parse(&spec) {
+                Ok(filter) => filter,
+                Err(e) => {
+                    invalid = Some(format!("RUST_LOG ignored: {e}"));
+                    EnvFilter::new("fluvio_endpoints=info")
+                }
+            }
+        }
         _ => EnvFilter::new(match verbose {
             0 => "fluvio_endpoints=info",
             1 => "fluvio_endpoints=debug",
@@ -178,6 +194,9 @@ fn init_agent_log(verbose: u8, format: cli::LogFormat) {
             builder.with_ansi(ansi).try_init()
         }
     };
+    if let Some(why) = invalid {
+        tracing::warn!(event = "rust_log_invalid", "{}", escape::visible(&why));
+    }
 }
 
 /// Runs the command; those that talk to a cluster on a tokio runtime.

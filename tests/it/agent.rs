@@ -928,3 +928,49 @@ async fn files_whose_names_read_alike_have_series_of_their_own() {
     assert_eq!(drifted, vec![0.0, 1.0]);
     assert_eq!(agent.terminate().await, 0);
 }
+
+#[test]
+fn rust_log_neither_hides_the_agents_events_nor_breaks_its_json() {
+    let env = Env::new();
+    let file = env.write("zone.toml", "[[spu]]\nid = 5001\nlocal = \"none\"\n");
+    let port = free_port().to_string();
+    let nowhere = format!("127.0.0.1:{port}");
+    for spec in ["fluvio_socket=debug", "[[[="] {
+        let mut child = env
+            .command(&["reconcile", "-f", file.to_str().unwrap(), "-c", &nowhere])
+            .args(["--log-format", "json"])
+            .env("RUST_LOG", spec)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the agent starts");
+        let stderr = child.stderr.take().unwrap();
+        let (lines, got) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        while let Ok(line) = got.recv_timeout(WITHIN) {
+            let value: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|_| panic!("RUST_LOG={spec}: not JSON: {line}"));
+            let done = value["event"] == "sc_unreachable";
+            seen.push(value);
+            if done {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            seen.iter().any(|l| l["event"] == "sc_unreachable"),
+            "RUST_LOG={spec} hid the agent's events: {seen:?}"
+        );
+    }
+}

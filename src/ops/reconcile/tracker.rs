@@ -14,17 +14,15 @@ pub struct Pacing {
     pub min_interval: Duration,
     /// Failed applies in a row after which remediation is suspended (`--max-failures`).
     pub max_failures: u32,
-    /// A remediation undone this soon counts as a failure (`--undone-within`; zero: never).
+    /// A remediation whose drift is back this soon after it succeeded was undone (by
+    /// another zone file, another agent, a script): it counts toward `--max-failures` like
+    /// a failure, so that two writers cannot keep re-registering an SPU for ever
+    /// (`--undone-within`, default 60s; zero: never).
     pub undone_within: Duration,
 }
 
 /// The longest wait between two attempts after failures.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
-
-/// A remediation whose drift is back this soon after it succeeded was undone (by another
-/// zone file, another agent, a script): it counts toward `--max-failures` like a failure,
-/// so that two writers cannot keep re-registering an SPU for ever (`--undone-within`).
-pub const UNDONE_WITHIN: Duration = Duration::from_secs(60);
 
 impl Pacing {
     /// The wait after the `failures`-th failure in a row: the interval (at least a second),
@@ -98,8 +96,10 @@ pub struct Tracker {
     failures: u32,
     not_before: Option<Instant>,
     suspended: Option<Suspension>,
-    /// When the last remediation succeeded.
+    /// When the last remediation succeeded, and from how long after it counts as lasting
+    /// (`--undone-within`).
     last_ok: Option<Instant>,
+    lasting_after: Duration,
     /// Why the last remediation was refused (a plan-wide blocker the read-only plan does
     /// not see: `max_changes`, a replication stall); until the drift changes.
     refused: Option<String>,
@@ -158,7 +158,7 @@ impl Tracker {
         // a success that lasted ends the run of failures
         if self
             .last_ok
-            .is_some_and(|t| now.saturating_duration_since(t) >= UNDONE_WITHIN)
+            .is_some_and(|t| now.saturating_duration_since(t) >= self.lasting_after)
         {
             self.failures = 0;
             self.last_ok = None;
@@ -189,7 +189,7 @@ impl Tracker {
     }
 
     /// Drift is back soon after a remediation succeeded: that counts as a failure (see
-    /// [`UNDONE_WITHIN`]). Returns the suspension when it was the last allowed.
+    /// [`Pacing::undone_within`]). Returns the suspension when it was the last allowed.
     pub fn undone(&mut self, now: Instant, desired: u64, pacing: &Pacing) -> Option<Event> {
         let recent = self
             .last_ok
@@ -223,6 +223,7 @@ impl Tracker {
             // failures in a row end when this success lasts (see `decide`, `undone`)
             self.not_before = Some(now + pacing.min_interval);
             self.last_ok = Some(now);
+            self.lasting_after = pacing.undone_within;
             return None;
         }
         self.fail(now, desired, pacing)
@@ -257,6 +258,8 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const UNDONE_WITHIN: Duration = Duration::from_secs(60);
 
     fn drift(ids: &[SpuId]) -> Drift {
         Drift {
