@@ -51,11 +51,21 @@ pub enum ChangeLimit {
 
 /// Reads and validates a zone file.
 pub fn load_file(path: &Path) -> Result<(SourceFile, Desired)> {
-    let file = SourceFile::read(path).map_err(|source| Error::ReadFile {
+    let file = SourceFile::read(path).map_err(|source| read_error(path, source))?;
+    validated(file)
+}
+
+/// A zone file that cannot be read.
+pub fn read_error(path: &Path, source: std::io::Error) -> Error {
+    Error::ReadFile {
         path: path.to_path_buf(),
         source,
         help: "check the path; -f takes the zone file",
-    })?;
+    }
+}
+
+/// Validates a zone file already read.
+pub fn validated(file: SourceFile) -> Result<(SourceFile, Desired)> {
     let desired = config::load(&file)?;
     Ok((file, desired))
 }

@@ -821,16 +821,11 @@ async fn two_zone_files_fighting_over_an_spu_are_suspended_not_looped() {
     );
     let agent = Agent::remediating(&env, &[&one, &two], &[]).await;
     agent.wait_event("remediation_suspended", 1).await;
-    // both sides stop: no write for a while
-    let settle = |writes: usize| async move {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        writes
-    };
-    let before = settle(writes(&sc)).await;
-    let lists = sc.faults().requests(ApiKind::List);
+    // both sides stop: once the other side is suspended too, no write for a while
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = writes(&sc);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(writes(&sc), before, "{}", agent.log());
-    assert!(sc.faults().requests(ApiKind::List) >= lists);
     assert!(
         !agent.events("remediation_undone").is_empty(),
         "{}",

@@ -197,10 +197,12 @@ async fn serving(options: &ReconcileOptions, zones: &[Zone]) -> Result<Arc<serve
             * zones.iter().map(Zone::size).sum::<usize>().max(1) as u32;
     let status = Arc::new(serve::Status::new(stuck_after));
     if let Some(addr) = options.listen {
-        let listener = serve::bind(addr).await.map_err(|e| Error::Listen {
-            addr: addr.to_string(),
-            cause: e.to_string(),
-        })?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::Listen {
+                addr: addr.to_string(),
+                cause: e.to_string(),
+            })?;
         let bound = listener.local_addr().ok();
         tokio::spawn(serve::serve(listener, status.clone()));
         tracing::info!(event = "listening", listen = %bound.map_or_else(String::new, |a| a.to_string()), "serving /metrics, /healthz and /readyz");

@@ -7,7 +7,6 @@
 //!   the last round; 503 with the reason otherwise, for a readiness probe.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -100,12 +99,6 @@ fn answer(status: &Status, request: &Request<Incoming>) -> Response<Full<Bytes>>
             "not found: /metrics, /healthz, /readyz\n".into(),
         ),
     }
-}
-
-/// Binds `addr` (a refusal is the caller's error, before the agent starts) and serves
-/// until the process ends.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await
 }
 
 /// Serves each connection on a task of its own.

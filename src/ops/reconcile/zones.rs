@@ -83,18 +83,17 @@ const AGENT_ZONE_FILE: crate::input::Limit = crate::input::Limit {
     ..crate::input::ZONE_FILE
 };
 
-/// Reads and validates a zone file; returns it with the hash of its text.
-fn read_zone(path: &Path) -> Result<(SourceFile, Desired, u64)> {
-    let text =
-        crate::input::read_to_string(path, &AGENT_ZONE_FILE).map_err(|source| Error::ReadFile {
-            path: path.to_path_buf(),
-            source,
-            help: "check the path; -f takes the zone file (a regular file)",
-        })?;
+/// Reads a zone file's text, with its hash (what tells a changed file from the same one).
+fn read_text(path: &Path) -> Result<(String, u64)> {
+    let text = crate::input::read_to_string(path, &AGENT_ZONE_FILE)
+        .map_err(|source| super::super::read_error(path, source))?;
     let hash = hash_of(text.as_bytes());
-    let file = SourceFile::new(path.display().to_string(), text);
-    let desired = crate::config::load(&file)?;
-    Ok((file, desired, hash))
+    Ok((text, hash))
+}
+
+/// Validates a zone file's text.
+fn validated(path: &Path, text: String) -> Result<(SourceFile, Desired)> {
+    super::super::validated(SourceFile::new(path.display().to_string(), text))
 }
 
 /// Loads every file (a path given twice counts once), refusing the lot (as `apply` would)
@@ -105,7 +104,8 @@ pub fn load_all(connect: &Connect, paths: &[PathBuf]) -> Result<Vec<Zone>> {
         if zones.iter().any(|z| &z.path == path) {
             continue;
         }
-        let (file, desired, hash) = read_zone(path)?;
+        let (text, hash) = read_text(path)?;
+        let (file, desired) = validated(path, text)?;
         zones.push(Zone {
             path: path.clone(),
             label: visible(&path.display().to_string()).into_owned(),
@@ -184,9 +184,10 @@ impl Zone {
         others: &[Arc<(SourceFile, Desired)>],
         always: bool,
     ) -> Reload {
-        let loaded = read_zone(&self.path);
-        let hash = match &loaded {
-            Ok((_, _, hash)) => *hash,
+        // the text is validated only when it changed (every resync reads every file)
+        let read = read_text(&self.path);
+        let hash = match &read {
+            Ok((_, hash)) => *hash,
             // the same failure is reported once
             Err(e) => hash_of(crate::causes::one_line(e).as_bytes()),
         };
@@ -200,7 +201,8 @@ impl Zone {
         if !always && self.rejected == Some(hash) {
             return Reload::Same;
         }
-        let checked = loaded.and_then(|(file, desired, _)| {
+        let loaded = read.and_then(|(text, _)| validated(&self.path, text));
+        let checked = loaded.and_then(|(file, desired)| {
             let mut all: Vec<_> = others.iter().map(|o| (&o.0, &o.1)).collect();
             all.push((&file, &desired));
             crate::ops::ownership::check_as_written(&connect.flags, &all)?;
