@@ -204,7 +204,7 @@ async fn run(cycles: usize, idle: u64, debounce: &str) {
     let soak = Instant::now();
     for cycle in 0..cycles {
         let live = sc_conn.read().await.expect("list");
-        let mut spec = live.spus[&5001].spec.clone();
+        let mut spec = (*live.spus[&5001].spec).clone();
         spec.local = None;
         sc_conn.delete(&spec).await.expect("unregister");
         sc_conn.create(&spec).await.expect("register");

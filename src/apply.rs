@@ -437,7 +437,7 @@ impl<T: Cluster> Engine<'_, T> {
     async fn fetch(&mut self, name: &str) -> Result<Option<SpuSpec>, ClusterError> {
         self.retried(
             async |engine: &mut Self, _| match engine.cluster.fetch(name).await {
-                Ok(found) => Ok(Ok(found.map(|l| l.spec))),
+                Ok(found) => Ok(Ok(found.map(|l| std::sync::Arc::unwrap_or_clone(l.spec)))),
                 Err(e) if e.is_transient() => Err(e),
                 Err(e) => Ok(Err(e)),
             },
@@ -538,7 +538,8 @@ impl<T: Cluster> Engine<'_, T> {
         emit: &mut dyn FnMut(SpuResult),
     ) -> Result<()> {
         // 1. Durable intent for the whole batch before its first request.
-        let begun: Vec<(&SpuSpec, &SpuSpec)> = batch.iter().map(|c| (&c.live, &c.next)).collect();
+        let nexts: Vec<SpuSpec> = batch.iter().map(Change::next).collect();
+        let begun: Vec<(&SpuSpec, &SpuSpec)> = batch.iter().map(|c| &*c.live).zip(&nexts).collect();
         let seqs = self.journal.begin_batch(&self.identity, &begun)?;
         for (change, seq) in batch.iter().zip(seqs) {
             let result = match self.not_started(stop) {
@@ -604,10 +605,10 @@ impl<T: Cluster> Engine<'_, T> {
                 Step::Done(result.ended(SpuOutcome::Skipped, format!("could not re-read it: {e}")))
             }
             Ok(None) => Step::Done(result.ended(SpuOutcome::Skipped, "it no longer exists".into())),
-            Ok(Some(now)) if now == change.next => {
+            Ok(Some(now)) if now == change.next() => {
                 Step::Done(result.ended(SpuOutcome::Applied, "already as declared".into()))
             }
-            Ok(Some(now)) if now != change.live => {
+            Ok(Some(now)) if now != *change.live => {
                 Step::Done(result.ended(SpuOutcome::Skipped, moved(&change.live, &now)))
             }
             Ok(Some(_)) => Step::Next(result),
@@ -621,7 +622,7 @@ impl<T: Cluster> Engine<'_, T> {
         mut result: SpuResult,
         seq: u64,
     ) -> Result<SpuResult> {
-        match self.cluster.update(&change.next).await {
+        match self.cluster.update(&change.next()).await {
             Ok(()) => {
                 result.outcome = SpuOutcome::Applied;
                 Ok(result)
@@ -629,7 +630,7 @@ impl<T: Cluster> Engine<'_, T> {
             Err(e) => {
                 // Safe to end only if the old spec is intact on disk.
                 if let Ok(Some(found)) = self.fetch(&change.name).await {
-                    if found == change.live {
+                    if found == *change.live {
                         self.journal.end(seq, EndOutcome::Failed)?;
                         return Ok(result.ended(SpuOutcome::Failed, e.to_string()));
                     }
@@ -663,7 +664,7 @@ impl<T: Cluster> Engine<'_, T> {
         // only when the old spec is still there.
         if !err.is_transient() {
             if let Ok(Some(found)) = self.fetch(&change.name).await {
-                if found == change.live {
+                if found == *change.live {
                     self.journal.end(seq, EndOutcome::Failed)?;
                     return Ok(Step::Done(result.ended(SpuOutcome::Failed, reason)));
                 }
@@ -681,7 +682,8 @@ impl<T: Cluster> Engine<'_, T> {
         deleted_at: Instant,
     ) -> Result<SpuResult> {
         let window = || Some(deleted_at.elapsed().as_secs_f64() * 1000.0);
-        match self.create_or_restore(&change.next, &change.live).await {
+        let next = change.next();
+        match self.create_or_restore(&next, &change.live).await {
             Landing::New => {
                 result.unavailable_ms = window();
                 result.outcome = SpuOutcome::Applied;
@@ -693,7 +695,7 @@ impl<T: Cluster> Engine<'_, T> {
                     SpuOutcome::Skipped,
                     format!(
                         "someone else re-created it during the change: {}",
-                        moved(&change.next, &other)
+                        moved(&next, &other)
                     ),
                 ))
             }
@@ -769,8 +771,11 @@ pub fn moved(expected: &SpuSpec, found: &SpuSpec) -> String {
 ///
 /// `specs` are the specs the run would create. Nothing to check on a cluster that rewrites
 /// in place (no delete), nor for an empty run.
-pub async fn preflight<T: Cluster>(cluster: &mut T, specs: &[&SpuSpec]) -> Result<()> {
-    let Some(first) = specs.first() else {
+pub async fn preflight<T: Cluster, S: std::borrow::Borrow<SpuSpec>>(
+    cluster: &mut T,
+    specs: &[S],
+) -> Result<()> {
+    let Some(first) = specs.first().map(S::borrow) else {
         return Ok(());
     };
     if cluster.updates_in_place() {
@@ -863,7 +868,7 @@ impl<T: Cluster> Engine<'_, T> {
             Ok(live) => Ok(live
                 .spus
                 .into_values()
-                .map(|l| (l.spec.name.clone(), l.spec))
+                .map(|l| (l.spec.name.clone(), std::sync::Arc::unwrap_or_clone(l.spec)))
                 .collect()),
             Err(e) => Err(e.to_string()),
         }
@@ -992,10 +997,10 @@ impl<T: Cluster> Engine<'_, T> {
             return Ok(result);
         }
         let expected = match result.outcome {
-            SpuOutcome::Applied => &change.next,
-            _ => &change.live,
+            SpuOutcome::Applied => change.next(),
+            _ => SpuSpec::clone(&change.live),
         };
-        let data_plane = self.heal(change, expected, rolling, stop).await;
+        let data_plane = self.heal(change, &expected, rolling, stop).await;
         if !data_plane.proven() {
             self.halted = Some(GATE_HALTED);
             self.gate_failure = Some(format!(
@@ -1232,13 +1237,13 @@ fn verify(
             continue;
         }
         match live.spus.get(&change.id).map(|l| &l.spec) {
-            Some(found) if *found == change.next => {
+            Some(found) if **found == change.next() => {
                 journal.end(seq, EndOutcome::Applied)?;
             }
             Some(found) => {
                 journal.end(seq, EndOutcome::VerifyFailed)?;
                 result.outcome = SpuOutcome::Failed;
-                result.reason = Some(format!("verification: {}", moved(&change.next, found)));
+                result.reason = Some(format!("verification: {}", moved(&change.next(), found)));
             }
             None => {
                 result.outcome = SpuOutcome::Unresolved;

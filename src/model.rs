@@ -286,7 +286,8 @@ impl SpuSpec {
 /// A live SPU: its spec and its status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveSpu {
-    pub spec: SpuSpec,
+    /// Shared with the plan's changes, which keep the live spec they were made from.
+    pub spec: std::sync::Arc<SpuSpec>,
     pub status: SpuState,
 }
 

@@ -69,16 +69,22 @@ pub struct Change {
     /// never show it): apply refuses a saved plan if the SPU no longer matches it.
     #[serde(default)]
     pub live_fingerprint: String,
-    // The live spec the plan was made from (every field is copied from it).
-    pub live: SpuSpec,
-    // `live` with the new local endpoint: what the replace creates.
-    #[serde(rename = "target")]
-    pub next: SpuSpec,
+    // The live spec the plan was made from (every field is copied from it), shared with
+    // the cluster read. What the replace creates is `live` with `after` as its local
+    // endpoint ([`Change::next`]); documents before format 2 spelled it out as `target`.
+    pub live: std::sync::Arc<SpuSpec>,
     /// The replicated partitions (more than one replica) this SPU holds a replica of, and
     /// its role in each, when the plan read them. Replication of each one it follows stalls
     /// when the SPU is re-registered on a running SC, until its process restarts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<crate::model::PartitionRole>,
+}
+
+impl Change {
+    /// What the replace creates: the live spec with the new local endpoint.
+    pub fn next(&self) -> SpuSpec {
+        self.live.with_local(self.after.clone())
+    }
 }
 
 /// An asserted field of the file that the cluster does not match. Never applied.
@@ -376,11 +382,10 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             name: spec.name.clone(),
             action,
             before: spec.local.clone(),
-            next: spec.with_local(wanted.clone()),
             after: wanted,
             line: None,
             live_fingerprint: String::new(),
-            live: spec.clone(),
+            live: std::sync::Arc::clone(spec),
             partitions: Vec::new(),
         });
     }
@@ -487,7 +492,8 @@ pub(crate) mod tests {
                     port: 9010,
                     encryption: Encryption::Plaintext,
                 }),
-            },
+            }
+            .into(),
             status: SpuState::Online,
         }
     }
@@ -538,8 +544,8 @@ pub(crate) mod tests {
             );
             assert!(plan.blockers.is_empty());
             if let Some(change) = plan.changes.first() {
-                assert_eq!(change.next.local, change.after);
-                assert_eq!(change.next.with_local(None), change.live.with_local(None));
+                assert_eq!(change.next().local, change.after);
+                assert_eq!(change.next().with_local(None), change.live.with_local(None));
             } else {
                 assert_eq!(plan.unchanged, vec![1]);
             }
@@ -549,8 +555,8 @@ pub(crate) mod tests {
     #[test]
     fn omitted_port_and_encryption_come_from_public() {
         let mut live = spec(1, SpuKind::Custom, None);
-        live.spec.public.port = 9333;
-        live.spec.public.encryption = Encryption::Ssl;
+        std::sync::Arc::make_mut(&mut live.spec).public.port = 9333;
+        std::sync::Arc::make_mut(&mut live.spec).public.encryption = Encryption::Ssl;
         let plan = plan(
             &desired(vec![want(1, Some("h"))]),
             &Live::from_specs([live]),

@@ -54,7 +54,8 @@ pub fn live(n: usize) -> Live {
                 },
                 rack: None,
                 local: None,
-            },
+            }
+            .into(),
             status: SpuState::Online,
         }
     }));

@@ -98,7 +98,7 @@ impl Scripted {
 
     fn live(&self) -> Live {
         Live::from_specs(self.spus.values().map(|spec| LiveSpu {
-            spec: spec.clone(),
+            spec: spec.clone().into(),
             status: SpuState::Online,
         }))
     }
@@ -120,7 +120,7 @@ impl Cluster for Scripted {
     async fn fetch(&mut self, name: &str) -> Result<Option<LiveSpu>, ClusterError> {
         match self.next(Op::Fetch) {
             None | Some(Fault::Pass) => Ok(self.spus.get(name).map(|spec| LiveSpu {
-                spec: spec.clone(),
+                spec: spec.clone().into(),
                 status: SpuState::Online,
             })),
             Some(Fault::Refused(m)) => Err(Self::refused(Op::Fetch, m)),
@@ -206,7 +206,7 @@ impl Cluster for Scripted {
 
 /// SPU `id` as a local cluster registers it, without a local endpoint.
 fn spu(id: i32) -> SpuSpec {
-    crate::plan::tests::spec(id, SpuKind::Custom, None).spec
+    std::sync::Arc::unwrap_or_clone(crate::plan::tests::spec(id, SpuKind::Custom, None).spec)
 }
 
 fn change(live: &SpuSpec) -> Change {
@@ -223,8 +223,7 @@ fn change(live: &SpuSpec) -> Change {
         after: local.clone(),
         line: None,
         live_fingerprint: live.fingerprint(),
-        live: live.clone(),
-        next: live.with_local(local),
+        live: live.clone().into(),
         partitions: Vec::new(),
     }
 }
@@ -282,7 +281,7 @@ async fn a_clean_replace_is_recheck_delete_create_verify() {
         run.cluster.log,
         vec![Op::Fetch, Op::Delete, Op::Create, Op::Read]
     );
-    assert_eq!(run.cluster.spus[&c.name], c.next);
+    assert_eq!(run.cluster.spus[&c.name], c.next());
     assert!(run.journal.pending().is_empty());
 }
 
@@ -305,7 +304,7 @@ async fn a_lost_delete_is_looked_at_then_sent_again() {
             Op::Read
         ]
     );
-    assert_eq!(run.cluster.spus[&c.name], c.next);
+    assert_eq!(run.cluster.spus[&c.name], c.next());
 }
 
 #[tokio::test]
@@ -317,7 +316,7 @@ async fn a_delete_that_landed_without_an_answer_is_not_sent_again() {
     assert_eq!(outcome(&run), SpuOutcome::Applied);
     assert_eq!(run.cluster.count(Op::Delete), 1);
     assert_eq!(run.cluster.count(Op::Create), 1);
-    assert_eq!(run.cluster.spus[&c.name], c.next);
+    assert_eq!(run.cluster.spus[&c.name], c.next());
 }
 
 #[tokio::test]
@@ -367,7 +366,7 @@ async fn a_create_is_tried_once_and_retried_at_most_4_times() {
     assert_eq!(run.cluster.count(Op::Create), 6);
     assert_eq!(run.report.recovered.len(), 1);
     assert_eq!(run.report.recovered[0].state, RecoveryState::RestoredNew);
-    assert_eq!(run.cluster.spus[&c.name], c.next);
+    assert_eq!(run.cluster.spus[&c.name], c.next());
     assert!(run.journal.pending().is_empty());
 }
 
@@ -422,7 +421,7 @@ async fn a_refused_rollback_is_unresolved_and_recovered_with_the_new_spec() {
     assert_eq!(outcome(&run), SpuOutcome::Unresolved);
     assert_eq!(run.cluster.count(Op::Create), 3);
     assert_eq!(run.report.recovered[0].state, RecoveryState::RestoredNew);
-    assert_eq!(run.cluster.spus[&c.name], c.next);
+    assert_eq!(run.cluster.spus[&c.name], c.next());
 }
 
 #[tokio::test]
@@ -527,7 +526,7 @@ async fn an_unresolved_change_halts_the_run_and_touches_no_further_spu() {
     );
     assert_eq!(run.report.recovered.len(), 1);
     assert_eq!(run.report.recovered[0].state, RecoveryState::RestoredNew);
-    assert_eq!(run.cluster.spus[&specs[1].name], changes[1].next);
+    assert_eq!(run.cluster.spus[&specs[1].name], changes[1].next());
     assert_eq!(run.cluster.spus[&specs[2].name], specs[2]);
     assert_eq!(run.cluster.spus[&specs[3].name], specs[3]);
     assert!(run.journal.pending().is_empty());
@@ -568,7 +567,7 @@ async fn a_missing_spu_is_re_created_from_the_journal_falling_back_to_the_old_sp
     {
         let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
         journal
-            .begin(&cluster.identity(), &c.live, &c.next)
+            .begin(&cluster.identity(), &c.live, &c.next())
             .unwrap();
     }
     let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
@@ -613,13 +612,17 @@ async fn the_metadata_dir_rewrites_one_spec_in_place_and_keeps_every_other_field
     }));
     cluster.update(&next).await.unwrap();
     assert_eq!(
-        cluster.fetch(&next.name).await.unwrap().map(|l| l.spec),
+        cluster
+            .fetch(&next.name)
+            .await
+            .unwrap()
+            .map(|l| (*l.spec).clone()),
         Some(next.clone())
     );
     // what is on disk: a fresh open reads the new spec, the others as they were
     let mut again = MetadataDir::open(&path).await.unwrap();
     let after = again.read().await.unwrap();
-    assert_eq!(after.spus[&id].spec, next);
+    assert_eq!(*after.spus[&id].spec, next);
     for (other, live) in before.spus.iter().filter(|(i, _)| **i != id) {
         assert_eq!(after.spus[other].spec, live.spec);
     }
@@ -1057,13 +1060,13 @@ async fn a_panic_between_delete_and_create_leaves_the_change_in_flight_in_the_jo
     let (pending, _) = crate::journal::read_pending(&path).unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0].old, old);
-    assert_eq!(pending[0].new, c.next);
+    assert_eq!(pending[0].new, c.next());
     // and recovery re-creates it at the new spec
     let mut journal = Journal::open(dir.path(), &cluster.identity()).unwrap();
     let recovered = recover(&mut cluster, &mut journal, &policy(), CreateCheck::First)
         .await
         .unwrap();
     assert_eq!(recovered.len(), 1);
-    assert_eq!(cluster.spus.get(&old.name), Some(&c.next));
+    assert_eq!(cluster.spus.get(&old.name), Some(&c.next()));
     assert!(journal.pending().is_empty());
 }

@@ -93,7 +93,7 @@ pub fn live_from_fluvio(name: &str, spec: &FlvSpuSpec, status: &SpuStatus) -> Li
 /// [`live_from_fluvio`], moving the name and the spec's strings.
 pub fn live_into_model(name: String, spec: FlvSpuSpec, status: &SpuStatus) -> LiveSpu {
     LiveSpu {
-        spec: spec_into_model(name, spec),
+        spec: spec_into_model(name, spec).into(),
         status: state_from_fluvio(status),
     }
 }

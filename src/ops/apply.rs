@@ -672,8 +672,8 @@ impl Drop for AbortOnDrop {
 }
 
 /// The specs a plan's changes would create.
-fn creates(doc: &PlanDoc) -> Vec<&crate::model::SpuSpec> {
-    doc.changes.iter().map(|c| &c.next).collect()
+fn creates(doc: &PlanDoc) -> Vec<crate::model::SpuSpec> {
+    doc.changes.iter().map(crate::plan::Change::next).collect()
 }
 
 /// How an executed apply ends: every change verified, or the error that says what is left.

@@ -204,9 +204,10 @@ mod tests {
 
     fn spu(id: i32, name: &str, local: Option<(&str, u16)>, rack: Option<&str>) -> LiveSpu {
         let mut spu = crate::plan::tests::spec(id, SpuKind::Custom, None);
-        spu.spec.name = name.into();
-        spu.spec.rack = rack.map(str::to_owned);
-        spu.spec.local = local.map(|(host, port)| Endpoint {
+        let spec = std::sync::Arc::make_mut(&mut spu.spec);
+        spec.name = name.into();
+        spec.rack = rack.map(str::to_owned);
+        spec.local = local.map(|(host, port)| Endpoint {
             host: host.into(),
             port,
             encryption: Encryption::Plaintext,

@@ -580,12 +580,12 @@ async fn verify(sc: &mut AnyCluster, doc: &PlanDoc, report: &mut ApplyReport) {
             continue;
         }
         match live.spus.get(&change.id).map(|l| &l.spec) {
-            Some(found) if *found == change.next => {}
+            Some(found) if **found == change.next() => {}
             Some(found) => {
                 result.outcome = SpuOutcome::Failed;
                 result.reason = Some(format!(
                     "verification through the SC after its start: {}",
-                    crate::apply::moved(&change.next, found)
+                    crate::apply::moved(&change.next(), found)
                 ));
             }
             None => {

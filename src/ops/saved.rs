@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::error::{Error, Result, Stale};
 use crate::model::{ClusterId, Live};
 use crate::plan::Action;
-use crate::report::{ConfigRef, PlanDoc, FORMAT_VERSION};
+use crate::report::{ConfigRef, PlanDoc, FORMAT_V1, FORMAT_VERSION};
 
 /// Reads a saved plan and checks it (see `parse`).
 pub fn load(path: &Path) -> Result<PlanDoc> {
@@ -31,17 +31,23 @@ pub fn load(path: &Path) -> Result<PlanDoc> {
 /// declare, once per SPU. Its summary is recounted from its changes.
 pub fn parse(text: &str) -> Result<PlanDoc, String> {
     let mut doc: PlanDoc = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    if doc.format_version != FORMAT_VERSION {
-        return Err(format!(
-            "format_version {} is not supported",
-            doc.format_version
-        ));
-    }
+    // Format 1 spelled out what each change creates; it must be exactly what format 2
+    // derives from the change.
+    let targets = match doc.format_version {
+        FORMAT_VERSION => None,
+        FORMAT_V1 => Some(
+            serde_json::from_str::<V1Changes>(text)
+                .map_err(|e| e.to_string())?
+                .changes,
+        ),
+        other => return Err(format!("format_version {other} is not supported")),
+    };
+    doc.format_version = FORMAT_VERSION;
     if doc.is_blocked() {
         return Err("it is a refused plan".into());
     }
     let mut seen = BTreeSet::new();
-    for c in &doc.changes {
+    for (i, c) in doc.changes.iter().enumerate() {
         if !seen.insert(c.id) {
             return Err(format!("SPU {} has more than one change", c.id));
         }
@@ -56,12 +62,15 @@ pub fn parse(text: &str) -> Result<PlanDoc, String> {
                 ));
             }
         }
+        let next = c.next();
         let consistent = c.id == c.live.id
             && c.name == c.live.name
             && c.before == c.live.local
-            && c.after == c.next.local
-            && c.live.is_local_change(&c.next)
-            && c.action == Action::between(&c.before, &c.after);
+            && c.live.is_local_change(&next)
+            && c.action == Action::between(&c.before, &c.after)
+            && targets
+                .as_ref()
+                .is_none_or(|t| t.get(i).and_then(|t| t.target.as_ref()) == Some(&next));
         if c.live_fingerprint != c.live.fingerprint() {
             return Err(format!(
                 "the fingerprint of SPU {} does not match its recorded spec; make the plan again with `plan --out`",
@@ -77,6 +86,17 @@ pub fn parse(text: &str) -> Result<PlanDoc, String> {
     }
     doc.recount();
     Ok(doc)
+}
+
+/// What a format-1 plan adds to each change: the spec it creates.
+#[derive(serde::Deserialize)]
+struct V1Changes {
+    changes: Vec<V1Change>,
+}
+
+#[derive(serde::Deserialize)]
+struct V1Change {
+    target: Option<crate::model::SpuSpec>,
 }
 
 /// Refuses a saved plan if anything it would touch moved since it was made: the cluster
@@ -104,7 +124,7 @@ pub fn check_fresh(
     let moved: Vec<String> = doc
         .changes
         .iter()
-        .filter(|c| live.spus.get(&c.id).is_none_or(|l| l.spec != c.live))
+        .filter(|c| live.spus.get(&c.id).is_none_or(|l| *l.spec != *c.live))
         .map(|c| format!("{} ({})", c.id, c.name))
         .collect();
     if moved.is_empty() {
@@ -145,7 +165,7 @@ mod tests {
         let (_, good) = saved();
         assert_eq!(parse(&text(&good)), Ok(good.clone()));
         type Edit = fn(&mut PlanDoc);
-        let cases: [(&str, Edit, &str); 8] = [
+        let cases: [(&str, Edit, &str); 7] = [
             (
                 "format",
                 |d| d.format_version = 99,
@@ -177,27 +197,20 @@ mod tests {
                 |d| {
                     let after = d.changes[0].after.as_mut().unwrap();
                     after.host = "a..b".into();
-                    d.changes[0].next.local = Some(after.clone());
                 },
                 "the new local endpoint of SPU 1 (a..b:9010) is not a valid host and port",
             ),
             (
-                "another field",
-                |d| d.changes[0].next.rack = Some("r".into()),
-                "the change for SPU 1 is not a local-endpoint change",
-            ),
-            (
                 "managed",
                 |d| {
-                    d.changes[1].live.kind = SpuKind::Managed;
-                    d.changes[1].next.kind = SpuKind::Managed;
+                    std::sync::Arc::make_mut(&mut d.changes[1].live).kind = SpuKind::Managed;
                     d.changes[1].live_fingerprint = d.changes[1].live.fingerprint();
                 },
                 "the change for SPU 2 is not a local-endpoint change",
             ),
             (
                 "fingerprint",
-                |d| d.changes[0].live.rack = Some("r".into()),
+                |d| std::sync::Arc::make_mut(&mut d.changes[0].live).rack = Some("r".into()),
                 "the fingerprint of SPU 1 does not match",
             ),
             (
@@ -218,6 +231,42 @@ mod tests {
             .contains("unknown target `tcp://x`"));
     }
 
+    /// `good` as format 1 wrote it: each change with its `target`, `edit`ed.
+    fn v1(good: &PlanDoc, edit: impl Fn(&mut serde_json::Value)) -> String {
+        let mut doc = serde_json::to_value(good).unwrap();
+        doc["format_version"] = FORMAT_V1.into();
+        for (c, change) in good.changes.iter().enumerate() {
+            doc["changes"][c]["target"] = serde_json::to_value(change.next()).unwrap();
+        }
+        edit(&mut doc);
+        doc.to_string()
+    }
+
+    #[test]
+    fn a_format_1_plan_is_read_when_its_targets_are_what_the_changes_create() {
+        let (_, good) = saved();
+        assert_eq!(parse(&v1(&good, |_| {})), Ok(good.clone()));
+        type Edit = fn(&mut serde_json::Value);
+        let cases: [(&str, Edit); 3] = [
+            ("another field", |d| {
+                d["changes"][0]["target"]["rack"] = "r".into()
+            }),
+            ("another endpoint", |d| {
+                d["changes"][1]["target"]["local"]["port"] = 1.into()
+            }),
+            ("no target", |d| {
+                d["changes"][0].as_object_mut().unwrap().remove("target");
+            }),
+        ];
+        for (name, edit) in cases {
+            let err = parse(&v1(&good, edit)).expect_err(name);
+            assert!(
+                err.contains("is not a local-endpoint change of a custom SPU"),
+                "{name}: {err}"
+            );
+        }
+    }
+
     #[test]
     fn a_saved_summary_is_recounted() {
         let (_, mut doc) = saved();
@@ -235,7 +284,7 @@ mod tests {
         let mut with_file = doc.clone();
         with_file.config = Some(file("a"));
         let mut moved = live.clone();
-        moved.spus.get_mut(&2).unwrap().spec.rack = Some("r".into());
+        std::sync::Arc::make_mut(&mut moved.spus.get_mut(&2).unwrap().spec).rack = Some("r".into());
         let mut gone = live.clone();
         gone.spus.remove(&1);
         let other = ClusterId::MetadataDir("/m".into());

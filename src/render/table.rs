@@ -141,10 +141,11 @@ mod tests {
     #[test]
     fn the_table_is_laid_out_as_a_borderless_comfy_table() {
         let mut wide = spec(1, SpuKind::Custom, None);
-        wide.spec.name = "spu-\u{5bbd}\u{5e45}-\u{e9}\u{1b}[31m".into();
-        wide.spec.rack = Some("rack one".into());
+        std::sync::Arc::make_mut(&mut wide.spec).name =
+            "spu-\u{5bbd}\u{5e45}-\u{e9}\u{1b}[31m".into();
+        std::sync::Arc::make_mut(&mut wide.spec).rack = Some("rack one".into());
         let mut long = spec(2, SpuKind::Managed, None);
-        long.spec.name = "n".repeat(300);
+        std::sync::Arc::make_mut(&mut long.spec).name = "n".repeat(300);
         let live = Live::from_specs(
             [wide, long]
                 .into_iter()
@@ -166,7 +167,7 @@ mod tests {
         assert!(cell(&"\u{1b}".repeat(200)).starts_with("\\e\\e"));
 
         let mut huge = spec(1, SpuKind::Custom, None);
-        huge.spec.name = "x".repeat(500_000);
+        std::sync::Arc::make_mut(&mut huge.spec).name = "x".repeat(500_000);
         let live = Live::from_specs(
             std::iter::once(huge).chain((2..200).map(|id| spec(id, SpuKind::Custom, None))),
         );

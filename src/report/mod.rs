@@ -16,8 +16,13 @@ pub use self::plan::{
 pub use self::probe::{probe_schema, ProbeDoc, ProbeSummary, Settings};
 pub use crate::config::ConfigRef;
 
-/// The version of the plan and apply documents.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the plan and apply documents. Format 2 dropped each change's `target`
+/// (the live spec with the new local endpoint, which the change's `live` and `after`
+/// already say); saved plans of format 1 are still read ([`FORMAT_V1`]).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The first format of plan documents, still read as saved plans.
+pub const FORMAT_V1: u32 = 1;
 
 pub(crate) fn pretty_schema(schema: schemars::schema::RootSchema) -> String {
     let mut text = serde_json::to_string_pretty(&schema).expect("schemas serialize");

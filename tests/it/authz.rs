@@ -307,7 +307,7 @@ async fn recover_without_create_is_refused_and_keeps_the_journal() {
         .into_iter()
         .find(|(_, s, _)| s.id == 5001)
         .unwrap();
-    let old = live_from_fluvio(&name, &spec, &status).spec;
+    let old = std::sync::Arc::unwrap_or_clone(live_from_fluvio(&name, &spec, &status).spec);
     let mut new = old.clone();
     new.local = Some(Endpoint {
         host: "h1.example".into(),

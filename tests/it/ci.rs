@@ -66,7 +66,7 @@ async fn plan_formats_are_stable() {
 
     let json = plan(&env, file, &["--output", "json"]).expect(0);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON on stdout");
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
     assert_matches_schema("plan.schema.json", &doc);
     assert_eq!(doc["summary"]["set"], 1);
     assert_eq!(doc["summary"]["unchanged"], 1);
@@ -639,8 +639,17 @@ async fn a_saved_plan_applies_only_what_was_reviewed() {
     );
     let saved = std::fs::read_to_string(&plan_path).unwrap();
 
+    // The same plan as format 1 wrote it: each change spelled out what it creates (its
+    // `target`), which must be the live spec with the new local endpoint.
+    let mut v1: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert!(v1["changes"][0].get("target").is_none(), "{saved}");
+    v1["format_version"] = 1.into();
+    let mut target = v1["changes"][0]["live"].clone();
+    target["local"] = v1["changes"][0]["after"].clone();
+    v1["changes"][0]["target"] = target;
+    let v1_path = env.write("v1.plan", &v1.to_string());
     // A plan edited to write anything but the local endpoint is refused before any write.
-    let mut doc: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    let mut doc = v1.clone();
     doc["changes"][0]["target"]["public"]["port"] = 1.into();
     let tampered = env.write("tampered.plan", &doc.to_string());
     let out = env.run(&["apply", tampered.to_str().unwrap()]).expect(3);
@@ -654,7 +663,6 @@ async fn a_saved_plan_applies_only_what_was_reviewed() {
     // that lists a change twice.
     let mut bad_host: serde_json::Value = serde_json::from_str(&saved).unwrap();
     bad_host["changes"][0]["after"]["host"] = "a..b".into();
-    bad_host["changes"][0]["target"]["local"]["host"] = "a..b".into();
     let mut twice: serde_json::Value = serde_json::from_str(&saved).unwrap();
     let change = twice["changes"][0].clone();
     twice["changes"].as_array_mut().unwrap().push(change);
@@ -673,9 +681,17 @@ async fn a_saved_plan_applies_only_what_was_reviewed() {
         before.stdout
     );
 
-    // The reviewed plan applies as is, without a prompt.
-    let applied = env.run(&["apply", plan_path.to_str().unwrap()]).expect(0);
+    // The reviewed plan applies as is, without a prompt; saved as format 1 too.
+    let applied = env.run(&["apply", v1_path.to_str().unwrap()]).expect(0);
     assert!(applied.stdout.contains("1 applied"), "{}", applied.stdout);
+    let after = env.run(&["list", "-c", &sc.endpoint()]).expect(0);
+    assert!(
+        after.stdout.lines().nth(1).unwrap().ends_with(" a:9010"),
+        "{}",
+        after.stdout
+    );
+    let again = env.run(&["apply", plan_path.to_str().unwrap()]).expect(5);
+    assert!(again.stderr.contains("5001"), "{}", again.stderr);
 
     // A refused plan is never saved.
     let refused_file = env.write(
@@ -751,7 +767,7 @@ async fn saved_plans_and_exports_are_written_whole_and_replace_what_was_there() 
     env.save_plan(&file, &plan_path).expect(0);
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
-    assert_eq!(saved["format_version"], 1);
+    assert_eq!(saved["format_version"], 2);
     env.run(&[
         "-c",
         &sc.endpoint(),

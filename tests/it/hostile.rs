@@ -295,9 +295,11 @@ async fn apply_update_local_recover_and_errors_stay_inert() {
     // `recover` reports the SPU by its hostile name.
     let doc: serde_json::Value = serde_json::from_str(&json_apply).unwrap();
     let change = &doc["plan"]["changes"][0];
+    let mut new = change["live"].clone();
+    new["local"] = change["after"].clone();
     let begin = serde_json::json!({
         "v": 2, "op": "begin", "seq": 1, "target": doc["target"],
-        "old": change["live"], "new": change["target"], "pid": 1, "unix_ms": 1,
+        "old": change["live"], "new": new, "pid": 1, "unix_ms": 1,
     });
     // The journal's lock file stays when a finished journal is removed: it names the path.
     let journal = std::fs::read_dir(env.journal_dir())

@@ -633,7 +633,7 @@ async fn a_served_metadata_dir_is_refused_before_every_write() {
     // serving it; every write after that is refused, each on its own check.
     let mut cluster = MetadataDir::open(&path).await.expect("opens");
     let live = cluster.read().await.expect("reads");
-    let mut spec = live.spus.values().next().unwrap().spec.clone();
+    let mut spec = (*live.spus.values().next().unwrap().spec).clone();
     cluster.ensure_not_served().expect("not served yet");
     let mut server = serve(&path);
     assert!(cluster.updates_in_place());

@@ -145,7 +145,7 @@ where
     proptest::collection::btree_map(1..20_000 as SpuId, spec_without_id(text, host), 0..6).prop_map(
         |spus| {
             Live::from_specs(spus.into_iter().map(|(id, (spec, status))| LiveSpu {
-                spec: SpuSpec { id, ..spec },
+                spec: SpuSpec { id, ..spec }.into(),
                 status,
             }))
         },
@@ -302,8 +302,9 @@ fn tamed(live: &Live) -> Live {
                 private: endpoint(&s.spec.private),
                 rack: s.spec.rack.as_deref().map(tame),
                 local: s.spec.local.as_ref().map(endpoint),
-                ..s.spec.clone()
-            },
+                ..(*s.spec).clone()
+            }
+            .into(),
             status: s.status,
         }
     }))
