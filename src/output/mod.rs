@@ -110,22 +110,28 @@ impl Printer {
         matches!(self.format, Format::Json | Format::Yaml)
     }
 
-    fn serialize<T: serde::Serialize>(&self, value: &T) -> Option<String> {
+    /// `value` as a JSON or YAML document on stdout, written as it is serialized; false
+    /// (nothing written) in the other formats.
+    fn document<T: serde::Serialize + ?Sized>(&self, value: &T) -> bool {
         match self.format {
-            Format::Json => Some(render::json(value)),
-            Format::Yaml => Some(serde_yaml::to_string(value).expect("documents serialize")),
-            Format::Text | Format::Markdown => None,
+            Format::Json => self.streams.out_with(|out| render::write_json(out, value)),
+            Format::Yaml => self
+                .streams
+                .out_with(|out| serde_yaml::to_writer(out, value).map_err(std::io::Error::other)),
+            Format::Text | Format::Markdown => return false,
         }
+        true
     }
 
     /// A plan in the chosen format, plus its annotations.
     pub fn plan(&self, doc: &PlanDoc) {
-        let text = match self.format {
-            Format::Text => render::text::plan(doc, &self.style),
-            Format::Markdown => render::markdown::plan(doc),
-            Format::Json | Format::Yaml => self.serialize(doc).expect("a document format"),
-        };
-        self.stdout(&text);
+        match self.format {
+            Format::Text => self.stdout(&render::text::plan(doc, &self.style)),
+            Format::Markdown => self.stdout(&render::markdown::plan(doc)),
+            Format::Json | Format::Yaml => {
+                self.document(doc);
+            }
+        }
         self.plan_annotations(doc);
     }
 
@@ -167,12 +173,13 @@ impl Printer {
 
     /// A probe report in the chosen format, plus an annotation per unreachable SPU.
     pub fn probe(&self, doc: &crate::report::ProbeDoc) {
-        let text = match self.format {
-            Format::Text => render::probe::text(doc, &self.style),
-            Format::Markdown => render::probe::markdown(doc),
-            Format::Json | Format::Yaml => self.serialize(doc).expect("a document format"),
-        };
-        self.stdout(&text);
+        match self.format {
+            Format::Text => self.stdout(&render::probe::text(doc, &self.style)),
+            Format::Markdown => self.stdout(&render::probe::markdown(doc)),
+            Format::Json | Format::Yaml => {
+                self.document(doc);
+            }
+        }
         if self.annotations {
             self.emit_annotations(&render::probe::annotations(doc));
         }
@@ -180,11 +187,9 @@ impl Printer {
 
     /// Profiles of the fluvio config: a table, or JSON / YAML.
     pub fn profiles(&self, views: &[crate::profile::ProfileView]) {
-        let text = match self.serialize(&views) {
-            Some(text) => text,
-            None => render::table::profiles(views),
-        };
-        self.stdout(&text);
+        if !self.document(views) {
+            self.stdout(&render::table::profiles(views));
+        }
     }
 
     /// An error on stderr, with its cause chain, once; an invalid file's problems also
@@ -277,14 +282,17 @@ impl Printer {
 
     /// The report of an apply that ran.
     pub fn apply_report(&self, doc: &PlanDoc, report: &ApplyReport) {
-        let text = match self.format {
-            Format::Text => render::text::apply_report(report, &self.style, self.streams_results()),
-            Format::Markdown => render::markdown::apply_report(doc, report),
-            Format::Json | Format::Yaml => self
-                .serialize(&ApplyDoc::new(doc, report, RunKind::Real))
-                .expect("a document format"),
-        };
-        self.stdout(&text);
+        match self.format {
+            Format::Text => self.stdout(&render::text::apply_report(
+                report,
+                &self.style,
+                self.streams_results(),
+            )),
+            Format::Markdown => self.stdout(&render::markdown::apply_report(doc, report)),
+            Format::Json | Format::Yaml => {
+                self.document(&ApplyDoc::new(doc, report, RunKind::Real));
+            }
+        }
     }
 
     /// The document of an apply that did not execute (refused, nothing to change, dry run,
@@ -302,8 +310,7 @@ impl Printer {
                 self.stdout(&render::markdown::recovered_first(&report.recovered_first));
             }
             Format::Json | Format::Yaml => {
-                let document = ApplyDoc::new(doc, &report, run);
-                self.stdout(&self.serialize(&document).expect("a document format"));
+                self.document(&ApplyDoc::new(doc, &report, run));
                 self.plan_annotations(doc);
             }
         }
@@ -332,7 +339,12 @@ impl Printer {
 
     /// `list`: the SPU table, or Fluvio-shaped JSON or YAML.
     pub fn list(&self, live: &Live, format: render::table::ListFormat) {
-        self.stdout(&render::table::render(live, format));
+        match format {
+            render::table::ListFormat::Table => self.stdout(&render::table::table(live)),
+            render::table::ListFormat::Json | render::table::ListFormat::Yaml => {
+                self.document(&render::table::Listed(live));
+            }
+        }
     }
 
     /// A warning that an earlier apply on `cluster` left changes unfinished.
@@ -371,7 +383,7 @@ impl PlanStream<'_> {
 
     pub fn finish(self) {
         if self.printer.format == Format::Json && !self.single {
-            self.printer.stdout(&render::json(&self.json));
+            self.printer.document(&self.json);
         }
     }
 }

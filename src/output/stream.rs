@@ -95,6 +95,25 @@ impl Streams {
         }
     }
 
+    /// Writes data to stdout as `write` produces it, through a buffer (inside
+    /// [`collected`], whole to what it keeps); a failed write is remembered as by `out`.
+    pub(super) fn out_with(&self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+        if STDOUT_SINK.try_with(|_| ()).is_ok() {
+            let mut text = Vec::new();
+            let _ = write(&mut text);
+            self.out(&String::from_utf8_lossy(&text));
+            return;
+        }
+        let mut out = self.0.stdout.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut **out);
+        let written = write(&mut buffered).and_then(|()| buffered.flush());
+        // After a failed write, what is left in the buffer is dropped, not tried again.
+        let _ = buffered.into_parts();
+        if let Err(e) = written.and_then(|()| out.flush()) {
+            let _ = self.0.stdout_error.set(e.kind());
+        }
+    }
+
     /// Writes a diagnostic or progress line to stderr (inside [`captured`], to what it
     /// keeps). A failed write is ignored.
     pub(super) fn err(&self, text: &str) {

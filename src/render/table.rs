@@ -2,7 +2,7 @@
 
 use comfy_table::{presets::NOTHING, Table};
 
-use crate::cluster::convert::fluvio_json;
+use crate::cluster::convert::FluvioListed;
 use crate::escape::visible;
 use crate::model::Live;
 
@@ -86,12 +86,13 @@ pub fn table(live: &Live) -> String {
     text
 }
 
-pub fn render(live: &Live, format: ListFormat) -> String {
-    let items = || live.spus.values().map(fluvio_json).collect::<Vec<_>>();
-    match format {
-        ListFormat::Table => table(live),
-        ListFormat::Json => super::json(&items()),
-        ListFormat::Yaml => serde_yaml::to_string(&items()).expect("SPUs serialize"),
+/// `list -O json|yaml`: every SPU as Fluvio's `spu list` shows it, sorted by id, written
+/// as it is serialized.
+pub struct Listed<'a>(pub &'a Live);
+
+impl serde::Serialize for Listed<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.spus.values().map(FluvioListed::of))
     }
 }
 
