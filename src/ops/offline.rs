@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use super::apply::{outcome, ApplyOptions, Inputs, Source};
 use super::route::{read_live, Offline};
 use super::session::{ClusterFlags, Connect, Session};
-use super::{refused, Found};
+use super::{refused, RunOutcome};
 use crate::apply::{ApplyReport, DataPlaneResult, OfflineRun, RetryPolicy, SpuOutcome};
 use crate::cluster::{metadata_files, AnyCluster, Cluster, ClusterError};
 use crate::error::{Error, Result};
@@ -44,7 +44,7 @@ pub async fn run(
     options: &ApplyOptions,
     offline: &Offline,
     printer: &Printer,
-) -> Result<Found> {
+) -> Result<RunOutcome> {
     let inputs = Inputs::read(&options.source, &options.targeting)?;
     let mut connect = connect.clone();
     let selection = inputs.cluster(&mut connect);
@@ -76,7 +76,7 @@ pub async fn run(
         cluster,
         &live,
         options.limit,
-        printer.documents_are_kept(),
+        printer.documents_carry_fingerprints(),
         (Route::Offline, stalls),
     )?;
     let probe_policy = policy.probe;
@@ -120,7 +120,7 @@ fn before_the_route(
     run: RunKind,
     recovered_first: &mut Vec<crate::apply::Recovered>,
     printer: &Printer,
-) -> Option<Result<Found>> {
+) -> Option<Result<RunOutcome>> {
     let unexecuted = |recovered_first: &mut Vec<_>| {
         printer.unexecuted(doc, std::mem::take(recovered_first), run)
     };
@@ -130,7 +130,7 @@ fn before_the_route(
     }
     if !doc.has_changes() {
         unexecuted(recovered_first);
-        return Some(Ok(Found::default()));
+        return Some(Ok(RunOutcome::default()));
     }
     if run == RunKind::DryRun {
         unexecuted(recovered_first);
@@ -142,7 +142,7 @@ fn before_the_route(
             dir.display(),
             visible(&offline.start.command),
         ));
-        return Some(Ok(Found { changes: true }));
+        return Some(Ok(RunOutcome { changes: true }));
     }
     let reviewed = matches!(options.source, Source::Saved { .. });
     if !options.auto_approve && !reviewed {
