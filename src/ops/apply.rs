@@ -268,8 +268,8 @@ pub(super) async fn open(
 ) -> Result<Opened> {
     Ok(match run {
         RunKind::DryRun => {
-            let cluster = connect.open(selection, Access::Write).await?;
-            drop(connect.journal(&cluster.identity()).await?);
+            let cluster = connect.open(selection, Access::Write, printer).await?;
+            drop(connect.journal(&cluster.identity(), printer).await?);
             connect.warn_pending(&cluster.identity(), printer);
             Opened::DryRun(cluster)
         }

@@ -395,7 +395,7 @@ impl Offlining<'_> {
         let mut quick = self.connect.clone();
         quick.timeout = LOOK_TIMEOUT;
         quick
-            .open(self.selection, super::session::Access::Read)
+            .open(self.selection, super::session::Access::Read, self.printer)
             .await
     }
 

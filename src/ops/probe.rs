@@ -105,7 +105,9 @@ pub async fn run(connect: &Connect, options: &ProbeOptions, printer: &Printer) -
     // A probe stands for the zone's clients: it reads the SPUs through the SC address they
     // dial (`[client]`) when the file gives one.
     let client = loaded.as_ref().and_then(|(_, d)| d.client.as_ref());
-    let mut cluster = connect.open_for(&selection, client, Access::Read).await?;
+    let mut cluster = connect
+        .open_for(&selection, client, Access::Read, printer)
+        .await?;
     let live = cluster.read().await.map_err(Error::from_cluster)?;
     let subjects = match &loaded {
         Some((file, desired)) => from_file(file, desired, &live, options.public),

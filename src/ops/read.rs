@@ -9,7 +9,9 @@ use crate::output::Printer;
 /// Reads every SPU of the cluster the flags (or the current profile) pick, warning when
 /// an earlier apply left it unfinished.
 pub async fn read(connect: &Connect, printer: &Printer) -> Result<(ClusterId, Live)> {
-    let mut cluster = connect.open(&ClusterSel::default(), Access::Read).await?;
+    let mut cluster = connect
+        .open(&ClusterSel::default(), Access::Read, printer)
+        .await?;
     connect.warn_pending(&cluster.identity(), printer);
     let live = cluster.read().await.map_err(Error::from_cluster)?;
     super::session::warn_if_empty(&cluster, &live, printer);

@@ -127,19 +127,26 @@ fn backoff(attempt: u32) -> Duration {
 
 impl Connect {
     /// Opens the cluster the flags pick, else the one `file` names, else the current
-    /// profile's.
-    pub async fn open(&self, file: &ClusterSel, access: Access) -> Result<AnyCluster> {
-        self.open_for(file, None, access).await
+    /// profile's (announcing a wait through `printer`, see `open_for`).
+    pub async fn open(
+        &self,
+        file: &ClusterSel,
+        access: Access,
+        printer: &Printer,
+    ) -> Result<AnyCluster> {
+        self.open_for(file, None, access, printer).await
     }
 
     /// As `open`, for a run that stands for a zone's clients: the file's `[client]`
     /// address, when it has one, comes before its `[cluster]`. Under `--wait`, the connect
-    /// is tried again until the SC answers or the wait runs out.
+    /// is tried again until the SC answers or the wait runs out; the first failed attempt
+    /// is announced through `printer`.
     pub async fn open_for(
         &self,
         file: &ClusterSel,
         client: Option<&ClientSel>,
         access: Access,
+        printer: &Printer,
     ) -> Result<AnyCluster> {
         let Some(wait) = self.wait else {
             return self.open_once(file, client, access).await;
@@ -164,10 +171,10 @@ impl Connect {
             match opened {
                 Err(Error::Unreachable(e)) if std::time::Instant::now() < wait.until => {
                     if attempt == 0 {
-                        crate::output::stderr(&format!(
+                        printer.note(&format!(
                             "Waiting up to {} for the SC to answer ({})...\n",
                             humantime::format_duration(wait.limit),
-                            crate::escape::visible(&crate::causes::one_line(&e))
+                            crate::causes::one_line(&e)
                         ));
                     }
                     let pause = backoff(attempt).min(wait.until - std::time::Instant::now());
@@ -237,8 +244,9 @@ impl Connect {
     }
 
     /// Opens the cluster's journal and takes its lock, waiting up to `--lock-timeout` for
-    /// another run on this machine to let it go.
-    pub async fn journal(&self, cluster: &ClusterId) -> Result<Journal> {
+    /// another run on this machine to let it go (the wait and its end announced through
+    /// `printer`).
+    pub async fn journal(&self, cluster: &ClusterId, printer: &Printer) -> Result<Journal> {
         let until = std::time::Instant::now() + self.lock_timeout;
         let mut announced = false;
         loop {
@@ -247,7 +255,7 @@ impl Connect {
                     if std::time::Instant::now() < until =>
                 {
                     if !announced {
-                        crate::output::stderr(&format!(
+                        printer.note(&format!(
                             "Another fluvio-endpoints run holds the lock of {cluster}; waiting up to {}...\n",
                             humantime::format_duration(self.lock_timeout)
                         ));
@@ -259,7 +267,7 @@ impl Connect {
                     .await;
                 }
                 Err(e @ crate::journal::JournalError::Locked { .. }) if announced => {
-                    crate::output::stderr(&format!(
+                    printer.note(&format!(
                         "The lock of {cluster} was still held after --lock-timeout {}.\n",
                         humantime::format_duration(self.lock_timeout)
                     ));
@@ -270,7 +278,9 @@ impl Connect {
         }
     }
 
-    async fn open_once(
+    /// Opens the cluster once, without `--wait`, and so with nothing to announce: for the
+    /// reconcile agent, whose `Connect` has no wait and which retries on its own terms.
+    pub async fn open_once(
         &self,
         file: &ClusterSel,
         client: Option<&ClientSel>,
@@ -353,8 +363,8 @@ impl Session {
     /// Opens the cluster for writing, takes its lock, and recovers what an earlier run
     /// left unfinished (reported through `printer` as it happens).
     pub async fn open(connect: &Connect, file: &ClusterSel, printer: &Printer) -> Result<Session> {
-        let mut cluster = connect.open(file, Access::Write).await?;
-        let mut journal = connect.journal(&cluster.identity()).await?;
+        let mut cluster = connect.open(file, Access::Write, printer).await?;
+        let mut journal = connect.journal(&cluster.identity(), printer).await?;
         let recovered_first = recover_pending(&mut cluster, &mut journal, printer).await?;
         Ok(Session {
             cluster,

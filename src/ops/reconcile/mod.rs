@@ -689,7 +689,7 @@ impl Agent {
             let mut attempt = 0;
             loop {
                 let opened = connect
-                    .open(&selection, super::session::Access::Read)
+                    .open_once(&selection, None, super::session::Access::Read)
                     .await
                     .map_err(|e| crate::causes::one_line(&e));
                 let watched = match opened {
