@@ -79,9 +79,11 @@ impl Endpoint {
     }
 }
 
-/// A `host:port` address: an SC's, or an endpoint as a zone file asserts it. Displayed
-/// the way a zone file writes it: an IPv6 literal in brackets, whether or not the SC
-/// stored it with them, so assertions compare what they mean.
+/// A `host:port` address: an SC's as `-c`, `[cluster] endpoint` and `[client] endpoint`
+/// give it, or an endpoint as a zone file asserts it. Displayed the way a zone file writes
+/// it: an IPv6 literal in brackets, whether or not the SC stored it with them, so
+/// assertions compare what they mean, and one SC names one journal and one lock however a
+/// file writes its address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HostPort {
     pub host: String,
@@ -93,6 +95,15 @@ impl HostPort {
         HostPort {
             host: host.into(),
             port,
+        }
+    }
+
+    /// `host:port` as `crate::address::parse_host_port` reads it; `None` without a port or
+    /// for anything that is not an address.
+    pub fn parse(text: &str) -> Option<HostPort> {
+        match crate::address::parse_host_port(text) {
+            Ok((host, Some(port))) => Some(HostPort::new(host, port)),
+            _ => None,
         }
     }
 }
@@ -113,6 +124,9 @@ impl fmt::Display for HostPort {
 /// keyed by its text form, `sc://ADDR` or `dir:PATH`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ClusterId {
+    /// The address the client dialed, verbatim: a [`HostPort`]'s text, or a profile's
+    /// `endpoint` as the fluvio config spells it (which need not parse as one, and is
+    /// never rewritten). A journal or a saved plan names the cluster this way.
     Sc(String),
     MetadataDir(PathBuf),
 }
@@ -338,10 +352,10 @@ pub struct LivePartition {
 }
 
 /// Which cluster a file describes, as written in its `[cluster]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClusterSel {
     pub profile: Option<String>,
-    pub endpoint: Option<String>,
+    pub endpoint: Option<HostPort>,
 }
 
 /// How a zone's clients reach the SC, as written in the file's `[client]` table: the SC's
@@ -349,8 +363,7 @@ pub struct ClusterSel {
 /// config on this machine whose TLS settings they share.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSel {
-    /// `host:port`, spelled as `-c` spells it.
-    pub endpoint: String,
+    pub endpoint: HostPort,
     /// `tls_from`.
     pub tls_from: Option<String>,
 }

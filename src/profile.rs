@@ -15,7 +15,7 @@ use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Value};
 
 use crate::escape::visible;
-use crate::model::EndpointTls;
+use crate::model::{EndpointTls, HostPort};
 
 const KEY: &str = "use_spu_local_address";
 
@@ -304,7 +304,7 @@ pub struct ZoneProfile {
     /// The profile's name, and its cluster's.
     pub name: String,
     /// The SC's address as the zone's clients dial it.
-    pub endpoint: String,
+    pub endpoint: HostPort,
     /// Copied by reference: certificate files by path, never their contents.
     pub tls: EndpointTls,
     /// The zone file it is written from, for the comment at the top.
@@ -336,7 +336,7 @@ impl ZoneProfile {
         let path = |p: &Path| value(p.to_string_lossy().into_owned());
         let name = self.name.as_str();
         let mut cluster = Table::new();
-        cluster["endpoint"] = value(self.endpoint.as_str());
+        cluster["endpoint"] = value(self.endpoint.to_string());
         cluster[KEY] = value(true);
         match &self.tls {
             EndpointTls::Disabled => {}
@@ -485,7 +485,7 @@ endpoint = "127.0.0.1:9003"
     fn zone(tls: EndpointTls) -> ZoneProfile {
         ZoneProfile {
             name: "docker".into(),
-            endpoint: "host.docker.internal:9003".into(),
+            endpoint: HostPort::new("host.docker.internal", 9003),
             tls,
             source: "zones/docker.toml".into(),
             tls_from: Some("local".into()),

@@ -8,8 +8,8 @@ use super::raw::{Located, RawClient, RawConfig, RawLocal, RawMaxChanges, RawSpu}
 use super::Problem;
 use crate::address::{self, AddressError};
 use crate::model::{
-    ClientSel, ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, MaxChanges, Policy,
-    ProbePolicy, SpuId, SpuSpans, Unmanaged,
+    ClientSel, ClusterSel, Desired, DesiredSpu, Encryption, HostPort, LocalDecl, MaxChanges,
+    Policy, ProbePolicy, SpuId, SpuSpans, Unmanaged,
 };
 use crate::replication::StallPolicy;
 
@@ -93,15 +93,14 @@ fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> Clu
     }
 }
 
-/// An SC's address, `host:port`, spelled as `-c` spells it (so that the same SC names one
-/// journal and one lock however a file writes it).
+/// An SC's address, `host:port`, read as `-c` reads it.
 fn sc_address(
     endpoint: &Located<String>,
     what: &str,
     problems: &mut Vec<Problem>,
-) -> Option<String> {
+) -> Option<HostPort> {
     match address::parse_host_port(&endpoint.value) {
-        Ok((host, Some(port))) => Some(format!("{host}:{port}")),
+        Ok((host, Some(port))) => Some(HostPort::new(host, port)),
         Ok((_, None)) => {
             problems.push(
                 Problem::new(
@@ -624,7 +623,7 @@ local = { host = "::1", encryption = "ssl" }
         ))
         .expect("valid");
         let client = desired.client.as_ref().expect("[client]");
-        assert_eq!(client.endpoint, "host.docker.internal:9003");
+        assert_eq!(client.endpoint.to_string(), "host.docker.internal:9003");
         assert_eq!(client.tls_from, None);
         assert_eq!(
             desired.client_tls_profile(),
@@ -636,7 +635,10 @@ local = { host = "::1", encryption = "ssl" }
             "[cluster]\nprofile = \"docker\"\n[client]\nendpoint = \"[::1]:9003\"\ntls_from = \"ci\"\n",
         ))
         .expect("valid");
-        assert_eq!(desired.client.as_ref().unwrap().endpoint, "[::1]:9003");
+        assert_eq!(
+            desired.client.as_ref().unwrap().endpoint.to_string(),
+            "[::1]:9003"
+        );
         assert_eq!(desired.client_tls_profile(), Some("ci"));
         let by_address = load(&file(
             "[cluster]\nendpoint = \"127.0.0.1:9003\"\n[client]\nendpoint = \"sc:9003\"\n",

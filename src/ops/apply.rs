@@ -14,7 +14,9 @@ use crate::cluster::{AnyCluster, Cluster};
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
 use crate::hook::{Hook, RestartHook};
-use crate::model::{ClusterId, ClusterSel, Desired, Live, LivePartition, Policy, ProbePolicy};
+use crate::model::{
+    ClusterId, ClusterSel, Desired, HostPort, Live, LivePartition, Policy, ProbePolicy,
+};
 use crate::output::Printer;
 use crate::replication::{Route, StallPolicy};
 use crate::report::{ApplySummary, ConfigRef, PlanDoc, RunKind};
@@ -129,13 +131,16 @@ impl Inputs {
     }
 
     /// The cluster to open: the file's, else the saved plan's (whose metadata directory
-    /// is used unless flags pick another cluster; a changed cluster is then stale).
+    /// is used unless flags pick another cluster; a changed cluster is then stale). A
+    /// saved SC address is dialed as written when it reads back as the same `host:port`;
+    /// one that does not (a profile's `endpoint` the fluvio config spells otherwise) is
+    /// left to the current profile, whose cluster must then be the plan's.
     pub(super) fn cluster(&self, connect: &mut Connect) -> ClusterSel {
         match (&self.file, &self.saved) {
             (Some((_, desired)), _) => desired.cluster.clone(),
             (None, Some(doc)) => match &doc.cluster {
                 ClusterId::Sc(addr) => ClusterSel {
-                    endpoint: Some(addr.clone()),
+                    endpoint: HostPort::parse(addr).filter(|parsed| parsed.to_string() == *addr),
                     profile: None,
                 },
                 ClusterId::MetadataDir(dir) => {

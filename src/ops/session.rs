@@ -63,7 +63,7 @@ impl ClusterFlags {
     /// profile), or from the flags when they are given.
     fn choice(&self, file: &ClusterSel, client: Option<&ClientSel>) -> Result<ClusterChoice> {
         let choice = if let Some(addr) = &self.cluster {
-            ClusterChoice::Endpoint(addr.to_string(), self.tls.clone())
+            ClusterChoice::Endpoint(addr.clone(), self.tls.clone())
         } else if let Some(profile) = &self.profile {
             ClusterChoice::Profile(profile.clone())
         } else if let Some(client) = client {
@@ -481,11 +481,11 @@ mod tests {
             ..ClusterSel::default()
         };
         let client = ClientSel {
-            endpoint: "host.docker.internal:9003".into(),
+            endpoint: HostPort::new("host.docker.internal", 9003),
             tls_from: None,
         };
         let client_choice = |tls_from: &str| ClusterChoice::Client {
-            endpoint: "host.docker.internal:9003".into(),
+            endpoint: HostPort::new("host.docker.internal", 9003),
             tls_from: Some(tls_from.into()),
         };
         let none = ClusterFlags::default();
@@ -521,7 +521,10 @@ mod tests {
         };
         assert_eq!(
             tls.choice(&file, Some(&client)).unwrap(),
-            ClusterChoice::Endpoint("host.docker.internal:9003".into(), EndpointTls::Anonymous)
+            ClusterChoice::Endpoint(
+                HostPort::new("host.docker.internal", 9003),
+                EndpointTls::Anonymous
+            )
         );
         assert_eq!(
             none.profile_in_use(&file, Some(&client)),
@@ -552,12 +555,12 @@ mod tests {
             Err(Error::Usage(Usage::TlsNeedsAddress))
         ));
         let by_address = ClusterSel {
-            endpoint: Some("127.0.0.1:9003".into()),
+            endpoint: Some(HostPort::new("127.0.0.1", 9003)),
             ..ClusterSel::default()
         };
         assert_eq!(
             flags.choice(&by_address, None).unwrap(),
-            ClusterChoice::Endpoint("127.0.0.1:9003".into(), EndpointTls::Anonymous)
+            ClusterChoice::Endpoint(HostPort::new("127.0.0.1", 9003), EndpointTls::Anonymous)
         );
     }
 }
