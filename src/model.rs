@@ -351,18 +351,19 @@ pub struct LivePartition {
     pub follower_offsets: Vec<ReplicaOffsets>,
 }
 
-/// Which cluster a file describes, as written in its `[cluster]` table.
+/// A zone file's `[cluster]` table: the cluster it describes, by profile or by address
+/// (empty without the table).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ClusterSel {
+pub struct ClusterTable {
     pub profile: Option<String>,
     pub endpoint: Option<HostPort>,
 }
 
-/// How a zone's clients reach the SC, as written in the file's `[client]` table: the SC's
-/// address as they see it (`host.docker.internal:9003`), and the profile of the fluvio
+/// A zone file's `[client]` table: how the zone's clients reach the SC, by the SC's
+/// address as they see it (`host.docker.internal:9003`) and the profile of the fluvio
 /// config on this machine whose TLS settings they share.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientSel {
+pub struct ClientTable {
     pub endpoint: HostPort,
     /// `tls_from`.
     pub tls_from: Option<String>,
@@ -386,6 +387,25 @@ pub enum EndpointTls {
         ca_cert: PathBuf,
         cert: PathBuf,
         key: PathBuf,
+    },
+}
+
+/// The SC a run connects to, as the flags and the zone file pick it (the first that is
+/// set wins: `ops::session::ClusterFlags::choice`); a metadata directory is picked before
+/// any of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterChoice {
+    /// `-c/--cluster ADDR` or `[cluster] endpoint`, with the TLS of the command line.
+    Endpoint(HostPort, EndpointTls),
+    /// `-P/--profile NAME` or `[cluster] profile`.
+    Profile(String),
+    /// The current profile of the fluvio config.
+    Current,
+    /// `[client] endpoint`: the SC as a zone's clients dial it, with the TLS settings of
+    /// profile `tls_from` (plain TCP when `None`).
+    Client {
+        endpoint: HostPort,
+        tls_from: Option<String>,
     },
 }
 
@@ -592,9 +612,9 @@ pub struct DesiredSpu {
 /// A validated file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Desired {
-    pub cluster: ClusterSel,
+    pub cluster: ClusterTable,
     /// `[client]`, when the file has one.
-    pub client: Option<ClientSel>,
+    pub client: Option<ClientTable>,
     pub policy: Policy,
     pub spus: BTreeMap<SpuId, DesiredSpu>,
 }

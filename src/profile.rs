@@ -15,7 +15,7 @@ use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Value};
 
 use crate::escape::visible;
-use crate::model::{EndpointTls, HostPort};
+use crate::model::{ClusterChoice, EndpointTls, HostPort};
 
 const KEY: &str = "use_spu_local_address";
 
@@ -385,29 +385,20 @@ impl ZoneProfile {
     }
 }
 
-/// The profile whose clients a command's cluster choice stands for: `-P`, else the zone
-/// file's `profile`, else (when no address was given) the current profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InUse {
-    Named(String),
-    Current,
-    /// An address or a metadata directory: no profile is in use.
-    None,
-}
-
-/// A warning when the profile in use has local endpoints off; `None` when it has them on,
-/// when no profile is in use, or when the config cannot say (the command itself reports a
+/// A warning when the profile `choice` connects through (`-P`, the zone file's `profile`,
+/// or the current one) has local endpoints off; `None` when it has them on, when the
+/// choice is an address, or when the config cannot say (the command itself reports a
 /// config it needs and cannot read).
-pub fn local_off_warning(in_use: &InUse) -> Option<String> {
+pub fn local_off_warning(choice: &ClusterChoice) -> Option<String> {
     let path = config_path().ok()?;
     if !path.exists() {
         return None;
     }
     let config = FluvioConfig::load(&path).ok()?;
-    let name = match in_use {
-        InUse::Named(name) => name.clone(),
-        InUse::Current => config.current_profile()?,
-        InUse::None => return None,
+    let name = match choice {
+        ClusterChoice::Profile(name) => name.clone(),
+        ClusterChoice::Current => config.current_profile()?,
+        ClusterChoice::Endpoint(..) | ClusterChoice::Client { .. } => return None,
     };
     let view = config.view(&name).ok()?;
     (!view.uses_local()).then(|| {

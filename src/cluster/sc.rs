@@ -20,25 +20,8 @@ use super::connection::{ConnectError, RequestError, ScConnection};
 use super::convert::{custom_spec, live_into_model, partition_into_model};
 use super::{Cluster, ClusterError};
 use crate::causes::one_line as causes;
-use crate::model::{ClusterId, HostPort, Live, LivePartition, LiveSpu, SpuSpec};
+use crate::model::{ClusterChoice, ClusterId, Live, LivePartition, LiveSpu, SpuSpec};
 use crate::profile::without_quoted_lines;
-
-/// How the user picked the cluster; the first that is set wins.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClusterChoice {
-    /// `-c/--cluster ADDR` or `[cluster] endpoint`, with the TLS of the command line.
-    Endpoint(HostPort, EndpointTls),
-    /// `-P/--profile NAME` or `[cluster] profile`.
-    Profile(String),
-    /// The current profile of the fluvio config.
-    Current,
-    /// `[client] endpoint`: the SC as a zone's clients dial it, with the TLS settings of
-    /// profile `tls_from` (plain TCP when `None`).
-    Client {
-        endpoint: HostPort,
-        tls_from: Option<String>,
-    },
-}
 
 pub use crate::model::EndpointTls;
 

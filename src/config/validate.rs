@@ -8,7 +8,7 @@ use super::raw::{Located, RawClient, RawConfig, RawLocal, RawMaxChanges, RawSpu}
 use super::Problem;
 use crate::address::{self, AddressError};
 use crate::model::{
-    ClientSel, ClusterSel, Desired, DesiredSpu, Encryption, HostPort, LocalDecl, MaxChanges,
+    ClientTable, ClusterTable, Desired, DesiredSpu, Encryption, HostPort, LocalDecl, MaxChanges,
     Policy, ProbePolicy, SpuId, SpuSpans, Unmanaged,
 };
 use crate::replication::StallPolicy;
@@ -17,10 +17,10 @@ use crate::replication::StallPolicy;
 pub fn validate(raw: &RawConfig, problems: &mut Vec<Problem>) -> Desired {
     let mut desired = Desired::default();
     if let Some(cluster) = &raw.cluster {
-        desired.cluster = cluster_sel(cluster, problems);
+        desired.cluster = cluster_table(cluster, problems);
     }
     if let Some(client) = &raw.client {
-        desired.client = client_sel(client, problems);
+        desired.client = client_table(client, problems);
     }
     if let Some(policy) = &raw.policy {
         desired.policy = self::policy(policy, problems);
@@ -62,7 +62,7 @@ fn address_problem(err: AddressError, span: std::ops::Range<usize>, what: &str) 
     }
 }
 
-fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> ClusterSel {
+fn cluster_table(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> ClusterTable {
     if let (Some(profile), Some(endpoint)) = (&raw.profile, &raw.endpoint) {
         problems.push(
             Problem::new(
@@ -87,7 +87,7 @@ fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> Clu
         .endpoint
         .as_ref()
         .and_then(|endpoint| sc_address(endpoint, "cluster endpoint", problems));
-    ClusterSel {
+    ClusterTable {
         profile: raw.profile.as_ref().map(|p| p.value.clone()),
         endpoint: normalized,
     }
@@ -121,7 +121,7 @@ fn sc_address(
 
 /// `[client]`: the SC's address as the zone's clients dial it (required), and the profile
 /// whose TLS settings they share.
-fn client_sel(raw: &RawClient, problems: &mut Vec<Problem>) -> Option<ClientSel> {
+fn client_table(raw: &RawClient, problems: &mut Vec<Problem>) -> Option<ClientTable> {
     let before = problems.len();
     if !raw.has_endpoint {
         problems.push(
@@ -147,7 +147,7 @@ fn client_sel(raw: &RawClient, problems: &mut Vec<Problem>) -> Option<ClientSel>
     if problems.len() != before {
         return None;
     }
-    Some(ClientSel {
+    Some(ClientTable {
         endpoint: endpoint?,
         tls_from: raw.tls_from.as_ref().map(|t| t.value.clone()),
     })

@@ -15,7 +15,7 @@ use crate::config::SourceFile;
 use crate::error::{Error, Result};
 use crate::hook::{Hook, RestartHook};
 use crate::model::{
-    ClusterId, ClusterSel, Desired, HostPort, Live, LivePartition, Policy, ProbePolicy,
+    ClusterId, ClusterTable, Desired, HostPort, Live, LivePartition, Policy, ProbePolicy,
 };
 use crate::output::Printer;
 use crate::replication::{Route, StallPolicy};
@@ -135,11 +135,11 @@ impl Inputs {
     /// saved SC address is dialed as written when it reads back as the same `host:port`;
     /// one that does not (a profile's `endpoint` the fluvio config spells otherwise) is
     /// left to the current profile, whose cluster must then be the plan's.
-    pub(super) fn cluster(&self, connect: &mut Connect) -> ClusterSel {
+    pub(super) fn cluster(&self, connect: &mut Connect) -> ClusterTable {
         match (&self.file, &self.saved) {
             (Some((_, desired)), _) => desired.cluster.clone(),
             (None, Some(doc)) => match &doc.cluster {
-                ClusterId::Sc(addr) => ClusterSel {
+                ClusterId::Sc(addr) => ClusterTable {
                     endpoint: HostPort::parse(addr).filter(|parsed| parsed.to_string() == *addr),
                     profile: None,
                 },
@@ -147,7 +147,7 @@ impl Inputs {
                     if !connect.flags.pick_the_cluster() {
                         connect.flags.metadata_dir = Some(dir.clone());
                     }
-                    ClusterSel::default()
+                    ClusterTable::default()
                 }
             },
             (None, None) => unreachable!("a source has a file or a plan"),
@@ -267,7 +267,7 @@ fn not_a_plan(path: &std::path::Path, err: Error) -> Error {
 /// it.
 pub(super) async fn open(
     connect: &Connect,
-    selection: &ClusterSel,
+    selection: &ClusterTable,
     run: RunKind,
     printer: &Printer,
 ) -> Result<Opened> {

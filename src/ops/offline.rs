@@ -27,7 +27,7 @@ use super::{refused, RunOutcome};
 use crate::apply::{ApplyReport, DataPlaneResult, OfflineRun, RetryPolicy, SpuOutcome};
 use crate::cluster::{metadata_files, AnyCluster, Cluster, ClusterError};
 use crate::error::{Error, Result};
-use crate::model::{ClusterSel, LivePartition, SpuId};
+use crate::model::{ClusterTable, LivePartition, SpuId};
 
 use crate::escape::visible;
 use crate::output::Printer;
@@ -224,7 +224,7 @@ fn metadata_dir(dir: &Path) -> Result<PathBuf> {
 /// One run of the route, once its plan is approved.
 struct Offlining<'a> {
     connect: &'a Connect,
-    selection: &'a ClusterSel,
+    selection: &'a ClusterTable,
     offline: &'a Offline,
     dir: &'a Path,
     /// The partitions as the plan read them, before the SC stopped.
@@ -434,7 +434,7 @@ impl Offlining<'_> {
             },
             ..self.connect.clone()
         };
-        let mut session = Session::open(&connect, &ClusterSel::default(), self.printer).await?;
+        let mut session = Session::open(&connect, &ClusterTable::default(), self.printer).await?;
         // Ctrl-C is not watched here: with the SC stopped, the run finishes its changes
         // and starts the SC again rather than leave the cluster without one.
         let stop = AtomicBool::new(false);

@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use super::session::ClusterFlags;
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
-use crate::model::{ClusterId, ClusterSel, Desired, HostPort, SpuId};
+use crate::model::{ClusterId, ClusterTable, Desired, HostPort, SpuId};
 use crate::ownership::{conflicts, OwnershipError, Wanted, Zone};
 
 /// The cluster a file names as written: the same profile, or the same address but for the
 /// case of its host; the flags, when they pick it, for every file.
-fn as_written(flags: &ClusterFlags, sel: &ClusterSel) -> String {
+fn as_written(flags: &ClusterFlags, sel: &ClusterTable) -> String {
     if let Some(dir) = &flags.metadata_dir {
         return format!("dir:{}", dir.display());
     }

@@ -8,7 +8,7 @@ use super::{load_file, ChangeLimit};
 use crate::cluster::{AnyCluster, Cluster};
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
-use crate::model::{ClusterSel, Desired, Live};
+use crate::model::{ClusterTable, Desired, Live};
 use crate::output::Printer;
 use crate::plan::Plan;
 use crate::replication::Route;
@@ -91,7 +91,7 @@ async fn load_and_read(
     let mut validating = tokio::task::spawn_blocking(move || load_file(&path));
     let reading = async {
         let mut cluster = connect
-            .open(&ClusterSel::default(), Access::Read, printer)
+            .open(&ClusterTable::default(), Access::Read, printer)
             .await?;
         let live = cluster.read().await.map_err(Error::from_cluster)?;
         Ok::<_, Error>((cluster, live))

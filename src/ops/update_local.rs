@@ -9,7 +9,7 @@ use super::session::{Connect, Session};
 use super::{refused, RunOutcome};
 use crate::error::{Error, Result, Usage};
 use crate::model::{
-    ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuId, SpuSpans, Unmanaged,
+    ClusterTable, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuId, SpuSpans, Unmanaged,
 };
 use crate::output::Printer;
 use crate::report::RunKind;
@@ -54,7 +54,7 @@ pub fn local(
 /// A one-entry file: this SPU's local endpoint, nothing else managed.
 fn desired(options: &UpdateLocalOptions) -> Desired {
     Desired {
-        cluster: ClusterSel::default(),
+        cluster: ClusterTable::default(),
         client: None,
         policy: Policy {
             unmanaged: Unmanaged::Ignore,
