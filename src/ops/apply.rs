@@ -267,18 +267,18 @@ fn not_a_plan(path: &std::path::Path, err: Error) -> Error {
 /// it.
 pub(super) async fn open(
     connect: &Connect,
-    selection: &ClusterTable,
+    cluster_table: &ClusterTable,
     run: RunKind,
     printer: &Printer,
 ) -> Result<Opened> {
     Ok(match run {
         RunKind::DryRun => {
-            let cluster = connect.open(selection, Access::Write, printer).await?;
+            let cluster = connect.open(cluster_table, Access::Write, printer).await?;
             drop(connect.journal(&cluster.identity(), printer).await?);
             connect.warn_pending(&cluster.identity(), printer);
             Opened::DryRun(cluster)
         }
-        RunKind::Real => Opened::Session(Session::open(connect, selection, printer).await?),
+        RunKind::Real => Opened::Session(Session::open(connect, cluster_table, printer).await?),
     })
 }
 
@@ -292,14 +292,14 @@ pub async fn run(
     }
     let inputs = Inputs::read(&options.source, &options.targeting)?;
     let mut connect = connect.clone();
-    let selection = inputs.cluster(&mut connect);
+    let cluster_table = inputs.cluster(&mut connect);
     let run = if options.dry_run {
         RunKind::DryRun
     } else {
         RunKind::Real
     };
-    let mut opened = open(&connect, &selection, run, printer).await?;
-    connect.warn_local_off(&selection, None, printer);
+    let mut opened = open(&connect, &cluster_table, run, printer).await?;
+    connect.warn_local_off(&cluster_table, None, printer);
     let (cluster, recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
     let live = connect

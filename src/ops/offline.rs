@@ -47,7 +47,7 @@ pub async fn run(
 ) -> Result<RunOutcome> {
     let inputs = Inputs::read(&options.source, &options.targeting)?;
     let mut connect = connect.clone();
-    let selection = inputs.cluster(&mut connect);
+    let cluster_table = inputs.cluster(&mut connect);
     if connect.flags.metadata_dir.is_some() {
         return Err(Error::Store(ClusterError::Store(
             "--sc-offline changes a running SC's metadata directory: this plan was made for a metadata directory, which `apply PLAN --metadata-dir` changes without the SC".into(),
@@ -61,8 +61,8 @@ pub async fn run(
     };
     // The SC is opened as for any apply: its lock is held, and what an earlier run left
     // unfinished on it is recovered first.
-    let mut opened = super::apply::open(&connect, &selection, run, printer).await?;
-    connect.warn_local_off(&selection, None, printer);
+    let mut opened = super::apply::open(&connect, &cluster_table, run, printer).await?;
+    connect.warn_local_off(&cluster_table, None, printer);
     let (cluster, mut recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
     let live = connect
@@ -97,7 +97,7 @@ pub async fn run(
     let gate_timeout = options.healing.gate_timeout;
     let route = Offlining {
         connect: &connect,
-        selection: &selection,
+        cluster_table: &cluster_table,
         offline,
         dir: &dir,
         planned: &planned,
@@ -224,7 +224,7 @@ fn metadata_dir(dir: &Path) -> Result<PathBuf> {
 /// One run of the route, once its plan is approved.
 struct Offlining<'a> {
     connect: &'a Connect,
-    selection: &'a ClusterTable,
+    cluster_table: &'a ClusterTable,
     offline: &'a Offline,
     dir: &'a Path,
     /// The partitions as the plan read them, before the SC stopped.
@@ -395,7 +395,11 @@ impl Offlining<'_> {
         let mut quick = self.connect.clone();
         quick.timeout = LOOK_TIMEOUT;
         quick
-            .open(self.selection, super::session::Access::Read, self.printer)
+            .open(
+                self.cluster_table,
+                super::session::Access::Read,
+                self.printer,
+            )
             .await
     }
 
