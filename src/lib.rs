@@ -72,7 +72,7 @@ pub mod report;
 use cli::{Cli, Command};
 use commands::Ctx;
 use error::{exit, Error, Result};
-use ops::Found;
+use ops::RunOutcome;
 use output::Printer;
 
 /// Runs a parsed command line and returns the process exit code.
@@ -113,7 +113,7 @@ pub fn run(cli: Cli) -> u8 {
                 .note("error: could not write all output to stdout\n");
             exit::ERROR
         }
-        Ok(found) if found.changes && (detailed || is_drift) => exit::CHANGES,
+        Ok(outcome) if outcome.changes && (detailed || is_drift) => exit::CHANGES,
         Ok(_) => exit::OK,
         Err(err) => {
             if !matches!(err, Error::Reported { .. }) {
@@ -200,7 +200,7 @@ fn init_agent_log(verbose: u8, format: cli::LogFormat) {
 }
 
 /// Runs the command; those that talk to a cluster on a tokio runtime.
-fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
+fn dispatch(ctx: &Ctx, command: Command) -> Result<RunOutcome> {
     let printer = &ctx.printer;
     match command {
         Command::Validate(args) => commands::validate::run(ctx, &args),
@@ -211,7 +211,7 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
                 cli::SchemaKind::Apply => report::apply_schema(),
                 cli::SchemaKind::Probe => report::probe_schema(),
             });
-            Ok(Found::default())
+            Ok(RunOutcome::default())
         }
         Command::Profile { command } => commands::profile::run(ctx, &command),
         Command::Completions { shell } => commands::completions::completions(ctx, shell),
@@ -224,14 +224,14 @@ fn dispatch(ctx: &Ctx, command: Command) -> Result<Found> {
                 "description": "Declarative SPU local endpoints: plan, apply, verify",
                 "version": env!("CARGO_PKG_VERSION"),
             })));
-            Ok(Found::default())
+            Ok(RunOutcome::default())
         }
         command => run_on_runtime(ctx, command),
     }
 }
 
 /// Runs a command that talks to a cluster, on a tokio runtime.
-fn run_on_runtime(ctx: &Ctx, command: Command) -> Result<Found> {
+fn run_on_runtime(ctx: &Ctx, command: Command) -> Result<RunOutcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -249,7 +249,7 @@ fn run_on_runtime(ctx: &Ctx, command: Command) -> Result<Found> {
 /// carries the panic's message and place. (The one panic a dependency is known to raise,
 /// the socket codec's on a reply it cannot frame during the connect, is caught where it
 /// happens and becomes a connect error: see `cluster::connection`.)
-fn panicked() -> Result<Found> {
+fn panicked() -> Result<RunOutcome> {
     Err(Error::Internal(last_panic().unwrap_or_else(|| {
         "a panic whose message was not recorded".to_string()
     })))
@@ -278,7 +278,7 @@ fn install_panic_hook() {
     }));
 }
 
-async fn run_async(ctx: &Ctx, command: Command) -> Result<Found> {
+async fn run_async(ctx: &Ctx, command: Command) -> Result<RunOutcome> {
     match command {
         Command::Plan(args) => commands::plan::run(ctx, &args).await,
         Command::Apply(args) => commands::apply::run(ctx, &args).await,
@@ -310,7 +310,7 @@ mod tests {
     #[test]
     fn a_panic_is_an_internal_error_exit_70_with_its_message() {
         install_panic_hook();
-        let work = std::panic::AssertUnwindSafe(|| -> Result<Found> {
+        let work = std::panic::AssertUnwindSafe(|| -> Result<RunOutcome> {
             panic!("a bug in the engine");
         });
         let result = std::panic::catch_unwind(work).unwrap_or_else(|_| panicked());

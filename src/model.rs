@@ -79,9 +79,11 @@ impl Endpoint {
     }
 }
 
-/// A `host:port` address: an SC's, or an endpoint as a zone file asserts it. Displayed
-/// the way a zone file writes it: an IPv6 literal in brackets, whether or not the SC
-/// stored it with them, so assertions compare what they mean.
+/// A `host:port` address: an SC's as `-c`, `[cluster] endpoint` and `[client] endpoint`
+/// give it, or an endpoint as a zone file asserts it. Displayed the way a zone file writes
+/// it: an IPv6 literal in brackets, whether or not the SC stored it with them, so
+/// assertions compare what they mean, and one SC names one journal and one lock however a
+/// file writes its address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HostPort {
     pub host: String,
@@ -93,6 +95,15 @@ impl HostPort {
         HostPort {
             host: host.into(),
             port,
+        }
+    }
+
+    /// `host:port` as `crate::address::parse_host_port` reads it; `None` without a port or
+    /// for anything that is not an address.
+    pub fn parse(text: &str) -> Option<HostPort> {
+        match crate::address::parse_host_port(text) {
+            Ok((host, Some(port))) => Some(HostPort::new(host, port)),
+            _ => None,
         }
     }
 }
@@ -113,6 +124,9 @@ impl fmt::Display for HostPort {
 /// keyed by its text form, `sc://ADDR` or `dir:PATH`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ClusterId {
+    /// The address the client dialed, verbatim: a [`HostPort`]'s text, or a profile's
+    /// `endpoint` as the fluvio config spells it (which need not parse as one, and is
+    /// never rewritten). A journal or a saved plan names the cluster this way.
     Sc(String),
     MetadataDir(PathBuf),
 }
@@ -338,20 +352,20 @@ pub struct LivePartition {
     pub follower_offsets: Vec<ReplicaOffsets>,
 }
 
-/// Which cluster a file describes, as written in its `[cluster]` table.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ClusterSel {
+/// A zone file's `[cluster]` table: the cluster it describes, by profile or by address
+/// (empty without the table).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClusterTable {
     pub profile: Option<String>,
-    pub endpoint: Option<String>,
+    pub endpoint: Option<HostPort>,
 }
 
-/// How a zone's clients reach the SC, as written in the file's `[client]` table: the SC's
-/// address as they see it (`host.docker.internal:9003`), and the profile of the fluvio
+/// A zone file's `[client]` table: how the zone's clients reach the SC, by the SC's
+/// address as they see it (`host.docker.internal:9003`) and the profile of the fluvio
 /// config on this machine whose TLS settings they share.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientSel {
-    /// `host:port`, spelled as `-c` spells it.
-    pub endpoint: String,
+pub struct ClientTable {
+    pub endpoint: HostPort,
     /// `tls_from`.
     pub tls_from: Option<String>,
 }
@@ -374,6 +388,25 @@ pub enum EndpointTls {
         ca_cert: PathBuf,
         cert: PathBuf,
         key: PathBuf,
+    },
+}
+
+/// The SC a run connects to, as the flags and the zone file pick it (the first that is
+/// set wins: `ops::session::ClusterFlags::choice`); a metadata directory is picked before
+/// any of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterChoice {
+    /// `-c/--cluster ADDR` or `[cluster] endpoint`, with the TLS of the command line.
+    Endpoint(HostPort, EndpointTls),
+    /// `-P/--profile NAME` or `[cluster] profile`.
+    Profile(String),
+    /// The current profile of the fluvio config.
+    Current,
+    /// `[client] endpoint`: the SC as a zone's clients dial it, with the TLS settings of
+    /// profile `tls_from` (plain TCP when `None`).
+    Client {
+        endpoint: HostPort,
+        tls_from: Option<String>,
     },
 }
 
@@ -580,9 +613,9 @@ pub struct DesiredSpu {
 /// A validated file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Desired {
-    pub cluster: ClusterSel,
+    pub cluster: ClusterTable,
     /// `[client]`, when the file has one.
-    pub client: Option<ClientSel>,
+    pub client: Option<ClientTable>,
     pub policy: Policy,
     pub spus: BTreeMap<SpuId, DesiredSpu>,
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Value};
 
 use crate::escape::visible;
-use crate::model::EndpointTls;
+use crate::model::{ClusterChoice, EndpointTls, HostPort};
 
 const KEY: &str = "use_spu_local_address";
 
@@ -304,7 +304,7 @@ pub struct ZoneProfile {
     /// The profile's name, and its cluster's.
     pub name: String,
     /// The SC's address as the zone's clients dial it.
-    pub endpoint: String,
+    pub endpoint: HostPort,
     /// Copied by reference: certificate files by path, never their contents.
     pub tls: EndpointTls,
     /// The zone file it is written from, for the comment at the top.
@@ -336,7 +336,7 @@ impl ZoneProfile {
         let path = |p: &Path| value(p.to_string_lossy().into_owned());
         let name = self.name.as_str();
         let mut cluster = Table::new();
-        cluster["endpoint"] = value(self.endpoint.as_str());
+        cluster["endpoint"] = value(self.endpoint.to_string());
         cluster[KEY] = value(true);
         match &self.tls {
             EndpointTls::Disabled => {}
@@ -385,29 +385,20 @@ impl ZoneProfile {
     }
 }
 
-/// The profile whose clients a command's cluster choice stands for: `-P`, else the zone
-/// file's `profile`, else (when no address was given) the current profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InUse {
-    Named(String),
-    Current,
-    /// An address or a metadata directory: no profile is in use.
-    None,
-}
-
-/// A warning when the profile in use has local endpoints off; `None` when it has them on,
-/// when no profile is in use, or when the config cannot say (the command itself reports a
+/// A warning when the profile `choice` connects through (`-P`, the zone file's `profile`,
+/// or the current one) has local endpoints off; `None` when it has them on, when the
+/// choice is an address, or when the config cannot say (the command itself reports a
 /// config it needs and cannot read).
-pub fn local_off_warning(in_use: &InUse) -> Option<String> {
+pub fn local_off_warning(choice: &ClusterChoice) -> Option<String> {
     let path = config_path().ok()?;
     if !path.exists() {
         return None;
     }
     let config = FluvioConfig::load(&path).ok()?;
-    let name = match in_use {
-        InUse::Named(name) => name.clone(),
-        InUse::Current => config.current_profile()?,
-        InUse::None => return None,
+    let name = match choice {
+        ClusterChoice::Profile(name) => name.clone(),
+        ClusterChoice::Current => config.current_profile()?,
+        ClusterChoice::Endpoint(..) | ClusterChoice::Client { .. } => return None,
     };
     let view = config.view(&name).ok()?;
     (!view.uses_local()).then(|| {
@@ -485,7 +476,7 @@ endpoint = "127.0.0.1:9003"
     fn zone(tls: EndpointTls) -> ZoneProfile {
         ZoneProfile {
             name: "docker".into(),
-            endpoint: "host.docker.internal:9003".into(),
+            endpoint: HostPort::new("host.docker.internal", 9003),
             tls,
             source: "zones/docker.toml".into(),
             tls_from: Some("local".into()),

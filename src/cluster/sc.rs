@@ -20,25 +20,8 @@ use super::connection::{ConnectError, RequestError, ScConnection};
 use super::convert::{custom_spec, live_into_model, partition_into_model};
 use super::{Cluster, ClusterError};
 use crate::causes::one_line as causes;
-use crate::model::{ClusterId, Live, LivePartition, LiveSpu, SpuSpec};
+use crate::model::{ClusterChoice, ClusterId, Live, LivePartition, LiveSpu, SpuSpec};
 use crate::profile::without_quoted_lines;
-
-/// How the user picked the cluster; the first that is set wins.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClusterChoice {
-    /// `-c/--cluster ADDR` or `[cluster] endpoint`, with the TLS of the command line.
-    Endpoint(String, EndpointTls),
-    /// `-P/--profile NAME` or `[cluster] profile`.
-    Profile(String),
-    /// The current profile of the fluvio config.
-    Current,
-    /// `[client] endpoint`: the SC as a zone's clients dial it, with the TLS settings of
-    /// profile `tls_from` (plain TCP when `None`).
-    Client {
-        endpoint: String,
-        tls_from: Option<String>,
-    },
-}
 
 pub use crate::model::EndpointTls;
 
@@ -124,14 +107,14 @@ fn chosen_config(choice: &ClusterChoice) -> Result<FluvioClusterConfig, ProfileE
     };
     match choice {
         ClusterChoice::Endpoint(addr, tls) => {
-            Ok(FluvioClusterConfig::new(addr.clone()).with_tls(tls.clone()))
+            Ok(FluvioClusterConfig::new(addr.to_string()).with_tls(tls.clone()))
         }
         ClusterChoice::Profile(name) => profile_cluster(load()?.config(), name),
         ClusterChoice::Client { endpoint, tls_from } => match tls_from {
-            None => Ok(FluvioClusterConfig::new(endpoint.clone())),
+            None => Ok(FluvioClusterConfig::new(endpoint.to_string())),
             Some(name) => {
                 let mut config = profile_cluster(load()?.config(), name)?;
-                config.endpoint = endpoint.clone();
+                config.endpoint = endpoint.to_string();
                 Ok(config)
             }
         },

@@ -4,9 +4,9 @@ use crate::cli::ApplyArgs;
 use crate::commands::Ctx;
 use crate::error::{Error, Result, Usage};
 use crate::ops::apply::{ApplyOptions, Source};
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 
-pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<Found> {
+pub async fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<RunOutcome> {
     let several = args.file.len() > 1;
     if several {
         let refused = if args.plan.is_some() {

@@ -11,7 +11,7 @@ use clap_complete::Shell;
 use crate::cli::Cli;
 use crate::commands::Ctx;
 use crate::error::{exit, Error, Result};
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 
 const BIN: &str = "fluvio-endpoints";
 
@@ -24,7 +24,7 @@ fn command() -> clap::Command {
 }
 
 /// Prints the completion script for `shell` on stdout.
-pub fn completions(ctx: &Ctx, shell: Shell) -> Result<Found> {
+pub fn completions(ctx: &Ctx, shell: Shell) -> Result<RunOutcome> {
     let mut script = Vec::new();
     if shell == Shell::Bash {
         // clap_complete's bash script spells its per-subcommand states two ways when the
@@ -49,12 +49,12 @@ pub fn completions(ctx: &Ctx, shell: Shell) -> Result<Found> {
         clap_complete::generate(shell, &mut command(), BIN, &mut script);
         ctx.printer.data(&String::from_utf8_lossy(&script));
     }
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }
 
 /// Prints the man page on stdout, or with `out_dir` writes `fluvio-endpoints.1` and one
 /// `fluvio-endpoints-<command>.1` per visible subcommand there (creating the directory).
-pub fn man(ctx: &Ctx, out_dir: Option<&Path>) -> Result<Found> {
+pub fn man(ctx: &Ctx, out_dir: Option<&Path>) -> Result<RunOutcome> {
     // Built once, as the parser sees it: global options reach every subcommand's page and
     // each subcommand is named as typed (`fluvio-endpoints-plan`).
     let mut command = command().disable_help_subcommand(true);
@@ -65,7 +65,7 @@ pub fn man(ctx: &Ctx, out_dir: Option<&Path>) -> Result<Found> {
             .render(&mut page)
             .expect("rendering into memory cannot fail");
         ctx.printer.data(&String::from_utf8_lossy(&page));
-        return Ok(Found::default());
+        return Ok(RunOutcome::default());
     };
     let pages = command
         .get_subcommands()
@@ -81,5 +81,5 @@ pub fn man(ctx: &Ctx, out_dir: Option<&Path>) -> Result<Found> {
         page.generate_to(dir)
             .map_err(|source| Error::WriteFile { path, source })?;
     }
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }

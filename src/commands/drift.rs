@@ -5,9 +5,9 @@ use crate::cli::DriftArgs;
 use crate::commands::{plan_many, Ctx};
 use crate::error::Result;
 use crate::ops::plan::PlanOptions;
-use crate::ops::{ChangeLimit, Found};
+use crate::ops::{ChangeLimit, RunOutcome};
 
-pub async fn run(ctx: &Ctx, args: &DriftArgs) -> Result<Found> {
+pub async fn run(ctx: &Ctx, args: &DriftArgs) -> Result<RunOutcome> {
     let targeting = args.target.targeting();
     // Nothing is applied, so no size limit applies.
     let options = PlanOptions {
@@ -16,7 +16,7 @@ pub async fn run(ctx: &Ctx, args: &DriftArgs) -> Result<Found> {
         // the file's [policy] alone decides whether an apply of it would stall
         route: crate::ops::route::RouteRequest::default(),
         limit: ChangeLimit::Ignore,
-        fingerprints: ctx.printer.documents_are_kept(),
+        fingerprints: ctx.printer.documents_carry_fingerprints(),
         // drift never applies: nothing to prove reachable
         probe: crate::ops::probe::ProbeRequest::default(),
     };

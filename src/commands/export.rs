@@ -4,9 +4,9 @@ use crate::cli::ExportArgs;
 use crate::commands::Ctx;
 use crate::error::{Error, Result};
 use crate::ops::export::ExportOptions;
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 
-pub async fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Found> {
+pub async fn run(ctx: &Ctx, args: &ExportArgs) -> Result<RunOutcome> {
     let options = ExportOptions {
         schema: args.schema.clone(),
     };
@@ -27,5 +27,5 @@ pub async fn run(ctx: &Ctx, args: &ExportArgs) -> Result<Found> {
             ctx.printer.note(&format!("Wrote {}.\n", path.display()));
         }
     }
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::commands::Ctx;
 use crate::error::{Error, Result};
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 
 /// The name the fluvio CLI runs for `fluvio endpoints`.
 pub const EXTENSION_NAME: &str = "fluvio-endpoints";
@@ -29,7 +29,7 @@ fn default_dir() -> Option<PathBuf> {
 }
 
 /// Copies the running binary into `dir` (or the default) as `fluvio-endpoints`.
-pub fn run(ctx: &Ctx, dir: Option<&Path>) -> Result<Found> {
+pub fn run(ctx: &Ctx, dir: Option<&Path>) -> Result<RunOutcome> {
     let dir = match dir {
         Some(dir) => dir.to_path_buf(),
         None => default_dir().ok_or_else(|| Error::WriteFile {
@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx, dir: Option<&Path>) -> Result<Found> {
         "Installed {} as a fluvio extension: run `fluvio endpoints --help`.\n",
         target.display()
     ));
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }
 
 fn install(source: &Path, dir: &Path, target: &Path) -> Result<()> {

@@ -2,12 +2,12 @@
 
 use crate::commands::Ctx;
 use crate::error::Result;
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 
-pub async fn run(ctx: &Ctx) -> Result<Found> {
+pub async fn run(ctx: &Ctx) -> Result<RunOutcome> {
     // A format list cannot print is refused before the cluster is read.
     let format = ctx.printer.list_format()?;
     let (_, live) = crate::ops::read::read(&ctx.connect(), &ctx.printer).await?;
     ctx.printer.list(&live, format);
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }

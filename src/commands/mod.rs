@@ -156,7 +156,7 @@ pub async fn plan_many(
     files: &[std::path::PathBuf],
     options: crate::ops::plan::PlanOptions<'_>,
     mut each: impl FnMut(&crate::report::PlanDoc) -> Result<()>,
-) -> Result<crate::ops::Found> {
+) -> Result<crate::ops::RunOutcome> {
     let printer = &ctx.printer;
     let options = crate::ops::plan::PlanOptions {
         ownership: files.len() > 1,
@@ -185,13 +185,13 @@ pub async fn plan_many(
     crate::ops::ownership::check_resolved(&owned).await?;
     let single = files.len() == 1;
     let mut stream = printer.plans(files.len());
-    let mut found = crate::ops::Found::default();
+    let mut outcome = crate::ops::RunOutcome::default();
     let mut errors: Vec<Error> = Vec::new();
     for result in results {
         let checked = result.and_then(|doc| {
             stream.push(&doc);
             each(&doc)?;
-            found.changes |= doc.has_changes();
+            outcome.changes |= doc.has_changes();
             let checked = match doc.is_blocked() {
                 true => Err(crate::ops::refused(&doc)),
                 false => Ok(()),
@@ -208,7 +208,7 @@ pub async fn plan_many(
         }
     }
     stream.finish();
-    aggregate(&errors).map(|()| found)
+    aggregate(&errors).map(|()| outcome)
 }
 
 #[cfg(test)]

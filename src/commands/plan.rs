@@ -5,7 +5,7 @@ use crate::cli::PlanArgs;
 use crate::commands::{plan_many, Ctx};
 use crate::error::{Error, Result, Usage};
 use crate::ops::plan::PlanOptions;
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 use crate::report::PlanDoc;
 
 /// Writes (or, for a refused plan, removes) the saved plan at `out`.
@@ -38,7 +38,7 @@ fn save(ctx: &Ctx, out: &std::path::Path, doc: &PlanDoc) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Found> {
+pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<RunOutcome> {
     if args.out.is_some() && args.files.files.len() != 1 {
         return Err(Error::Usage(Usage::OutNeedsOneFile));
     }
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Ctx, args: &PlanArgs) -> Result<Found> {
         ownership: false,
         route: crate::commands::route_request(&args.heal, &args.offline),
         limit: args.safety.limit(),
-        fingerprints: args.out.is_some() || ctx.printer.documents_are_kept(),
+        fingerprints: args.out.is_some() || ctx.printer.documents_carry_fingerprints(),
         probe: crate::ops::probe::ProbeRequest {
             probe: args.probe,
             force: args.safety.force,

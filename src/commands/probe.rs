@@ -7,9 +7,9 @@ use crate::cli::ProbeArgs;
 use crate::commands::Ctx;
 use crate::error::{Error, Result};
 use crate::ops::probe::ProbeOptions;
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 
-pub async fn run(ctx: &Ctx, args: &ProbeArgs) -> Result<Found> {
+pub async fn run(ctx: &Ctx, args: &ProbeArgs) -> Result<RunOutcome> {
     let options = ProbeOptions {
         file: args.file.clone(),
         public: args.public,
@@ -27,5 +27,5 @@ pub async fn run(ctx: &Ctx, args: &ProbeArgs) -> Result<Found> {
             probed: doc.summary.reachable + doc.summary.unreachable,
         });
     }
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }

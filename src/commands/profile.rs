@@ -6,10 +6,10 @@ use crate::cli::{ProfileCommand, ProfileWriteArgs};
 use crate::commands::Ctx;
 use crate::error::{Error, Result};
 use crate::ops::profile_write::WriteOptions;
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 use crate::profile::{config_path, FluvioConfig};
 
-pub fn run(ctx: &Ctx, command: &ProfileCommand) -> Result<Found> {
+pub fn run(ctx: &Ctx, command: &ProfileCommand) -> Result<RunOutcome> {
     match command {
         ProfileCommand::Show { name } => show(ctx, name.as_deref()),
         ProfileCommand::UseLocal { name, off } => use_local(ctx, name, !off),
@@ -23,17 +23,17 @@ fn load() -> Result<(std::path::PathBuf, FluvioConfig)> {
     Ok((path, config))
 }
 
-fn show(ctx: &Ctx, name: Option<&str>) -> Result<Found> {
+fn show(ctx: &Ctx, name: Option<&str>) -> Result<RunOutcome> {
     let (_, config) = load()?;
     let views = match name {
         Some(name) => vec![config.view(name).map_err(Error::from_profile)?],
         None => config.views().map_err(Error::from_profile)?,
     };
     ctx.printer.profiles(&views);
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }
 
-fn use_local(ctx: &Ctx, name: &str, on: bool) -> Result<Found> {
+fn use_local(ctx: &Ctx, name: &str, on: bool) -> Result<RunOutcome> {
     let (path, mut config) = load()?;
     let (cluster, changed) = config
         .set_use_local(name, on)
@@ -51,10 +51,10 @@ fn use_local(ctx: &Ctx, name: &str, on: bool) -> Result<Found> {
             "; its clients dial the public endpoints"
         }
     ));
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }
 
-fn write(ctx: &Ctx, args: &ProfileWriteArgs) -> Result<Found> {
+fn write(ctx: &Ctx, args: &ProfileWriteArgs) -> Result<RunOutcome> {
     let options = WriteOptions {
         file: args.file.clone(),
         out: args.out.clone(),
@@ -73,5 +73,5 @@ fn write(ctx: &Ctx, args: &ProfileWriteArgs) -> Result<Found> {
     ctx.printer.note(&format!(
         "The zone's clients use it with FLV_PROFILE_PATH={out} (e.g. `FLV_PROFILE_PATH={out} fluvio topic list`).\n"
     ));
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }

@@ -4,9 +4,9 @@ use crate::cli::ReconcileArgs;
 use crate::commands::Ctx;
 use crate::error::Result;
 use crate::ops::reconcile::{Pacing, ReconcileOptions};
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 
-pub async fn run(ctx: &Ctx, args: &ReconcileArgs) -> Result<Found> {
+pub async fn run(ctx: &Ctx, args: &ReconcileArgs) -> Result<RunOutcome> {
     let options = ReconcileOptions {
         files: args.files.files.clone(),
         remediate: args.remediate,
@@ -23,5 +23,5 @@ pub async fn run(ctx: &Ctx, args: &ReconcileArgs) -> Result<Found> {
         healing: args.heal.healing(),
     };
     crate::ops::reconcile::run(&ctx.connect(), options).await?;
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }

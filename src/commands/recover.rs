@@ -2,14 +2,14 @@
 
 use crate::commands::Ctx;
 use crate::error::Result;
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 
-pub async fn run(ctx: &Ctx) -> Result<Found> {
+pub async fn run(ctx: &Ctx) -> Result<RunOutcome> {
     let (cluster, recovered) = crate::ops::recover::run(&ctx.connect(), &ctx.printer).await?;
     if recovered.is_empty() {
         ctx.printer.note(&format!(
             "Nothing to recover on {cluster}: no interrupted apply.\n"
         ));
     }
-    Ok(Found::default())
+    Ok(RunOutcome::default())
 }

@@ -5,9 +5,9 @@ use crate::cli::UpdateLocalArgs;
 use crate::commands::Ctx;
 use crate::error::{Error, Result};
 use crate::ops::update_local::{local, UpdateLocalOptions};
-use crate::ops::Found;
+use crate::ops::RunOutcome;
 
-pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<Found> {
+pub async fn run(ctx: &Ctx, args: &UpdateLocalArgs) -> Result<RunOutcome> {
     let encryption = args.encryption;
     let options = UpdateLocalOptions {
         id: args.id,

@@ -3,9 +3,9 @@
 use crate::cli::FilesArgs;
 use crate::commands::{aggregate, Ctx};
 use crate::error::{Error, Result};
-use crate::ops::{load_file, Found};
+use crate::ops::{load_file, RunOutcome};
 
-pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Found> {
+pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<RunOutcome> {
     let mut failed: Vec<Error> = Vec::new();
     let mut valid = Vec::new();
     for path in &args.files {
@@ -37,5 +37,5 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> Result<Found> {
         ctx.printer.error(&e);
         failed.push(e);
     }
-    aggregate(&failed).map(|()| Found::default())
+    aggregate(&failed).map(|()| RunOutcome::default())
 }

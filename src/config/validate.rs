@@ -8,8 +8,8 @@ use super::raw::{Located, RawClient, RawConfig, RawLocal, RawMaxChanges, RawSpu}
 use super::Problem;
 use crate::address::{self, AddressError};
 use crate::model::{
-    ClientSel, ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, MaxChanges, Policy,
-    ProbePolicy, SpuId, SpuSpans, Unmanaged,
+    ClientTable, ClusterTable, Desired, DesiredSpu, Encryption, HostPort, LocalDecl, MaxChanges,
+    Policy, ProbePolicy, SpuId, SpuSpans, Unmanaged,
 };
 use crate::replication::StallPolicy;
 
@@ -17,10 +17,10 @@ use crate::replication::StallPolicy;
 pub fn validate(raw: &RawConfig, problems: &mut Vec<Problem>) -> Desired {
     let mut desired = Desired::default();
     if let Some(cluster) = &raw.cluster {
-        desired.cluster = cluster_sel(cluster, problems);
+        desired.cluster = cluster_table(cluster, problems);
     }
     if let Some(client) = &raw.client {
-        desired.client = client_sel(client, problems);
+        desired.client = client_table(client, problems);
     }
     if let Some(policy) = &raw.policy {
         desired.policy = self::policy(policy, problems);
@@ -62,7 +62,7 @@ fn address_problem(err: AddressError, span: std::ops::Range<usize>, what: &str) 
     }
 }
 
-fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> ClusterSel {
+fn cluster_table(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> ClusterTable {
     if let (Some(profile), Some(endpoint)) = (&raw.profile, &raw.endpoint) {
         problems.push(
             Problem::new(
@@ -87,21 +87,20 @@ fn cluster_sel(raw: &super::raw::RawCluster, problems: &mut Vec<Problem>) -> Clu
         .endpoint
         .as_ref()
         .and_then(|endpoint| sc_address(endpoint, "cluster endpoint", problems));
-    ClusterSel {
+    ClusterTable {
         profile: raw.profile.as_ref().map(|p| p.value.clone()),
         endpoint: normalized,
     }
 }
 
-/// An SC's address, `host:port`, spelled as `-c` spells it (so that the same SC names one
-/// journal and one lock however a file writes it).
+/// An SC's address, `host:port`, read as `-c` reads it.
 fn sc_address(
     endpoint: &Located<String>,
     what: &str,
     problems: &mut Vec<Problem>,
-) -> Option<String> {
+) -> Option<HostPort> {
     match address::parse_host_port(&endpoint.value) {
-        Ok((host, Some(port))) => Some(format!("{host}:{port}")),
+        Ok((host, Some(port))) => Some(HostPort::new(host, port)),
         Ok((_, None)) => {
             problems.push(
                 Problem::new(
@@ -122,7 +121,7 @@ fn sc_address(
 
 /// `[client]`: the SC's address as the zone's clients dial it (required), and the profile
 /// whose TLS settings they share.
-fn client_sel(raw: &RawClient, problems: &mut Vec<Problem>) -> Option<ClientSel> {
+fn client_table(raw: &RawClient, problems: &mut Vec<Problem>) -> Option<ClientTable> {
     let before = problems.len();
     if !raw.has_endpoint {
         problems.push(
@@ -148,7 +147,7 @@ fn client_sel(raw: &RawClient, problems: &mut Vec<Problem>) -> Option<ClientSel>
     if problems.len() != before {
         return None;
     }
-    Some(ClientSel {
+    Some(ClientTable {
         endpoint: endpoint?,
         tls_from: raw.tls_from.as_ref().map(|t| t.value.clone()),
     })
@@ -624,7 +623,7 @@ local = { host = "::1", encryption = "ssl" }
         ))
         .expect("valid");
         let client = desired.client.as_ref().expect("[client]");
-        assert_eq!(client.endpoint, "host.docker.internal:9003");
+        assert_eq!(client.endpoint.to_string(), "host.docker.internal:9003");
         assert_eq!(client.tls_from, None);
         assert_eq!(
             desired.client_tls_profile(),
@@ -636,7 +635,10 @@ local = { host = "::1", encryption = "ssl" }
             "[cluster]\nprofile = \"docker\"\n[client]\nendpoint = \"[::1]:9003\"\ntls_from = \"ci\"\n",
         ))
         .expect("valid");
-        assert_eq!(desired.client.as_ref().unwrap().endpoint, "[::1]:9003");
+        assert_eq!(
+            desired.client.as_ref().unwrap().endpoint.to_string(),
+            "[::1]:9003"
+        );
         assert_eq!(desired.client_tls_profile(), Some("ci"));
         let by_address = load(&file(
             "[cluster]\nendpoint = \"127.0.0.1:9003\"\n[client]\nendpoint = \"sc:9003\"\n",

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use super::plan::{document, limit};
 use super::route::{read_live, Healing, Offline, RouteRequest};
 use super::session::{Access, Connect, Session};
-use super::{load_file, refused, saved, ChangeLimit, Found};
+use super::{load_file, refused, saved, ChangeLimit, RunOutcome};
 use crate::apply::{ApplyReport, Recovered, RetryPolicy, Rolling};
 use crate::cluster::{AnyCluster, Cluster};
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
 use crate::hook::{Hook, RestartHook};
-use crate::model::{ClusterId, ClusterSel, Desired, Live, LivePartition, Policy, ProbePolicy};
+use crate::model::{
+    ClusterId, ClusterTable, Desired, HostPort, Live, LivePartition, Policy, ProbePolicy,
+};
 use crate::output::Printer;
 use crate::replication::{Route, StallPolicy};
 use crate::report::{ApplySummary, ConfigRef, PlanDoc, RunKind};
@@ -129,20 +131,23 @@ impl Inputs {
     }
 
     /// The cluster to open: the file's, else the saved plan's (whose metadata directory
-    /// is used unless flags pick another cluster; a changed cluster is then stale).
-    pub(super) fn cluster(&self, connect: &mut Connect) -> ClusterSel {
+    /// is used unless flags pick another cluster; a changed cluster is then stale). A
+    /// saved SC address is dialed as written when it reads back as the same `host:port`;
+    /// one that does not (a profile's `endpoint` the fluvio config spells otherwise) is
+    /// left to the current profile, whose cluster must then be the plan's.
+    pub(super) fn cluster(&self, connect: &mut Connect) -> ClusterTable {
         match (&self.file, &self.saved) {
             (Some((_, desired)), _) => desired.cluster.clone(),
             (None, Some(doc)) => match &doc.cluster {
-                ClusterId::Sc(addr) => ClusterSel {
-                    endpoint: Some(addr.clone()),
+                ClusterId::Sc(addr) => ClusterTable {
+                    endpoint: HostPort::parse(addr).filter(|parsed| parsed.to_string() == *addr),
                     profile: None,
                 },
                 ClusterId::MetadataDir(dir) => {
                     if !connect.flags.pick_the_cluster() {
                         connect.flags.metadata_dir = Some(dir.clone());
                     }
-                    ClusterSel::default()
+                    ClusterTable::default()
                 }
             },
             (None, None) => unreachable!("a source has a file or a plan"),
@@ -262,35 +267,39 @@ fn not_a_plan(path: &std::path::Path, err: Error) -> Error {
 /// it.
 pub(super) async fn open(
     connect: &Connect,
-    selection: &ClusterSel,
+    cluster_table: &ClusterTable,
     run: RunKind,
     printer: &Printer,
 ) -> Result<Opened> {
     Ok(match run {
         RunKind::DryRun => {
-            let cluster = connect.open(selection, Access::Write).await?;
-            drop(connect.journal(&cluster.identity()).await?);
+            let cluster = connect.open(cluster_table, Access::Write, printer).await?;
+            drop(connect.journal(&cluster.identity(), printer).await?);
             connect.warn_pending(&cluster.identity(), printer);
             Opened::DryRun(cluster)
         }
-        RunKind::Real => Opened::Session(Session::open(connect, selection, printer).await?),
+        RunKind::Real => Opened::Session(Session::open(connect, cluster_table, printer).await?),
     })
 }
 
-pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -> Result<Found> {
+pub async fn run(
+    connect: &Connect,
+    options: &ApplyOptions,
+    printer: &Printer,
+) -> Result<RunOutcome> {
     if let Some(offline) = &options.offline {
         return super::offline::run(connect, options, offline, printer).await;
     }
     let inputs = Inputs::read(&options.source, &options.targeting)?;
     let mut connect = connect.clone();
-    let selection = inputs.cluster(&mut connect);
+    let cluster_table = inputs.cluster(&mut connect);
     let run = if options.dry_run {
         RunKind::DryRun
     } else {
         RunKind::Real
     };
-    let mut opened = open(&connect, &selection, run, printer).await?;
-    connect.warn_local_off(&selection, None, printer);
+    let mut opened = open(&connect, &cluster_table, run, printer).await?;
+    connect.warn_local_off(&cluster_table, None, printer);
     let (cluster, recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
     let live = connect
@@ -306,7 +315,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
         cluster,
         &live,
         options.limit,
-        printer.documents_are_kept(),
+        printer.documents_carry_fingerprints(),
         route,
     )?;
     super::probe::check_plan(&mut doc, options.probe.mode(probe_policy), printer).await;
@@ -319,7 +328,7 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
     }
     if !doc.has_changes() {
         unexecuted(recovered_first);
-        return Ok(Found::default());
+        return Ok(RunOutcome::default());
     }
     let session = match &mut opened {
         Opened::Session(session) => session,
@@ -353,14 +362,18 @@ pub async fn run(connect: &Connect, options: &ApplyOptions, printer: &Printer) -
 
 /// The end of a dry run with changes: the same pre-flight a real run makes (a dry run also
 /// says it would be refused), then what it would have done.
-async fn dry_run_end(cluster: &mut AnyCluster, doc: &PlanDoc, printer: &Printer) -> Result<Found> {
+async fn dry_run_end(
+    cluster: &mut AnyCluster,
+    doc: &PlanDoc,
+    printer: &Printer,
+) -> Result<RunOutcome> {
     crate::apply::preflight(cluster, &creates(doc)).await?;
     printer.note(&format!(
         "Dry run: {} change(s) would be applied to {}; nothing was written.\n",
         doc.changes.len(),
         doc.cluster
     ));
-    Ok(Found { changes: true })
+    Ok(RunOutcome { changes: true })
 }
 
 /// `apply -f A -f B ...`: every file planned first, concurrently and read-only, and checked
@@ -375,12 +388,12 @@ pub async fn run_many(
     options: &ApplyOptions,
     files: &[PathBuf],
     printer: &Printer,
-) -> Result<Found> {
+) -> Result<RunOutcome> {
     let plan_options = super::plan::PlanOptions {
         targeting: &options.targeting,
         route: options.route_request(),
         limit: options.limit,
-        fingerprints: printer.documents_are_kept(),
+        fingerprints: printer.documents_carry_fingerprints(),
         probe: options.probe,
         ownership: true,
     };
@@ -408,11 +421,12 @@ pub async fn run_many(
             }
             outputs
         });
-    let mut outputs: Vec<(usize, Result<Found>, String)> = futures_util::future::join_all(runs)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut outputs: Vec<(usize, Result<RunOutcome>, String)> =
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
     outputs.sort_by_key(|(i, _, _)| *i);
     print_in_order(printer, outputs.iter().map(|(_, _, out)| out.as_str()));
     worst_of(outputs, files, printer)
@@ -500,15 +514,15 @@ async fn by_cluster(docs: &[PlanDoc]) -> Vec<Vec<usize>> {
 
 /// The run's end: what the applies found, or every file's error and the worst exit code.
 fn worst_of(
-    outputs: Vec<(usize, Result<Found>, String)>,
+    outputs: Vec<(usize, Result<RunOutcome>, String)>,
     files: &[PathBuf],
     printer: &Printer,
-) -> Result<Found> {
-    let mut found = Found::default();
+) -> Result<RunOutcome> {
+    let mut outcome = RunOutcome::default();
     let mut codes = Vec::new();
     for (i, result, _) in outputs {
         match result {
-            Ok(f) => found.changes |= f.changes,
+            Ok(f) => outcome.changes |= f.changes,
             Err(e) => {
                 printer.note(&format!("{}:\n", files[i].display()));
                 printer.error(&e);
@@ -517,7 +531,7 @@ fn worst_of(
         }
     }
     match codes.is_empty() {
-        true => Ok(found),
+        true => Ok(outcome),
         false => Err(Error::Reported {
             count: codes.len(),
             code: crate::error::worst(codes.into_iter()),
@@ -605,7 +619,7 @@ pub async fn execute(
     printer: &Printer,
     heal: Option<Heal<'_>>,
     stop: Option<Arc<AtomicBool>>,
-) -> Result<Found> {
+) -> Result<RunOutcome> {
     // Before any write (and before Ctrl-C is watched): may the caller re-create what it
     // deletes?
     crate::apply::preflight(&mut session.cluster, &creates(doc)).await?;
@@ -677,7 +691,7 @@ fn creates(doc: &PlanDoc) -> Vec<crate::model::SpuSpec> {
 }
 
 /// How an executed apply ends: every change verified, or the error that says what is left.
-pub(super) fn outcome(doc: &PlanDoc, report: &ApplyReport) -> Result<Found> {
+pub(super) fn outcome(doc: &PlanDoc, report: &ApplyReport) -> Result<RunOutcome> {
     let summary = ApplySummary::of(report);
     if summary.unresolved > 0 {
         return Err(Error::RecoveryNeeded(format!(
@@ -702,7 +716,7 @@ pub(super) fn outcome(doc: &PlanDoc, report: &ApplyReport) -> Result<Found> {
             total: report.results.len(),
         });
     }
-    Ok(Found { changes: true })
+    Ok(RunOutcome { changes: true })
 }
 
 /// A journal that could not be written once changes were begun leaves those changes open:

@@ -1,5 +1,5 @@
 //! Operations: one per job (`plan`, `apply`, `recover`, `export`, ...), each over a plain
-//! options struct (no clap types) and returning what it found. A `Session` opens the
+//! options struct (no clap types) and returning its `RunOutcome`. A `Session` opens the
 //! cluster, the journal and the lock once; `saved` checks saved plans.
 //! Commands turn arguments into these options and hand the results to the printer.
 
@@ -34,9 +34,10 @@ pub(crate) fn leave_for_exit<T>(value: T) {
     std::mem::forget(value);
 }
 
-/// What a run found besides its output: whether there are changes (or drift).
+/// What a run ends with besides its output: whether it found changes (or drift), which
+/// `plan --detailed-exitcode` and `drift` turn into their exit code for changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Found {
+pub struct RunOutcome {
     pub changes: bool,
 }
 

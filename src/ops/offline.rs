@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 use super::apply::{outcome, ApplyOptions, Inputs, Source};
 use super::route::{read_live, Offline};
 use super::session::{ClusterFlags, Connect, Session};
-use super::{refused, Found};
+use super::{refused, RunOutcome};
 use crate::apply::{ApplyReport, DataPlaneResult, OfflineRun, RetryPolicy, SpuOutcome};
 use crate::cluster::{metadata_files, AnyCluster, Cluster, ClusterError};
 use crate::error::{Error, Result};
-use crate::model::{ClusterSel, LivePartition, SpuId};
+use crate::model::{ClusterTable, LivePartition, SpuId};
 
 use crate::escape::visible;
 use crate::output::Printer;
@@ -44,10 +44,10 @@ pub async fn run(
     options: &ApplyOptions,
     offline: &Offline,
     printer: &Printer,
-) -> Result<Found> {
+) -> Result<RunOutcome> {
     let inputs = Inputs::read(&options.source, &options.targeting)?;
     let mut connect = connect.clone();
-    let selection = inputs.cluster(&mut connect);
+    let cluster_table = inputs.cluster(&mut connect);
     if connect.flags.metadata_dir.is_some() {
         return Err(Error::Store(ClusterError::Store(
             "--sc-offline changes a running SC's metadata directory: this plan was made for a metadata directory, which `apply PLAN --metadata-dir` changes without the SC".into(),
@@ -61,8 +61,8 @@ pub async fn run(
     };
     // The SC is opened as for any apply: its lock is held, and what an earlier run left
     // unfinished on it is recovered first.
-    let mut opened = super::apply::open(&connect, &selection, run, printer).await?;
-    connect.warn_local_off(&selection, None, printer);
+    let mut opened = super::apply::open(&connect, &cluster_table, run, printer).await?;
+    connect.warn_local_off(&cluster_table, None, printer);
     let (cluster, mut recovered_first) = opened.parts();
     let live = read_live(cluster).await.map_err(Error::from_cluster)?;
     let live = connect
@@ -76,7 +76,7 @@ pub async fn run(
         cluster,
         &live,
         options.limit,
-        printer.documents_are_kept(),
+        printer.documents_carry_fingerprints(),
         (Route::Offline, stalls),
     )?;
     let probe_policy = policy.probe;
@@ -97,7 +97,7 @@ pub async fn run(
     let gate_timeout = options.healing.gate_timeout;
     let route = Offlining {
         connect: &connect,
-        selection: &selection,
+        cluster_table: &cluster_table,
         offline,
         dir: &dir,
         planned: &planned,
@@ -120,7 +120,7 @@ fn before_the_route(
     run: RunKind,
     recovered_first: &mut Vec<crate::apply::Recovered>,
     printer: &Printer,
-) -> Option<Result<Found>> {
+) -> Option<Result<RunOutcome>> {
     let unexecuted = |recovered_first: &mut Vec<_>| {
         printer.unexecuted(doc, std::mem::take(recovered_first), run)
     };
@@ -130,7 +130,7 @@ fn before_the_route(
     }
     if !doc.has_changes() {
         unexecuted(recovered_first);
-        return Some(Ok(Found::default()));
+        return Some(Ok(RunOutcome::default()));
     }
     if run == RunKind::DryRun {
         unexecuted(recovered_first);
@@ -142,7 +142,7 @@ fn before_the_route(
             dir.display(),
             visible(&offline.start.command),
         ));
-        return Some(Ok(Found { changes: true }));
+        return Some(Ok(RunOutcome { changes: true }));
     }
     let reviewed = matches!(options.source, Source::Saved { .. });
     if !options.auto_approve && !reviewed {
@@ -224,7 +224,7 @@ fn metadata_dir(dir: &Path) -> Result<PathBuf> {
 /// One run of the route, once its plan is approved.
 struct Offlining<'a> {
     connect: &'a Connect,
-    selection: &'a ClusterSel,
+    cluster_table: &'a ClusterTable,
     offline: &'a Offline,
     dir: &'a Path,
     /// The partitions as the plan read them, before the SC stopped.
@@ -395,7 +395,11 @@ impl Offlining<'_> {
         let mut quick = self.connect.clone();
         quick.timeout = LOOK_TIMEOUT;
         quick
-            .open(self.selection, super::session::Access::Read)
+            .open(
+                self.cluster_table,
+                super::session::Access::Read,
+                self.printer,
+            )
             .await
     }
 
@@ -434,7 +438,7 @@ impl Offlining<'_> {
             },
             ..self.connect.clone()
         };
-        let mut session = Session::open(&connect, &ClusterSel::default(), self.printer).await?;
+        let mut session = Session::open(&connect, &ClusterTable::default(), self.printer).await?;
         // Ctrl-C is not watched here: with the SC stopped, the run finishes its changes
         // and starts the SC again rather than leave the cluster without one.
         let stop = AtomicBool::new(false);

@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use super::session::ClusterFlags;
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
-use crate::model::{ClusterId, ClusterSel, Desired, SpuId};
+use crate::model::{ClusterId, ClusterTable, Desired, HostPort, SpuId};
 use crate::ownership::{conflicts, OwnershipError, Wanted, Zone};
 
-/// The cluster a file names as written: the same profile, or the same address once
-/// normalized (host case, IPv6 brackets); the flags, when they pick it, for every file.
-fn as_written(flags: &ClusterFlags, sel: &ClusterSel) -> String {
+/// The cluster a file names as written: the same profile, or the same address but for the
+/// case of its host; the flags, when they pick it, for every file.
+fn as_written(flags: &ClusterFlags, sel: &ClusterTable) -> String {
     if let Some(dir) = &flags.metadata_dir {
         return format!("dir:{}", dir.display());
     }
@@ -23,10 +23,10 @@ fn as_written(flags: &ClusterFlags, sel: &ClusterSel) -> String {
         return format!("profile {profile}");
     }
     match (&sel.endpoint, &sel.profile) {
-        (Some(addr), _) => match crate::address::parse_host_port(addr) {
-            Ok((host, Some(port))) => format!("sc://{}:{port}", host.to_ascii_lowercase()),
-            _ => format!("sc://{addr}"),
-        },
+        (Some(addr), _) => format!(
+            "sc://{}",
+            HostPort::new(addr.host.to_ascii_lowercase(), addr.port)
+        ),
         (None, Some(profile)) => format!("profile {profile}"),
         (None, None) => "the current profile".to_string(),
     }

@@ -8,7 +8,7 @@ use super::{load_file, ChangeLimit};
 use crate::cluster::{AnyCluster, Cluster};
 use crate::config::SourceFile;
 use crate::error::{Error, Result};
-use crate::model::{ClusterSel, Desired, Live};
+use crate::model::{ClusterTable, Desired, Live};
 use crate::output::Printer;
 use crate::plan::Plan;
 use crate::replication::Route;
@@ -76,10 +76,13 @@ pub fn document(
 async fn load_and_read(
     connect: &Connect,
     path: &Path,
+    printer: &Printer,
 ) -> Result<(SourceFile, Desired, AnyCluster, Live)> {
     if !connect.flags.pick_the_cluster() {
         let (file, desired) = load_file(path)?;
-        let mut cluster = connect.open(&desired.cluster, Access::Read).await?;
+        let mut cluster = connect
+            .open(&desired.cluster, Access::Read, printer)
+            .await?;
         let live = cluster.read().await.map_err(Error::from_cluster)?;
         return Ok((file, desired, cluster, live));
     }
@@ -87,7 +90,9 @@ async fn load_and_read(
     let path = path.to_path_buf();
     let mut validating = tokio::task::spawn_blocking(move || load_file(&path));
     let reading = async {
-        let mut cluster = connect.open(&ClusterSel::default(), Access::Read).await?;
+        let mut cluster = connect
+            .open(&ClusterTable::default(), Access::Read, printer)
+            .await?;
         let live = cluster.read().await.map_err(Error::from_cluster)?;
         Ok::<_, Error>((cluster, live))
     };
@@ -119,7 +124,7 @@ pub async fn plan_file(
     options: PlanOptions<'_>,
     printer: &Printer,
 ) -> Result<(PlanDoc, Option<super::ownership::Owned>)> {
-    let (file, desired, mut cluster, live) = load_and_read(connect, path).await?;
+    let (file, desired, mut cluster, live) = load_and_read(connect, path, printer).await?;
     check_targets(options.targeting, &desired, path)?;
     let named: Vec<_> = desired
         .spus

@@ -98,14 +98,16 @@ fn from_live(live: &Live, public: bool) -> Vec<Subject> {
 /// if any, is printed through `printer` and kept in the report).
 pub async fn run(connect: &Connect, options: &ProbeOptions, printer: &Printer) -> Result<ProbeDoc> {
     let loaded = options.file.as_deref().map(load_file).transpose()?;
-    let selection = loaded
+    let cluster_table = loaded
         .as_ref()
         .map(|(_, d)| d.cluster.clone())
         .unwrap_or_default();
     // A probe stands for the zone's clients: it reads the SPUs through the SC address they
     // dial (`[client]`) when the file gives one.
     let client = loaded.as_ref().and_then(|(_, d)| d.client.as_ref());
-    let mut cluster = connect.open_for(&selection, client, Access::Read).await?;
+    let mut cluster = connect
+        .open_for(&cluster_table, client, Access::Read, printer)
+        .await?;
     let live = cluster.read().await.map_err(Error::from_cluster)?;
     let subjects = match &loaded {
         Some((file, desired)) => from_file(file, desired, &live, options.public),
@@ -121,7 +123,7 @@ pub async fn run(connect: &Connect, options: &ProbeOptions, printer: &Printer) -
         });
     }
     let warnings: Vec<String> = connect
-        .warn_local_off(&selection, client, printer)
+        .warn_local_off(&cluster_table, client, printer)
         .into_iter()
         .collect();
     let spus = probe::probe(&subjects, &options.limits).await;

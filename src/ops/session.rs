@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use crate::apply::{Recovered, RecoveryState, RetryPolicy};
 use crate::cluster::metadata_dir::MetadataDir;
-use crate::cluster::sc::{cluster_config, ClusterChoice, EndpointTls, ScCluster};
+use crate::cluster::sc::{cluster_config, EndpointTls, ScCluster};
 use crate::cluster::{AnyCluster, Cluster};
 use crate::error::{Error, Result, Usage};
 use crate::journal::{self, Journal};
-use crate::model::{ClientSel, ClusterId, ClusterSel, HostPort};
+use crate::model::{ClientTable, ClusterChoice, ClusterId, ClusterTable, HostPort};
 use crate::output::Printer;
 
 /// The cluster options of the command line.
@@ -33,37 +33,24 @@ impl ClusterFlags {
         self.cluster.is_some() || self.profile.is_some() || self.metadata_dir.is_some()
     }
 
-    /// The profile whose clients the run stands for: `-P`, else the file's, else the
-    /// current one; none when an address or a metadata directory picks the cluster, or the
-    /// file's `[client]` does (its clients' profile is the one `profile write` makes).
-    pub fn profile_in_use(
-        &self,
-        file: &ClusterSel,
-        client: Option<&ClientSel>,
-    ) -> crate::profile::InUse {
-        use crate::profile::InUse;
-        if self.metadata_dir.is_some() || self.cluster.is_some() {
-            InUse::None
-        } else if let Some(p) = &self.profile {
-            InUse::Named(p.clone())
-        } else if file.endpoint.is_some() || client.is_some() {
-            InUse::None
-        } else if let Some(p) = &file.profile {
-            InUse::Named(p.clone())
-        } else {
-            InUse::Current
-        }
-    }
-
     /// The SC to connect to: --cluster, --profile, then the file's [client] when the run
     /// stands for the zone's clients (`probe`), then its [cluster], then the current
     /// fluvio profile. (`--metadata-dir` is checked before this.) The TLS flags go with an
     /// address only, as in the fluvio CLI: a profile has its own TLS settings. A [client]
     /// address takes its TLS settings from its profile (`tls_from`, else the [cluster]
     /// profile), or from the flags when they are given.
-    fn choice(&self, file: &ClusterSel, client: Option<&ClientSel>) -> Result<ClusterChoice> {
-        let choice = if let Some(addr) = &self.cluster {
-            ClusterChoice::Endpoint(addr.to_string(), self.tls.clone())
+    fn choice(&self, file: &ClusterTable, client: Option<&ClientTable>) -> Result<ClusterChoice> {
+        let choice = self.picked(file, client);
+        if self.tls != EndpointTls::Disabled && !matches!(choice, ClusterChoice::Endpoint(..)) {
+            return Err(Error::Usage(Usage::TlsNeedsAddress));
+        }
+        Ok(choice)
+    }
+
+    /// What `choice` picks, before the TLS flags are checked against it.
+    fn picked(&self, file: &ClusterTable, client: Option<&ClientTable>) -> ClusterChoice {
+        if let Some(addr) = &self.cluster {
+            ClusterChoice::Endpoint(addr.clone(), self.tls.clone())
         } else if let Some(profile) = &self.profile {
             ClusterChoice::Profile(profile.clone())
         } else if let Some(client) = client {
@@ -80,11 +67,7 @@ impl ClusterFlags {
             ClusterChoice::Profile(profile.clone())
         } else {
             ClusterChoice::Current
-        };
-        if self.tls != EndpointTls::Disabled && !matches!(choice, ClusterChoice::Endpoint(..)) {
-            return Err(Error::Usage(Usage::TlsNeedsAddress));
         }
-        Ok(choice)
     }
 }
 
@@ -127,19 +110,26 @@ fn backoff(attempt: u32) -> Duration {
 
 impl Connect {
     /// Opens the cluster the flags pick, else the one `file` names, else the current
-    /// profile's.
-    pub async fn open(&self, file: &ClusterSel, access: Access) -> Result<AnyCluster> {
-        self.open_for(file, None, access).await
+    /// profile's (announcing a wait through `printer`, see `open_for`).
+    pub async fn open(
+        &self,
+        file: &ClusterTable,
+        access: Access,
+        printer: &Printer,
+    ) -> Result<AnyCluster> {
+        self.open_for(file, None, access, printer).await
     }
 
     /// As `open`, for a run that stands for a zone's clients: the file's `[client]`
     /// address, when it has one, comes before its `[cluster]`. Under `--wait`, the connect
-    /// is tried again until the SC answers or the wait runs out.
+    /// is tried again until the SC answers or the wait runs out; the first failed attempt
+    /// is announced through `printer`.
     pub async fn open_for(
         &self,
-        file: &ClusterSel,
-        client: Option<&ClientSel>,
+        file: &ClusterTable,
+        client: Option<&ClientTable>,
         access: Access,
+        printer: &Printer,
     ) -> Result<AnyCluster> {
         let Some(wait) = self.wait else {
             return self.open_once(file, client, access).await;
@@ -164,10 +154,10 @@ impl Connect {
             match opened {
                 Err(Error::Unreachable(e)) if std::time::Instant::now() < wait.until => {
                     if attempt == 0 {
-                        crate::output::stderr(&format!(
+                        printer.note(&format!(
                             "Waiting up to {} for the SC to answer ({})...\n",
                             humantime::format_duration(wait.limit),
-                            crate::escape::visible(&crate::causes::one_line(&e))
+                            crate::causes::one_line(&e)
                         ));
                     }
                     let pause = backoff(attempt).min(wait.until - std::time::Instant::now());
@@ -237,8 +227,9 @@ impl Connect {
     }
 
     /// Opens the cluster's journal and takes its lock, waiting up to `--lock-timeout` for
-    /// another run on this machine to let it go.
-    pub async fn journal(&self, cluster: &ClusterId) -> Result<Journal> {
+    /// another run on this machine to let it go (the wait and its end announced through
+    /// `printer`).
+    pub async fn journal(&self, cluster: &ClusterId, printer: &Printer) -> Result<Journal> {
         let until = std::time::Instant::now() + self.lock_timeout;
         let mut announced = false;
         loop {
@@ -247,7 +238,7 @@ impl Connect {
                     if std::time::Instant::now() < until =>
                 {
                     if !announced {
-                        crate::output::stderr(&format!(
+                        printer.note(&format!(
                             "Another fluvio-endpoints run holds the lock of {cluster}; waiting up to {}...\n",
                             humantime::format_duration(self.lock_timeout)
                         ));
@@ -259,7 +250,7 @@ impl Connect {
                     .await;
                 }
                 Err(e @ crate::journal::JournalError::Locked { .. }) if announced => {
-                    crate::output::stderr(&format!(
+                    printer.note(&format!(
                         "The lock of {cluster} was still held after --lock-timeout {}.\n",
                         humantime::format_duration(self.lock_timeout)
                     ));
@@ -270,10 +261,12 @@ impl Connect {
         }
     }
 
-    async fn open_once(
+    /// Opens the cluster once, without `--wait`, and so with nothing to announce: for the
+    /// reconcile agent, whose `Connect` has no wait and which retries on its own terms.
+    pub async fn open_once(
         &self,
-        file: &ClusterSel,
-        client: Option<&ClientSel>,
+        file: &ClusterTable,
+        client: Option<&ClientTable>,
         access: Access,
     ) -> Result<AnyCluster> {
         if let Some(dir) = &self.flags.metadata_dir {
@@ -293,7 +286,7 @@ impl Connect {
     /// Checks, without connecting, what choosing the cluster takes: the profile (and its
     /// fluvio config) or the metadata directory. A long-running caller (the reconcile
     /// agent) refuses at start what no retry can mend.
-    pub async fn check_selection(&self, file: &ClusterSel) -> Result<()> {
+    pub async fn check_selection(&self, file: &ClusterTable) -> Result<()> {
         if let Some(dir) = &self.flags.metadata_dir {
             MetadataDir::open(dir).await.map_err(Error::from_cluster)?;
             return Ok(());
@@ -303,14 +296,19 @@ impl Connect {
     }
 
     /// Warns when the profile whose clients this run stands for ignores local endpoints
-    /// (`use_spu_local_address` off); returns the warning.
+    /// (`use_spu_local_address` off); returns the warning. No profile is in use when an
+    /// address or a metadata directory picks the cluster, or the file's `[client]` does
+    /// (its clients' profile is the one `profile write` makes).
     pub fn warn_local_off(
         &self,
-        file: &ClusterSel,
-        client: Option<&ClientSel>,
+        file: &ClusterTable,
+        client: Option<&ClientTable>,
         printer: &Printer,
     ) -> Option<String> {
-        let warning = crate::profile::local_off_warning(&self.flags.profile_in_use(file, client))?;
+        if self.flags.metadata_dir.is_some() {
+            return None;
+        }
+        let warning = crate::profile::local_off_warning(&self.flags.picked(file, client))?;
         printer.warn(&warning, None);
         Some(warning)
     }
@@ -352,9 +350,13 @@ pub struct Session {
 impl Session {
     /// Opens the cluster for writing, takes its lock, and recovers what an earlier run
     /// left unfinished (reported through `printer` as it happens).
-    pub async fn open(connect: &Connect, file: &ClusterSel, printer: &Printer) -> Result<Session> {
-        let mut cluster = connect.open(file, Access::Write).await?;
-        let mut journal = connect.journal(&cluster.identity()).await?;
+    pub async fn open(
+        connect: &Connect,
+        file: &ClusterTable,
+        printer: &Printer,
+    ) -> Result<Session> {
+        let mut cluster = connect.open(file, Access::Write, printer).await?;
+        let mut journal = connect.journal(&cluster.identity(), printer).await?;
         let recovered_first = recover_pending(&mut cluster, &mut journal, printer).await?;
         Ok(Session {
             cluster,
@@ -466,16 +468,16 @@ mod tests {
 
     #[test]
     fn a_client_address_comes_after_the_flags_and_before_the_cluster() {
-        let file = ClusterSel {
+        let file = ClusterTable {
             profile: Some("host".into()),
-            ..ClusterSel::default()
+            ..ClusterTable::default()
         };
-        let client = ClientSel {
-            endpoint: "host.docker.internal:9003".into(),
+        let client = ClientTable {
+            endpoint: HostPort::new("host.docker.internal", 9003),
             tls_from: None,
         };
         let client_choice = |tls_from: &str| ClusterChoice::Client {
-            endpoint: "host.docker.internal:9003".into(),
+            endpoint: HostPort::new("host.docker.internal", 9003),
             tls_from: Some(tls_from.into()),
         };
         let none = ClusterFlags::default();
@@ -484,7 +486,7 @@ mod tests {
             client_choice("host"),
             "the [cluster] profile's TLS"
         );
-        let from_ci = ClientSel {
+        let from_ci = ClientTable {
             tls_from: Some("ci".into()),
             ..client.clone()
         };
@@ -511,15 +513,10 @@ mod tests {
         };
         assert_eq!(
             tls.choice(&file, Some(&client)).unwrap(),
-            ClusterChoice::Endpoint("host.docker.internal:9003".into(), EndpointTls::Anonymous)
-        );
-        assert_eq!(
-            none.profile_in_use(&file, Some(&client)),
-            crate::profile::InUse::None
-        );
-        assert_eq!(
-            none.profile_in_use(&file, None),
-            crate::profile::InUse::Named("host".into())
+            ClusterChoice::Endpoint(
+                HostPort::new("host.docker.internal", 9003),
+                EndpointTls::Anonymous
+            )
         );
     }
 
@@ -529,25 +526,25 @@ mod tests {
             tls: EndpointTls::Anonymous,
             ..ClusterFlags::default()
         };
-        let by_profile = ClusterSel {
+        let by_profile = ClusterTable {
             profile: Some("prod".into()),
-            ..ClusterSel::default()
+            ..ClusterTable::default()
         };
         assert!(matches!(
             flags.choice(&by_profile, None),
             Err(Error::Usage(Usage::TlsNeedsAddress))
         ));
         assert!(matches!(
-            flags.choice(&ClusterSel::default(), None),
+            flags.choice(&ClusterTable::default(), None),
             Err(Error::Usage(Usage::TlsNeedsAddress))
         ));
-        let by_address = ClusterSel {
-            endpoint: Some("127.0.0.1:9003".into()),
-            ..ClusterSel::default()
+        let by_address = ClusterTable {
+            endpoint: Some(HostPort::new("127.0.0.1", 9003)),
+            ..ClusterTable::default()
         };
         assert_eq!(
             flags.choice(&by_address, None).unwrap(),
-            ClusterChoice::Endpoint("127.0.0.1:9003".into(), EndpointTls::Anonymous)
+            ClusterChoice::Endpoint(HostPort::new("127.0.0.1", 9003), EndpointTls::Anonymous)
         );
     }
 }

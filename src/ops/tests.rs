@@ -159,7 +159,10 @@ async fn an_apply_approved_at_the_prompt_reports_each_spu() {
     let bench = Bench::new();
     let (printer, out, err) = printer(Format::Text, "yes\n");
     let result = super::apply::run(&bench.connect(), &bench.apply_options(), &printer).await;
-    assert_eq!(result.expect("applied"), super::Found { changes: true });
+    assert_eq!(
+        result.expect("applied"),
+        super::RunOutcome { changes: true }
+    );
     assert!(
         err.text().contains("Applying 1 change(s) to dir:"),
         "{}",
@@ -183,7 +186,10 @@ async fn a_dry_run_says_so_on_stderr() {
         ..bench.apply_options()
     };
     let result = super::apply::run(&bench.connect(), &options, &printer).await;
-    assert_eq!(result.expect("a dry run"), super::Found { changes: true });
+    assert_eq!(
+        result.expect("a dry run"),
+        super::RunOutcome { changes: true }
+    );
     assert!(out.text().contains("h.example:9010"), "{}", out.text());
     assert!(
         err.text()
@@ -206,7 +212,10 @@ async fn an_apply_of_two_files_prints_one_json_array_in_their_order() {
     };
     let files = [bench.zone(), second];
     let result = super::apply::run_many(&bench.connect(), &options, &files, &printer).await;
-    assert_eq!(result.expect("applied"), super::Found { changes: true });
+    assert_eq!(
+        result.expect("applied"),
+        super::RunOutcome { changes: true }
+    );
     let docs: Vec<serde_json::Value> = serde_json::from_str(&out.text()).expect("one array");
     let ids: Vec<_> = docs
         .iter()

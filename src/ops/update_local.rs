@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use super::apply::execute;
 use super::plan::document;
 use super::session::{Connect, Session};
-use super::{refused, Found};
+use super::{refused, RunOutcome};
 use crate::error::{Error, Result, Usage};
 use crate::model::{
-    ClusterSel, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuId, SpuSpans, Unmanaged,
+    ClusterTable, Desired, DesiredSpu, Encryption, LocalDecl, Policy, SpuId, SpuSpans, Unmanaged,
 };
 use crate::output::Printer;
 use crate::report::RunKind;
@@ -54,7 +54,7 @@ pub fn local(
 /// A one-entry file: this SPU's local endpoint, nothing else managed.
 fn desired(options: &UpdateLocalOptions) -> Desired {
     Desired {
-        cluster: ClusterSel::default(),
+        cluster: ClusterTable::default(),
         client: None,
         policy: Policy {
             unmanaged: Unmanaged::Ignore,
@@ -80,7 +80,7 @@ pub async fn run(
     connect: &Connect,
     options: &UpdateLocalOptions,
     printer: &Printer,
-) -> Result<Found> {
+) -> Result<RunOutcome> {
     let desired = desired(options);
     let mut session = Session::open(connect, &desired.cluster, printer).await?;
     let recovered_first = std::mem::take(&mut session.recovered_first);
@@ -104,7 +104,7 @@ pub async fn run(
         &live,
         &session.cluster,
         None,
-        printer.documents_are_kept(),
+        printer.documents_carry_fingerprints(),
         route,
     );
     if doc.is_blocked() {
@@ -120,7 +120,7 @@ pub async fn run(
             spu.name,
             crate::plan::describe_endpoint(&spu.local)
         ));
-        return Ok(Found::default());
+        return Ok(RunOutcome::default());
     }
     let heal = options
         .healing

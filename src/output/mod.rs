@@ -105,8 +105,8 @@ impl Printer {
     }
 
     /// True when the documents printed carry fingerprints (JSON, YAML): those are for
-    /// machines, which keep and compare them.
-    pub fn documents_are_kept(&self) -> bool {
+    /// machines, which keep and compare them; text and Markdown leave them out.
+    pub fn documents_carry_fingerprints(&self) -> bool {
         matches!(self.format, Format::Json | Format::Yaml)
     }
 

@@ -240,9 +240,9 @@ pub async fn captured<T>(work: impl std::future::Future<Output = T>) -> (T, Stri
         .await
 }
 
-/// Writes a line to the process's stderr (inside [`captured`], to what it keeps): for the
-/// few notes written where no printer is at hand (`ops::session::Connect` waiting for an
-/// SC or a lock).
+/// Writes a line to the process's stderr (inside [`captured`], to what it keeps): for
+/// output written where no printer is at hand (the reconcile agent's restart commands,
+/// through `hook::forward_output`).
 pub fn stderr(text: &str) {
     if kept(&STDERR_SINK, text) {
         return;

@@ -676,7 +676,7 @@ impl Agent {
         }
         let generation = zone.watch_generation;
         let connect = self.connect.clone();
-        let selection = zone.loaded.1.cluster.clone();
+        let cluster_table = zone.loaded.1.cluster.clone();
         let triggers = self.triggers.clone();
         zone.watch = Some(tokio::spawn(async move {
             let send = |news| {
@@ -689,7 +689,7 @@ impl Agent {
             let mut attempt = 0;
             loop {
                 let opened = connect
-                    .open(&selection, super::session::Access::Read)
+                    .open_once(&cluster_table, None, super::session::Access::Read)
                     .await
                     .map_err(|e| crate::causes::one_line(&e));
                 let watched = match opened {

@@ -155,7 +155,7 @@ impl Zone {
         let mut cluster = match self.cluster.take() {
             Some(cluster) => cluster,
             None => connect
-                .open(&self.loaded.1.cluster, Access::Read)
+                .open_once(&self.loaded.1.cluster, None, Access::Read)
                 .await
                 .map_err(|e| crate::causes::one_line(&e))?,
         };
