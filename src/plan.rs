@@ -352,53 +352,39 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
         unmanaged_policy: desired.policy.unmanaged,
         ..Plan::default()
     };
-    // At most one change per entry: reserved once, not grown by copying (a change is
-    // two whole specs).
+    // At most one change per entry: reserved once, not grown by copying.
     plan.changes.reserve(desired.spus.len());
-    for (id, want) in &desired.spus {
-        let Some(spu) = live.spus.get(id) else {
-            plan.blockers.push(Blocker::UnknownSpu { id: *id });
-            continue;
+    let mut unmanaged: Vec<UnmanagedSpu> = Vec::new();
+    // Both sides are ordered by id: one walk over the two, no lookups.
+    let mut wants = desired.spus.iter().peekable();
+    let mut spus = live.spus.iter().peekable();
+    loop {
+        let step = match (wants.peek(), spus.peek()) {
+            (None, None) => break,
+            (Some((w, _)), Some((l, _))) => w.cmp(l),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
         };
-        let spec = &spu.spec;
-        drift(&mut plan, want, spec);
-        let wanted = want.local.resolve(spec);
-        if wanted == spec.local {
-            plan.unchanged.push(*id);
-            continue;
+        match step {
+            std::cmp::Ordering::Less => {
+                let (id, _) = wants.next().expect("peeked");
+                plan.blockers.push(Blocker::UnknownSpu { id: *id });
+            }
+            std::cmp::Ordering::Greater => {
+                let (_, s) = spus.next().expect("peeked");
+                unmanaged.push(UnmanagedSpu {
+                    id: s.spec.id,
+                    name: s.spec.name.clone(),
+                    kind: s.spec.kind,
+                });
+            }
+            std::cmp::Ordering::Equal => {
+                let ((&id, want), (_, spu)) =
+                    (wants.next().expect("peeked"), spus.next().expect("peeked"));
+                diff_one(&mut plan, id, want, &spu.spec);
+            }
         }
-        if spec.kind == SpuKind::Managed {
-            plan.blockers.push(Blocker::ManagedSpu {
-                id: *id,
-                name: spec.name.clone(),
-                live: spec.local.clone(),
-                wanted,
-            });
-            continue;
-        }
-        let action = Action::between(&spec.local, &wanted);
-        plan.changes.push(Change {
-            id: *id,
-            name: spec.name.clone(),
-            action,
-            before: spec.local.clone(),
-            after: wanted,
-            line: None,
-            live_fingerprint: String::new(),
-            live: std::sync::Arc::clone(spec),
-            partitions: Vec::new(),
-        });
     }
-    let unmanaged: Vec<UnmanagedSpu> = live
-        .spus
-        .values()
-        .filter(|s| !desired.spus.contains_key(&s.spec.id))
-        .map(|s| UnmanagedSpu {
-            id: s.spec.id,
-            name: s.spec.name.clone(),
-            kind: s.spec.kind,
-        })
-        .collect();
     match desired.policy.unmanaged {
         Unmanaged::Ignore => {}
         Unmanaged::Warn => plan.unmanaged = unmanaged,
@@ -421,6 +407,41 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
         }
     }
     plan
+}
+
+/// One SPU the file declares and the cluster has.
+fn diff_one(
+    plan: &mut Plan,
+    id: SpuId,
+    want: &crate::model::DesiredSpu,
+    spec: &std::sync::Arc<SpuSpec>,
+) {
+    drift(plan, want, spec);
+    let wanted = want.local.resolve(spec);
+    if wanted == spec.local {
+        plan.unchanged.push(id);
+        return;
+    }
+    if spec.kind == SpuKind::Managed {
+        plan.blockers.push(Blocker::ManagedSpu {
+            id,
+            name: spec.name.clone(),
+            live: spec.local.clone(),
+            wanted,
+        });
+        return;
+    }
+    plan.changes.push(Change {
+        id,
+        name: spec.name.clone(),
+        action: Action::between(&spec.local, &wanted),
+        before: spec.local.clone(),
+        after: wanted,
+        line: None,
+        live_fingerprint: String::new(),
+        live: std::sync::Arc::clone(spec),
+        partitions: Vec::new(),
+    });
 }
 
 fn drift(plan: &mut Plan, want: &crate::model::DesiredSpu, spec: &SpuSpec) {

@@ -166,8 +166,16 @@ impl PlanDoc {
     ) -> Self {
         let lines = Lines(file);
         let mut changes = plan.changes;
-        for c in &mut changes {
-            c.line = lines.of(c.id, |s| Some(s.local.clone()));
+        if let Some((file, desired)) = file {
+            // The changes come in the order of the file's entries (by id): one walk over
+            // both, a lookup only for one out of that order.
+            let mut entries = desired.spus.iter();
+            for c in &mut changes {
+                let entry = entries
+                    .find(|(id, _)| **id == c.id)
+                    .or_else(|| desired.spus.get_key_value(&c.id));
+                c.line = entry.map(|(_, s)| file.line_col(s.spans.local.start).0);
+            }
         }
         let mut doc = PlanDoc {
             format_version: FORMAT_VERSION,
