@@ -1,5 +1,7 @@
 //! `list`: the SPU table of the original proposal, and Fluvio-shaped JSON/YAML.
 
+use std::borrow::Cow;
+
 use comfy_table::{presets::NOTHING, Table};
 
 use crate::cluster::convert::FluvioListed;
@@ -24,29 +26,40 @@ pub const HEADER: [&str; 8] = [
 /// the table to that width; past it a cell ends in `…` (JSON and YAML keep whole values).
 const MAX_CELL: usize = 80;
 
-/// Cluster text as a table cell: escaped, then cut at [`MAX_CELL`].
-fn cell(text: &str) -> String {
+/// Cluster text as a table cell: escaped, then cut at [`MAX_CELL`] (borrowed when it
+/// needs neither, as nearly every cell does).
+fn cell(text: &str) -> Cow<'_, str> {
     let shown = visible(text);
     match shown.char_indices().nth(MAX_CELL - 1) {
-        Some((cut, _)) if shown.chars().count() > MAX_CELL => format!("{}…", &shown[..cut]),
-        _ => shown.into_owned(),
+        Some((cut, _)) if shown.chars().count() > MAX_CELL => {
+            Cow::Owned(format!("{}…", &shown[..cut]))
+        }
+        _ => shown,
     }
 }
 
+/// A cell made from a value's text.
+fn cell_of(value: &impl std::fmt::Display) -> Cow<'static, str> {
+    let text = value.to_string();
+    let changed = match cell(&text) {
+        Cow::Owned(shown) => Some(shown),
+        Cow::Borrowed(_) => None,
+    };
+    Cow::Owned(changed.unwrap_or(text))
+}
+
 /// The cells of one SPU's row.
-fn row(spu: &crate::model::LiveSpu) -> [String; 8] {
-    let s = &spu.spec;
+fn row(spu: &crate::model::LiveSpu) -> [Cow<'_, str>; 8] {
+    let s = &*spu.spec;
     [
-        s.id.to_string(),
+        Cow::Owned(s.id.to_string()),
         cell(&s.name),
-        spu.status.label().to_string(),
-        s.kind.label().to_string(),
-        s.rack.as_deref().map_or("-".into(), cell),
-        cell(&s.public.to_string()),
-        cell(&s.private.to_string()),
-        s.local
-            .as_ref()
-            .map_or("-".to_string(), |l| cell(&l.to_string())),
+        Cow::Borrowed(spu.status.label()),
+        Cow::Borrowed(s.kind.label()),
+        s.rack.as_deref().map_or(Cow::Borrowed("-"), cell),
+        cell_of(&s.public),
+        cell_of(&s.private),
+        s.local.as_ref().map_or(Cow::Borrowed("-"), cell_of),
     ]
 }
 
@@ -61,7 +74,7 @@ pub fn table(live: &Live) -> String {
     if live.spus.is_empty() {
         return "no spu\n".to_string();
     }
-    let rows: Vec<[String; 8]> = live.spus.values().map(row).collect();
+    let rows: Vec<[Cow<'_, str>; 8]> = live.spus.values().map(row).collect();
     let mut widths = HEADER.map(UnicodeWidthStr::width);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -81,7 +94,7 @@ pub fn table(live: &Live) -> String {
     };
     write(&mut HEADER.iter().copied());
     for row in &rows {
-        write(&mut row.iter().map(String::as_str));
+        write(&mut row.iter().map(|cell| &**cell));
     }
     text
 }
@@ -161,7 +174,7 @@ mod tests {
     fn a_cell_past_its_width_ends_in_an_ellipsis_and_the_rows_stay_narrow() {
         assert_eq!(cell("custom-spu-5001"), "custom-spu-5001");
         assert_eq!(cell(&"n".repeat(MAX_CELL)), "n".repeat(MAX_CELL));
-        let long = cell(&"é".repeat(MAX_CELL + 1));
+        let long = cell(&"é".repeat(MAX_CELL + 1)).into_owned();
         assert_eq!(long, format!("{}…", "é".repeat(MAX_CELL - 1)));
         assert_eq!(long.chars().count(), MAX_CELL);
         // escaped first, then cut: an escape is never cut in half unseen
