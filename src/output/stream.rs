@@ -8,6 +8,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::progress::Slot;
 
+/// What [`Streams::out_with`] hands its writer: a buffer over the stream (a concrete
+/// type, so a serializer's many small writes are copies into the buffer, not calls).
+pub type Buffered<'a> = std::io::BufWriter<&'a mut dyn Write>;
+
 /// A printer's streams. Clones share them, with their state and progress bar.
 #[derive(Clone)]
 pub struct Streams(Arc<Inner>);
@@ -97,15 +101,17 @@ impl Streams {
 
     /// Writes data to stdout as `write` produces it, through a buffer (inside
     /// [`collected`], whole to what it keeps); a failed write is remembered as by `out`.
-    pub(super) fn out_with(&self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    pub(super) fn out_with(&self, write: impl FnOnce(&mut Buffered<'_>) -> std::io::Result<()>) {
         if STDOUT_SINK.try_with(|_| ()).is_ok() {
             let mut text = Vec::new();
-            let _ = write(&mut text);
+            let mut buffered = std::io::BufWriter::new(&mut text as &mut dyn Write);
+            let _ = write(&mut buffered).and_then(|()| buffered.flush());
+            drop(buffered);
             self.out(&String::from_utf8_lossy(&text));
             return;
         }
         let mut out = self.0.stdout.lock().unwrap_or_else(|e| e.into_inner());
-        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut **out);
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut **out as &mut dyn Write);
         let written = write(&mut buffered).and_then(|()| buffered.flush());
         // After a failed write, what is left in the buffer is dropped, not tried again.
         let _ = buffered.into_parts();

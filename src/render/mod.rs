@@ -22,8 +22,8 @@ pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 
 /// [`json`], written into `out` as it is serialized: a document of megabytes (a plan or
 /// a list of 10,000 SPUs) is never held whole.
-pub fn write_json<T: serde::Serialize + ?Sized>(
-    out: &mut dyn std::io::Write,
+pub fn write_json<T: serde::Serialize + ?Sized, W: std::io::Write>(
+    out: &mut W,
     value: &T,
 ) -> std::io::Result<()> {
     let mut serializer = serde_json::Serializer::with_formatter(
