@@ -9,5 +9,7 @@ pub async fn run(ctx: &Ctx) -> Result<RunOutcome> {
     let format = ctx.printer.list_format()?;
     let (_, live) = crate::ops::read::read(&ctx.connect(), &ctx.printer).await?;
     ctx.printer.list(&live, format);
+    // The command's last value: 10,000 SPUs are left to the exit, not freed one by one.
+    crate::ops::leave_for_exit(live);
     Ok(RunOutcome::default())
 }

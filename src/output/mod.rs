@@ -341,9 +341,12 @@ impl Printer {
     pub fn list(&self, live: &Live, format: render::table::ListFormat) {
         match format {
             render::table::ListFormat::Table => self.stdout(&render::table::table(live)),
-            render::table::ListFormat::Json | render::table::ListFormat::Yaml => {
+            render::table::ListFormat::Json => {
                 self.document(&render::table::Listed(live));
             }
+            render::table::ListFormat::Yaml => self
+                .streams
+                .out_with(|out| render::yaml::write_list(out, live)),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod probe;
 pub mod style;
 pub mod table;
 pub mod text;
+pub mod yaml;
 
 /// Pretty JSON with a trailing newline. JSON escapes the control characters below U+0020
 /// itself; the others it leaves raw (DEL, C1 controls, bidirectional formatting, line

@@ -70,33 +70,63 @@ fn row(spu: &crate::model::LiveSpu) -> [Cow<'_, str>; 8] {
 /// padded by a space on either side to its column's display width, trailing spaces cut),
 /// written straight into one string: a table of 10,000 SPUs in one pass over the rows.
 pub fn table(live: &Live) -> String {
-    use unicode_width::UnicodeWidthStr;
     if live.spus.is_empty() {
         return "no spu\n".to_string();
     }
-    let rows: Vec<[Cow<'_, str>; 8]> = live.spus.values().map(row).collect();
-    let mut widths = HEADER.map(UnicodeWidthStr::width);
+    // Each cell with its display width, measured once.
+    let rows: Vec<[(Cow<'_, str>, usize); 8]> = live
+        .spus
+        .values()
+        .map(|spu| {
+            row(spu).map(|cell| {
+                let width = width_of(&cell);
+                (cell, width)
+            })
+        })
+        .collect();
+    let mut widths = HEADER.map(width_of);
     for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.width());
+        for (width, (_, w)) in widths.iter_mut().zip(row) {
+            *width = (*width).max(*w);
         }
     }
     let line = widths.iter().map(|w| w + 2).sum::<usize>() + 1;
     let mut text = String::with_capacity(line * (rows.len() + 1));
-    let mut write = |cells: &mut dyn Iterator<Item = &str>| {
-        for (cell, width) in cells.zip(widths) {
+    let mut write = |cells: &mut dyn Iterator<Item = (&str, usize)>| {
+        for ((cell, w), width) in cells.zip(widths) {
             text.push(' ');
             text.push_str(cell);
-            text.extend(std::iter::repeat_n(' ', width - cell.width() + 1));
+            pad(&mut text, width - w + 1);
         }
         text.truncate(text.trim_end_matches(' ').len());
         text.push('\n');
     };
-    write(&mut HEADER.iter().copied());
+    write(&mut HEADER.iter().map(|h| (*h, width_of(h))));
     for row in &rows {
-        write(&mut row.iter().map(|cell| &**cell));
+        write(&mut row.iter().map(|(cell, w)| (&**cell, *w)));
     }
     text
+}
+
+/// The display width of a cell (escaped: no control characters, so ASCII is one column
+/// a byte).
+fn width_of(cell: &str) -> usize {
+    use unicode_width::UnicodeWidthStr;
+    if cell.is_ascii() {
+        cell.len()
+    } else {
+        cell.width()
+    }
+}
+
+/// `n` spaces.
+fn pad(text: &mut String, mut n: usize) {
+    const SPACES: &str = "                                                                ";
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        text.push_str(&SPACES[..k]);
+        n -= k;
+    }
 }
 
 /// `list -O json|yaml`: every SPU as Fluvio's `spu list` shows it, sorted by id, written
