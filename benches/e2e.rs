@@ -248,6 +248,12 @@ fn tool_rss(home: &Path, args: &[&str]) -> (Duration, u64) {
 /// Peak RSS (KiB) of `program` run with the arguments and environment of `like`, under
 /// GNU time (see `tool_rss`).
 fn rss_of(program: &Path, like: Command) -> (Duration, u64) {
+    let (took, _, rss) = timed_rss(program, like);
+    (took, rss)
+}
+
+/// [`rss_of`], also returning stdout.
+fn timed_rss(program: &Path, like: Command) -> (Duration, String, u64) {
     let time = Path::new("/usr/bin/time");
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
@@ -274,7 +280,7 @@ fn rss_of(program: &Path, like: Command) -> (Duration, u64) {
         .find_map(|l| l.strip_prefix("RSS "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
-    (took, rss)
+    (took, String::from_utf8_lossy(&out.stdout).into_owned(), rss)
 }
 
 /// Process start-up alone: the tool (`metadata`: no runtime, no I/O) vs this bench binary
@@ -790,24 +796,29 @@ async fn apply_bench(n: usize, work: &Path) {
     for (run, host) in ["a.example", "b.example"].iter().enumerate() {
         let file: PathBuf = home.join(format!("zone-{run}.toml"));
         std::fs::write(&file, common::zone_file(n, None, host)).unwrap();
-        let (took, out) = tokio::task::block_in_place(|| {
-            run_timed(
-                tool(
-                    &home,
-                    &[
-                        "apply",
-                        "-f",
-                        file.to_str().unwrap(),
-                        "-c",
-                        &addr,
-                        "--auto-approve",
-                        "-o",
-                        "json",
-                    ],
-                ),
-                0,
-            )
-        });
+        let file_s = file.to_str().unwrap();
+        // The plan of the same file, for its peak RSS (nothing changes).
+        let (_, plan_rss) =
+            tokio::task::block_in_place(|| tool_rss(&home, &["plan", "-f", file_s, "-c", &addr]));
+        let args = [
+            "apply",
+            "-f",
+            file_s,
+            "-c",
+            &addr,
+            "--auto-approve",
+            "-o",
+            "json",
+        ];
+        let (took, out, apply_rss) =
+            tokio::task::block_in_place(|| timed_rss(Path::new(BIN), tool(&home, &args)));
+        println!(
+            "  RESULT apply-rss/{n}/run{}: apply peak RSS {:.1} MiB, plan of the same file {:.1} MiB = {:.2}x",
+            run + 1,
+            apply_rss as f64 / 1024.0,
+            plan_rss as f64 / 1024.0,
+            apply_rss as f64 / plan_rss as f64
+        );
         let doc: ApplyOut = serde_json::from_str(&out).expect("apply JSON");
         let applied = doc
             .report
