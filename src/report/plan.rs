@@ -254,9 +254,28 @@ impl PlanDoc {
 
     /// Fills in each change's fingerprint: for documents a machine keeps or compares.
     pub fn fingerprinted(mut self) -> Self {
-        for c in &mut self.changes {
-            c.live_fingerprint = c.live.fingerprint();
+        // Thousands of fingerprints (a JSON form and a hash each) are shared out among
+        // the cores; a few are made here.
+        const ALONE: usize = 512;
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let fill = |changes: &mut [Change]| {
+            for c in changes {
+                c.live_fingerprint = c.live.fingerprint();
+            }
+        };
+        if threads < 2 || self.changes.len() < ALONE {
+            fill(&mut self.changes);
+            return self;
         }
+        let share = self.changes.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let mut shares = self.changes.chunks_mut(share);
+            let mine = shares.next();
+            for other in shares {
+                scope.spawn(move || fill(other));
+            }
+            fill(mine.unwrap_or_default());
+        });
         self
     }
 }
@@ -264,4 +283,28 @@ impl PlanDoc {
 /// The JSON Schema of `plan -o json` (and of saved plans), as checked in under `schemas/`.
 pub fn plan_schema() -> String {
     pretty_schema(schemars::schema_for!(PlanDoc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Live, SpuKind};
+    use crate::plan::tests::{desired, spec, want};
+
+    #[test]
+    fn every_change_of_a_large_plan_is_fingerprinted_as_alone() {
+        let n = 1500;
+        let live = Live::from_specs((1..=n).map(|id| spec(id, SpuKind::Custom, None)));
+        let desired = desired((1..=n).map(|id| want(id, Some("h.example"))).collect());
+        let plan = crate::plan::plan(&desired, &live);
+        let cluster = ClusterId::Sc("127.0.0.1:9003".into());
+        let doc = PlanDoc::new(plan, &cluster, None, None).fingerprinted();
+        assert_eq!(doc.changes.len(), n as usize);
+        for c in &doc.changes {
+            assert_eq!(c.live_fingerprint, c.live.fingerprint(), "SPU {}", c.id);
+        }
+        let distinct: std::collections::BTreeSet<_> =
+            doc.changes.iter().map(|c| &c.live_fingerprint).collect();
+        assert_eq!(distinct.len(), n as usize);
+    }
 }
