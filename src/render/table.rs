@@ -38,29 +38,34 @@ fn cell(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// A cell made from a value's text.
-fn cell_of(value: &impl std::fmt::Display) -> Cow<'static, str> {
-    let text = value.to_string();
-    let changed = match cell(&text) {
-        Cow::Owned(shown) => Some(shown),
-        Cow::Borrowed(_) => None,
-    };
-    Cow::Owned(changed.unwrap_or(text))
-}
-
-/// The cells of one SPU's row.
-fn row(spu: &crate::model::LiveSpu) -> [Cow<'_, str>; 8] {
+/// Each cell of one SPU's row, in order, as shown (escaped, cut), handed to `each` with its
+/// column. A value's text is written into `scratch`, so no cell allocates unless it must
+/// be escaped or cut.
+fn each_cell(spu: &crate::model::LiveSpu, scratch: &mut String, each: &mut dyn FnMut(usize, &str)) {
+    use std::fmt::Write;
     let s = &*spu.spec;
-    [
-        Cow::Owned(s.id.to_string()),
-        cell(&s.name),
-        Cow::Borrowed(spu.status.label()),
-        Cow::Borrowed(s.kind.label()),
-        s.rack.as_deref().map_or(Cow::Borrowed("-"), cell),
-        cell_of(&s.public),
-        cell_of(&s.private),
-        s.local.as_ref().map_or(Cow::Borrowed("-"), cell_of),
-    ]
+    let mut shown = |column: usize, text: &str| each(column, &cell(text));
+    scratch.clear();
+    let _ = write!(scratch, "{}", s.id);
+    shown(0, scratch);
+    shown(1, &s.name);
+    shown(2, spu.status.label());
+    shown(3, s.kind.label());
+    shown(4, s.rack.as_deref().unwrap_or("-"));
+    scratch.clear();
+    let _ = write!(scratch, "{}", s.public);
+    shown(5, scratch);
+    scratch.clear();
+    let _ = write!(scratch, "{}", s.private);
+    shown(6, scratch);
+    scratch.clear();
+    match &s.local {
+        Some(local) => {
+            let _ = write!(scratch, "{local}");
+        }
+        None => scratch.push('-'),
+    }
+    shown(7, scratch);
 }
 
 /// `ID NAME STATUS TYPE RACK PUBLIC PRIVATE LOCAL`, sorted by id; `no spu` when empty.
@@ -68,42 +73,39 @@ fn row(spu: &crate::model::LiveSpu) -> [Cow<'_, str>; 8] {
 ///
 /// Laid out as a borderless table (comfy-table's `NOTHING` preset, trimmed: each cell
 /// padded by a space on either side to its column's display width, trailing spaces cut),
-/// written straight into one string: a table of 10,000 SPUs in one pass over the rows.
+/// in two passes over the SPUs (the columns' widths, then the rows) straight into one
+/// string.
 pub fn table(live: &Live) -> String {
     if live.spus.is_empty() {
         return "no spu\n".to_string();
     }
-    // Each cell with its display width, measured once.
-    let rows: Vec<[(Cow<'_, str>, usize); 8]> = live
-        .spus
-        .values()
-        .map(|spu| {
-            row(spu).map(|cell| {
-                let width = width_of(&cell);
-                (cell, width)
-            })
-        })
-        .collect();
+    let mut scratch = String::new();
     let mut widths = HEADER.map(width_of);
-    for row in &rows {
-        for (width, (_, w)) in widths.iter_mut().zip(row) {
-            *width = (*width).max(*w);
-        }
+    for spu in live.spus.values() {
+        each_cell(spu, &mut scratch, &mut |column, cell| {
+            widths[column] = widths[column].max(width_of(cell));
+        });
     }
     let line = widths.iter().map(|w| w + 2).sum::<usize>() + 1;
-    let mut text = String::with_capacity(line * (rows.len() + 1));
-    let mut write = |cells: &mut dyn Iterator<Item = (&str, usize)>| {
-        for ((cell, w), width) in cells.zip(widths) {
-            text.push(' ');
-            text.push_str(cell);
-            pad(&mut text, width - w + 1);
-        }
+    let mut text = String::with_capacity(line * (live.spus.len() + 1));
+    let write = |text: &mut String, column: usize, cell: &str| {
+        text.push(' ');
+        text.push_str(cell);
+        pad(text, widths[column] - width_of(cell) + 1);
+    };
+    let end_row = |text: &mut String| {
         text.truncate(text.trim_end_matches(' ').len());
         text.push('\n');
     };
-    write(&mut HEADER.iter().map(|h| (*h, width_of(h))));
-    for row in &rows {
-        write(&mut row.iter().map(|(cell, w)| (&**cell, *w)));
+    for (column, header) in HEADER.iter().enumerate() {
+        write(&mut text, column, header);
+    }
+    end_row(&mut text);
+    for spu in live.spus.values() {
+        each_cell(spu, &mut scratch, &mut |column, cell| {
+            write(&mut text, column, cell)
+        });
+        end_row(&mut text);
     }
     text
 }
@@ -176,8 +178,11 @@ mod tests {
     fn comfy(live: &Live) -> String {
         let mut table = Table::new();
         table.load_preset(NOTHING).set_header(HEADER);
+        let mut scratch = String::new();
         for spu in live.spus.values() {
-            table.add_row(row(spu).to_vec());
+            let mut cells = Vec::new();
+            each_cell(spu, &mut scratch, &mut |_, cell| cells.push(cell.to_string()));
+            table.add_row(cells);
         }
         format!("{}\n", table.trim_fmt())
     }
