@@ -181,7 +181,9 @@ mod tests {
         let mut scratch = String::new();
         for spu in live.spus.values() {
             let mut cells = Vec::new();
-            each_cell(spu, &mut scratch, &mut |_, cell| cells.push(cell.to_string()));
+            each_cell(spu, &mut scratch, &mut |_, cell| {
+                cells.push(cell.to_string())
+            });
             table.add_row(cells);
         }
         format!("{}\n", table.trim_fmt())
