@@ -341,12 +341,12 @@ impl Printer {
     pub fn list(&self, live: &Live, format: render::table::ListFormat) {
         match format {
             render::table::ListFormat::Table => self.stdout(&render::table::table(live)),
-            render::table::ListFormat::Json => {
-                self.document(&render::table::Listed(live));
-            }
+            render::table::ListFormat::Json => self
+                .streams
+                .out_with(|out| render::listed::write_json(out, live)),
             render::table::ListFormat::Yaml => self
                 .streams
-                .out_with(|out| render::yaml::write_list(out, live)),
+                .out_with(|out| render::listed::write_yaml(out, live)),
         }
     }
 

@@ -4,12 +4,12 @@
 pub mod annotations;
 /// The escaping rule lives below every layer (`crate::escape`); the old path still names it.
 pub use crate::escape;
+pub mod listed;
 pub mod markdown;
 pub mod probe;
 pub mod style;
 pub mod table;
 pub mod text;
-pub mod yaml;
 
 /// Pretty JSON with a trailing newline. JSON escapes the control characters below U+0020
 /// itself; the others it leaves raw (DEL, C1 controls, bidirectional formatting, line

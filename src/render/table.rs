@@ -4,7 +4,6 @@ use std::borrow::Cow;
 
 use comfy_table::{presets::NOTHING, Table};
 
-use crate::cluster::convert::FluvioListed;
 use crate::escape::visible;
 use crate::model::Live;
 
@@ -30,6 +29,10 @@ const MAX_CELL: usize = 80;
 /// needs neither, as nearly every cell does).
 fn cell(text: &str) -> Cow<'_, str> {
     let shown = visible(text);
+    // No more bytes than MAX_CELL: no more characters either.
+    if shown.len() <= MAX_CELL {
+        return shown;
+    }
     match shown.char_indices().nth(MAX_CELL - 1) {
         Some((cut, _)) if shown.chars().count() > MAX_CELL => {
             Cow::Owned(format!("{}…", &shown[..cut]))
@@ -73,39 +76,47 @@ fn each_cell(spu: &crate::model::LiveSpu, scratch: &mut String, each: &mut dyn F
 ///
 /// Laid out as a borderless table (comfy-table's `NOTHING` preset, trimmed: each cell
 /// padded by a space on either side to its column's display width, trailing spaces cut),
-/// in two passes over the SPUs (the columns' widths, then the rows) straight into one
-/// string.
+/// in one pass over the SPUs (each cell shown once, kept in one string with its width),
+/// then the rows straight into one string.
 pub fn table(live: &Live) -> String {
     if live.spus.is_empty() {
         return "no spu\n".to_string();
     }
+    // The cells, shown, one after the other in `shown`; each one's end and width.
     let mut scratch = String::new();
+    let mut shown = String::new();
+    let mut cells: Vec<(usize, usize)> = Vec::with_capacity(live.spus.len() * HEADER.len());
     let mut widths = HEADER.map(width_of);
     for spu in live.spus.values() {
         each_cell(spu, &mut scratch, &mut |column, cell| {
-            widths[column] = widths[column].max(width_of(cell));
+            let width = width_of(cell);
+            widths[column] = widths[column].max(width);
+            shown.push_str(cell);
+            cells.push((shown.len(), width));
         });
     }
     let line = widths.iter().map(|w| w + 2).sum::<usize>() + 1;
     let mut text = String::with_capacity(line * (live.spus.len() + 1));
-    let write = |text: &mut String, column: usize, cell: &str| {
-        text.push(' ');
-        text.push_str(cell);
-        pad(text, widths[column] - width_of(cell) + 1);
-    };
-    let end_row = |text: &mut String| {
+    let row = |text: &mut String, cells: &mut dyn Iterator<Item = (&str, usize)>| {
+        for ((cell, width), column) in cells.zip(widths) {
+            text.push(' ');
+            text.push_str(cell);
+            pad(text, column - width + 1);
+        }
         text.truncate(text.trim_end_matches(' ').len());
         text.push('\n');
     };
-    for (column, header) in HEADER.iter().enumerate() {
-        write(&mut text, column, header);
-    }
-    end_row(&mut text);
-    for spu in live.spus.values() {
-        each_cell(spu, &mut scratch, &mut |column, cell| {
-            write(&mut text, column, cell)
-        });
-        end_row(&mut text);
+    row(&mut text, &mut HEADER.iter().map(|h| (*h, width_of(h))));
+    let mut from = 0;
+    for spu_cells in cells.chunks(HEADER.len()) {
+        row(
+            &mut text,
+            &mut spu_cells.iter().map(|&(end, width)| {
+                let cell = &shown[from..end];
+                from = end;
+                (cell, width)
+            }),
+        );
     }
     text
 }
@@ -131,13 +142,16 @@ fn pad(text: &mut String, mut n: usize) {
     }
 }
 
-/// `list -O json|yaml`: every SPU as Fluvio's `spu list` shows it, sorted by id, written
-/// as it is serialized.
+/// `list -O json|yaml` as the serializers write it: every SPU as Fluvio's `spu list`
+/// shows it, sorted by id (what `render::listed` writes directly is held to it).
+#[cfg(test)]
 pub struct Listed<'a>(pub &'a Live);
 
+#[cfg(test)]
 impl serde::Serialize for Listed<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.spus.values().map(FluvioListed::of))
+        serializer
+            .collect_seq((self.0.spus.values()).map(crate::cluster::convert::FluvioListed::of))
     }
 }
 
