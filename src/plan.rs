@@ -519,6 +519,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// Saved plans carry fingerprints, and apply recomputes them: the value of a spec's
+    /// fingerprint never changes between builds (this one was made by the first format).
+    #[test]
+    fn a_fingerprint_is_the_same_in_every_build() {
+        let spec = spec(5001, SpuKind::Custom, None).spec;
+        assert_eq!(spec.fingerprint(), "13ef0e375eb28a46c255102fc624b921");
+        // twice on one thread (the buffer is reused), and for another spec
+        assert_eq!(spec.fingerprint(), "13ef0e375eb28a46c255102fc624b921");
+        let local = spec.with_local(Some(spec.private.clone()));
+        assert_ne!(local.fingerprint(), spec.fingerprint());
+    }
+
     /// A zone-file entry declaring only `local`, for tests.
     pub(crate) fn want(id: SpuId, local: Option<&str>) -> DesiredSpu {
         DesiredSpu {

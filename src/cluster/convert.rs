@@ -277,33 +277,13 @@ mod tests {
     #[test]
     fn a_listed_spu_is_written_as_fluvio_serializes_it_keys_sorted() {
         let flv = FlvSpuSpec {
-            id: 5001,
             spu_type: SpuType::Managed,
-            public_endpoint: IngressPort {
-                port: 9010,
-                ingress: vec![
-                    FlvIngressAddr {
-                        hostname: Some("a.example".into()),
-                        ip: None,
-                    },
-                    FlvIngressAddr {
-                        hostname: None,
-                        ip: Some("10.1.2.3".into()),
-                    },
-                ],
-                encryption: EncryptionEnum::SSL,
-            },
             private_endpoint: FlvEndpoint {
                 host: "p\u{202e}".into(),
                 port: 9011,
                 encryption: EncryptionEnum::PLAINTEXT,
             },
-            rack: Some("r1".into()),
-            public_endpoint_local: Some(FlvEndpoint {
-                host: "[::1]".into(),
-                port: 1,
-                encryption: EncryptionEnum::SSL,
-            }),
+            ..every_field()
         };
         let full = spec_from_fluvio("n", &flv);
         let bare = SpuSpec {
@@ -338,9 +318,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn round_trip_keeps_every_field() {
-        let flv = FlvSpuSpec {
+    /// A spec with every field set.
+    fn every_field() -> FlvSpuSpec {
+        FlvSpuSpec {
             id: 5001,
             spu_type: SpuType::Custom,
             public_endpoint: IngressPort {
@@ -372,7 +352,12 @@ mod tests {
                 port: 1,
                 encryption: EncryptionEnum::PLAINTEXT,
             }),
-        };
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_every_field() {
+        let flv = every_field();
         let model = spec_from_fluvio("n", &flv);
         assert_eq!(spec_to_fluvio(&model), flv);
         assert_eq!(FlvSpuSpec::from(custom_spec(&model)), flv);

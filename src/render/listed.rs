@@ -50,6 +50,20 @@ fn plain(text: &str) -> bool {
         && !NOT_STRINGS.iter().any(|w| w.eq_ignore_ascii_case(text))
 }
 
+/// Fluvio's spelling of the SPU's type and of its status.
+fn labels(spu: &LiveSpu) -> (&'static str, &'static str) {
+    let kind = match spu.spec.kind {
+        SpuKind::Custom => "Custom",
+        SpuKind::Managed => "Managed",
+    };
+    let state = match spu.status {
+        SpuState::Online => "Online",
+        SpuState::Offline => "Offline",
+        SpuState::Init => "Init",
+    };
+    (kind, state)
+}
+
 fn encryption(e: Encryption) -> &'static str {
     match e {
         Encryption::Plaintext => "PLAINTEXT",
@@ -93,15 +107,7 @@ fn write_yaml_spu<W: Write>(out: &mut W, spu: &LiveSpu) -> std::io::Result<()> {
     if let Some(rack) = &s.rack {
         writeln!(out, "    rack: {rack}")?;
     }
-    let kind = match s.kind {
-        SpuKind::Custom => "Custom",
-        SpuKind::Managed => "Managed",
-    };
-    let state = match spu.status {
-        SpuState::Online => "Online",
-        SpuState::Offline => "Offline",
-        SpuState::Init => "Init",
-    };
+    let (kind, state) = labels(spu);
     writeln!(
         out,
         "    spuId: {}\n    spuType: {kind}\n  status:\n    resolution: {state}",
@@ -175,15 +181,7 @@ fn write_json_spu<W: Write>(out: &mut W, spu: &LiveSpu) -> std::io::Result<()> {
     if let Some(rack) = &s.rack {
         write!(out, "\n      \"rack\": \"{rack}\",")?;
     }
-    let kind = match s.kind {
-        SpuKind::Custom => "Custom",
-        SpuKind::Managed => "Managed",
-    };
-    let state = match spu.status {
-        SpuState::Online => "Online",
-        SpuState::Offline => "Offline",
-        SpuState::Init => "Init",
-    };
+    let (kind, state) = labels(spu);
     write!(
         out,
         "\n      \"spuId\": {},\n      \"spuType\": \"{kind}\"\n    }},\n    \"status\": {{\n      \"resolution\": \"{state}\"\n    }}\n  }}",
