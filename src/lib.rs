@@ -205,39 +205,35 @@ fn init_agent_log(verbose: u8, format: cli::LogFormat) {
 /// Allocator settings for a one-shot run on Linux with glibc (not for the agent, which
 /// would keep what they cost for good).
 ///
-/// A plan of 10,000 SPUs allocates on two threads at once (the zone file's validation and
-/// the cluster read) and spends a third of its time in page faults and in growing heaps,
-/// which stalls the other thread's faults (see BENCHMARKS.md). So glibc grows the main
-/// heap 32 MiB at a time instead of 128 KiB (only address space: pages count in the RSS
-/// once touched, as before), and the heaps are offered transparent huge pages, as glibc's
-/// own `glibc.malloc.hugetlb=1` tunable does, which a program cannot set for itself: one
-/// fault then maps 2 MiB. Where the kernel never gives huge pages (THP `never`) or always
-/// does (`always`), the advice changes nothing. Each step is advice: none can fail a run.
+/// A plan of 10,000 SPUs allocates on several threads at once (the zone file's
+/// validation, the cluster read, the socket's reader) and spent a third of its time in
+/// page faults and in growing heaps, which stalls the other threads' faults (see
+/// BENCHMARKS.md). So glibc grows the main heap 32 MiB at a time instead of 128 KiB (only
+/// address space: pages count in the RSS once touched, as before), and each runtime
+/// thread's heap is offered transparent huge pages
+/// ([`advise_huge_pages_for_this_threads_heap`]).
 fn tune_the_allocator_for_one_shot_runs() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a parameter of the allocator; the block allocated is
-    // freed at once; sbrk(0) only reads the program break; madvise with MADV_HUGEPAGE
-    // changes no content of any mapping, only the size of the pages backing it.
+    // SAFETY: mallopt only sets a parameter of the allocator; any value is valid.
     unsafe {
         libc::mallopt(libc::M_TOP_PAD, 32 << 20);
-        // Grow the main heap now, then advise what lies below the program break.
-        let grown = libc::malloc(100_000);
-        let brk = libc::sbrk(0) as usize;
-        let start = brk.saturating_sub(40 << 20) & !((2 << 20) - 1);
-        libc::madvise(start as *mut libc::c_void, brk - start, libc::MADV_HUGEPAGE);
-        libc::free(grown);
     }
 }
 
-/// Offers the heap of the calling thread's glibc arena transparent huge pages (see
-/// [`tune_the_allocator_for_one_shot_runs`]). Every arena but the main one lives in a
-/// region of `HEAP_MAX_SIZE` (64 MiB on 64-bit targets) aligned to its size, reserved at
-/// once and made writable as it grows: advice on the whole region also covers its growth.
-/// Run on the start of each of the runtime's threads.
+/// Offers the heap of the calling thread's glibc arena transparent huge pages, as glibc's
+/// own `glibc.malloc.hugetlb=1` tunable does (which a program cannot set for itself): one
+/// fault then maps 2 MiB. Every arena but the main one lives in a region of
+/// `HEAP_MAX_SIZE` (64 MiB on 64-bit targets) aligned to its size, reserved at once and
+/// made writable as it grows: advice on the whole region also covers its growth. At a
+/// thread's start its cache of freed blocks is empty, so the probe comes from the
+/// thread's own arena (or from the main one, once glibc has no arena left to give: the
+/// advice then lands on 64 MiB around it). Advice changes no content, only the size of
+/// the pages behind it; where the kernel never gives huge pages (THP `never`) or always
+/// does (`always`), it changes nothing. Run on the start of each of the runtime's threads.
 fn advise_huge_pages_for_this_threads_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64"))]
-    // SAFETY: as above: a small block allocated and freed, and advice that changes no
-    // content.
+    // SAFETY: a small block allocated and freed at once; madvise with MADV_HUGEPAGE
+    // changes no content of any mapping.
     unsafe {
         const HEAP_MAX_SIZE: usize = 64 << 20;
         let probe = libc::malloc(64);

@@ -105,9 +105,12 @@ impl Streams {
         if STDOUT_SINK.try_with(|_| ()).is_ok() {
             let mut text = Vec::new();
             let mut buffered = std::io::BufWriter::new(&mut text as &mut dyn Write);
-            let _ = write(&mut buffered).and_then(|()| buffered.flush());
+            let written = write(&mut buffered).and_then(|()| buffered.flush());
             drop(buffered);
             self.out(&String::from_utf8_lossy(&text));
+            if let Err(e) = written {
+                let _ = self.0.stdout_error.set(e.kind());
+            }
             return;
         }
         let mut out = self.0.stdout.lock().unwrap_or_else(|e| e.into_inner());
