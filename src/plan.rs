@@ -4,6 +4,7 @@
 //! reported as drift. Anything that makes the plan unsafe or impossible is a blocker, and a
 //! plan with blockers is never applied.
 
+use itertools::{EitherOrBoth, Itertools};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Desired, Endpoint, Live, SpuId, SpuKind, SpuSpec, Unmanaged};
@@ -356,33 +357,17 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     plan.changes.reserve(desired.spus.len());
     let mut unmanaged: Vec<UnmanagedSpu> = Vec::new();
     // Both sides are ordered by id: one walk over the two, no lookups.
-    let mut wants = desired.spus.iter().peekable();
-    let mut spus = live.spus.iter().peekable();
-    loop {
-        let step = match (wants.peek(), spus.peek()) {
-            (None, None) => break,
-            (Some((w, _)), Some((l, _))) => w.cmp(l),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-        };
-        match step {
-            std::cmp::Ordering::Less => {
-                let (id, _) = wants.next().expect("peeked");
-                plan.blockers.push(Blocker::UnknownSpu { id: *id });
-            }
-            std::cmp::Ordering::Greater => {
-                let (_, s) = spus.next().expect("peeked");
-                unmanaged.push(UnmanagedSpu {
-                    id: s.spec.id,
-                    name: s.spec.name.clone(),
-                    kind: s.spec.kind,
-                });
-            }
-            std::cmp::Ordering::Equal => {
-                let ((&id, want), (_, spu)) =
-                    (wants.next().expect("peeked"), spus.next().expect("peeked"));
-                diff_one(&mut plan, id, want, &spu.spec);
-            }
+    let pairs =
+        (desired.spus.iter()).merge_join_by(&live.spus, |(want, _), (spu, _)| want.cmp(spu));
+    for pair in pairs {
+        match pair {
+            EitherOrBoth::Left((&id, _)) => plan.blockers.push(Blocker::UnknownSpu { id }),
+            EitherOrBoth::Right((_, s)) => unmanaged.push(UnmanagedSpu {
+                id: s.spec.id,
+                name: s.spec.name.clone(),
+                kind: s.spec.kind,
+            }),
+            EitherOrBoth::Both((&id, want), (_, spu)) => diff_one(&mut plan, id, want, &spu.spec),
         }
     }
     match desired.policy.unmanaged {

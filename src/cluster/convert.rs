@@ -163,164 +163,30 @@ pub fn custom_spec(spec: &SpuSpec) -> CustomSpuSpec {
 }
 
 /// An SPU as Fluvio's own `spu list -O json` shows it: `{name, spec, status}` with Fluvio's
-/// field names (`spuId`, `publicEndpoint`, `publicEndpointLocal`, ...) and its values'
-/// spellings (its own enums), each object's keys in sorted order as they have always been
-/// listed. Borrowed from the model and written as it is serialized: a list of 10,000 SPUs
-/// builds no tree of values.
-#[derive(serde::Serialize)]
-pub struct FluvioListed<'a> {
-    name: &'a str,
-    spec: ListedSpec<'a>,
-    status: SpuStatus,
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListedSpec<'a> {
-    private_endpoint: ListedEndpoint<'a>,
-    public_endpoint: ListedIngress<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_endpoint_local: Option<ListedEndpoint<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rack: Option<&'a str>,
-    spu_id: i32,
-    spu_type: SpuType,
-}
-
-#[derive(serde::Serialize)]
-struct ListedEndpoint<'a> {
-    encryption: EncryptionEnum,
-    host: &'a str,
-    port: u16,
-}
-
-impl<'a> ListedEndpoint<'a> {
-    fn of(e: &'a Endpoint) -> Self {
-        ListedEndpoint {
-            encryption: flv_encryption(e.encryption),
-            host: &e.host,
-            port: e.port,
-        }
-    }
-}
-
-#[derive(serde::Serialize)]
-struct ListedIngress<'a> {
-    encryption: EncryptionEnum,
-    ingress: Vec<ListedAddr<'a>>,
-    port: u16,
-}
-
-#[derive(serde::Serialize)]
-struct ListedAddr<'a> {
-    hostname: Option<&'a str>,
-    ip: Option<&'a str>,
-}
-
-impl<'a> FluvioListed<'a> {
-    pub fn of(spu: &'a LiveSpu) -> Self {
-        let s = &*spu.spec;
-        FluvioListed {
-            name: &s.name,
-            spec: ListedSpec {
-                private_endpoint: ListedEndpoint::of(&s.private),
-                public_endpoint: ListedIngress {
-                    encryption: flv_encryption(s.public.encryption),
-                    ingress: (s.public.addrs.iter())
-                        .map(|a| ListedAddr {
-                            hostname: a.hostname.as_deref(),
-                            ip: a.ip.as_deref(),
-                        })
-                        .collect(),
-                    port: s.public.port,
-                },
-                public_endpoint_local: s.local.as_ref().map(ListedEndpoint::of),
-                rack: s.rack.as_deref(),
-                spu_id: s.id,
-                spu_type: match s.kind {
-                    SpuKind::Custom => SpuType::Custom,
-                    SpuKind::Managed => SpuType::Managed,
-                },
-            },
-            status: SpuStatus {
-                resolution: match spu.status {
-                    SpuState::Online => SpuStatusResolution::Online,
-                    SpuState::Offline => SpuStatusResolution::Offline,
-                    SpuState::Init => SpuStatusResolution::Init,
-                },
-            },
-        }
-    }
+/// field names (`spuId`, `publicEndpoint`, `publicEndpointLocal`, ...), through a tree of
+/// values whose objects sort their keys.
+pub fn fluvio_json(spu: &LiveSpu) -> serde_json::Value {
+    let status = SpuStatus {
+        resolution: match spu.status {
+            SpuState::Online => SpuStatusResolution::Online,
+            SpuState::Offline => SpuStatusResolution::Offline,
+            SpuState::Init => SpuStatusResolution::Init,
+        },
+    };
+    serde_json::json!({
+        "name": spu.spec.name,
+        "spec": spec_to_fluvio(&spu.spec),
+        "status": status,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Fluvio's own serialization of the spec and status, through a tree of values
-    /// (whose objects sort their keys): what `list -O json` has always printed.
-    fn as_fluvio_prints(spu: &LiveSpu) -> serde_json::Value {
-        let status = SpuStatus {
-            resolution: match spu.status {
-                SpuState::Online => SpuStatusResolution::Online,
-                SpuState::Offline => SpuStatusResolution::Offline,
-                SpuState::Init => SpuStatusResolution::Init,
-            },
-        };
-        serde_json::json!({
-            "name": spu.spec.name,
-            "spec": spec_to_fluvio(&spu.spec),
-            "status": status,
-        })
-    }
-
     #[test]
-    fn a_listed_spu_is_written_as_fluvio_serializes_it_keys_sorted() {
+    fn round_trip_keeps_every_field() {
         let flv = FlvSpuSpec {
-            spu_type: SpuType::Managed,
-            private_endpoint: FlvEndpoint {
-                host: "p\u{202e}".into(),
-                port: 9011,
-                encryption: EncryptionEnum::PLAINTEXT,
-            },
-            ..every_field()
-        };
-        let full = spec_from_fluvio("n", &flv);
-        let bare = SpuSpec {
-            rack: None,
-            local: None,
-            kind: SpuKind::Custom,
-            public: Ingress {
-                addrs: vec![],
-                ..full.public.clone()
-            },
-            ..full.clone()
-        };
-        for (spec, status) in [
-            (full, SpuState::Online),
-            (bare, SpuState::Offline),
-            (spec_from_fluvio("m", &flv), SpuState::Init),
-        ] {
-            let spu = LiveSpu {
-                spec: spec.into(),
-                status,
-            };
-            let oracle = as_fluvio_prints(&spu);
-            let listed = FluvioListed::of(&spu);
-            assert_eq!(
-                serde_json::to_string_pretty(&listed).unwrap(),
-                serde_json::to_string_pretty(&oracle).unwrap()
-            );
-            assert_eq!(
-                serde_yaml::to_string(&listed).unwrap(),
-                serde_yaml::to_string(&oracle).unwrap()
-            );
-        }
-    }
-
-    /// A spec with every field set.
-    fn every_field() -> FlvSpuSpec {
-        FlvSpuSpec {
             id: 5001,
             spu_type: SpuType::Custom,
             public_endpoint: IngressPort {
@@ -352,12 +218,7 @@ mod tests {
                 port: 1,
                 encryption: EncryptionEnum::PLAINTEXT,
             }),
-        }
-    }
-
-    #[test]
-    fn round_trip_keeps_every_field() {
-        let flv = every_field();
+        };
         let model = spec_from_fluvio("n", &flv);
         assert_eq!(spec_to_fluvio(&model), flv);
         assert_eq!(FlvSpuSpec::from(custom_spec(&model)), flv);

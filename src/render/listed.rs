@@ -6,8 +6,8 @@
 
 use std::io::Write;
 
-use crate::cluster::convert::FluvioListed;
-use crate::model::{Encryption, Endpoint, Live, LiveSpu, SpuKind, SpuState};
+use crate::cluster::convert::fluvio_json;
+use crate::model::{Endpoint, Live, LiveSpu, SpuKind};
 
 /// Every SPU as `list -O json` shows it, as a YAML sequence.
 pub fn write_yaml<W: Write>(out: &mut W, live: &Live) -> std::io::Result<()> {
@@ -19,8 +19,7 @@ pub fn write_yaml<W: Write>(out: &mut W, live: &Live) -> std::io::Result<()> {
             write_yaml_spu(out, spu)?;
         } else {
             // Items of a block sequence are written alike wherever they stand.
-            let one =
-                serde_yaml::to_string(&[FluvioListed::of(spu)]).map_err(std::io::Error::other)?;
+            let one = serde_yaml::to_string(&[fluvio_json(spu)]).map_err(std::io::Error::other)?;
             out.write_all(one.as_bytes())?;
         }
     }
@@ -50,24 +49,11 @@ fn plain(text: &str) -> bool {
         && !NOT_STRINGS.iter().any(|w| w.eq_ignore_ascii_case(text))
 }
 
-/// Fluvio's spelling of the SPU's type and of its status.
-fn labels(spu: &LiveSpu) -> (&'static str, &'static str) {
-    let kind = match spu.spec.kind {
+/// Fluvio's spelling of the SPU's type (`SpuKind::label` is the tool's, lowercase).
+fn spu_type(kind: SpuKind) -> &'static str {
+    match kind {
         SpuKind::Custom => "Custom",
         SpuKind::Managed => "Managed",
-    };
-    let state = match spu.status {
-        SpuState::Online => "Online",
-        SpuState::Offline => "Offline",
-        SpuState::Init => "Init",
-    };
-    (kind, state)
-}
-
-fn encryption(e: Encryption) -> &'static str {
-    match e {
-        Encryption::Plaintext => "PLAINTEXT",
-        Encryption::Ssl => "SSL",
     }
 }
 
@@ -75,7 +61,7 @@ fn write_endpoint<W: Write>(out: &mut W, key: &str, e: &Endpoint) -> std::io::Re
     writeln!(
         out,
         "    {key}:\n      encryption: {}\n      host: {}\n      port: {}",
-        encryption(e.encryption),
+        e.encryption.as_str(),
         e.host,
         e.port
     )
@@ -88,7 +74,7 @@ fn write_yaml_spu<W: Write>(out: &mut W, spu: &LiveSpu) -> std::io::Result<()> {
     write!(
         out,
         "    publicEndpoint:\n      encryption: {}\n      ingress:",
-        encryption(s.public.encryption)
+        s.public.encryption.as_str()
     )?;
     if s.public.addrs.is_empty() {
         out.write_all(b" []\n")?;
@@ -107,7 +93,7 @@ fn write_yaml_spu<W: Write>(out: &mut W, spu: &LiveSpu) -> std::io::Result<()> {
     if let Some(rack) = &s.rack {
         writeln!(out, "    rack: {rack}")?;
     }
-    let (kind, state) = labels(spu);
+    let (kind, state) = (spu_type(s.kind), spu.status.label());
     writeln!(
         out,
         "    spuId: {}\n    spuType: {kind}\n  status:\n    resolution: {state}",
@@ -128,7 +114,7 @@ pub fn write_json<W: Write>(out: &mut W, live: &Live) -> std::io::Result<()> {
         } else {
             // The serializer's own form of the one SPU, indented as an element of the array
             // (a JSON string never holds a raw line break).
-            let one = super::json(&FluvioListed::of(spu));
+            let one = super::json(&fluvio_json(spu));
             out.write_all(one.trim_end().replace('\n', "\n  ").as_bytes())?;
         }
     }
@@ -139,7 +125,7 @@ fn write_json_endpoint<W: Write>(out: &mut W, key: &str, e: &Endpoint) -> std::i
     write!(
         out,
         "\n      \"{key}\": {{\n        \"encryption\": \"{}\",\n        \"host\": \"{}\",\n        \"port\": {}\n      }},",
-        encryption(e.encryption),
+        e.encryption.as_str(),
         e.host,
         e.port
     )
@@ -160,7 +146,7 @@ fn write_json_spu<W: Write>(out: &mut W, spu: &LiveSpu) -> std::io::Result<()> {
     write!(
         out,
         "\n      \"publicEndpoint\": {{\n        \"encryption\": \"{}\",\n        \"ingress\": [",
-        encryption(s.public.encryption)
+        s.public.encryption.as_str()
     )?;
     for (i, a) in s.public.addrs.iter().enumerate() {
         write!(
@@ -181,7 +167,7 @@ fn write_json_spu<W: Write>(out: &mut W, spu: &LiveSpu) -> std::io::Result<()> {
     if let Some(rack) = &s.rack {
         write!(out, "\n      \"rack\": \"{rack}\",")?;
     }
-    let (kind, state) = labels(spu);
+    let (kind, state) = (spu_type(s.kind), spu.status.label());
     write!(
         out,
         "\n      \"spuId\": {},\n      \"spuType\": \"{kind}\"\n    }},\n    \"status\": {{\n      \"resolution\": \"{state}\"\n    }}\n  }}",
@@ -192,7 +178,7 @@ fn write_json_spu<W: Write>(out: &mut W, spu: &LiveSpu) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Ingress, IngressAddr, SpuSpec};
+    use crate::model::{Encryption, Ingress, IngressAddr, SpuSpec, SpuState};
 
     fn spu(id: i32, name: &str, host: &str, rack: Option<&str>, addrs: usize) -> LiveSpu {
         let endpoint = |host: &str, encryption| Endpoint {
@@ -228,17 +214,23 @@ mod tests {
         }
     }
 
+    /// `list -O json|yaml` as the serializers write it (as `list` printed before it wrote
+    /// them directly).
+    fn listed(live: &Live) -> Vec<serde_json::Value> {
+        live.spus.values().map(fluvio_json).collect()
+    }
+
     fn both(live: &Live) -> (String, String) {
         let mut mine = Vec::new();
         write_yaml(&mut mine, live).unwrap();
-        let theirs = serde_yaml::to_string(&super::super::table::Listed(live)).unwrap();
+        let theirs = serde_yaml::to_string(&listed(live)).unwrap();
         (String::from_utf8(mine).unwrap(), theirs)
     }
 
     fn both_json(live: &Live) -> (String, String) {
         let mut mine = Vec::new();
         write_json(&mut mine, live).unwrap();
-        let theirs = super::super::json(&super::super::table::Listed(live));
+        let theirs = super::super::json(&listed(live));
         (String::from_utf8(mine).unwrap(), theirs)
     }
 

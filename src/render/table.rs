@@ -101,7 +101,7 @@ pub fn table(live: &Live) -> String {
         for ((cell, width), column) in cells.zip(widths) {
             text.push(' ');
             text.push_str(cell);
-            pad(text, column - width + 1);
+            text.extend(std::iter::repeat_n(' ', column - width + 1));
         }
         text.truncate(text.trim_end_matches(' ').len());
         text.push('\n');
@@ -129,29 +129,6 @@ fn width_of(cell: &str) -> usize {
         cell.len()
     } else {
         cell.width()
-    }
-}
-
-/// `n` spaces.
-fn pad(text: &mut String, mut n: usize) {
-    const SPACES: &str = "                                                                ";
-    while n > 0 {
-        let k = n.min(SPACES.len());
-        text.push_str(&SPACES[..k]);
-        n -= k;
-    }
-}
-
-/// `list -O json|yaml` as the serializers write it: every SPU as Fluvio's `spu list`
-/// shows it, sorted by id (what `render::listed` writes directly is held to it).
-#[cfg(test)]
-pub struct Listed<'a>(pub &'a Live);
-
-#[cfg(test)]
-impl serde::Serialize for Listed<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer
-            .collect_seq((self.0.spus.values()).map(crate::cluster::convert::FluvioListed::of))
     }
 }
 
